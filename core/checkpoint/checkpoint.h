@@ -1,0 +1,78 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "common/dtype.h"
+#include "io/mapped_file.h"
+
+namespace torch::nn {
+class Module;
+}
+
+namespace tokenscope {
+
+// Called while weights are copied: bytes done so far and the total. Runs on the loading thread.
+using LoadProgress = std::function<void(uint64_t bytesDone, uint64_t bytesTotal)>;
+
+// The tensors of a Hugging Face checkpoint: one or several memory-mapped files (model.safetensors,
+// sharded safetensors through model.safetensors.index.json, pytorch_model.bin and its index).
+// Nothing is copied until a tensor is asked for. Not thread-safe for concurrent opens; reads are.
+class Checkpoint {
+public:
+    // Opens a model folder or a single weights file. In a folder, safetensors is preferred over
+    // .bin. Throws Error naming the file and the problem.
+    static Checkpoint open(const std::string& pathOrFolder);
+
+    bool contains(const std::string& name) const { return m_entries.count(name) != 0; }
+    std::vector<std::string> names() const;
+    const TensorInfo& info(const std::string& name) const;
+    const std::string& fileOf(const std::string& name) const;
+    // A CPU tensor with the stored dtype; shares the mapping when the data is aligned, else a copy.
+    torch::Tensor tensor(const std::string& name) const;
+    uint64_t totalBytes() const { return m_totalBytes; }
+    // Files that make up the checkpoint, in load order.
+    std::vector<std::string> files() const;
+
+private:
+    struct Entry {
+        std::size_t fileIndex = 0;
+        TensorInfo info;
+    };
+    void addSafetensors(const std::string& path);
+    void addTorchBin(const std::string& path);
+    void addEntry(const std::string& name, std::size_t fileIndex, TensorInfo info);
+    void addIndex(const std::string& indexPath, bool safetensors);
+
+    std::vector<std::shared_ptr<MappedFile>> m_files;
+    std::map<std::string, Entry> m_entries;
+    uint64_t m_totalBytes = 0;
+};
+
+struct StateDictOptions {
+    std::string prefix;  // checkpoint name = prefix + module parameter name
+    LoadProgress progress;
+    const std::atomic<bool>* cancel = nullptr;
+};
+
+struct StateDictReport {
+    std::vector<std::string> unexpected;  // checkpoint tensors under the prefix that no parameter took
+};
+
+// Copies every parameter and buffer of module from the checkpoint (shapes must match; values are
+// converted to the module's dtype and device, so move the module first). A missing
+// parameter is an Error listing the missing names; checkpoint tensors that no parameter takes are
+// reported (callers print them as a warning). Throws Cancelled when *cancel becomes true.
+StateDictReport loadStateDict(torch::nn::Module& module, const Checkpoint& checkpoint, const StateDictOptions& options);
+
+torch::Dtype torchDtype(DType dtype);
+DType fromTorchDtype(torch::Dtype dtype);  // throws Error for types a checkpoint cannot hold
+
+}  // namespace tokenscope

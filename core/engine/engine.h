@@ -1,0 +1,91 @@
+#pragma once
+
+// The engine facade: what the CLI and the window use. Torch-free on purpose (ui/viz include it).
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/model_config.h"
+#include "image/pil_resample.h"
+
+namespace tokenscope {
+
+enum class DeviceKind { Cpu, Cuda };
+enum class Precision { Fp32, Bf16, Fp16 };
+
+DeviceKind parseDevice(const std::string& name);       // "cpu" | "cuda"; throws Error
+Precision parsePrecision(const std::string& name);     // "fp32" | "bf16" | "fp16"; throws Error
+std::string precisionName(Precision precision);
+bool cudaAvailable();
+
+struct EngineOptions {
+    DeviceKind device = DeviceKind::Cpu;
+    Precision precision = Precision::Fp32;
+    std::function<void(uint64_t bytesDone, uint64_t bytesTotal)> progress;  // called on the loading thread
+    const std::atomic<bool>* cancel = nullptr;
+    uint64_t seed = 0;  // random weights (fromArchitecture) only
+};
+
+struct ModelSummary {
+    ModelConfig config;
+    std::string source;  // model folder or "--arch NAME (random weights)"
+    bool randomWeights = false;
+    int64_t parameterCount = 0;
+    std::vector<std::string> warnings;  // e.g. unexpected checkpoint tensors
+    double loadMs = 0;
+};
+
+struct ScoredAnswer {
+    int64_t id = 0;
+    std::string label;
+    float logit = 0;
+    float score = 0;  // sigmoid(logit) for VQA (trained with BCE), softmax for NLVR2
+};
+
+struct AnswerResult {
+    std::vector<ScoredAnswer> answers;  // best first
+    std::vector<std::string> textTokens;
+    int64_t imageTokens = 0;  // image CLS + patches
+    double preprocessMs = 0;
+    double forwardMs = 0;
+};
+
+// One loaded model. Calls are not thread-safe: use one Engine from one thread at a time (the
+// window's worker). Every method throws Error with a one-line message on bad input.
+class Engine {
+public:
+    // Loads a Hugging Face model folder: config.json, weights (safetensors, sharded or .bin),
+    // vocab.txt and preprocessor_config.json when present.
+    static std::unique_ptr<Engine> open(const std::string& folder, const EngineOptions& options = {});
+    // A model with random weights from a config alone (benchmarks, tests).
+    static std::unique_ptr<Engine> fromConfig(const ModelConfig& config, const EngineOptions& options = {});
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    const ModelSummary& summary() const;
+    bool hasTokenizer() const;
+
+    // VQA (or retrieval score) for one image and a question; NLVR2 needs answerPair.
+    AnswerResult answer(const ImageU8& image, const std::string& question, int topK = 5);
+    AnswerResult answerPair(const ImageU8& left, const ImageU8& right, const std::string& statement, int topK = 2);
+
+    // Runs the model on raw input tensors (names as transformers names them) and writes every
+    // output in float32 under transformers' names. See README "tokenscope-cli forward".
+    void forwardFile(const std::string& inputsPath, const std::string& outputsPath);
+    // Writes pixel_values / pixel_mask as the image processor makes them.
+    void preprocessToFile(const std::vector<ImageU8>& images, const std::string& outputsPath);
+
+    std::vector<int64_t> tokenize(const std::string& text, std::vector<std::string>* pieces = nullptr) const;
+
+private:
+    struct Impl;
+    explicit Engine(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace tokenscope

@@ -1,0 +1,130 @@
+#include "models/transformer_block.h"
+
+#include <cmath>
+#include <limits>
+
+namespace tokenscope {
+
+torch::Tensor additiveKeyMask(const torch::Tensor& keepMask, torch::Dtype dtype) {
+    // HF: (1 - mask) * finfo(dtype).min, broadcast over heads and queries.
+    const double lowest = dtype == torch::kHalf       ? -65504.0
+                          : dtype == torch::kBFloat16 ? -3.3895313892515355e38
+                          : dtype == torch::kDouble   ? std::numeric_limits<double>::lowest()
+                                                      : static_cast<double>(std::numeric_limits<float>::lowest());
+    auto inverted = 1.0 - keepMask.to(dtype);
+    return (inverted * lowest).unsqueeze(1).unsqueeze(2);  // [B, 1, 1, N]
+}
+
+torch::Tensor activate(const torch::Tensor& x, Activation activation) {
+    switch (activation) {
+        case Activation::Gelu: return torch::gelu(x);
+        case Activation::GeluTanh: return torch::gelu(x, "tanh");
+        case Activation::QuickGelu: return x * torch::sigmoid(1.702 * x);
+        case Activation::Relu: return torch::relu(x);
+    }
+    return x;
+}
+
+torch::Tensor scaledAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                              const torch::Tensor& additiveMask, double scale, const AttentionProbe* probe,
+                              AttentionProbs* probs) {
+    const bool wantFull = probe && probe->wantFull;
+    const bool wantRows = probe && probe->wantRows;
+    auto probabilities = [&](const torch::Tensor& queries) {
+        auto scores = torch::matmul(queries, k.transpose(-1, -2)) * scale;  // [B, H, n, N]
+        if (additiveMask.defined()) scores = scores + additiveMask;
+        return torch::softmax(scores, -1);
+    };
+    torch::Tensor output;
+    if (wantFull) {
+        auto full = probabilities(q);
+        output = torch::matmul(full, v);
+        probs->full = full;
+        if (wantRows) {
+            probs->rows = full.slice(2, probe->queryBegin, probe->queryEnd).slice(3, probe->keyBegin, probe->keyEnd);
+        }
+        return output;
+    }
+#if TORCH_VERSION_MAJOR >= 2
+    {
+        c10::optional<torch::Tensor> mask;
+        if (additiveMask.defined()) mask = additiveMask;
+        output = at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, scale);
+    }
+#else
+    output = torch::matmul(probabilities(q), v);
+#endif
+    if (wantRows) {
+        auto rows = probabilities(q.slice(2, probe->queryBegin, probe->queryEnd));
+        probs->rows = rows.slice(3, probe->keyBegin, probe->keyEnd);
+    }
+    return output;
+}
+
+torch::nn::Module& moduleAt(torch::nn::Module& root, const std::string& dottedPath) {
+    torch::nn::Module* current = &root;
+    std::size_t start = 0;
+    while (start < dottedPath.size()) {
+        const auto dot = dottedPath.find('.', start);
+        const std::string part = dottedPath.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        auto children = current->named_children();
+        if (auto* found = children.find(part)) {
+            current = found->get();
+        } else {
+            current = current->register_module(part, std::make_shared<torch::nn::Module>()).get();
+        }
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    return *current;
+}
+
+template <typename M>
+M PreNormBlockImpl::registerAt(const std::string& dottedPath, M module) {
+    const auto dot = dottedPath.rfind('.');
+    if (dot == std::string::npos) return register_module(dottedPath, module);
+    return moduleAt(*this, dottedPath.substr(0, dot)).register_module(dottedPath.substr(dot + 1), module);
+}
+
+PreNormBlockImpl::PreNormBlockImpl(const BlockShape& shape, const BlockNames& names) : m_shape(shape) {
+    const auto c = shape.hiddenSize;
+    const auto layerNorm = [&] {
+        return torch::nn::LayerNorm(torch::nn::LayerNormOptions({c}).eps(shape.layerNormEps));
+    };
+    const std::string attention = names.attention.empty() ? "" : names.attention + ".";
+    const std::string output = names.attentionOutput.empty() ? attention : names.attentionOutput + ".";
+    m_layerNormBefore = registerAt(names.layerNormBefore, layerNorm());
+    m_query = registerAt(attention + names.query, torch::nn::Linear(torch::nn::LinearOptions(c, c).bias(shape.qkvBias)));
+    m_key = registerAt(attention + names.key, torch::nn::Linear(torch::nn::LinearOptions(c, c).bias(shape.qkvBias)));
+    m_value = registerAt(attention + names.value, torch::nn::Linear(torch::nn::LinearOptions(c, c).bias(shape.qkvBias)));
+    m_output = registerAt(output + names.outputProjection, torch::nn::Linear(c, c));
+    m_layerNormAfter = registerAt(names.layerNormAfter, layerNorm());
+    m_mlpIn = registerAt(names.mlpIn, torch::nn::Linear(c, shape.intermediateSize));
+    m_mlpOut = registerAt(names.mlpOut, torch::nn::Linear(shape.intermediateSize, c));
+}
+
+torch::Tensor PreNormBlockImpl::keys(const torch::Tensor& hidden) {
+    const auto b = hidden.size(0), n = hidden.size(1);
+    const auto headDim = m_shape.hiddenSize / m_shape.numHeads;
+    return m_key(m_layerNormBefore(hidden)).view({b, n, m_shape.numHeads, headDim}).transpose(1, 2);  // [B, H, N, D]
+}
+
+torch::Tensor PreNormBlockImpl::attentionHalf(const torch::Tensor& hidden, const torch::Tensor& additiveMask,
+                                              const AttentionProbe* probe, AttentionProbs* probs) {
+    const auto b = hidden.size(0), n = hidden.size(1);
+    const auto heads = m_shape.numHeads;
+    const auto headDim = m_shape.hiddenSize / heads;
+    const auto normed = m_layerNormBefore(hidden);
+    const auto q = m_query(normed).view({b, n, heads, headDim}).transpose(1, 2);  // [B, H, N, D]
+    const auto k = m_key(normed).view({b, n, heads, headDim}).transpose(1, 2);    // [B, H, N, D]
+    const auto v = m_value(normed).view({b, n, heads, headDim}).transpose(1, 2);  // [B, H, N, D]
+    const double scale = 1.0 / std::sqrt(static_cast<double>(headDim));
+    const auto context = scaledAttention(q, k, v, additiveMask, scale, probe, probs);  // [B, H, N, D]
+    return hidden + m_output(context.transpose(1, 2).reshape({b, n, m_shape.hiddenSize}));
+}
+
+torch::Tensor PreNormBlockImpl::mlpHalf(const torch::Tensor& hidden) {
+    return hidden + m_mlpOut(activate(m_mlpIn(m_layerNormAfter(hidden)), m_shape.activation));
+}
+
+}  // namespace tokenscope
