@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang + ASan/UBSan and runs each for a while.
+#   tools/run_fuzzers.sh [--seconds 600] [--jobs 2] [TARGET...]     (targets: safetensors pickle config tokenizer)
+# Corpora persist in fuzz-corpus/<target> (git-ignored); crashes land in fuzz-corpus/crashes/.
+# Prints one line per target: executions, seconds, and whether anything was found.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=600
+jobs=2
+targets=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --seconds) seconds="$2"; shift 2 ;;
+        --jobs) jobs="$2"; shift 2 ;;
+        -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+        *) targets+=("$1"); shift ;;
+    esac
+done
+[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors pickle config tokenizer)
+
+tools/bootstrap.sh --fuzz
+CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOKENSCOPE_FUZZ=ON \
+    -DTOKENSCOPE_GUI=OFF -DTOKENSCOPE_TESTS=OFF >/dev/null
+cmake --build build-fuzz --target "${targets[@]/#/fuzz_}" >/dev/null
+
+# Seeds: real files of each kind from the test data.
+mkdir -p fuzz-corpus/crashes
+for t in "${targets[@]}"; do
+    mkdir -p "fuzz-corpus/$t"
+    case "$t" in
+        safetensors) python3 -c "
+import json, struct
+header = json.dumps({'__metadata__': {'format': 'pt'}, 'a': {'dtype': 'F32', 'shape': [2, 2], 'data_offsets': [0, 16]},
+                     'b': {'dtype': 'I64', 'shape': [1], 'data_offsets': [16, 24]}}).encode()
+header += b' ' * (-len(header) % 8)
+open('fuzz-corpus/safetensors/seed', 'wb').write(struct.pack('<Q', len(header)) + header + bytes(24))" ;;
+        config) cp tests/data/vilt/config.json "fuzz-corpus/$t/vilt.json"; cp tests/data/clip_vision/config.json "fuzz-corpus/$t/clip.json" ;;
+        tokenizer) python3 -c "
+import json, sys
+for i, c in enumerate(json.load(open('tests/data/vilt/tokenizer_cases.json'))['cases']):
+    open(f'fuzz-corpus/tokenizer/case{i}', 'w', encoding='utf-8').write(c['text'])" ;;
+        pickle) if [[ -x build/tests/tst_torch_bin ]]; then
+                    TOKENSCOPE_FUZZ_SEED_DIR="fuzz-corpus/$t" build/tests/tst_torch_bin >/dev/null 2>&1 || true
+                fi ;;
+    esac
+done
+
+run_one() {
+    local t="$1" log="build-fuzz/fuzz_$1.log"
+    build-fuzz/tests/fuzz/fuzz_"$t" -max_total_time="$seconds" -artifact_prefix=fuzz-corpus/crashes/"$t"- \
+        -print_final_stats=1 -max_len=8192 "fuzz-corpus/$t" >"$log" 2>&1
+    local rc=$?
+    local runs; runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo "?")
+    if [[ $rc -eq 0 ]]; then
+        echo "fuzz_$t: $runs executions in ${seconds} s, nothing found"
+    else
+        echo "fuzz_$t: FOUND A PROBLEM after $runs executions (exit $rc), see $log and fuzz-corpus/crashes/"
+    fi
+    return $rc
+}
+
+status=0
+pids=()
+for t in "${targets[@]}"; do
+    run_one "$t" &
+    pids+=($!)
+    if [[ ${#pids[@]} -ge $jobs ]]; then
+        wait "${pids[0]}" || status=1
+        pids=("${pids[@]:1}")
+    fi
+done
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+exit $status
