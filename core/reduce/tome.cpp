@@ -1,0 +1,135 @@
+#include "reduce/tome.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "common/error.h"
+
+namespace tokenscope {
+
+namespace {
+
+void requireRank(const torch::Tensor& t, int64_t rank, const char* what) {
+    if (!t.defined() || t.dim() != rank)
+        throw Error(std::string("ToMe: ") + what + " must have " + std::to_string(rank) + " dimensions");
+}
+
+torch::Tensor expandIndex(const torch::Tensor& index, int64_t channels) {
+    return index.unsqueeze(-1).expand({index.size(0), index.size(1), channels});  // [B, n, C]
+}
+
+c10::string_view reduceName(MergeReduce mode) {
+    switch (mode) {
+        case MergeReduce::Sum: return "sum";
+        case MergeReduce::Mean: return "mean";
+        case MergeReduce::Amax: return "amax";
+    }
+    return "sum";
+}
+
+}  // namespace
+
+BipartiteMatch bipartiteSoftMatching(const torch::Tensor& metric, int64_t r, bool classToken) {
+    requireRank(metric, 3, "metric");
+    BipartiteMatch match;
+    match.tokens = metric.size(1);
+    match.hasClassToken = classToken;
+    const int64_t protectedTokens = classToken ? 1 : 0;
+    match.r = std::max<int64_t>(0, std::min(r, (match.tokens - protectedTokens) / 2));
+    if (match.r == 0) return match;
+
+    torch::NoGradGuard noGrad;
+    const auto normed = metric / metric.norm(2, -1, true);
+    const auto a = normed.slice(1, 0, c10::nullopt, 2);  // [B, Na, C]
+    const auto b = normed.slice(1, 1, c10::nullopt, 2);  // [B, Nb, C]
+    auto scores = torch::matmul(a, b.transpose(-1, -2));  // [B, Na, Nb]
+    if (classToken) scores.select(1, 0).fill_(-std::numeric_limits<double>::infinity());
+
+    const auto best = scores.max(-1);
+    const auto& nodeMax = std::get<0>(best);  // [B, Na]
+    const auto& nodeIdx = std::get<1>(best);  // [B, Na]
+    const auto edgeIdx = nodeMax.argsort(-1, true);  // [B, Na]
+    auto unmerged = edgeIdx.slice(1, match.r);
+    match.sourceIndex = edgeIdx.slice(1, 0, match.r);
+    match.destinationIndex = nodeIdx.gather(1, match.sourceIndex);
+    match.sourceScore = nodeMax.gather(1, match.sourceIndex);
+    // With a class token the reference re-sorts so the CLS stays first; without one the unmerged
+    // tokens stay in descending best-score order.
+    if (classToken) unmerged = std::get<0>(unmerged.sort(1));
+    match.unmergedIndex = unmerged;
+    return match;
+}
+
+torch::Tensor applyMerge(const BipartiteMatch& match, const torch::Tensor& x, MergeReduce mode) {
+    if (match.r == 0) return x;
+    requireRank(x, 3, "x");
+    if (x.size(1) != match.tokens) throw Error("ToMe: merge applied to a sequence of another length");
+    const auto c = x.size(2);
+    const auto src = x.slice(1, 0, c10::nullopt, 2);  // [B, Na, C]
+    const auto dst = x.slice(1, 1, c10::nullopt, 2);  // [B, Nb, C]
+    const auto unm = src.gather(1, expandIndex(match.unmergedIndex, c));            // [B, Na - r, C]
+    const auto sources = src.gather(1, expandIndex(match.sourceIndex, c));          // [B, r, C]
+    const auto merged = dst.scatter_reduce(1, expandIndex(match.destinationIndex, c), sources, reduceName(mode),
+                                           /*include_self=*/true);                  // [B, Nb, C]
+    return torch::cat({unm, merged}, 1);                                            // [B, N - r, C]
+}
+
+WeightedMerge mergeWeightedAverage(const BipartiteMatch& match, const torch::Tensor& x, const torch::Tensor& size) {
+    auto s = size.defined() ? size : torch::ones({x.size(0), x.size(1), 1}, x.options());
+    WeightedMerge out;
+    const auto weighted = applyMerge(match, x * s, MergeReduce::Sum);
+    out.size = applyMerge(match, s, MergeReduce::Sum);
+    out.x = weighted / out.size;
+    return out;
+}
+
+torch::Tensor mergeSource(const BipartiteMatch& match, const torch::Tensor& x, const torch::Tensor& source) {
+    auto s = source;
+    if (!s.defined()) {
+        s = torch::eye(x.size(1), x.options()).unsqueeze(0).expand({x.size(0), x.size(1), x.size(1)});  // [B, N, N]
+    }
+    return applyMerge(match, s, MergeReduce::Amax);
+}
+
+torch::Tensor unmerge(const BipartiteMatch& match, const torch::Tensor& merged) {
+    if (match.r == 0) return merged;
+    requireRank(merged, 3, "merged");
+    const auto unmergedLength = match.unmergedIndex.size(1);
+    const auto unm = merged.slice(1, 0, unmergedLength);  // [B, Na - r, C]
+    const auto dst = merged.slice(1, unmergedLength);     // [B, Nb, C]
+    const auto n = merged.size(0), c = merged.size(2);
+    const auto src = dst.gather(1, expandIndex(match.destinationIndex, c));  // [B, r, C]
+    auto out = torch::zeros({n, match.tokens, c}, merged.options());         // [B, N, C]
+    out.slice(1, 1, c10::nullopt, 2).copy_(dst);
+    out.scatter_(1, expandIndex(2 * match.unmergedIndex, c), unm);
+    out.scatter_(1, expandIndex(2 * match.sourceIndex, c), src);
+    return out;
+}
+
+torch::Tensor mergedOrigin(const BipartiteMatch& match) {
+    if (match.r == 0) return torch::Tensor();
+    const auto b = match.unmergedIndex.size(0);
+    const auto nb = match.tokens / 2;
+    auto odd = (2 * torch::arange(nb, match.unmergedIndex.options()) + 1).unsqueeze(0).expand({b, nb});  // [B, Nb]
+    return torch::cat({2 * match.unmergedIndex, odd}, 1);  // [B, N - r]
+}
+
+std::vector<int64_t> tomeSchedule(int64_t layers, int64_t r, double inflect) {
+    std::vector<int64_t> schedule;
+    if (layers <= 0) return schedule;
+    const auto minValue = static_cast<int64_t>(static_cast<double>(r) * (1.0 - inflect));
+    const auto maxValue = 2 * r - minValue;
+    const double step = layers > 1 ? static_cast<double>(maxValue - minValue) / static_cast<double>(layers - 1) : 0.0;
+    for (int64_t i = 0; i < layers; ++i) {
+        schedule.push_back(static_cast<int64_t>(static_cast<double>(minValue) + step * static_cast<double>(i)));
+    }
+    return schedule;
+}
+
+std::vector<int64_t> tomeSchedule(int64_t layers, const std::vector<int64_t>& perLayer) {
+    std::vector<int64_t> schedule(perLayer);
+    schedule.resize(static_cast<std::size_t>(std::max<int64_t>(layers, 0)), 0);
+    return schedule;
+}
+
+}  // namespace tokenscope

@@ -1,0 +1,65 @@
+#pragma once
+
+// Core-internal: ToMe (Bolya et al., "Token Merging: Your ViT But Faster", ICLR 2023) as pure
+// functions, at parity with facebookresearch/ToMe tome/merge.py (spec: docs/algorithms.md §3).
+//
+// Contract: every function here is pure (no model access, no globals); tensors stay on the device
+// and dtype they come in; index tensors are int64. Sequences are [B, N, C]; A = even positions
+// 0, 2, 4, ..., B = odd positions 1, 3, 5, .... A merge output is [unmerged A, all of B], length N - r.
+// Errors (bad ranks) throw tokenscope::Error.
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace tokenscope {
+
+// What one bipartite soft matching decided. r == 0 means "identity" (every function passes through).
+struct BipartiteMatch {
+    int64_t tokens = 0;   // N, the input length
+    int64_t r = 0;        // effective merge count: min(requested, (N - protected) / 2), >= 0
+    bool hasClassToken = false;
+    torch::Tensor unmergedIndex;     // [B, |A| - r] int64, positions in A (ascending when hasClassToken)
+    torch::Tensor sourceIndex;       // [B, r] int64, positions in A, best match first
+    torch::Tensor destinationIndex;  // [B, r] int64, positions in B, partner of sourceIndex
+    torch::Tensor sourceScore;       // [B, r] cosine similarity of each merged pair (metric dtype)
+};
+
+enum class MergeReduce { Sum, Mean, Amax };
+
+// ToMe's bipartite_soft_matching. metric [B, N, C] (head-averaged keys); the metric is L2-normalised
+// per token (no epsilon, like the reference: an all-zero key gives NaN). classToken protects
+// position 0 (never a source, never a destination, stays first).
+BipartiteMatch bipartiteSoftMatching(const torch::Tensor& metric, int64_t r, bool classToken);
+
+// The closure `merge(x, mode)`: x [B, N, C] -> [B, N - r, C]. scatter_reduce includes the
+// destination itself (Mean = mean over destination and its sources).
+torch::Tensor applyMerge(const BipartiteMatch& match, const torch::Tensor& x, MergeReduce mode);
+
+// merge_wavg: x <- merge(x * s, sum) / merge(s, sum); s <- merge(s, sum). size [B, N, 1] or
+// undefined (= ones). Returns the merged x [B, N - r, C] and sizes [B, N - r, 1].
+struct WeightedMerge {
+    torch::Tensor x;
+    torch::Tensor size;
+};
+WeightedMerge mergeWeightedAverage(const BipartiteMatch& match, const torch::Tensor& x,
+                                   const torch::Tensor& size = {});
+
+// merge_source: source [B, N, N0] (undefined = identity [B, N, N]) merged with Amax; row = current
+// token, column = original token, 1 where the original is inside it.
+torch::Tensor mergeSource(const BipartiteMatch& match, const torch::Tensor& x, const torch::Tensor& source = {});
+
+// unmerge: merged [B, N - r, C] -> [B, N, C]; every source slot gets a copy of its destination.
+torch::Tensor unmerge(const BipartiteMatch& match, const torch::Tensor& merged);
+
+// For each current token, the current position it came from before this merge:
+// positions of [unmerged A, B] in the input order. [B, N - r] int64.
+torch::Tensor mergedOrigin(const BipartiteMatch& match);
+
+// ToMe's parse_r (tome/utils.py): the per-layer r for `layers` blocks.
+std::vector<int64_t> tomeSchedule(int64_t layers, int64_t r, double inflect = 0.0);
+// Explicit list, zero-padded (or truncated) to `layers`.
+std::vector<int64_t> tomeSchedule(int64_t layers, const std::vector<int64_t>& perLayer);
+
+}  // namespace tokenscope
