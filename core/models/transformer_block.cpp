@@ -25,6 +25,26 @@ torch::Tensor activate(const torch::Tensor& x, Activation activation) {
     return x;
 }
 
+torch::Tensor multiplicativeMaskedSoftmax(const torch::Tensor& scores, const torch::Tensor& keyMask, double eps) {
+    const auto b = keyMask.size(0), n = keyMask.size(1);
+    const auto rows = scores.size(2);
+    auto mask = keyMask.reshape({b, 1, 1, n});
+    const auto eye = torch::eye(rows, n, mask.options()).view({1, 1, rows, n});
+    mask = mask + (1.0 - mask) * eye;                                      // [B, 1, Nq, N]
+    const auto rowMax = std::get<0>(scores.max(-1, true));
+    auto weights = (scores - rowMax).to(torch::kFloat).exp() * mask.to(torch::kFloat);  // [B, H, Nq, N]
+    weights = (weights + eps / static_cast<double>(n)) / (weights.sum(-1, true) + eps);
+    return weights.to(scores.scalar_type());
+}
+
+torch::Tensor additiveWeightMask(const torch::Tensor& weightMask, torch::Dtype dtype) {
+    const auto m = weightMask.to(dtype);
+    const auto lowest = additiveKeyMask(torch::zeros({1, 1}, m.options()), dtype).item<double>();
+    auto additive = torch::where(m >= 1.0, torch::zeros_like(m),
+                                 torch::where(m > 0.0, m.clamp_min(1e-30).log(), torch::full_like(m, lowest)));
+    return additive.unsqueeze(1).unsqueeze(2);  // [B, 1, 1, N]
+}
+
 torch::Tensor scaledAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                               const torch::Tensor& additiveMask, double scale, const AttentionProbe* probe,
                               AttentionProbs* probs) {
@@ -121,6 +141,43 @@ torch::Tensor PreNormBlockImpl::attentionHalf(const torch::Tensor& hidden, const
     const double scale = 1.0 / std::sqrt(static_cast<double>(headDim));
     const auto context = scaledAttention(q, k, v, additiveMask, scale, probe, probs);  // [B, H, N, D]
     return hidden + m_output(context.transpose(1, 2).reshape({b, n, m_shape.hiddenSize}));
+}
+
+torch::Tensor PreNormBlockImpl::attentionHalf(const torch::Tensor& hidden, const torch::Tensor& additiveMask,
+                                              const AttentionProbe* probe, AttentionProbs* probs,
+                                              AttentionOverrides& overrides) {
+    const auto b = hidden.size(0), n = hidden.size(1);
+    const auto heads = m_shape.numHeads;
+    const auto headDim = m_shape.hiddenSize / heads;
+    const auto normed = overrides.layerNormEps > 0.0
+                            ? torch::layer_norm(hidden, {m_shape.hiddenSize}, m_layerNormBefore->weight,
+                                                m_layerNormBefore->bias, overrides.layerNormEps)
+                            : m_layerNormBefore(hidden);
+    const auto q = m_query(normed).view({b, n, heads, headDim}).transpose(1, 2);  // [B, H, N, D]
+    const auto k = m_key(normed).view({b, n, heads, headDim}).transpose(1, 2);    // [B, H, N, D]
+    const auto v = m_value(normed).view({b, n, heads, headDim}).transpose(1, 2);  // [B, H, N, D]
+    if (overrides.wantKeyMean) overrides.keyMean = k.mean(1);      // [B, N, D]
+    if (overrides.wantQueryMean) overrides.queryMean = q.mean(1);  // [B, N, D]
+    const double scale = 1.0 / std::sqrt(static_cast<double>(headDim));
+    torch::Tensor context;
+    if (overrides.multiplicativeMask.defined()) {
+        const auto full = multiplicativeMaskedSoftmax(torch::matmul(q, k.transpose(-2, -1)) * scale,
+                                                      overrides.multiplicativeMask, overrides.maskedSoftmaxEps);
+        context = torch::matmul(full, v);  // [B, H, N, D]
+        if (probe && probe->wantFull) probs->full = full;
+        if (probe && probe->wantRows)
+            probs->rows = full.slice(2, probe->queryBegin, probe->queryEnd).slice(3, probe->keyBegin, probe->keyEnd);
+    } else {
+        context = scaledAttention(q, k, v, additiveMask, scale, probe, probs);  // [B, H, N, D]
+    }
+    return hidden + m_output(context.transpose(1, 2).reshape({b, n, m_shape.hiddenSize}));
+}
+
+torch::Tensor PreNormBlockImpl::mlpHalf(const torch::Tensor& hidden, double layerNormEps) {
+    if (layerNormEps <= 0.0) return mlpHalf(hidden);
+    const auto normed = torch::layer_norm(hidden, {m_shape.hiddenSize}, m_layerNormAfter->weight,
+                                          m_layerNormAfter->bias, layerNormEps);
+    return hidden + m_mlpOut(activate(m_mlpIn(normed), m_shape.activation));
 }
 
 torch::Tensor PreNormBlockImpl::mlpHalf(const torch::Tensor& hidden) {

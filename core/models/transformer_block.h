@@ -36,6 +36,27 @@ torch::Tensor additiveKeyMask(const torch::Tensor& keepMask, torch::Dtype dtype)
 
 torch::Tensor activate(const torch::Tensor& x, Activation activation);
 
+// PuMer's differentiable_masked_softmax (src/pumer/model/common.py), the same as DynamicViT's
+// softmax_with_policy: scores [B, H, Nq, N], keyMask [B, N] (0/1 or fractional weights).
+// M = m + (1 - m)·I (a masked token still attends to itself), A = exp(S - rowmax(S))·M in fp32,
+// P = (A + eps/N) / (ΣA + eps), cast back to the scores' dtype.
+torch::Tensor multiplicativeMaskedSoftmax(const torch::Tensor& scores, const torch::Tensor& keyMask, double eps = 1e-6);
+
+// Additive key mask [B, 1, 1, N] from a key-weight mask [B, N] that may be fractional after token
+// merging: 0 where 1, log(m) where 0 < m < 1, the dtype's lowest value where 0. Equal to
+// additiveKeyMask() for a 0/1 mask.
+torch::Tensor additiveWeightMask(const torch::Tensor& weightMask, torch::Dtype dtype);
+
+// Per-call changes to a block's attention half that token reducers need.
+struct AttentionOverrides {
+    double layerNormEps = 0.0;        // > 0: LN1 (and, via mlpHalf, LN2) with this eps instead of the module's
+    torch::Tensor multiplicativeMask; // [B, N] defined: PuMer's masked softmax instead of additive masking
+    double maskedSoftmaxEps = 1e-6;
+    bool wantKeyMean = false;         // fills keyMean [B, N, D] = keys averaged over heads
+    bool wantQueryMean = false;       // fills queryMean [B, N, D]
+    torch::Tensor keyMean, queryMean; // outputs
+};
+
 // Where a block's parameters live in the checkpoint, relative to the block's own module.
 struct BlockNames {
     std::string layerNormBefore, layerNormAfter;
@@ -64,6 +85,10 @@ public:
     torch::Tensor attentionHalf(const torch::Tensor& hidden, const torch::Tensor& additiveMask,
                                 const AttentionProbe* probe, AttentionProbs* probs);
     torch::Tensor mlpHalf(const torch::Tensor& hidden);
+    // The same halves with reducer overrides (explicit attention whenever a multiplicative mask is set).
+    torch::Tensor attentionHalf(const torch::Tensor& hidden, const torch::Tensor& additiveMask,
+                                const AttentionProbe* probe, AttentionProbs* probs, AttentionOverrides& overrides);
+    torch::Tensor mlpHalf(const torch::Tensor& hidden, double layerNormEps);
     // Keys [B, H, N, D] of LN1(hidden), for reducers that use the key metric.
     torch::Tensor keys(const torch::Tensor& hidden);
 

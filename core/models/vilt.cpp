@@ -1,5 +1,7 @@
 #include "models/vilt.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 
 namespace tokenscope {
@@ -148,6 +150,7 @@ ViltEncoding ViltImpl::encode(const ViltInputs& inputs, int64_t imageTokenType, 
     const auto additiveMask = additiveKeyMask(encoding.fullAttentionMask, hidden.scalar_type());
 
     if (options.keepHiddenStates) encoding.hiddenStates.push_back(hidden);
+    if (options.reduction) return encodeReduced(hidden, encoding, options);
     AttentionProbe probe;
     probe.wantFull = options.keepAttentions;
     for (auto& layer : m_layers) {
@@ -159,6 +162,84 @@ ViltEncoding ViltImpl::encode(const ViltInputs& inputs, int64_t imageTokenType, 
         if (options.keepHiddenStates) encoding.hiddenStates.push_back(hidden);
     }
     encoding.lastHiddenState = m_finalLayerNorm(hidden);
+    encoding.poolerOutput = torch::tanh(m_pooler(encoding.lastHiddenState.select(1, 0)));
+    return encoding;
+}
+
+ViltLayerStep runViltLayer(PreNormBlockImpl& block, const ViltLayerState& state, ReductionMode mode,
+                           const PumerConfig* reduceHere, bool keepAttention) {
+    const bool reference = mode == ReductionMode::Reference;
+    const auto t = state.textLength;
+    const auto length = state.hidden.size(1);
+    AttentionOverrides overrides;
+    if (reference) {
+        overrides.layerNormEps = kPumerLayerNormEps;
+        overrides.multiplicativeMask = state.mask.to(state.hidden.scalar_type());
+    }
+    const bool needRows = reduceHere && (reduceHere->score == PruneScore::MeanHead ||
+                                         reduceHere->score == PruneScore::FirstHead);
+    overrides.wantKeyMean = reduceHere != nullptr;
+    overrides.wantQueryMean = reduceHere && reduceHere->score == PruneScore::QueryKey;
+    AttentionProbe probe;
+    probe.wantFull = keepAttention;
+    probe.wantRows = needRows;  // text queries -> image keys, softmax over all keys
+    probe.queryBegin = 0;
+    probe.queryEnd = t;
+    probe.keyBegin = t;
+    probe.keyEnd = length;
+    AttentionProbs probs;
+    const auto additive = reference ? torch::Tensor() : additiveWeightMask(state.mask, state.hidden.scalar_type());
+    ViltLayerStep step;
+    step.state = state;
+    auto hidden = block.attentionHalf(state.hidden, additive, (keepAttention || needRows) ? &probe : nullptr, &probs,
+                                      overrides);
+    step.attention = probs.full;
+    if (reduceHere) {
+        PumerLayerInput input;
+        input.hidden = hidden;
+        input.textLength = t;
+        input.mask = state.mask;
+        input.keyMean = overrides.keyMean;
+        input.queryMean = overrides.queryMean;
+        input.textToImage = probs.rows;
+        input.imageSource = state.imageSource;
+        input.textSource = state.textSource;
+        auto reduced = pumerReduce(input, *reduceHere);
+        hidden = reduced.hidden;
+        step.state.mask = reduced.mask;
+        step.state.textLength = reduced.textLength;
+        step.state.imageSource = reduced.record.imageSource;
+        step.state.textSource = reduced.record.textSource;
+        step.record = std::move(reduced.record);
+    }
+    step.state.hidden = block.mlpHalf(hidden, reference ? kPumerLayerNormEps : 0.0);
+    return step;
+}
+
+ViltEncoding ViltImpl::encodeReduced(torch::Tensor hidden, ViltEncoding& encoding, const ViltForwardOptions& options) {
+    const auto& reduction = *options.reduction;
+    const auto mode = reduction.pumer.mode;
+    ViltLayerState state;
+    state.hidden = hidden;
+    state.mask = encoding.fullAttentionMask.to(hidden.scalar_type());
+    state.textLength = encoding.textLength;
+    for (std::size_t i = 0; i < m_layers.size(); ++i) {
+        if (options.cancel && options.cancel->load()) throw Cancelled();
+        const bool reduces =
+            std::find(reduction.layers.begin(), reduction.layers.end(), static_cast<int>(i)) != reduction.layers.end();
+        auto step = runViltLayer(*m_layers[i], state, mode, reduces ? &reduction.pumer : nullptr, options.keepAttentions);
+        state = std::move(step.state);
+        if (step.record) encoding.reductions.push_back({static_cast<int>(i), std::move(*step.record)});
+        if (options.keepAttentions) encoding.attentions.push_back(step.attention);
+        if (options.keepHiddenStates) encoding.hiddenStates.push_back(state.hidden);
+    }
+    encoding.textLength = state.textLength;
+    encoding.finalMask = state.mask;
+    encoding.lastHiddenState =
+        mode == ReductionMode::Reference
+            ? torch::layer_norm(state.hidden, {m_config.hiddenSize}, m_finalLayerNorm->weight, m_finalLayerNorm->bias,
+                                kPumerLayerNormEps)
+            : m_finalLayerNorm(state.hidden);
     encoding.poolerOutput = torch::tanh(m_pooler(encoding.lastHiddenState.select(1, 0)));
     return encoding;
 }
