@@ -97,6 +97,13 @@ ViltInputs viltInputs() {
     return x;
 }
 
+// Logs the max |difference| so the achieved precision shows in the test output.
+void logMaxError(const std::string& what, const torch::Tensor& actual, const torch::Tensor& expected) {
+    if (!actual.defined() || actual.sizes() != expected.sizes()) return;
+    const auto diff = (actual.to(torch::kDouble) - expected.to(torch::kDouble)).abs().max().item<double>();
+    qInfo("%s max |diff| %.3g", what.c_str(), diff);
+}
+
 // The spec's per-layer counts (§1.3, §1.11), written independently of pumerCounts().
 struct Expected {
     int64_t imageOut, textOut;
@@ -143,6 +150,10 @@ private slots:
         QVERIFY(allClose(tip, t.at(p + "weighted_sum"), kFunctionAtol, "weighted_sum"));
         const auto diff = applyMerge(diffMatching(scores, r), x, MergeReduce::Sum);
         QVERIFY(allClose(diff, t.at(p + "diff_sum"), kFunctionAtol, "diff_sum"));
+        logMaxError(p + "soft/tip/diff", torch::stack({(soft.x - t.at(p + "soft_x_merged")).abs().max(),
+                                                      (tip - t.at(p + "weighted_sum")).abs().max(),
+                                                      (diff - t.at(p + "diff_sum")).abs().max()}).max(),
+                    torch::zeros({}));
     }
 
     void blockCase_data() {
@@ -178,6 +189,7 @@ private slots:
         QCOMPARE(step.state.textLength, int64_t(textLengthOut));
         QCOMPARE(step.state.hidden.size(1), int64_t(tokensOut));
         QVERIFY(allClose(step.state.hidden, t.at(name + ".x_out"), kBlockAtol, "x_out"));
+        logMaxError(name + " x_out", step.state.hidden, t.at(name + ".x_out"));
         QVERIFY(allClose(step.state.mask, t.at(name + ".mask_out"), 1e-6, "mask_out"));
         QVERIFY(step.record.has_value());
         QCOMPARE(step.record->counts.tokensOut(), config.pruneRatio > 0 ? int64_t(tokensOut) : int64_t(23));
@@ -214,6 +226,8 @@ private slots:
         const auto out = model->forward(viltInputs(), options);
         const auto& e = out.images.at(0);
         QVERIFY(allClose(out.logits, expected.at(name + ".logits"), kBlockAtol, "logits"));
+        logMaxError(name + " logits", out.logits, expected.at(name + ".logits"));
+        logMaxError(name + " last_hidden_states", e.lastHiddenState, expected.at(name + ".last_hidden_states"));
         QVERIFY(allClose(e.poolerOutput, expected.at(name + ".cls_feats"), kBlockAtol, "cls_feats"));
         QVERIFY(allClose(e.lastHiddenState, expected.at(name + ".last_hidden_states"), kBlockAtol, "last_hidden_states"));
         const auto& perBlock = run.at("per_block");
