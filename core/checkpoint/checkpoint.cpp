@@ -1,7 +1,6 @@
 #include "checkpoint/checkpoint.h"
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -11,6 +10,7 @@
 #include "checkpoint/safetensors.h"
 #include "checkpoint/torch_bin.h"
 #include "common/error.h"
+#include "io/json_file.h"
 
 namespace tokenscope {
 
@@ -105,17 +105,8 @@ void Checkpoint::addTorchBin(const std::string& path) {
 }
 
 void Checkpoint::addIndex(const std::string& indexPath, bool safetensors) {
-    std::ifstream in(indexPath, std::ios::binary);
-    if (!in) throw Error(indexPath + ": cannot open");
-    std::ostringstream text;
-    text << in.rdbuf();
-    nlohmann::json index;
-    try {
-        index = nlohmann::json::parse(text.str());
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(indexPath + ": not valid JSON (" + e.what() + ")");
-    }
-    if (!index.is_object() || !index.contains("weight_map") || !index.at("weight_map").is_object())
+    const auto index = readJsonObjectFile(indexPath, "the checkpoint index");
+    if (!index.contains("weight_map") || !index.at("weight_map").is_object())
         throw Error(indexPath + ": key 'weight_map' is missing or not an object");
     std::map<std::string, std::set<std::string>> expected;  // shard -> names
     for (const auto& [name, shard] : index.at("weight_map").items()) {
@@ -128,13 +119,11 @@ void Checkpoint::addIndex(const std::string& indexPath, bool safetensors) {
     const fs::path folder = fs::path(indexPath).parent_path();
     for (const auto& [shard, names] : expected) {
         const std::string shardPath = (folder / shard).string();
-        const std::size_t before = m_entries.size();
         if (safetensors) {
             addSafetensors(shardPath);
         } else {
             addTorchBin(shardPath);
         }
-        (void)before;
         for (const auto& name : names) {
             auto it = m_entries.find(name);
             if (it == m_entries.end() || m_files[it->second.fileIndex]->path() != shardPath)

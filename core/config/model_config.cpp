@@ -1,12 +1,11 @@
 #include "config/model_config.h"
 
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "io/json_file.h"
 
 namespace tokenscope {
 
@@ -173,12 +172,7 @@ ClipVisionConfig parseClipVision(const Json& config, const std::string& where) {
 }  // namespace
 
 ModelConfig parseModelConfig(const std::string& jsonText, const std::string& fileName) {
-    Json config;
-    try {
-        config = Json::parse(jsonText);
-    } catch (const Json::exception& e) {
-        throw Error(fileName + ": not valid JSON (" + e.what() + ")");
-    }
+    const Json config = parseJsonText(jsonText, fileName);
     if (!config.is_object()) throw Error(fileName + ": not a JSON object");
     ConfigReader r(config, fileName);
     const std::string modelType = r.string("model_type", "");
@@ -213,11 +207,7 @@ ModelConfig parseModelConfig(const std::string& jsonText, const std::string& fil
 }
 
 ModelConfig loadModelConfig(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open the model config");
-    std::ostringstream text;
-    text << in.rdbuf();
-    return parseModelConfig(text.str(), path);
+    return parseModelConfig(readTextFile(path, "the model config"), path);
 }
 
 std::vector<std::string> builtinModelNames() {

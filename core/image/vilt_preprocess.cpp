@@ -1,27 +1,16 @@
 #include "image/vilt_preprocess.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "io/json_file.h"
 
 namespace tokenscope {
 
 ViltPreprocessConfig loadViltPreprocessConfig(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open the preprocessor config");
-    std::ostringstream text;
-    text << in.rdbuf();
-    nlohmann::json json;
-    try {
-        json = nlohmann::json::parse(text.str());
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(path + ": not valid JSON (" + e.what() + ")");
-    }
-    if (!json.is_object()) throw Error(path + ": not a JSON object");
+    const auto json = readJsonObjectFile(path, "the preprocessor config");
     ViltPreprocessConfig config;
     try {
         if (json.contains("do_resize")) config.doResize = json.at("do_resize").get<bool>();
