@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/model_config.h"
+#include "engine/trace.h"
 #include "image/pil_resample.h"
 
 namespace tokenscope {
@@ -54,6 +55,24 @@ struct AnswerResult {
     double forwardMs = 0;
 };
 
+// One question about one image under one reduction method.
+struct RunRequest {
+    ImageU8 image;  // RGB
+    std::string question;
+    MethodSettings method;
+    int topK = 5;
+    bool trace = true;  // fill RunResult::trace (costs a little; benchmarks turn it off)
+};
+
+struct RunResult {
+    MethodSettings method;
+    std::vector<ScoredAnswer> answers;  // best first
+    TokenTrace trace;
+    double preprocessMs = 0;
+    double forwardMs = 0;
+    double peakMemoryMiB = 0;  // CUDA allocator peak on a GPU, process peak RSS on the CPU
+};
+
 // One loaded model. Calls are not thread-safe: use one Engine from one thread at a time (the
 // window's worker). Every method throws Error with a one-line message on bad input.
 class Engine {
@@ -73,6 +92,10 @@ public:
     // VQA (or retrieval score) for one image and a question; NLVR2 needs answerPair.
     AnswerResult answer(const ImageU8& image, const std::string& question, int topK = 5);
     AnswerResult answerPair(const ImageU8& left, const ImageU8& right, const std::string& statement, int topK = 2);
+
+    // The window's and `tokenscope-cli trace`'s call: preprocess, tokenize, forward with the
+    // method, trace. Throws Cancelled when *cancel becomes true (polled between layers).
+    RunResult run(const RunRequest& request, const std::atomic<bool>* cancel = nullptr);
 
     // Runs the model on raw input tensors (names as transformers names them) and writes every
     // output in float32 under transformers' names. See README "tokenscope-cli forward".
