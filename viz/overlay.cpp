@@ -1,0 +1,759 @@
+#include "overlay.h"
+
+#include "colormap.h"
+
+#include "common/error.h"
+
+#include <QFont>
+#include <QFontMetrics>
+#include <QPainter>
+#include <QPainterPath>
+#include <QPen>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+#include <string>
+
+namespace tokenscope {
+namespace {
+
+const QColor kPageBackground{255, 255, 255};
+const QColor kInkColor{28, 28, 32};
+const QColor kMutedInkColor{95, 95, 105};
+const QColor kKeptSwatchColor{200, 200, 200};  // stands for "the image, unchanged" in keys
+
+[[noreturn]] void fail(const std::string& message) { throw Error("viz: " + message); }
+
+QFont sansFont(int pixelSize, bool isBold = false) {
+    QFont font;
+    font.setFamilies({QStringLiteral("DejaVu Sans"), QStringLiteral("Noto Sans"),
+                      QStringLiteral("Liberation Sans"), QStringLiteral("Arial")});
+    font.setStyleHint(QFont::SansSerif);
+    font.setPixelSize(pixelSize);
+    font.setBold(isBold);
+    return font;
+}
+
+QColor blend(const QColor& from, const QColor& to, double alpha) {
+    auto mix = [alpha](int a, int b) { return static_cast<int>(std::lround(a + (b - a) * alpha)); };
+    return QColor(mix(from.red(), to.red()), mix(from.green(), to.green()), mix(from.blue(), to.blue()));
+}
+
+// Per-pixel blend so that a flat input gives exactly blend(pixel, colour, alpha) (tests rely on it).
+void tintRect(QImage& image, const QRect& rect, const QColor& colour, double alpha) {
+    const QRect area = rect.intersected(image.rect());
+    const double keep = 1 - alpha;
+    const double red = colour.red() * alpha, green = colour.green() * alpha, blue = colour.blue() * alpha;
+    for (int y = area.top(); y <= area.bottom(); ++y) {
+        auto* line = reinterpret_cast<QRgb*>(image.scanLine(y));
+        for (int x = area.left(); x <= area.right(); ++x) {
+            const QRgb p = line[x];
+            line[x] = qRgb(static_cast<int>(std::lround(qRed(p) * keep + red)),
+                           static_cast<int>(std::lround(qGreen(p) * keep + green)),
+                           static_cast<int>(std::lround(qBlue(p) * keep + blue)));
+        }
+    }
+}
+
+// The image smoothly resized to the trace's resized size times `scale`, as RGB32.
+QImage scaledBase(const ImageU8& image, const TokenTrace& trace, int scale) {
+    const QImage source = toQImage(image);
+    return source
+        .scaled(trace.resizedWidth * scale, trace.resizedHeight * scale, Qt::IgnoreAspectRatio,
+                Qt::SmoothTransformation)
+        .convertToFormat(QImage::Format_RGB32);
+}
+
+// How many originals each current token holds, from the owners (robust to rounded float sizes).
+std::vector<int> holderCounts(const std::vector<int>& owner) {
+    int largest = -1;
+    for (int o : owner)
+        largest = std::max(largest, o);
+    std::vector<int> counts(static_cast<size_t>(largest + 1), 0);
+    for (int o : owner)
+        if (o >= 0)
+            ++counts[o];
+    return counts;
+}
+
+std::vector<TokenState> statesFrom(const std::vector<int>& owner) {
+    const std::vector<int> counts = holderCounts(owner);
+    std::vector<TokenState> states(owner.size(), TokenState::Kept);
+    for (size_t t = 0; t < owner.size(); ++t) {
+        if (owner[t] < 0)
+            states[t] = TokenState::Pruned;
+        else if (counts[owner[t]] > 1)
+            states[t] = TokenState::Merged;
+    }
+    return states;
+}
+
+// Walks layers 0..layer; see the header for the rule that keeps representatives stable.
+std::vector<int> representativesFrom(const TokenTrace& trace, int layer, bool isImage) {
+    const size_t count = isImage ? trace.patchCell.size() : trace.textTokens.size();
+    std::vector<int> previous(count);
+    for (size_t t = 0; t < count; ++t)
+        previous[t] = static_cast<int>(t);
+    for (int l = 0; l <= layer; ++l) {
+        const std::vector<int>& owner = isImage ? trace.layers[l].imageOwner : trace.layers[l].textOwner;
+        std::map<int, std::vector<int>> groups;  // current token -> its originals
+        for (size_t t = 0; t < count; ++t)
+            if (owner[t] >= 0)
+                groups[owner[t]].push_back(static_cast<int>(t));
+        std::vector<int> next(count, -1);
+        for (const auto& [holder, members] : groups) {
+            std::map<int, int> partSizes;  // previous representative -> members carrying it
+            for (int m : members)
+                ++partSizes[previous[m] >= 0 ? previous[m] : m];
+            int best = -1, bestSize = 0;
+            for (const auto& [representative, size] : partSizes)  // ascending: ties keep the smaller
+                if (size > bestSize) {
+                    best = representative;
+                    bestSize = size;
+                }
+            for (int m : members)
+                next[m] = best;
+        }
+        previous.swap(next);
+    }
+    return previous;
+}
+
+std::vector<int> dropLayersFrom(const TokenTrace& trace, int layer, bool isImage) {
+    const size_t count = isImage ? trace.patchCell.size() : trace.textTokens.size();
+    std::vector<int> dropped(count, -1);
+    for (int l = 0; l <= layer; ++l) {
+        const std::vector<int>& owner = isImage ? trace.layers[l].imageOwner : trace.layers[l].textOwner;
+        for (size_t t = 0; t < count; ++t)
+            if (owner[t] < 0 && dropped[t] < 0)
+                dropped[t] = trace.layers[l].layer;
+    }
+    return dropped;
+}
+
+// Draws, for every cell with a class >= 0, the sides where the neighbour has another class: the
+// outer boundary of each connected region. A dark hairline outside a coloured band keeps the
+// outline visible on light and dark images alike.
+void drawRegionOutlines(QImage& image, const TokenTrace& trace, int scale, const std::vector<int>& cellClass,
+                        const std::function<QColor(int)>& colourOf) {
+    const int cellPx = trace.patchSize * scale;
+    const int band = std::clamp(cellPx / 12, 2, 5);
+    QPainter painter(&image);
+    auto classAt = [&](int r, int c) {
+        if (r < 0 || c < 0 || r >= trace.gridHeight || c >= trace.gridWidth)
+            return -1;
+        return cellClass[static_cast<size_t>(r) * trace.gridWidth + c];
+    };
+    for (int r = 0; r < trace.gridHeight; ++r)
+        for (int c = 0; c < trace.gridWidth; ++c) {
+            const int own = classAt(r, c);
+            if (own < 0)
+                continue;
+            const QColor colour = colourOf(own);
+            const int x = c * cellPx, y = r * cellPx;
+            const bool sides[4] = {classAt(r - 1, c) != own, classAt(r + 1, c) != own,
+                                   classAt(r, c - 1) != own, classAt(r, c + 1) != own};
+            const QRect bands[4] = {QRect(x, y, cellPx, band), QRect(x, y + cellPx - band, cellPx, band),
+                                    QRect(x, y, band, cellPx), QRect(x + cellPx - band, y, band, cellPx)};
+            const QRect hairlines[4] = {QRect(x, y, cellPx, 1), QRect(x, y + cellPx - 1, cellPx, 1),
+                                        QRect(x, y, 1, cellPx), QRect(x + cellPx - 1, y, 1, cellPx)};
+            for (int side = 0; side < 4; ++side)
+                if (sides[side])
+                    painter.fillRect(bands[side], colour);
+            for (int side = 0; side < 4; ++side)
+                if (sides[side])
+                    painter.fillRect(hairlines[side], QColor(0, 0, 0, 150));
+        }
+}
+
+void drawGrid(QImage& image, const TokenTrace& trace, int scale) {
+    const int cellPx = trace.patchSize * scale;
+    QPainter painter(&image);
+    painter.setPen(QPen(QColor(255, 255, 255, 90), 1));
+    for (int r = 1; r < trace.gridHeight; ++r)
+        painter.drawLine(0, r * cellPx, trace.gridWidth * cellPx, r * cellPx);
+    for (int c = 1; c < trace.gridWidth; ++c)
+        painter.drawLine(c * cellPx, 0, c * cellPx, trace.gridHeight * cellPx);
+}
+
+// Diagonal hatching aligned to the whole image, so neighbouring pruned cells join into one texture.
+void hatchRect(QPainter& painter, const QRect& rect, int spacingPx) {
+    painter.save();
+    painter.setClipRect(rect);
+    painter.setPen(QPen(QColor(255, 255, 255, 70), 1.2));
+    const int start = ((rect.left() + rect.top()) / spacingPx) * spacingPx;
+    for (int k = start; k <= rect.right() + rect.bottom() + spacingPx; k += spacingPx)
+        painter.drawLine(QPointF(k - rect.bottom() - 1, rect.bottom() + 1), QPointF(k - rect.top() + 1, rect.top() - 1));
+    painter.restore();
+}
+
+void drawCellLabel(QPainter& painter, const QRect& rect, const QString& text) {
+    const int pixelSize = std::clamp(rect.height() * 2 / 5, 9, 22);
+    painter.setFont(sansFont(pixelSize, true));
+    painter.setPen(QColor(255, 255, 255, 235));
+    painter.drawText(rect, Qt::AlignCenter, text);
+}
+
+QString stateWord(TokenState state) {
+    switch (state) {
+    case TokenState::Kept: return QStringLiteral("kept");
+    case TokenState::Merged: return QStringLiteral("merged");
+    case TokenState::Pruned: return QStringLiteral("pruned");
+    }
+    return {};
+}
+
+}  // namespace
+
+QColor groupColor(int representative) {
+    // Golden-ratio steps around the hue circle give neighbouring representatives far-apart hues;
+    // three saturation/value variants separate groups whose hues land close.
+    const double hue = std::fmod(std::abs(representative) * 0.6180339887498949 + 0.11, 1.0);
+    static const double kSaturation[3] = {0.85, 0.65, 0.95};
+    static const double kValue[3] = {0.95, 0.85, 0.75};
+    const int variant = std::abs(representative) % 3;
+    return QColor::fromHsvF(static_cast<float>(hue), static_cast<float>(kSaturation[variant]),
+                            static_cast<float>(kValue[variant]));
+}
+
+void validateTrace(const TokenTrace& trace, int layer) {
+    if (trace.gridHeight <= 0 || trace.gridWidth <= 0 || trace.patchSize <= 0)
+        fail("trace has an empty patch grid (" + std::to_string(trace.gridHeight) + "x" +
+             std::to_string(trace.gridWidth) + ", patch size " + std::to_string(trace.patchSize) + ")");
+    if (trace.resizedWidth < trace.gridWidth * trace.patchSize ||
+        trace.resizedHeight < trace.gridHeight * trace.patchSize)
+        fail("trace's resized image " + std::to_string(trace.resizedWidth) + "x" +
+             std::to_string(trace.resizedHeight) + " is smaller than its patch grid");
+    if (trace.layers.empty())
+        fail("trace has no layers");
+    if (layer < 0 || layer >= static_cast<int>(trace.layers.size()))
+        fail("layer " + std::to_string(layer) + " is out of range (the trace has " +
+             std::to_string(trace.layers.size()) + " layers)");
+    std::vector<char> taken(static_cast<size_t>(trace.gridHeight) * trace.gridWidth, 0);
+    for (size_t t = 0; t < trace.patchCell.size(); ++t) {
+        const auto& cell = trace.patchCell[t];
+        if (cell[0] == -1 && cell[1] == -1)
+            continue;
+        if (cell[0] < 0 || cell[1] < 0 || cell[0] >= trace.gridHeight || cell[1] >= trace.gridWidth)
+            fail("image token " + std::to_string(t) + " sits at (" + std::to_string(cell[0]) + ", " +
+                 std::to_string(cell[1]) + "), outside the " + std::to_string(trace.gridHeight) + "x" +
+                 std::to_string(trace.gridWidth) + " grid");
+        char& slot = taken[static_cast<size_t>(cell[0]) * trace.gridWidth + cell[1]];
+        if (slot)
+            fail("two image tokens share the cell (" + std::to_string(cell[0]) + ", " + std::to_string(cell[1]) + ")");
+        slot = 1;
+    }
+    for (const LayerTrace& entry : trace.layers) {
+        const std::string where = "layer " + std::to_string(entry.layer) + ": ";
+        if (entry.imageOwner.size() != trace.patchCell.size())
+            fail(where + "imageOwner has " + std::to_string(entry.imageOwner.size()) + " entries, patchCell " +
+                 std::to_string(trace.patchCell.size()));
+        if (entry.textOwner.size() != trace.textTokens.size())
+            fail(where + "textOwner has " + std::to_string(entry.textOwner.size()) + " entries, textTokens " +
+                 std::to_string(trace.textTokens.size()));
+        if (!entry.imageScore.empty() && entry.imageScore.size() != trace.patchCell.size())
+            fail(where + "imageScore has " + std::to_string(entry.imageScore.size()) + " entries, patchCell " +
+                 std::to_string(trace.patchCell.size()));
+        auto checkOwners = [&](const std::vector<int>& owner, size_t holders, const char* name) {
+            for (int o : owner)
+                if (o < -1 || (holders > 0 && o >= static_cast<int>(holders)))
+                    fail(where + name + " names token " + std::to_string(o) + " but there are " +
+                         std::to_string(holders) + " current tokens");
+        };
+        checkOwners(entry.imageOwner, entry.imageSize.size(), "imageOwner");
+        checkOwners(entry.textOwner, entry.textSize.size(), "textOwner");
+    }
+}
+
+std::vector<TokenState> imageTokenStates(const TokenTrace& trace, int layer) {
+    validateTrace(trace, layer);
+    return statesFrom(trace.layers[layer].imageOwner);
+}
+
+std::vector<TokenState> textTokenStates(const TokenTrace& trace, int layer) {
+    validateTrace(trace, layer);
+    return statesFrom(trace.layers[layer].textOwner);
+}
+
+std::vector<int> imageGroupRepresentatives(const TokenTrace& trace, int layer) {
+    validateTrace(trace, layer);
+    return representativesFrom(trace, layer, true);
+}
+
+std::vector<int> textGroupRepresentatives(const TokenTrace& trace, int layer) {
+    validateTrace(trace, layer);
+    return representativesFrom(trace, layer, false);
+}
+
+std::vector<int> imageDropLayers(const TokenTrace& trace, int layer) {
+    validateTrace(trace, layer);
+    return dropLayersFrom(trace, layer, true);
+}
+
+int overlayScale(const TokenTrace& trace, const OverlayStyle& style) {
+    if (style.scale > 0)
+        return style.scale;
+    const int longSide = std::max({trace.resizedWidth, trace.resizedHeight, 1});
+    return std::max(1, (kAutoLongSidePx + longSide / 2) / longSide);
+}
+
+QRect patchRect(const TokenTrace& trace, int token, int scale) {
+    if (token < 0 || token >= static_cast<int>(trace.patchCell.size()) || trace.patchCell[token][0] < 0)
+        return {};
+    const int cellPx = trace.patchSize * scale;
+    return QRect(trace.patchCell[token][1] * cellPx, trace.patchCell[token][0] * cellPx, cellPx, cellPx);
+}
+
+int imageTokenAt(const TokenTrace& trace, QPoint pixel, int scale) {
+    const int cellPx = trace.patchSize * scale;
+    if (cellPx <= 0 || pixel.x() < 0 || pixel.y() < 0)
+        return -1;
+    const int row = pixel.y() / cellPx, column = pixel.x() / cellPx;
+    for (size_t t = 0; t < trace.patchCell.size(); ++t)
+        if (trace.patchCell[t][0] == row && trace.patchCell[t][1] == column)
+            return static_cast<int>(t);
+    return -1;
+}
+
+QImage renderLayerOverlay(const ImageU8& image, const TokenTrace& trace, int layer, const OverlayStyle& style) {
+    validateTrace(trace, layer);
+    const int scale = overlayScale(trace, style);
+    QImage out = scaledBase(image, trace, scale);
+    const LayerTrace& entry = trace.layers[layer];
+    const std::vector<TokenState> states = statesFrom(entry.imageOwner);
+    const std::vector<int> representatives = representativesFrom(trace, layer, true);
+    const std::vector<int> dropped = dropLayersFrom(trace, layer, true);
+    const int cellPx = trace.patchSize * scale;
+    const size_t count = trace.patchCell.size();
+
+    // Heatmap over the tokens this layer's reducer scored: everything alive when the layer began.
+    if (style.showHeatmap && !entry.imageScore.empty()) {
+        float low = std::numeric_limits<float>::infinity(), high = -low;
+        auto isScored = [&](size_t t) {
+            return trace.patchCell[t][0] >= 0 && std::isfinite(entry.imageScore[t]) &&
+                   (dropped[t] < 0 || dropped[t] == entry.layer);
+        };
+        for (size_t t = 0; t < count; ++t)
+            if (isScored(t)) {
+                low = std::min(low, entry.imageScore[t]);
+                high = std::max(high, entry.imageScore[t]);
+            }
+        for (size_t t = 0; t < count; ++t)
+            if (isScored(t)) {
+                const double position = high > low ? (entry.imageScore[t] - low) / (high - low) : 1.0;
+                tintRect(out, patchRect(trace, static_cast<int>(t), scale), colormapColor(position),
+                         style.heatmapAlpha);
+            }
+    }
+    // With the heatmap on, merge groups keep only their outlines so the scores stay readable.
+    if (style.showMerged && !style.showHeatmap)
+        for (size_t t = 0; t < count; ++t)
+            if (states[t] == TokenState::Merged)
+                tintRect(out, patchRect(trace, static_cast<int>(t), scale), groupColor(representatives[t]),
+                         kMergeTintAlpha);
+    if (style.showPruned) {
+        for (size_t t = 0; t < count; ++t)
+            if (states[t] == TokenState::Pruned)
+                tintRect(out, patchRect(trace, static_cast<int>(t), scale), kPrunedColor, style.dimAlpha);
+        QPainter painter(&out);
+        painter.setRenderHint(QPainter::Antialiasing);
+        painter.setRenderHint(QPainter::TextAntialiasing);
+        const int spacing = std::max(6, cellPx / 4);
+        for (size_t t = 0; t < count; ++t)
+            if (states[t] == TokenState::Pruned && trace.patchCell[t][0] >= 0)
+                hatchRect(painter, patchRect(trace, static_cast<int>(t), scale), spacing);
+        if (style.showDropLabels && cellPx >= 18)
+            for (size_t t = 0; t < count; ++t)
+                if (states[t] == TokenState::Pruned && trace.patchCell[t][0] >= 0)
+                    drawCellLabel(painter, patchRect(trace, static_cast<int>(t), scale),
+                                  QStringLiteral("L%1").arg(dropped[t]));
+    }
+    if (style.showGrid)
+        drawGrid(out, trace, scale);
+    if (style.showMerged) {
+        std::vector<int> cellClass(static_cast<size_t>(trace.gridHeight) * trace.gridWidth, -1);
+        for (size_t t = 0; t < count; ++t)
+            if (states[t] == TokenState::Merged && trace.patchCell[t][0] >= 0)
+                cellClass[static_cast<size_t>(trace.patchCell[t][0]) * trace.gridWidth + trace.patchCell[t][1]] =
+                    representatives[t];
+        drawRegionOutlines(out, trace, scale, cellClass, groupColor);
+    }
+    return out;
+}
+
+QImage renderComparisonDiff(const ImageU8& image, const TokenTrace& traceA, const TokenTrace& traceB, int layer,
+                            int scale) {
+    validateTrace(traceA, layer);
+    validateTrace(traceB, layer);
+    if (traceA.gridHeight != traceB.gridHeight || traceA.gridWidth != traceB.gridWidth ||
+        traceA.patchSize != traceB.patchSize || traceA.patchCell != traceB.patchCell)
+        fail("compare needs the same patch grid, got " + std::to_string(traceA.gridHeight) + "x" +
+             std::to_string(traceA.gridWidth) + " and " + std::to_string(traceB.gridHeight) + "x" +
+             std::to_string(traceB.gridWidth));
+    OverlayStyle style;
+    style.scale = scale;
+    const int outScale = overlayScale(traceA, style);
+    QImage out = scaledBase(image, traceA, outScale);
+    const std::vector<int>& ownerA = traceA.layers[layer].imageOwner;
+    const std::vector<int>& ownerB = traceB.layers[layer].imageOwner;
+    enum { kOnlyA = 0, kOnlyB = 1 };
+    std::vector<int> cellClass(static_cast<size_t>(traceA.gridHeight) * traceA.gridWidth, -1);
+    for (size_t t = 0; t < ownerA.size(); ++t) {
+        const QRect rect = patchRect(traceA, static_cast<int>(t), outScale);
+        if (rect.isEmpty())
+            continue;
+        const bool inA = ownerA[t] >= 0, inB = ownerB[t] >= 0;
+        const size_t cell = static_cast<size_t>(traceA.patchCell[t][0]) * traceA.gridWidth + traceA.patchCell[t][1];
+        if (inA && !inB) {
+            tintRect(out, rect, kDiffOnlyAColor, kDiffTintAlpha);
+            cellClass[cell] = kOnlyA;
+        } else if (inB && !inA) {
+            tintRect(out, rect, kDiffOnlyBColor, kDiffTintAlpha);
+            cellClass[cell] = kOnlyB;
+        } else if (!inA && !inB) {
+            tintRect(out, rect, kPrunedColor, OverlayStyle{}.dimAlpha);
+        }
+    }
+    drawRegionOutlines(out, traceA, outScale, cellClass,
+                       [](int kind) { return kind == kOnlyA ? kDiffOnlyAColor : kDiffOnlyBColor; });
+    return out;
+}
+
+namespace {
+
+// A left-to-right flow of key items (swatch + label) wrapped to a width; used by both legends.
+struct KeyItem {
+    std::function<void(QPainter&, const QRect&)> drawSwatch;
+    QString label;
+    int swatchWidthPx = 28;
+};
+
+QImage renderKeyItems(const std::vector<KeyItem>& items, int widthPx) {
+    if (widthPx <= 0)
+        fail("legend width must be positive, got " + std::to_string(widthPx));
+    const QFont font = sansFont(15);
+    const QFontMetrics metrics(font);
+    const int rowHeight = std::max(metrics.height(), 20) + 10;
+    const int margin = 8, gap = 22, swatchHeight = 20;
+    std::vector<QPoint> origins;
+    int x = margin, y = margin;
+    for (const KeyItem& item : items) {
+        const int itemWidth = item.swatchWidthPx + 8 + metrics.horizontalAdvance(item.label);
+        if (x > margin && x + itemWidth > widthPx - margin) {
+            x = margin;
+            y += rowHeight;
+        }
+        origins.emplace_back(x, y);
+        x += itemWidth + gap;
+    }
+    QImage out(widthPx, y + rowHeight + margin - 10, QImage::Format_RGB32);
+    out.fill(kPageBackground);
+    QPainter painter(&out);
+    painter.setRenderHint(QPainter::Antialiasing);
+    painter.setRenderHint(QPainter::TextAntialiasing);
+    painter.setFont(font);
+    for (size_t i = 0; i < items.size(); ++i) {
+        const QRect swatch(origins[i].x(), origins[i].y() + (rowHeight - 10 - swatchHeight) / 2,
+                           items[i].swatchWidthPx, swatchHeight);
+        painter.save();
+        items[i].drawSwatch(painter, swatch);
+        painter.restore();
+        painter.setPen(QPen(kMutedInkColor, 1));
+        painter.setBrush(Qt::NoBrush);
+        painter.drawRect(QRectF(swatch).adjusted(0.5, 0.5, -0.5, -0.5));
+        painter.setPen(kInkColor);
+        painter.drawText(QRect(swatch.right() + 9, origins[i].y(), widthPx, rowHeight - 10),
+                         Qt::AlignLeft | Qt::AlignVCenter, items[i].label);
+    }
+    return out;
+}
+
+QString formatScore(float value) {
+    return QString::number(static_cast<double>(value), 'g', 3);
+}
+
+}  // namespace
+
+QImage renderLegend(const OverlayStyle& style, int widthPx, float scoreMin, float scoreMax) {
+    std::vector<KeyItem> items;
+    items.push_back({[](QPainter& p, const QRect& r) { p.fillRect(r, kKeptSwatchColor); }, QStringLiteral("kept")});
+    if (style.showPruned)
+        items.push_back({[&style](QPainter& p, const QRect& r) {
+                             p.fillRect(r, blend(kKeptSwatchColor, kPrunedColor, style.dimAlpha));
+                             hatchRect(p, r, 6);
+                         },
+                         QStringLiteral("pruned (Ln = layer it was dropped in)")});
+    if (style.showMerged)
+        items.push_back({[](QPainter& p, const QRect& r) {
+                             const int third = r.width() / 3;
+                             for (int i = 0; i < 3; ++i)
+                                 p.fillRect(QRect(r.x() + i * third, r.y(), i == 2 ? r.width() - 2 * third : third,
+                                                  r.height()),
+                                            blend(kKeptSwatchColor, groupColor(i + 1), kMergeTintAlpha));
+                         },
+                         QStringLiteral("merged (one colour + outline per group)"), 42});
+    if (style.showHeatmap) {
+        const bool hasRange = std::isfinite(scoreMin) && std::isfinite(scoreMax);
+        const QString label = hasRange ? QStringLiteral("score %1 \u2192 %2").arg(formatScore(scoreMin), formatScore(scoreMax))
+                                       : QStringLiteral("score low \u2192 high");
+        items.push_back({[](QPainter& p, const QRect& r) { p.drawImage(r, colormapBar(r.width(), r.height())); },
+                         label, 120});
+    }
+    return renderKeyItems(items, widthPx);
+}
+
+QImage renderDiffLegend(const QString& nameA, const QString& nameB, int widthPx) {
+    std::vector<KeyItem> items;
+    items.push_back({[](QPainter& p, const QRect& r) { p.fillRect(r, blend(kKeptSwatchColor, kDiffOnlyAColor, kDiffTintAlpha)); },
+                     QStringLiteral("kept only by %1").arg(nameA)});
+    items.push_back({[](QPainter& p, const QRect& r) { p.fillRect(r, blend(kKeptSwatchColor, kDiffOnlyBColor, kDiffTintAlpha)); },
+                     QStringLiteral("kept only by %1").arg(nameB)});
+    items.push_back({[](QPainter& p, const QRect& r) { p.fillRect(r, kKeptSwatchColor); }, QStringLiteral("kept by both")});
+    items.push_back({[](QPainter& p, const QRect& r) { p.fillRect(r, blend(kKeptSwatchColor, kPrunedColor, OverlayStyle{}.dimAlpha)); },
+                     QStringLiteral("pruned by both")});
+    return renderKeyItems(items, widthPx);
+}
+
+QImage renderTextStrip(const TokenTrace& trace, int layer, int widthPx) {
+    validateTrace(trace, layer);
+    if (widthPx <= 0)
+        fail("text strip width must be positive, got " + std::to_string(widthPx));
+    const std::vector<TokenState> states = statesFrom(trace.layers[layer].textOwner);
+    const std::vector<int> representatives = representativesFrom(trace, layer, false);
+    const std::vector<int> dropped = dropLayersFrom(trace, layer, false);
+
+    const QFont font = sansFont(18);
+    const QFont smallFont = sansFont(12, true);
+    const QFontMetrics metrics(font), smallMetrics(smallFont);
+    const int margin = 8, padding = 8, gap = 6;
+    const int chipHeight = metrics.height() + 10;
+    const int underline = 5, rowHeight = chipHeight + underline + 10;
+    const int maxChipWidth = std::max(widthPx - 2 * margin, 20);
+
+    struct Chip {
+        QRect rect;
+        QString text, badge;
+    };
+    std::vector<Chip> chips(trace.textTokens.size());
+    int x = margin, y = margin;
+    for (size_t t = 0; t < chips.size(); ++t) {
+        Chip& chip = chips[t];
+        chip.badge = states[t] == TokenState::Pruned ? QStringLiteral("L%1").arg(dropped[t]) : QString();
+        const int badgeWidth = chip.badge.isEmpty() ? 0 : smallMetrics.horizontalAdvance(chip.badge) + 4;
+        const int room = maxChipWidth - 2 * padding - badgeWidth;
+        chip.text = metrics.elidedText(QString::fromStdString(trace.textTokens[t]), Qt::ElideRight, room);
+        const int chipWidth = metrics.horizontalAdvance(chip.text) + 2 * padding + badgeWidth;
+        if (x > margin && x + chipWidth > widthPx - margin) {
+            x = margin;
+            y += rowHeight;
+        }
+        chip.rect = QRect(x, y, chipWidth, chipHeight);
+        x += chipWidth + gap;
+    }
+    QImage out(widthPx, y + rowHeight + margin - 4, QImage::Format_RGB32);
+    out.fill(kPageBackground);
+    QPainter painter(&out);
+    painter.setRenderHint(QPainter::Antialiasing);
+    painter.setRenderHint(QPainter::TextAntialiasing);
+    if (chips.empty()) {
+        painter.setFont(font);
+        painter.setPen(kMutedInkColor);
+        painter.drawText(out.rect().adjusted(margin, 0, 0, 0), Qt::AlignLeft | Qt::AlignVCenter,
+                         QStringLiteral("(no text tokens)"));
+        return out;
+    }
+    for (size_t t = 0; t < chips.size(); ++t) {
+        const Chip& chip = chips[t];
+        const QRectF box = QRectF(chip.rect).adjusted(0.5, 0.5, -0.5, -0.5);
+        QColor fill = kPageBackground, border(150, 150, 158), ink = kInkColor;
+        Qt::PenStyle borderStyle = Qt::SolidLine;
+        if (states[t] == TokenState::Merged) {
+            const QColor colour = groupColor(representatives[t]);
+            fill = blend(kPageBackground, colour, 0.35);
+            border = colour.darker(130);
+        } else if (states[t] == TokenState::Pruned) {
+            fill = QColor(232, 232, 236);
+            border = QColor(160, 160, 168);
+            ink = QColor(135, 135, 145);
+            borderStyle = Qt::DashLine;
+        }
+        painter.setPen(QPen(border, states[t] == TokenState::Merged ? 2 : 1.2, borderStyle));
+        painter.setBrush(fill);
+        painter.drawRoundedRect(box, 6, 6);
+        painter.setFont(font);
+        painter.setPen(ink);
+        const QRect textRect(chip.rect.x() + padding, chip.rect.y(), metrics.horizontalAdvance(chip.text),
+                             chip.rect.height());
+        painter.drawText(textRect, Qt::AlignLeft | Qt::AlignVCenter, chip.text);
+        if (states[t] == TokenState::Pruned) {
+            painter.setPen(QPen(QColor(110, 110, 120), 2));
+            const double middle = chip.rect.center().y() + 1;
+            painter.drawLine(QPointF(textRect.left() - 2, middle), QPointF(textRect.right() + 2, middle));
+            painter.setFont(smallFont);
+            painter.setPen(QColor(110, 110, 120));
+            painter.drawText(QRect(textRect.right() + 4, chip.rect.y() + 3, chip.rect.width(), chip.rect.height()),
+                             Qt::AlignLeft | Qt::AlignTop, chip.badge);
+        }
+    }
+    // Underline brackets: one bar under each merged chip, joined to the next chip of its group when
+    // that one follows on the same row, with end ticks so a group reads as one bracket.
+    for (size_t t = 0; t < chips.size(); ++t) {
+        if (states[t] != TokenState::Merged)
+            continue;
+        const QColor colour = groupColor(representatives[t]);
+        const QRect& rect = chips[t].rect;
+        const int barTop = rect.bottom() + 4;
+        int right = rect.right();
+        const bool joinsNext = t + 1 < chips.size() && states[t + 1] == TokenState::Merged &&
+                               representatives[t + 1] == representatives[t] && chips[t + 1].rect.y() == rect.y();
+        const bool joinsPrevious = t > 0 && states[t - 1] == TokenState::Merged &&
+                                   representatives[t - 1] == representatives[t] && chips[t - 1].rect.y() == rect.y();
+        if (joinsNext)
+            right = chips[t + 1].rect.left();
+        painter.fillRect(QRect(rect.left(), barTop, right - rect.left() + 1, underline), colour);
+        if (!joinsPrevious)
+            painter.fillRect(QRect(rect.left(), barTop - 5, 3, underline + 5), colour);
+        if (!joinsNext)
+            painter.fillRect(QRect(rect.right() - 2, barTop - 5, 3, underline + 5), colour);
+    }
+    return out;
+}
+
+QImage renderLayerPage(const ImageU8& image, const TokenTrace& trace, int layer, const QString& title,
+                       const OverlayStyle& style) {
+    validateTrace(trace, layer);
+    const QImage overlay = renderLayerOverlay(image, trace, layer, style);
+    const LayerTrace& entry = trace.layers[layer];
+    const int margin = 24;
+    const int width = std::max(overlay.width(), 720) + 2 * margin;
+    const int innerWidth = width - 2 * margin;
+
+    // The counts line: what this layer leaves of the patches and the question, and the image CLS.
+    const std::vector<TokenState> imageStates = statesFrom(entry.imageOwner);
+    const std::vector<TokenState> textStates = statesFrom(entry.textOwner);
+    const std::vector<int> representatives = representativesFrom(trace, layer, true);
+    int kept = 0, merged = 0, pruned = 0, patches = 0;
+    std::vector<int> groups;
+    QString clsState = QStringLiteral("none");
+    for (size_t t = 0; t < imageStates.size(); ++t) {
+        if (trace.patchCell[t][0] < 0) {
+            clsState = stateWord(imageStates[t]);
+            continue;
+        }
+        ++patches;
+        if (imageStates[t] == TokenState::Kept)
+            ++kept;
+        else if (imageStates[t] == TokenState::Pruned)
+            ++pruned;
+        else {
+            ++merged;
+            groups.push_back(representatives[t]);
+        }
+    }
+    std::sort(groups.begin(), groups.end());
+    groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+    const auto textPruned = std::count(textStates.begin(), textStates.end(), TokenState::Pruned);
+    const auto textMerged = std::count(textStates.begin(), textStates.end(), TokenState::Merged);
+    QString counts = QStringLiteral("%1 patches: %2 kept, %3 merged into %4 groups, %5 pruned  \u00b7  "
+                                    "%6 word pieces: %7 merged, %8 pruned  \u00b7  image CLS (no cell): %9")
+                         .arg(patches).arg(kept).arg(merged).arg(groups.size()).arg(pruned)
+                         .arg(textStates.size()).arg(textMerged).arg(textPruned).arg(clsState);
+    if (style.showHeatmap && entry.imageScore.empty())
+        counts += QStringLiteral("  \u00b7  no scores at this layer");
+
+    float scoreMin = std::numeric_limits<float>::quiet_NaN(), scoreMax = scoreMin;
+    if (style.showHeatmap && !entry.imageScore.empty()) {
+        const std::vector<int> dropped = dropLayersFrom(trace, layer, true);
+        for (size_t t = 0; t < entry.imageScore.size(); ++t)
+            if (trace.patchCell[t][0] >= 0 && std::isfinite(entry.imageScore[t]) &&
+                (dropped[t] < 0 || dropped[t] == entry.layer)) {
+                scoreMin = std::isnan(scoreMin) ? entry.imageScore[t] : std::min(scoreMin, entry.imageScore[t]);
+                scoreMax = std::isnan(scoreMax) ? entry.imageScore[t] : std::max(scoreMax, entry.imageScore[t]);
+            }
+    }
+    const QImage strip = renderTextStrip(trace, layer, innerWidth);
+    const QImage legend = renderLegend(style, innerWidth, scoreMin, scoreMax);
+
+    const QFont titleFont = sansFont(26, true), countsFont = sansFont(16), headingFont = sansFont(15, true);
+    const int flags = Qt::AlignLeft | Qt::TextWordWrap;
+    const QRect titleBox = QFontMetrics(titleFont).boundingRect(QRect(0, 0, innerWidth, 10000), flags, title);
+    const QRect countsBox = QFontMetrics(countsFont).boundingRect(QRect(0, 0, innerWidth, 10000), flags, counts);
+    const int headingHeight = QFontMetrics(headingFont).height();
+
+    int y = margin;
+    const int titleY = y;
+    y += titleBox.height() + 6;
+    const int countsY = y;
+    y += countsBox.height() + 14;
+    const int overlayY = y;
+    y += overlay.height() + 16;
+    const int questionY = y;
+    y += headingHeight + 2;
+    const int stripY = y;
+    y += strip.height() + 6;
+    const int legendY = y;
+    y += legend.height() + margin / 2;
+
+    QImage page(width, y, QImage::Format_RGB32);
+    page.fill(kPageBackground);
+    QPainter painter(&page);
+    painter.setRenderHint(QPainter::Antialiasing);
+    painter.setRenderHint(QPainter::TextAntialiasing);
+    painter.setPen(kInkColor);
+    painter.setFont(titleFont);
+    painter.drawText(QRect(margin, titleY, innerWidth, titleBox.height()), flags, title);
+    painter.setFont(countsFont);
+    painter.setPen(kMutedInkColor);
+    painter.drawText(QRect(margin, countsY, innerWidth, countsBox.height()), flags, counts);
+    painter.drawImage(margin + (innerWidth - overlay.width()) / 2, overlayY, overlay);
+    painter.setFont(headingFont);
+    painter.setPen(kInkColor);
+    painter.drawText(QRect(margin + 8, questionY, innerWidth, headingHeight), Qt::AlignLeft | Qt::AlignVCenter,
+                     QStringLiteral("Question word pieces"));
+    painter.drawImage(margin, stripY, strip);
+    painter.drawImage(margin, legendY, legend);
+    return page;
+}
+
+QImage toQImage(const ImageU8& image) {
+    if (image.width <= 0 || image.height <= 0 || image.channels < 1 || image.channels > 4)
+        fail("image is " + std::to_string(image.width) + "x" + std::to_string(image.height) + " with " +
+             std::to_string(image.channels) + " channels");
+    const size_t expected = static_cast<size_t>(image.width) * image.height * image.channels;
+    if (image.pixels.size() != expected)
+        fail("image has " + std::to_string(image.pixels.size()) + " bytes, expected " + std::to_string(expected));
+    QImage out(image.width, image.height, QImage::Format_RGB888);
+    const int channels = image.channels;
+    for (int y = 0; y < image.height; ++y) {
+        uchar* line = out.scanLine(y);
+        const uint8_t* source = image.pixels.data() + static_cast<size_t>(y) * image.width * channels;
+        for (int x = 0; x < image.width; ++x) {
+            const uint8_t* p = source + static_cast<size_t>(x) * channels;
+            const bool isGrey = channels < 3;
+            line[3 * x + 0] = p[0];
+            line[3 * x + 1] = isGrey ? p[0] : p[1];
+            line[3 * x + 2] = isGrey ? p[0] : p[2];
+        }
+    }
+    return out;
+}
+
+ImageU8 fromQImage(const QImage& image) {
+    if (image.isNull())
+        fail("cannot convert a null QImage");
+    const QImage rgb = image.convertToFormat(QImage::Format_RGB888);
+    ImageU8 out;
+    out.width = rgb.width();
+    out.height = rgb.height();
+    out.channels = 3;
+    out.pixels.resize(static_cast<size_t>(out.width) * out.height * 3);
+    for (int y = 0; y < out.height; ++y)
+        std::copy_n(rgb.constScanLine(y), static_cast<size_t>(out.width) * 3,
+                    out.pixels.data() + static_cast<size_t>(y) * out.width * 3);
+    return out;
+}
+
+}  // namespace tokenscope
