@@ -293,11 +293,19 @@ std::vector<QImage> renderSamples(const QString& directory) {
     heat.showGrid = true;
     keep(renderLayerPage(image, trace, 5, QStringLiteral("Layer 5 of 12 \u2014 scores (heatmap)"), heat),
          QStringLiteral("page_heatmap_l5.png"));
+    // "uniform": the CLS and a checkerboard of patches kept from layer 2 on.
     TokenTrace other = trace;
-    for (int layer = 5; layer < 12; ++layer)
-        for (int t = 1; t < n; ++t)
-            if (trace.patchCell[t][1] < 3)
-                other.layers[layer].imageOwner[t] = -1;
+    for (int layer = 2; layer < 12; ++layer) {
+        LayerTrace& entry = other.layers[layer];
+        entry.imageSize.clear();
+        for (int t = 0; t < n; ++t) {
+            const bool isKept = t == 0 || (trace.patchCell[t][0] + trace.patchCell[t][1]) % 2 == 0;
+            entry.imageOwner[t] = isKept ? static_cast<int>(entry.imageSize.size()) : -1;
+            if (isKept)
+                entry.imageSize.push_back(1.f);
+        }
+        entry.imageTokens = static_cast<int>(entry.imageSize.size());
+    }
     QImage diff = renderComparisonDiff(image, trace, other, 8);
     QImage key = renderDiffLegend(QStringLiteral("pumer"), QStringLiteral("uniform"), diff.width());
     QImage both(diff.width(), diff.height() + key.height(), QImage::Format_RGB32);

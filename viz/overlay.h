@@ -32,7 +32,10 @@ namespace tokenscope {
 struct OverlayStyle {
     bool showPruned = true;    // pruned patches dimmed + hatched, labelled with their drop layer ("L5")
     bool showMerged = true;    // merged patches tinted per group colour, with the group's outline
-    bool showHeatmap = false;  // the reducer's imageScore at this layer through the colormap
+    // The reducer's imageScore at this layer through the colormap (viz/colormap.h), normalised
+    // min..max over the patches alive when the layer began (equal scores: top colour). Layers with
+    // no scores draw none. While it is on, merge groups keep their outlines but lose the tint.
+    bool showHeatmap = false;
     bool showGrid = false;     // thin patch-grid lines
     bool showDropLabels = true;  // the "L5" labels on pruned cells (only drawn when cells are big enough)
     double dimAlpha = 0.75;      // pruned = image blended towards kPrunedColor by this much
