@@ -314,6 +314,9 @@ std::vector<QImage> renderSamples(const QString& directory) {
     p.drawImage(0, diff.height(), key);
     p.end();
     keep(both, QStringLiteral("diff_l8.png"));
+    // The hand-built 4x4 trace at auto scale: big cells show hatching, labels and outlines up close.
+    keep(renderLayerPage(flatImage(32, 32, kGrey), makeTrace(), 3, QStringLiteral("4x4 test trace, layer 3")),
+         QStringLiteral("page_test_trace_l3.png"));
     return pages;
 }
 
@@ -383,16 +386,17 @@ void TestOverlay::mergedCellsAreTintedPerGroup() {
     QCOMPARE(representatives[5], -1);
     const QImage out = renderLayerOverlay(flatImage(32, 32, kGrey), trace, 2, scaled());
     const QColor tinted = mix(kGrey, groupColor(10), kMergeTintAlpha);
-    for (int t : {10, 11, 14}) {
-        const QRect cell = patchRect(trace, t, kScale);
-        COMPARE_COLOR(dominantColor(out, cell), tinted);
-        COMPARE_COLOR(QColor(out.pixel(cell.center())), tinted);
-    }
+    for (int t : {10, 11, 14})
+        COMPARE_COLOR(dominantColor(out, patchRect(trace, t, kScale)), tinted);
+    for (int t : {11, 14})  // 10's cell carries the group-size badge in its corner
+        COMPARE_COLOR(QColor(out.pixel(patchRect(trace, t, kScale).center())), tinted);
     // Outline: the group's outer top edge (cell of 10 = (2,1)) carries the group colour; the inner
     // edge between 10 and 11 does not.
     const QRect cell10 = patchRect(trace, 10, kScale);
     COMPARE_COLOR(QColor(out.pixel(cell10.center().x(), cell10.top() + 1)), groupColor(10));
-    COMPARE_COLOR(QColor(out.pixel(cell10.right() - 1, cell10.center().y())), tinted);
+    COMPARE_COLOR(QColor(out.pixel(cell10.right() - 1, cell10.top() + 8)), tinted);
+    // The badge "x3" darkens the bottom-right corner of the group's first cell.
+    QVERIFY(QColor(out.pixel(cell10.right() - 6, cell10.bottom() - 6)).lightness() < tinted.lightness());
     // Unmerged neighbours are untouched, and merge tint off leaves the cell as the image.
     QCOMPARE(QColor(out.pixel(patchRect(trace, 12, kScale).center())), kGrey);
     OverlayStyle off = scaled();
@@ -571,7 +575,7 @@ void TestOverlay::malformedTracesThrow() {
 void TestOverlay::samplePages() {
     // A ViLT-sized run renders at a projectable size; TOKENSCOPE_VIZ_SAMPLE_DIR keeps the PNGs.
     const std::vector<QImage> pages = renderSamples(QString::fromLocal8Bit(qgetenv("TOKENSCOPE_VIZ_SAMPLE_DIR")));
-    QCOMPARE(pages.size(), size_t(6));
+    QCOMPARE(pages.size(), size_t(7));
     for (const QImage& page : pages) {
         QVERIFY(page.width() >= 576);
         QVERIFY(page.height() >= 384);

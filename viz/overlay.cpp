@@ -197,6 +197,38 @@ void drawCellLabel(QPainter& painter, const QRect& rect, const QString& text) {
     painter.drawText(rect, Qt::AlignCenter, text);
 }
 
+// "x5" in the bottom-right corner of each merge group's first cell: how many originals the
+// merged token holds (the CLS included when it joined).
+void drawGroupSizes(QImage& image, const TokenTrace& trace, int scale, const std::vector<TokenState>& states,
+                    const std::vector<int>& representatives) {
+    std::map<int, int> sizes, firstCell;  // representative -> members, -> first member with a cell
+    for (size_t t = 0; t < states.size(); ++t) {
+        if (states[t] != TokenState::Merged)
+            continue;
+        ++sizes[representatives[t]];
+        if (trace.patchCell[t][0] >= 0 && !firstCell.count(representatives[t]))
+            firstCell[representatives[t]] = static_cast<int>(t);
+    }
+    const int cellPx = trace.patchSize * scale;
+    const QFont font = sansFont(std::clamp(cellPx / 3, 10, 16), true);
+    const QFontMetrics metrics(font);
+    QPainter painter(&image);
+    painter.setRenderHint(QPainter::Antialiasing);
+    painter.setRenderHint(QPainter::TextAntialiasing);
+    painter.setFont(font);
+    for (const auto& [representative, token] : firstCell) {
+        const QString text = QStringLiteral("\u00d7%1").arg(sizes[representative]);
+        const QRect cell = patchRect(trace, token, scale);
+        const int width = metrics.horizontalAdvance(text) + 6, height = metrics.height();
+        const QRect pill(cell.right() - width - 3, cell.bottom() - height - 3, width, height);
+        painter.setPen(Qt::NoPen);
+        painter.setBrush(QColor(0, 0, 0, 150));
+        painter.drawRoundedRect(pill, 4, 4);
+        painter.setPen(Qt::white);
+        painter.drawText(pill, Qt::AlignCenter, text);
+    }
+}
+
 QString stateWord(TokenState state) {
     switch (state) {
     case TokenState::Kept: return QStringLiteral("kept");
@@ -380,6 +412,8 @@ QImage renderLayerOverlay(const ImageU8& image, const TokenTrace& trace, int lay
                 cellClass[static_cast<size_t>(trace.patchCell[t][0]) * trace.gridWidth + trace.patchCell[t][1]] =
                     representatives[t];
         drawRegionOutlines(out, trace, scale, cellClass, groupColor);
+        if (cellPx >= 24)
+            drawGroupSizes(out, trace, scale, states, representatives);
     }
     return out;
 }
@@ -494,7 +528,7 @@ QImage renderLegend(const OverlayStyle& style, int widthPx, float scoreMin, floa
                                                   r.height()),
                                             blend(kKeptSwatchColor, groupColor(i + 1), kMergeTintAlpha));
                          },
-                         QStringLiteral("merged (one colour + outline per group)"), 42});
+                         QStringLiteral("merged (one colour + outline per group, \u00d7n = patches in it)"), 42});
     if (style.showHeatmap) {
         const bool hasRange = std::isfinite(scoreMin) && std::isfinite(scoreMax);
         const QString label = hasRange ? QStringLiteral("score %1 \u2192 %2").arg(formatScore(scoreMin), formatScore(scoreMax))
@@ -657,10 +691,11 @@ QImage renderLayerPage(const ImageU8& image, const TokenTrace& trace, int layer,
     groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
     const auto textPruned = std::count(textStates.begin(), textStates.end(), TokenState::Pruned);
     const auto textMerged = std::count(textStates.begin(), textStates.end(), TokenState::Merged);
-    QString counts = QStringLiteral("%1 patches: %2 kept, %3 merged into %4 groups, %5 pruned  \u00b7  "
+    QString counts = QStringLiteral("%1 patches: %2 kept, %3 merged into %4 group%10, %5 pruned  \u00b7  "
                                     "%6 word pieces: %7 merged, %8 pruned  \u00b7  image CLS (no cell): %9")
                          .arg(patches).arg(kept).arg(merged).arg(groups.size()).arg(pruned)
-                         .arg(textStates.size()).arg(textMerged).arg(textPruned).arg(clsState);
+                         .arg(textStates.size()).arg(textMerged).arg(textPruned).arg(clsState)
+                         .arg(groups.size() == 1 ? QString() : QStringLiteral("s"));
     if (style.showHeatmap && entry.imageScore.empty())
         counts += QStringLiteral("  \u00b7  no scores at this layer");
 

@@ -31,7 +31,8 @@ namespace tokenscope {
 
 struct OverlayStyle {
     bool showPruned = true;    // pruned patches dimmed + hatched, labelled with their drop layer ("L5")
-    bool showMerged = true;    // merged patches tinted per group colour, with the group's outline
+    bool showMerged = true;    // merged patches tinted per group colour, with the group's outline and,
+                               // when cells are >= 24 px, a "x5" badge (originals it holds)
     // The reducer's imageScore at this layer through the colormap (viz/colormap.h), normalised
     // min..max over the patches alive when the layer began (equal scores: top colour). Layers with
     // no scores draw none. While it is on, merge groups keep their outlines but lose the tint.
