@@ -528,7 +528,10 @@ QImage renderLegend(const OverlayStyle& style, int widthPx, float scoreMin, floa
                                                   r.height()),
                                             blend(kKeptSwatchColor, groupColor(i + 1), kMergeTintAlpha));
                          },
-                         QStringLiteral("merged (one colour + outline per group, \u00d7n = patches in it)"), 42});
+                         style.showHeatmap
+                             ? QStringLiteral("merged (outline per group, \u00d7n = patches in it)")
+                             : QStringLiteral("merged (one colour + outline per group, \u00d7n = patches in it)"),
+                         42});
     if (style.showHeatmap) {
         const bool hasRange = std::isfinite(scoreMin) && std::isfinite(scoreMax);
         const QString label = hasRange ? QStringLiteral("score %1 \u2192 %2").arg(formatScore(scoreMin), formatScore(scoreMax))
