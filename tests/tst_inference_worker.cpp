@@ -1,0 +1,220 @@
+// The worker and its controller: runs, the cached baseline, latest-wins, debounce, cancel, and a
+// failed load that keeps the previous model. A stand-in backend makes timing deterministic.
+
+#include <QSignalSpy>
+#include <QTest>
+#include <QThread>
+
+#include <atomic>
+#include <memory>
+
+#include "common/error.h"
+#include "ui/inference_worker.h"
+#include "ui/run_controller.h"
+
+using namespace tokenscope;
+
+namespace {
+
+struct Counters {
+    std::atomic<int> started{0};
+    std::atomic<int> cancelled{0};
+    std::atomic<int> completed{0};
+};
+
+// Six "layers" of 15 ms each, polling the cancel flag between them like Engine::run.
+class FakeBackend : public ModelBackend {
+public:
+    explicit FakeBackend(std::shared_ptr<Counters> counters) : m_counters(std::move(counters))
+    {
+        m_summary.config.vilt.numHiddenLayers = 6;
+        m_summary.source = "fake";
+    }
+    ModelSummary summary() const override { return m_summary; }
+    RunResult run(const RunRequest& request, const std::atomic<bool>* cancel) override
+    {
+        ++m_counters->started;
+        for (int layer = 0; layer < 6; ++layer) {
+            if (cancel && cancel->load()) {
+                ++m_counters->cancelled;
+                throw Cancelled();
+            }
+            QThread::msleep(15);
+        }
+        ++m_counters->completed;
+        RunResult result;
+        result.method = request.method;
+        result.answers.push_back({0, request.question, 1.0f, 0.9f});
+        return result;
+    }
+
+private:
+    std::shared_ptr<Counters> m_counters;
+    ModelSummary m_summary;
+};
+
+RunJob job(const std::string& question, quint64 inputId, Method method = Method::Pumer)
+{
+    RunJob result;
+    result.inputId = inputId;
+    result.request.question = question;
+    result.request.method.method = method;
+    result.request.image.width = result.request.image.height = 1;
+    result.request.image.pixels = {0, 0, 0};
+    return result;
+}
+
+}  // namespace
+
+class TestInferenceWorker : public QObject {
+    Q_OBJECT
+
+private:
+    std::shared_ptr<Counters> m_counters;
+    std::unique_ptr<RunController> m_controller;
+
+    void loadFake()
+    {
+        QSignalSpy loaded(m_controller.get(), &RunController::modelLoaded);
+        m_controller->loadModel(ModelSource{{}, "fake", DeviceKind::Cpu, Precision::Fp32});
+        QVERIFY(loaded.wait(5000));
+    }
+
+private Q_SLOTS:
+    void init()
+    {
+        m_counters = std::make_shared<Counters>();
+        auto counters = m_counters;
+        m_controller = std::make_unique<RunController>([counters](const ModelSource& source, const EngineOptions& options)
+                                                           -> std::unique_ptr<ModelBackend> {
+            if (source.folder == "bad")
+                throw Error("bad/model.safetensors: header length 999999 runs past the end of the file");
+            if (source.folder == "slow") {
+                for (int i = 0; i < 200; ++i) {
+                    if (options.cancel && options.cancel->load())
+                        throw Cancelled();
+                    if (options.progress)
+                        options.progress(uint64_t(i), 200);
+                    QThread::msleep(10);
+                }
+            }
+            return std::make_unique<FakeBackend>(counters);
+        });
+    }
+    void cleanup() { m_controller.reset(); }
+
+    void runReportsResultAndCachedBaseline()
+    {
+        loadFake();
+        QSignalSpy finished(m_controller.get(), &RunController::runFinished);
+        m_controller->requestRun(job("q", 1));
+        QVERIFY(finished.wait(5000));
+        const auto outcome = finished.takeFirst().at(0).value<RunOutcome>();
+        QVERIFY(outcome.result && outcome.baseline);
+        QCOMPARE(outcome.result->method.method, Method::Pumer);
+        QCOMPARE(outcome.baseline->method.method, Method::None);
+        QCOMPARE(m_counters->started.load(), 2);
+        // Same input, other knobs: the baseline is reused.
+        m_controller->requestRun(job("q", 1, Method::Tome));
+        QVERIFY(finished.wait(5000));
+        QCOMPARE(m_counters->started.load(), 3);
+        QVERIFY(finished.takeFirst().at(0).value<RunOutcome>().baseline);
+    }
+
+    void latestRequestWins()
+    {
+        loadFake();
+        QSignalSpy finished(m_controller.get(), &RunController::runFinished);
+        QSignalSpy failed(m_controller.get(), &RunController::runFailed);
+        m_controller->requestRun(job("first", 1));
+        QTest::qWait(20);  // the first is running now
+        m_controller->requestRun(job("second", 2));
+        const quint64 lastId = m_controller->requestRun(job("third", 3));
+        QVERIFY(finished.wait(5000));
+        QTest::qWait(150);
+        QCOMPARE(finished.size(), 1);
+        QCOMPARE(failed.size(), 0);  // cancellation is not an error
+        const auto outcome = finished.at(0).at(0).value<RunOutcome>();
+        QCOMPARE(outcome.jobId, lastId);
+        QCOMPARE(outcome.result->answers.front().label, std::string("third"));
+        QVERIFY(m_counters->cancelled.load() >= 1);  // the first run stopped between layers
+        QVERIFY(!m_controller->isRunning());
+    }
+
+    void debounceCoalescesKnobChanges()
+    {
+        loadFake();
+        m_controller->setDebounceMs(80);
+        QSignalSpy started(m_controller.get(), &RunController::runStarted);
+        QSignalSpy finished(m_controller.get(), &RunController::runFinished);
+        quint64 lastId = 0;
+        for (int i = 0; i < 5; ++i) {
+            lastId = m_controller->requestRunDebounced(job("q" + std::to_string(i), 1));
+            QTest::qWait(10);
+        }
+        QVERIFY(finished.wait(5000));
+        QCOMPARE(started.size(), 1);
+        QCOMPARE(finished.at(0).at(0).value<RunOutcome>().jobId, lastId);
+    }
+
+    void workerHonoursCancel()
+    {
+        std::atomic<bool> runCancel{false}, loadCancel{false};
+        auto counters = std::make_shared<Counters>();
+        QThread thread;
+        auto* worker = new InferenceWorker(&runCancel, &loadCancel, [counters](const ModelSource&, const EngineOptions&) {
+            return std::unique_ptr<ModelBackend>(new FakeBackend(counters));
+        });
+        worker->moveToThread(&thread);
+        connect(&thread, &QThread::finished, worker, &QObject::deleteLater);
+        thread.start();
+        registerRunTypes();
+        QSignalSpy loaded(worker, &InferenceWorker::modelLoaded);
+        QSignalSpy failed(worker, &InferenceWorker::runFailed);
+        QMetaObject::invokeMethod(worker, "loadModel", Qt::QueuedConnection, Q_ARG(tokenscope::ModelSource, ModelSource{}));
+        QVERIFY(loaded.wait(5000));
+        RunJob request = job("q", 1, Method::None);
+        request.id = 7;
+        QMetaObject::invokeMethod(worker, "runJob", Qt::QueuedConnection, Q_ARG(tokenscope::RunJob, request));
+        QTest::qWait(30);
+        runCancel = true;
+        QVERIFY(failed.wait(5000));
+        QCOMPARE(failed.at(0).at(0).toULongLong(), quint64(7));
+        QCOMPARE(failed.at(0).at(2).toBool(), true);
+        QCOMPARE(counters->completed.load(), 0);
+        runCancel = true;  // tear-down: cancel -> quit -> wait
+        thread.quit();
+        thread.wait();
+    }
+
+    void failedLoadKeepsPreviousModel()
+    {
+        loadFake();
+        const quint64 generation = m_controller->model().generation;
+        QSignalSpy loadFailed(m_controller.get(), &RunController::modelLoadFailed);
+        m_controller->loadModel(ModelSource{"bad", {}, DeviceKind::Cpu, Precision::Fp32});
+        QVERIFY(loadFailed.wait(5000));
+        QVERIFY(loadFailed.at(0).at(0).toString().contains("header length"));
+        QCOMPARE(loadFailed.at(0).at(1).toBool(), false);
+        QCOMPARE(m_controller->model().generation, generation);
+        QSignalSpy finished(m_controller.get(), &RunController::runFinished);
+        m_controller->requestRun(job("still works", 1));
+        QVERIFY(finished.wait(5000));
+    }
+
+    void loadCanBeCancelled()
+    {
+        loadFake();
+        QSignalSpy loadFailed(m_controller.get(), &RunController::modelLoadFailed);
+        QSignalSpy progress(m_controller.get(), &RunController::loadProgress);
+        m_controller->loadModel(ModelSource{"slow", {}, DeviceKind::Cpu, Precision::Fp32});
+        QTRY_VERIFY_WITH_TIMEOUT(progress.size() > 2, 5000);
+        m_controller->cancelLoad();
+        QVERIFY(loadFailed.wait(5000));
+        QCOMPARE(loadFailed.at(0).at(1).toBool(), true);
+        QCOMPARE(m_controller->model().source.builtinName, QString("fake"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestInferenceWorker)
+#include "tst_inference_worker.moc"

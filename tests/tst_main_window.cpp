@@ -1,0 +1,152 @@
+// The window on the bundled tiny model (offscreen): a knob starts a run and the overlay and counts
+// follow the trace, the scrubber changes the shown layer, compare mode shows the diff, a click
+// shows a token's provenance, and a corrupt checkpoint is reported while the old model keeps working.
+
+#include <QDir>
+#include <QFile>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "ui/canvas_view.h"
+#include "ui/controls_panel.h"
+#include "ui/layer_scrubber.h"
+#include "ui/main_window.h"
+#include "ui/run_controller.h"
+#include "viz/image_io.h"
+#include "viz/overlay.h"
+
+using namespace tokenscope;
+
+class TestMainWindow : public QObject {
+    Q_OBJECT
+
+private:
+    std::unique_ptr<MainWindow> m_window;
+    ImageU8 m_image;
+
+    bool waitForResult(QSignalSpy& spy, int timeoutMs = 60000)
+    {
+        return spy.size() > 0 || spy.wait(timeoutMs);
+    }
+    const TokenTrace& trace() const { return m_window->outcome().result->trace; }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        MainWindowOptions options;
+        options.usesSettings = false;
+        m_window = std::make_unique<MainWindow>(options);
+        QSignalSpy shown(m_window.get(), &MainWindow::resultShown);
+        m_window->resize(1400, 900);
+        m_window->show();
+        QVERIFY2(waitForResult(shown), qPrintable(m_window->lastError()));
+        m_image = loadImageFile((resourceDir() + "/images/photo.png").toStdString()).image;
+        QVERIFY(m_window->controller()->hasModel());
+        QCOMPARE(m_window->scrubber()->layerCount(), int(trace().layers.size()));
+    }
+    void cleanupTestCase() { m_window.reset(); }
+
+    void knobStartsRunAndOverlayFollowsTrace()
+    {
+        QSignalSpy started(m_window->controller(), &RunController::runStarted);
+        QSignalSpy shown(m_window.get(), &MainWindow::resultShown);
+        const int before = trace().layers.back().imageTokens;
+        m_window->controls()->pruneRatioSlider()->slider()->setValue(12);  // p = 0.6
+        QVERIFY(waitForResult(shown));
+        QVERIFY(started.size() >= 1);
+        QCOMPARE(m_window->outcome().result->method.pruneRatio, 0.6);
+        const int index = m_window->shownLayerIndex();
+        const LayerTrace& layer = trace().layers[size_t(index)];
+        QVERIFY2(trace().layers.back().imageTokens < before, "a larger prune ratio keeps fewer image tokens");
+        QVERIFY(m_window->countsText().contains(QStringLiteral("%1 of %2 image tokens").arg(layer.imageTokens).arg(trace().patchCell.size())));
+        const QImage expected = renderLayerOverlay(m_image, trace(), index, m_window->controls()->overlayStyle());
+        QCOMPARE(m_window->canvas()->picture(), expected);
+    }
+
+    void scrubberChangesShownLayer()
+    {
+        LayerScrubber* scrubber = m_window->scrubber();
+        QVERIFY(scrubber->layerCount() >= 2);
+        scrubber->setCurrentIndex(0);
+        const QImage first = m_window->canvas()->picture();
+        QVERIFY(m_window->countsText().contains(QStringLiteral("Layer %1").arg(trace().layers[0].layer)));
+        scrubber->setCurrentIndex(scrubber->layerCount() - 1);
+        QCOMPARE(m_window->shownLayerIndex(), scrubber->layerCount() - 1);
+        QVERIFY(m_window->countsText().contains(QStringLiteral("Layer %1").arg(trace().layers.back().layer)));
+        const QImage last = m_window->canvas()->picture();
+        QCOMPARE(last, renderLayerOverlay(m_image, trace(), scrubber->layerCount() - 1, m_window->controls()->overlayStyle()));
+        QVERIFY2(first != last, "the reduction at the last layer changes the overlay");
+        QTest::keyClick(m_window.get(), Qt::Key_Left);
+        QCOMPARE(m_window->shownLayerIndex(), scrubber->layerCount() - 2);
+    }
+
+    void clickShowsProvenance()
+    {
+        CanvasView* canvas = m_window->canvas();
+        const QPointF point = canvas->widgetPointOf(5);
+        QCOMPARE(canvas->tokenAt(point), 5);
+        QTest::mouseClick(canvas, Qt::LeftButton, {}, point.toPoint());
+        QVERIFY2(m_window->provenanceText().contains("image token 5"), qPrintable(m_window->provenanceText()));
+    }
+
+    void compareModeShowsDiff()
+    {
+        QSignalSpy shown(m_window.get(), &MainWindow::resultShown);
+        m_window->controls()->setCompareEnabled(true);
+        QVERIFY(waitForResult(shown));
+        QVERIFY(m_window->isCompareShown());
+        const RunOutcome& outcome = m_window->outcome();
+        QVERIFY(outcome.baseline);
+        const int index = m_window->shownLayerIndex();
+        QCOMPARE(m_window->diffCanvas()->picture(), renderComparisonDiff(m_image, outcome.result->trace, outcome.baseline->trace, index));
+        QVERIFY(!m_window->compareCanvas()->picture().isNull());
+        shown.clear();
+        m_window->controls()->setCompareEnabled(false);
+        QVERIFY(waitForResult(shown));
+        QVERIFY(!m_window->isCompareShown());
+    }
+
+    void corruptCheckpointKeepsPreviousModel()
+    {
+        QTemporaryDir folder;
+        QVERIFY(folder.isValid());
+        const QDir bundled(resourceDir() + "/models/vilt-tiny-random");
+        for (const QString& name : bundled.entryList(QDir::Files))
+            QVERIFY(QFile::copy(bundled.filePath(name), folder.filePath(name)));
+        QFile weights(folder.filePath("model.safetensors"));
+        QVERIFY(weights.open(QIODevice::ReadWrite));
+        QVERIFY(weights.resize(weights.size() / 3));
+        weights.close();
+
+        const quint64 generation = m_window->controller()->model().generation;
+        QSignalSpy errors(m_window.get(), &MainWindow::errorShown);
+        m_window->loadModel(ModelSource{folder.path(), {}, DeviceKind::Cpu, Precision::Fp32});
+        QVERIFY(errors.wait(30000));
+        QVERIFY2(m_window->lastError().contains("Could not load the model"), qPrintable(m_window->lastError()));
+        QVERIFY(m_window->lastError().contains("stays loaded"));
+        QCOMPARE(m_window->controller()->model().generation, generation);
+
+        QSignalSpy shown(m_window.get(), &MainWindow::resultShown);
+        m_window->controls()->pruneRatioSlider()->slider()->setValue(4);
+        QVERIFY(waitForResult(shown));
+        QCOMPARE(m_window->outcome().modelGeneration, generation);
+    }
+
+    void unreadableImageKeepsPreviousImage()
+    {
+        QTemporaryDir folder;
+        const QString path = folder.filePath("broken.png");
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("not a png");
+        file.close();
+        QVERIFY(!m_window->openImageFile(path));
+        QVERIFY(m_window->lastError().contains("Could not open the image"));
+        QVERIFY(m_window->hasResult());
+    }
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "tst_main_window.moc"

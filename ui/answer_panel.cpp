@@ -1,0 +1,134 @@
+#include "ui/answer_panel.h"
+
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPainter>
+#include <QVBoxLayout>
+
+#include <algorithm>
+
+namespace tokenscope {
+
+namespace {
+const QColor kBarColor{0, 114, 178};
+const QColor kDifferentColor{230, 159, 0};
+}  // namespace
+
+// One column: a title and a row per answer: label, bar, score. Labels missing from the other
+// column are drawn orange.
+class AnswerList : public QWidget {
+public:
+    explicit AnswerList(QWidget* parent) : QWidget(parent) { setMinimumHeight(60); }
+    QString title;
+    std::vector<ScoredAnswer> answers;
+    std::vector<ScoredAnswer> other;
+
+    QSize sizeHint() const override { return {180, 24 + 24 * int(std::max<size_t>(answers.size(), 3))}; }
+    QSize minimumSizeHint() const override { return {140, sizeHint().height()}; }
+
+protected:
+    void paintEvent(QPaintEvent*) override
+    {
+        QPainter painter(this);
+        painter.setRenderHint(QPainter::Antialiasing);
+        QFont font = painter.font();
+        font.setBold(true);
+        painter.setFont(font);
+        painter.setPen(palette().color(QPalette::Text));
+        painter.drawText(QRectF(0, 0, width(), 20), Qt::AlignLeft | Qt::AlignVCenter,
+                         painter.fontMetrics().elidedText(title, Qt::ElideRight, width()));
+        font.setBold(false);
+        painter.setFont(font);
+        if (answers.empty()) {
+            painter.setPen(palette().color(QPalette::PlaceholderText));
+            painter.drawText(QRectF(0, 24, width(), 20), Qt::AlignLeft, tr("no answers yet"));
+            return;
+        }
+        const double labelWidth = width() * 0.42;
+        const double scoreWidth = 44;
+        const double barWidth = std::max(10.0, width() - labelWidth - scoreWidth - 8);
+        for (size_t i = 0; i < answers.size(); ++i) {
+            const ScoredAnswer& answer = answers[i];
+            const double y = 24 + 24 * double(i);
+            const bool isInOther = std::any_of(other.begin(), other.end(),
+                                               [&](const ScoredAnswer& o) { return o.id == answer.id; });
+            const bool isTopDifferent = i == 0 && !other.empty() && other.front().id != answer.id;
+            QFont rowFont = font;
+            rowFont.setBold(i == 0);
+            painter.setFont(rowFont);
+            painter.setPen(isInOther && !isTopDifferent ? palette().color(QPalette::Text) : kDifferentColor.darker(120));
+            const QString label = QString::fromStdString(answer.label);
+            painter.drawText(QRectF(0, y, labelWidth - 4, 20), Qt::AlignLeft | Qt::AlignVCenter,
+                             painter.fontMetrics().elidedText(label, Qt::ElideRight, int(labelWidth - 4)));
+            const QRectF track(labelWidth, y + 4, barWidth, 12);
+            painter.setPen(Qt::NoPen);
+            painter.setBrush(palette().color(QPalette::Midlight));
+            painter.drawRoundedRect(track, 3, 3);
+            painter.setBrush(isTopDifferent ? kDifferentColor : kBarColor);
+            QRectF bar = track;
+            bar.setWidth(track.width() * std::clamp(double(answer.score), 0.0, 1.0));
+            painter.drawRoundedRect(bar, 3, 3);
+            painter.setPen(palette().color(QPalette::Text));
+            painter.drawText(QRectF(labelWidth + barWidth + 4, y, scoreWidth, 20), Qt::AlignRight | Qt::AlignVCenter,
+                             QString::number(answer.score, 'f', 3));
+        }
+    }
+};
+
+AnswerPanel::AnswerPanel(QWidget* parent) : QWidget(parent)
+{
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(6, 6, 6, 6);
+    auto* columns = new QHBoxLayout;
+    m_answers = new AnswerList(this);
+    m_reference = new AnswerList(this);
+    m_answers->setToolTip(tr("The model's best answers with this method, and how sure it is (0 to 1)."));
+    m_reference->setToolTip(tr("The answers without token reduction (or of configuration B): orange marks what differs."));
+    columns->addWidget(m_answers, 1);
+    columns->addSpacing(12);
+    columns->addWidget(m_reference, 1);
+    m_verdict = new QLabel(this);
+    m_verdict->setWordWrap(true);
+    layout->addLayout(columns);
+    layout->addWidget(m_verdict);
+    clear();
+}
+
+void AnswerPanel::setAnswers(const QString& title, const std::vector<ScoredAnswer>& answers,
+                             const QString& referenceTitle, const std::vector<ScoredAnswer>& reference)
+{
+    m_answers->title = title;
+    m_answers->answers = answers;
+    m_answers->other = reference;
+    m_reference->title = referenceTitle;
+    m_reference->answers = reference;
+    m_reference->other = answers;
+    m_answers->updateGeometry();
+    m_reference->updateGeometry();
+    m_answers->update();
+    m_reference->update();
+    if (answers.empty() || reference.empty()) {
+        m_verdict->clear();
+    } else if (answers.front().id == reference.front().id) {
+        m_verdict->setText(tr("<span style='color:#0072b2'>✔ same top answer as %1</span>").arg(referenceTitle.toHtmlEscaped()));
+    } else {
+        m_verdict->setText(tr("<span style='color:#b87a00'><b>top answer changed:</b> %1 → %2</span>")
+                               .arg(QString::fromStdString(reference.front().label).toHtmlEscaped(),
+                                    QString::fromStdString(answers.front().label).toHtmlEscaped()));
+    }
+}
+
+void AnswerPanel::clear() { setAnswers(tr("Answers"), {}, tr("Unreduced"), {}); }
+
+QString AnswerPanel::verdict() const
+{
+    if (m_answers->answers.empty() || m_reference->answers.empty())
+        return {};
+    return m_answers->answers.front().id == m_reference->answers.front().id
+               ? QStringLiteral("same top answer")
+               : QStringLiteral("top answer changed: %1 -> %2")
+                     .arg(QString::fromStdString(m_reference->answers.front().label),
+                          QString::fromStdString(m_answers->answers.front().label));
+}
+
+}  // namespace tokenscope

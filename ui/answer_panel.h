@@ -1,0 +1,35 @@
+#pragma once
+
+// Top-k answers with score bars: the current configuration beside the reference (the unreduced
+// model, or configuration B in compare mode), with the differences highlighted. GUI thread only.
+
+#include <QWidget>
+
+#include <vector>
+
+#include "engine/engine.h"
+
+class QLabel;
+
+namespace tokenscope {
+
+class AnswerList;
+
+class AnswerPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit AnswerPanel(QWidget* parent = nullptr);
+
+    void setAnswers(const QString& title, const std::vector<ScoredAnswer>& answers, const QString& referenceTitle,
+                    const std::vector<ScoredAnswer>& reference);
+    void clear();
+    // "same top answer" / "top answer changed: a -> b" (tests, screenshots).
+    QString verdict() const;
+
+private:
+    AnswerList* m_answers;
+    AnswerList* m_reference;
+    QLabel* m_verdict;
+};
+
+}  // namespace tokenscope

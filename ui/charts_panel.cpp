@@ -1,0 +1,274 @@
+#include "ui/charts_panel.h"
+
+#include <QTabWidget>
+#include <QToolTip>
+#include <QVBoxLayout>
+
+#include <qcustomplot.h>
+
+#include <cmath>
+
+namespace tokenscope {
+
+namespace {
+
+constexpr size_t kHistoryLength = 50;
+const QColor kMethodColor{0, 114, 178};     // blue: this run
+const QColor kBaselineColor{150, 150, 160};  // grey: unreduced
+const QColor kTextColor{213, 94, 0};         // vermillion: text tokens
+const QColor kMemoryColor{0, 158, 115};      // green: memory
+
+QCustomPlot* makePlot(QWidget* parent)
+{
+    auto* plot = new QCustomPlot(parent);
+    plot->setMinimumHeight(150);
+    plot->setNoAntialiasingOnDrag(true);
+    plot->legend->setVisible(true);
+    QFont legendFont = plot->font();
+    legendFont.setPointSizeF(legendFont.pointSizeF() * 0.85);
+    plot->legend->setFont(legendFont);
+    plot->legend->setBrush(QColor(255, 255, 255, 200));
+    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    return plot;
+}
+
+QCPGraph* addStepGraph(QCustomPlot* plot, const QString& name, const QColor& color, Qt::PenStyle style)
+{
+    QCPGraph* graph = plot->addGraph();
+    graph->setName(name);
+    graph->setPen(QPen(color, 2, style));
+    graph->setLineStyle(QCPGraph::lsLine);
+    graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, color, 5));
+    return graph;
+}
+
+}  // namespace
+
+ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
+{
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    m_tabs = new QTabWidget(this);
+    m_tokensPlot = makePlot(m_tabs);
+    m_latencyPlot = makePlot(m_tabs);
+    m_historyPlot = makePlot(m_tabs);
+    m_tabs->addTab(m_tokensPlot, tr("Tokens per layer"));
+    m_tabs->addTab(m_latencyPlot, tr("Latency per layer"));
+    m_tabs->addTab(m_historyPlot, tr("Runs"));
+    m_tabs->setTabToolTip(0, tr("How many image and text tokens survive after each layer, with the method and without."));
+    m_tabs->setTabToolTip(1, tr("How long each layer took in this run, beside the unreduced model."));
+    m_tabs->setTabToolTip(2, tr("Total time and peak memory of the last runs, newest on the right."));
+    layout->addWidget(m_tabs);
+
+    m_tokensPlot->xAxis->setLabel(tr("layer"));
+    m_tokensPlot->yAxis->setLabel(tr("tokens"));
+    m_latencyPlot->xAxis->setLabel(tr("layer"));
+    m_latencyPlot->yAxis->setLabel(tr("ms"));
+    m_historyPlot->xAxis->setLabel(tr("run"));
+    m_historyPlot->yAxis->setLabel(tr("total ms"));
+    m_historyPlot->yAxis2->setVisible(true);
+    m_historyPlot->yAxis2->setLabel(tr("peak MiB"));
+
+    installHover(m_tokensPlot, [this](double key) -> QString {
+        const int i = int(std::lround(key));
+        if (!m_hasLast || i < 0 || i >= int(m_last.trace.layers.size()))
+            return {};
+        const LayerTrace& layer = m_last.trace.layers[size_t(i)];
+        QString text = tr("layer %1: %2 image, %3 text tokens").arg(layer.layer).arg(layer.imageTokens).arg(layer.textTokens);
+        if (m_hasBaseline && i < int(m_lastBaseline.trace.layers.size())) {
+            const LayerTrace& base = m_lastBaseline.trace.layers[size_t(i)];
+            text += tr("\nunreduced: %1 image, %2 text").arg(base.imageTokens).arg(base.textTokens);
+        }
+        return text;
+    });
+    installHover(m_latencyPlot, [this](double key) -> QString {
+        const int i = int(std::lround(key));
+        if (!m_hasLast || i < 0 || i >= int(m_last.trace.layers.size()))
+            return {};
+        QString text = tr("layer %1: %2 ms").arg(m_last.trace.layers[size_t(i)].layer).arg(m_last.trace.layers[size_t(i)].latencyMs, 0, 'f', 2);
+        if (m_hasBaseline && i < int(m_lastBaseline.trace.layers.size()))
+            text += tr("\nunreduced: %1 ms").arg(m_lastBaseline.trace.layers[size_t(i)].latencyMs, 0, 'f', 2);
+        return text;
+    });
+    installHover(m_historyPlot, [this](double key) -> QString {
+        for (const HistoryEntry& entry : m_history)
+            if (entry.runNumber == int(std::lround(key)))
+                return tr("run %1 (%2): %3 ms, %4 MiB").arg(entry.runNumber).arg(entry.method)
+                    .arg(entry.totalMs, 0, 'f', 1).arg(entry.peakMemoryMiB, 0, 'f', 0);
+        return {};
+    });
+}
+
+void ChartsPanel::installHover(QCustomPlot* plot, std::function<QString(double)> describeKey)
+{
+    plot->setMouseTracking(true);
+    connect(plot, &QCustomPlot::mouseMove, this, [plot, describeKey](QMouseEvent* event) {
+        const double key = plot->xAxis->pixelToCoord(event->position().x());
+        const QString text = describeKey(key);
+        if (text.isEmpty())
+            QToolTip::hideText();
+        else
+            QToolTip::showText(event->globalPosition().toPoint(), text, plot);
+    });
+}
+
+void ChartsPanel::addRun(const RunResult& result, const RunResult* baseline, double totalMs)
+{
+    m_last = result;
+    m_hasLast = true;
+    m_hasBaseline = baseline != nullptr;
+    if (baseline)
+        m_lastBaseline = *baseline;
+    HistoryEntry entry;
+    entry.runNumber = ++m_runCounter;
+    entry.method = QString::fromStdString(methodName(result.method.method));
+    entry.totalMs = totalMs > 0 ? totalMs : result.preprocessMs + result.forwardMs;
+    entry.peakMemoryMiB = result.peakMemoryMiB;
+    m_history.push_back(entry);
+    while (m_history.size() > kHistoryLength)
+        m_history.pop_front();
+    updateLayerCharts();
+    updateHistoryChart();
+}
+
+void ChartsPanel::setCurrentLayerIndex(int index)
+{
+    m_currentLayer = index;
+    updateLayerCharts();
+}
+
+void ChartsPanel::updateLayerCharts()
+{
+    m_tokensPlot->clearPlottables();
+    m_tokensPlot->clearItems();
+    m_latencyPlot->clearPlottables();
+    m_latencyPlot->clearItems();
+    if (!m_hasLast)
+        return;
+    const auto& layers = m_last.trace.layers;
+    QVector<double> keys, image, text, latency, baseImage, baseText, baseLatency;
+    QVector<QString> labels;
+    for (size_t i = 0; i < layers.size(); ++i) {
+        keys << double(i);
+        labels << QString::number(layers[i].layer);
+        image << layers[i].imageTokens;
+        text << layers[i].textTokens;
+        latency << layers[i].latencyMs;
+    }
+    const bool hasBaseline = m_hasBaseline && m_lastBaseline.trace.layers.size() == layers.size();
+    if (hasBaseline) {
+        for (const LayerTrace& layer : m_lastBaseline.trace.layers) {
+            baseImage << layer.imageTokens;
+            baseText << layer.textTokens;
+            baseLatency << layer.latencyMs;
+        }
+    }
+    auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+    ticker->setTicks(keys, labels);
+    auto ticker2 = QSharedPointer<QCPAxisTickerText>::create();
+    ticker2->setTicks(keys, labels);
+
+    // Tokens: survival timeline.
+    if (hasBaseline) {
+        addStepGraph(m_tokensPlot, tr("image, unreduced"), kBaselineColor, Qt::DashLine)->setData(keys, baseImage);
+        addStepGraph(m_tokensPlot, tr("text, unreduced"), kBaselineColor.lighter(115), Qt::DotLine)->setData(keys, baseText);
+    }
+    addStepGraph(m_tokensPlot, tr("image tokens"), kMethodColor, Qt::SolidLine)->setData(keys, image);
+    addStepGraph(m_tokensPlot, tr("text tokens"), kTextColor, Qt::SolidLine)->setData(keys, text);
+    m_tokensPlot->xAxis->setTicker(ticker);
+    m_tokensPlot->rescaleAxes();
+    m_tokensPlot->xAxis->setRange(-0.5, keys.size() - 0.5);
+    m_tokensPlot->yAxis->setRangeLower(0);
+    m_tokensPlot->yAxis->setRangeUpper(m_tokensPlot->yAxis->range().upper * 1.12 + 1);
+
+    // Latency: bars side by side.
+    const double width = hasBaseline ? 0.38 : 0.7;
+    auto* bars = new QCPBars(m_latencyPlot->xAxis, m_latencyPlot->yAxis);
+    bars->setName(tr("this run"));
+    bars->setBrush(kMethodColor);
+    bars->setPen(Qt::NoPen);
+    bars->setWidth(width);
+    QVector<double> shifted = keys;
+    if (hasBaseline) {
+        auto* baseBars = new QCPBars(m_latencyPlot->xAxis, m_latencyPlot->yAxis);
+        baseBars->setName(tr("unreduced"));
+        baseBars->setBrush(kBaselineColor);
+        baseBars->setPen(Qt::NoPen);
+        baseBars->setWidth(width);
+        QVector<double> left = keys;
+        for (double& key : left)
+            key -= 0.2;
+        for (double& key : shifted)
+            key += 0.2;
+        baseBars->setData(left, baseLatency);
+    }
+    bars->setData(shifted, latency);
+    m_latencyPlot->xAxis->setTicker(ticker2);
+    m_latencyPlot->rescaleAxes();
+    m_latencyPlot->xAxis->setRange(-0.6, keys.size() - 0.4);
+    m_latencyPlot->yAxis->setRangeLower(0);
+    m_latencyPlot->yAxis->setRangeUpper(m_latencyPlot->yAxis->range().upper * 1.15 + 1e-3);
+
+    // The shown layer.
+    for (QCustomPlot* plot : {m_tokensPlot, m_latencyPlot}) {
+        auto* marker = new QCPItemStraightLine(plot);
+        marker->point1->setCoords(m_currentLayer, 0);
+        marker->point2->setCoords(m_currentLayer, 1);
+        marker->setPen(QPen(QColor(230, 159, 0), 1.5, Qt::DashLine));
+    }
+    m_tokensPlot->replot(QCustomPlot::rpQueuedReplot);
+    m_latencyPlot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void ChartsPanel::updateHistoryChart()
+{
+    m_historyPlot->clearPlottables();
+    QVector<double> keys, total, memory;
+    for (const HistoryEntry& entry : m_history) {
+        keys << entry.runNumber;
+        total << entry.totalMs;
+        memory << entry.peakMemoryMiB;
+    }
+    QCPGraph* totalGraph = addStepGraph(m_historyPlot, tr("total latency (ms)"), kMethodColor, Qt::SolidLine);
+    totalGraph->setData(keys, total);
+    QCPGraph* memoryGraph = m_historyPlot->addGraph(m_historyPlot->xAxis, m_historyPlot->yAxis2);
+    memoryGraph->setName(tr("peak memory (MiB)"));
+    memoryGraph->setPen(QPen(kMemoryColor, 2));
+    memoryGraph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, kMemoryColor, 5));
+    memoryGraph->setData(keys, memory);
+    m_historyPlot->rescaleAxes();
+    m_historyPlot->xAxis->setRange(keys.isEmpty() ? 0 : keys.front() - 0.5, keys.isEmpty() ? 1 : keys.back() + 0.5);
+    m_historyPlot->yAxis->setRangeLower(0);
+    m_historyPlot->yAxis->setRangeUpper(m_historyPlot->yAxis->range().upper * 1.15 + 1e-3);
+    m_historyPlot->yAxis2->setRangeLower(0);
+    m_historyPlot->yAxis2->setRangeUpper(m_historyPlot->yAxis2->range().upper * 1.15 + 1);
+    m_historyPlot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QString ChartsPanel::metricsCsv() const
+{
+    QString csv = QStringLiteral("layer,reduced,image_tokens_in,text_tokens_in,image_tokens,text_tokens,latency_ms,"
+                                 "baseline_image_tokens,baseline_text_tokens,baseline_latency_ms\n");
+    if (m_hasLast) {
+        for (size_t i = 0; i < m_last.trace.layers.size(); ++i) {
+            const LayerTrace& layer = m_last.trace.layers[i];
+            csv += QStringLiteral("%1,%2,%3,%4,%5,%6,%7")
+                       .arg(layer.layer).arg(layer.reduced ? 1 : 0).arg(layer.imageTokensIn).arg(layer.textTokensIn)
+                       .arg(layer.imageTokens).arg(layer.textTokens).arg(layer.latencyMs, 0, 'f', 4);
+            if (m_hasBaseline && i < m_lastBaseline.trace.layers.size()) {
+                const LayerTrace& base = m_lastBaseline.trace.layers[i];
+                csv += QStringLiteral(",%1,%2,%3").arg(base.imageTokens).arg(base.textTokens).arg(base.latencyMs, 0, 'f', 4);
+            } else {
+                csv += QStringLiteral(",,,");
+            }
+            csv += '\n';
+        }
+    }
+    csv += QStringLiteral("\nrun,method,total_ms,peak_memory_mib\n");
+    for (const HistoryEntry& entry : m_history)
+        csv += QStringLiteral("%1,%2,%3,%4\n").arg(entry.runNumber).arg(entry.method)
+                   .arg(entry.totalMs, 0, 'f', 3).arg(entry.peakMemoryMiB, 0, 'f', 1);
+    return csv;
+}
+
+}  // namespace tokenscope

@@ -1,0 +1,59 @@
+#pragma once
+
+// QCustomPlot charts of the runs: latency per layer (this run beside the unreduced one), total
+// latency and peak memory over the last runs, and tokens per layer as a survival timeline (image
+// and text, this run beside the unreduced one). Hovering a chart shows the values under the mouse.
+// Charts replot with rpQueuedReplot, so bursts of updates cost one repaint. GUI thread only.
+
+#include <QString>
+#include <QWidget>
+
+#include <deque>
+#include <functional>
+#include <vector>
+
+#include "engine/engine.h"
+
+class QCustomPlot;
+class QTabWidget;
+
+namespace tokenscope {
+
+class ChartsPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit ChartsPanel(QWidget* parent = nullptr);
+
+    // A finished run; baseline may be null. Appends to the history of runs.
+    void addRun(const RunResult& result, const RunResult* baseline, double totalMs);
+    void setCurrentLayerIndex(int index);  // a marker on the per-layer charts
+    int historySize() const { return int(m_history.size()); }
+    // metrics as CSV: one row per layer of the last run (and the history below it).
+    QString metricsCsv() const;
+    QTabWidget* tabs() const { return m_tabs; }
+
+private:
+    struct HistoryEntry {
+        int runNumber = 0;
+        QString method;
+        double totalMs = 0;
+        double peakMemoryMiB = 0;
+    };
+    void installHover(QCustomPlot* plot, std::function<QString(double key)> describeKey);
+    void updateLayerCharts();
+    void updateHistoryChart();
+
+    QTabWidget* m_tabs;
+    QCustomPlot* m_latencyPlot;
+    QCustomPlot* m_historyPlot;
+    QCustomPlot* m_tokensPlot;
+    RunResult m_last;
+    RunResult m_lastBaseline;
+    bool m_hasLast = false;
+    bool m_hasBaseline = false;
+    int m_currentLayer = 0;
+    int m_runCounter = 0;
+    std::deque<HistoryEntry> m_history;  // the last kHistoryLength runs
+};
+
+}  // namespace tokenscope

@@ -1,0 +1,142 @@
+#include "ui/inference_worker.h"
+
+#include <QElapsedTimer>
+
+#include <exception>
+
+#include "common/error.h"
+#include "config/model_config.h"
+
+namespace tokenscope {
+
+namespace {
+
+class EngineBackend : public ModelBackend {
+public:
+    explicit EngineBackend(std::unique_ptr<Engine> engine) : m_engine(std::move(engine)) {}
+    ModelSummary summary() const override { return m_engine->summary(); }
+    RunResult run(const RunRequest& request, const std::atomic<bool>* cancel) override
+    {
+        return m_engine->run(request, cancel);
+    }
+
+private:
+    std::unique_ptr<Engine> m_engine;
+};
+
+int layerCountOf(const ModelSummary& summary)
+{
+    return summary.config.family == ModelFamily::Vilt ? summary.config.vilt.numHiddenLayers
+                                                      : summary.config.clipVision.numHiddenLayers;
+}
+
+}  // namespace
+
+std::unique_ptr<ModelBackend> loadEngineBackend(const ModelSource& source, const EngineOptions& options)
+{
+    std::unique_ptr<Engine> engine;
+    if (!source.folder.isEmpty())
+        engine = Engine::open(source.folder.toStdString(), options);
+    else
+        engine = Engine::fromConfig(builtinModelConfig(source.builtinName.toStdString()), options);
+    return std::make_unique<EngineBackend>(std::move(engine));
+}
+
+InferenceWorker::InferenceWorker(const std::atomic<bool>* runCancel, const std::atomic<bool>* loadCancel,
+                                 BackendLoader loader, QObject* parent)
+    : QObject(parent),
+      m_runCancel(runCancel),
+      m_loadCancel(loadCancel),
+      m_loader(loader ? std::move(loader) : BackendLoader(loadEngineBackend))
+{
+}
+
+InferenceWorker::~InferenceWorker() = default;
+
+void InferenceWorker::loadModel(const ModelSource& source)
+{
+    EngineOptions options;
+    options.device = source.device;
+    options.precision = source.precision;
+    options.cancel = m_loadCancel;
+    // Called on this thread; the signal is queued to the GUI. Thinned to whole percents.
+    int lastPercent = -1;
+    options.progress = [this, &lastPercent](uint64_t done, uint64_t total) {
+        const int percent = total > 0 ? int(100.0 * double(done) / double(total)) : 0;
+        if (percent != lastPercent) {
+            lastPercent = percent;
+            Q_EMIT loadProgress(percent / 100.0);
+        }
+    };
+    try {
+        QElapsedTimer timer;
+        timer.start();
+        std::unique_ptr<ModelBackend> backend = m_loader(source, options);
+        if (m_loadCancel && m_loadCancel->load())
+            throw Cancelled();
+        ModelInfo info;
+        info.summary = backend->summary();
+        info.layerCount = layerCountOf(info.summary);
+        info.source = source;
+        info.generation = ++m_generation;
+        m_backend = std::move(backend);
+        m_baseline.reset();
+        Q_EMIT modelLoaded(info);
+    } catch (const Cancelled&) {
+        Q_EMIT modelLoadFailed(tr("Loading cancelled; the previous model stays loaded."), true);
+    } catch (const std::exception& error) {
+        Q_EMIT modelLoadFailed(QString::fromStdString(error.what()), false);
+    }
+}
+
+SharedRunResult InferenceWorker::runOne(const RunRequest& request)
+{
+    if (m_runCancel && m_runCancel->load())
+        throw Cancelled();
+    return std::make_shared<const RunResult>(m_backend->run(request, m_runCancel));
+}
+
+void InferenceWorker::runJob(const RunJob& job)
+{
+    if (!m_backend) {
+        Q_EMIT runFailed(job.id, tr("No model is loaded."), false);
+        return;
+    }
+    try {
+        RunOutcome outcome;
+        outcome.jobId = job.id;
+        outcome.modelGeneration = m_generation;
+        const bool isBaselineCached = m_baseline && m_baselineInputId == job.inputId &&
+                                      m_baselineGeneration == m_generation && job.inputId != 0;
+        if (job.wantsBaseline && !isBaselineCached && job.request.method.method != Method::None) {
+            RunRequest baselineRequest = job.request;
+            baselineRequest.method = MethodSettings{};
+            m_baseline = runOne(baselineRequest);
+            m_baselineInputId = job.inputId;
+            m_baselineGeneration = m_generation;
+        }
+        QElapsedTimer timer;
+        timer.start();
+        outcome.result = runOne(job.request);
+        outcome.totalMs = double(timer.nsecsElapsed()) / 1e6;
+        if (job.request.method.method == Method::None) {
+            m_baseline = outcome.result;
+            m_baselineInputId = job.inputId;
+            m_baselineGeneration = m_generation;
+        }
+        if (job.wantsBaseline)
+            outcome.baseline = m_baseline;
+        if (job.hasCompare) {
+            RunRequest compareRequest = job.request;
+            compareRequest.method = job.compare;
+            outcome.compare = runOne(compareRequest);
+        }
+        Q_EMIT runFinished(outcome);
+    } catch (const Cancelled&) {
+        Q_EMIT runFailed(job.id, tr("cancelled"), true);
+    } catch (const std::exception& error) {
+        Q_EMIT runFailed(job.id, QString::fromStdString(error.what()), false);
+    }
+}
+
+}  // namespace tokenscope

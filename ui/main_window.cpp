@@ -1,0 +1,574 @@
+#include "ui/main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QClipboard>
+#include <QCloseEvent>
+#include <QCoreApplication>
+#include <QDir>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMimeData>
+#include <QScrollArea>
+#include <QSettings>
+#include <QShortcut>
+#include <QSplitter>
+#include <QStackedWidget>
+#include <QStatusBar>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/error.h"
+#include "ui/answer_panel.h"
+#include "ui/canvas_view.h"
+#include "ui/charts_panel.h"
+#include "ui/controls_panel.h"
+#include "ui/layer_scrubber.h"
+#include "ui/run_controller.h"
+#include "viz/image_io.h"
+#include "viz/overlay.h"
+
+#ifndef TOKENSCOPE_RESOURCE_DIR
+#define TOKENSCOPE_RESOURCE_DIR ""
+#endif
+
+namespace tokenscope {
+
+namespace {
+
+constexpr int kTopK = 5;
+const char* const kDefaultQuestion = "What is in the picture?";
+
+QString percentChange(double value, double reference)
+{
+    if (reference == 0)
+        return QString();
+    const double change = 100.0 * (value - reference) / reference;
+    return QStringLiteral(" (%1%2%)").arg(change > 0 ? "+" : "").arg(change, 0, 'f', 0);
+}
+
+QString stateWord(TokenState state)
+{
+    switch (state) {
+    case TokenState::Kept: return QObject::tr("kept");
+    case TokenState::Merged: return QObject::tr("merged");
+    case TokenState::Pruned: return QObject::tr("pruned");
+    }
+    return {};
+}
+
+}  // namespace
+
+QString resourceDir()
+{
+    const QString fromEnvironment = qEnvironmentVariable("TOKENSCOPE_RESOURCES");
+    if (!fromEnvironment.isEmpty())
+        return fromEnvironment;
+    const QString installed = QCoreApplication::applicationDirPath() + "/../share/tokenscope/resources";
+    if (QFileInfo::exists(installed + "/models"))
+        return QDir(installed).canonicalPath();
+    return QStringLiteral(TOKENSCOPE_RESOURCE_DIR);
+}
+
+MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMainWindow(parent), m_options(options)
+{
+    setWindowTitle(tr("TokenScope"));
+    setAcceptDrops(true);
+    m_controller = new RunController(options.loader, this);
+
+    // Left: controls.
+    m_controls = new ControlsPanel;
+    auto* controlsScroll = new QScrollArea;
+    controlsScroll->setWidget(m_controls);
+    controlsScroll->setWidgetResizable(true);
+    controlsScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    controlsScroll->setMinimumWidth(m_controls->sizeHint().width() + 20);
+
+    // Middle: canvas (or split view), legend, counts, text strip, scrubber.
+    auto* middle = new QWidget;
+    auto* middleLayout = new QVBoxLayout(middle);
+    middleLayout->setContentsMargins(4, 4, 4, 4);
+    m_banner = new QLabel;
+    m_banner->setWordWrap(true);
+    m_banner->setVisible(false);
+    m_banner->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_canvasStack = new QStackedWidget;
+    m_canvas = new CanvasView;
+    m_canvas->setPlaceholder(tr("Loading the model…"));
+    auto* compareSplit = new QSplitter(Qt::Horizontal);
+    m_canvasA = new CanvasView;
+    m_canvasB = new CanvasView;
+    m_diffCanvas = new CanvasView;
+    m_diffCanvas->setToolTip(tr("Orange: patches only configuration A still has; blue: only B; unchanged: both; dark: neither."));
+    compareSplit->addWidget(m_canvasA);
+    compareSplit->addWidget(m_canvasB);
+    compareSplit->addWidget(m_diffCanvas);
+    m_canvasStack->addWidget(m_canvas);
+    m_canvasStack->addWidget(compareSplit);
+    m_legend = new QLabel;
+    m_legend->setAlignment(Qt::AlignCenter);
+    m_counts = new QLabel;
+    m_counts->setWordWrap(true);
+    m_counts->setAlignment(Qt::AlignCenter);
+    QFont countsFont = m_counts->font();
+    countsFont.setPointSizeF(countsFont.pointSizeF() * 1.15);
+    m_counts->setFont(countsFont);
+    m_textStrip = new QLabel;
+    m_textStrip->setAlignment(Qt::AlignCenter);
+    m_textStrip->setMinimumHeight(28);
+    m_textStrip->setToolTip(tr("The question's word pieces at this layer: same colour = merged together, "
+                               "struck through = pruned (with the layer it happened in)."));
+    m_scrubber = new LayerScrubber;
+    middleLayout->addWidget(m_banner);
+    middleLayout->addWidget(m_canvasStack, 1);
+    middleLayout->addWidget(m_legend);
+    middleLayout->addWidget(m_counts);
+    middleLayout->addWidget(m_textStrip);
+    middleLayout->addWidget(m_scrubber);
+
+    // Right: answers, deltas, provenance, charts.
+    auto* right = new QWidget;
+    auto* rightLayout = new QVBoxLayout(right);
+    rightLayout->setContentsMargins(4, 4, 4, 4);
+    m_answers = new AnswerPanel;
+    m_deltas = new QLabel;
+    m_deltas->setWordWrap(true);
+    m_deltas->setToolTip(tr("How this configuration differs from the reference in tokens, time and memory."));
+    m_provenance = new QLabel(tr("Click a patch to see what happened to it, layer by layer."));
+    m_provenance->setWordWrap(true);
+    m_provenance->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_charts = new ChartsPanel;
+    rightLayout->addWidget(m_answers);
+    rightLayout->addWidget(m_deltas);
+    rightLayout->addWidget(m_provenance);
+    rightLayout->addWidget(m_charts, 1);
+
+    m_splitter = new QSplitter(Qt::Horizontal);
+    m_splitter->addWidget(controlsScroll);
+    m_splitter->addWidget(middle);
+    m_splitter->addWidget(right);
+    m_splitter->setStretchFactor(0, 0);
+    m_splitter->setStretchFactor(1, 3);
+    m_splitter->setStretchFactor(2, 2);
+    setCentralWidget(m_splitter);
+    m_runState = new QLabel;
+    statusBar()->addPermanentWidget(m_runState);
+    buildMenus();
+    buildShortcuts();
+
+    // Wiring: every connect has this (or a child) as its context.
+    connect(m_controller, &RunController::loadStarted, this, [this] { m_controls->setLoading(true, 0); });
+    connect(m_controller, &RunController::loadProgress, this, [this](double fraction) { m_controls->setLoading(true, fraction); });
+    connect(m_controller, &RunController::modelLoaded, this, &MainWindow::onModelLoaded);
+    connect(m_controller, &RunController::modelLoadFailed, this, [this](const QString& message, bool isCancelled) {
+        m_controls->setLoading(m_controller->isLoading());
+        const QString keeps = m_controller->hasModel() ? tr(" The previous model (%1) stays loaded.")
+                                                              .arg(m_controller->model().source.displayName())
+                                                        : QString();
+        if (isCancelled)
+            showNote(tr("Loading cancelled.") + keeps);
+        else
+            showError(tr("Could not load the model: %1.%2").arg(message, keeps));
+    });
+    connect(m_controller, &RunController::runFinished, this, &MainWindow::onRunFinished);
+    connect(m_controller, &RunController::runFailed, this, [this](quint64, const QString& message) {
+        showError(tr("The run failed: %1").arg(message));
+    });
+    connect(m_controller, &RunController::busyChanged, this, [this](bool isBusy) {
+        m_runState->setText(isBusy ? tr("running…") : tr("ready"));
+    });
+
+    connect(m_controls, &ControlsPanel::loadModelRequested, this, &MainWindow::loadModel);
+    connect(m_controls, &ControlsPanel::openModelFolderRequested, this, &MainWindow::chooseModelFolder);
+    connect(m_controls, &ControlsPanel::cancelLoadRequested, m_controller, &RunController::cancelLoad);
+    connect(m_controls, &ControlsPanel::openImageRequested, this, &MainWindow::chooseImageFile);
+    connect(m_controls, &ControlsPanel::pasteImageRequested, this, &MainWindow::pasteImage);
+    connect(m_controls, &ControlsPanel::sampleImageChosen, this, [this](const QString& path) { openImageFile(path); });
+    connect(m_controls, &ControlsPanel::questionChanged, this, [this] {
+        ++m_inputId;
+        requestRun(true);
+    });
+    connect(m_controls, &ControlsPanel::settingsChanged, this, [this] { requestRun(true); });
+    connect(m_controls, &ControlsPanel::compareChanged, this, [this] { requestRun(false); });
+    connect(m_controls, &ControlsPanel::overlayStyleChanged, this, &MainWindow::showLayer);
+    connect(m_controls, &ControlsPanel::noteChanged, this, [this](const QString& note) {
+        if (!note.isEmpty())
+            statusBar()->showMessage(note, 8000);
+    });
+    connect(m_scrubber, &LayerScrubber::currentIndexChanged, this, [this] {
+        showLayer();
+        if (m_selectedToken >= 0)
+            showProvenance(m_selectedToken);
+    });
+    for (CanvasView* view : {m_canvas, m_canvasA, m_canvasB})
+        connect(view, &CanvasView::tokenClicked, this, &MainWindow::showProvenance);
+
+    // Samples, then the first input and model.
+    QStringList samples;
+    for (const QFileInfo& file : QDir(resourceDir() + "/images").entryInfoList({"*.png", "*.jpg", "*.jpeg"}, QDir::Files, QDir::Name))
+        samples << file.absoluteFilePath();
+    m_controls->setSampleImages(samples);
+    if (options.usesSettings)
+        restoreSettings();
+    if (!options.question.isEmpty())
+        m_controls->setQuestion(options.question);
+    else if (m_controls->question().isEmpty())
+        m_controls->setQuestion(tr(kDefaultQuestion));
+    if (options.method)
+        m_controls->setMethodSettings(*options.method);
+    m_pendingLayer = options.layer;
+
+    QString imagePath = options.imagePath;
+    if (imagePath.isEmpty() && !samples.isEmpty())
+        imagePath = samples.front();
+    if (!imagePath.isEmpty())
+        openImageFile(imagePath);
+
+    ModelSource source = options.model;
+    if (source.folder.isEmpty() && source.builtinName.isEmpty())
+        source.folder = resourceDir() + "/models/vilt-tiny-random";
+    loadModel(source);
+    resize(1500, 920);
+}
+
+MainWindow::~MainWindow() = default;
+
+// ---------------------------------------------------------------------------------------- inputs
+
+bool MainWindow::openImageFile(const QString& path)
+{
+    try {
+        LoadedImage loaded = loadImageFile(path.toStdString());
+        setImage(loaded.image, QFileInfo(path).fileName(), path);
+        if (!loaded.note.empty())
+            showNote(QString::fromStdString(loaded.note));
+        return true;
+    } catch (const std::exception& error) {
+        showError(tr("Could not open the image: %1. The previous image stays.").arg(QString::fromStdString(error.what())));
+        return false;
+    }
+}
+
+void MainWindow::setImage(const ImageU8& image, const QString& name, const QString& path)
+{
+    m_image = image;
+    m_imageName = name;
+    m_imagePath = path;
+    ++m_inputId;
+    m_selectedToken = -1;
+    statusBar()->showMessage(tr("Image: %1 (%2×%3)").arg(name).arg(image.width).arg(image.height), 5000);
+    requestRun(false);
+}
+
+void MainWindow::loadModel(const ModelSource& source)
+{
+    m_controller->loadModel(source);
+}
+
+void MainWindow::chooseImageFile()
+{
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open image"), QFileInfo(m_imagePath).absolutePath(),
+                                                      tr("Images (*.png *.jpg *.jpeg *.bmp *.webp);;All files (*)"));
+    if (!path.isEmpty())
+        openImageFile(path);
+}
+
+void MainWindow::chooseModelFolder()
+{
+    const QString folder = QFileDialog::getExistingDirectory(this, tr("Open model folder"), resourceDir() + "/models");
+    if (folder.isEmpty())
+        return;
+    ModelSource source = m_controls->selectedModelSource();
+    source.folder = folder;
+    source.builtinName.clear();
+    loadModel(source);
+}
+
+void MainWindow::pasteImage()
+{
+    const QImage image = QApplication::clipboard()->image();
+    if (image.isNull()) {
+        showError(tr("The clipboard holds no image."));
+        return;
+    }
+    setImage(fromQImage(image), tr("pasted image"));
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    if (event->mimeData()->hasUrls() || event->mimeData()->hasImage())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    const QMimeData* data = event->mimeData();
+    if (data->hasUrls() && data->urls().front().isLocalFile()) {
+        openImageFile(data->urls().front().toLocalFile());
+    } else if (data->hasImage()) {
+        setImage(fromQImage(qvariant_cast<QImage>(data->imageData())), tr("dropped image"));
+    }
+    event->acceptProposedAction();
+}
+
+// ---------------------------------------------------------------------------------------- runs
+
+void MainWindow::requestRun(bool isDebounced)
+{
+    if (m_image.pixels.empty() || !m_controller->hasModel())
+        return;
+    RunJob job;
+    job.inputId = m_inputId;
+    job.request.image = m_image;
+    job.request.question = m_controls->question().toStdString();
+    job.request.method = m_controls->methodSettings();
+    job.request.topK = kTopK;
+    job.request.trace = true;
+    job.wantsBaseline = true;
+    const MethodSettings compare = m_controls->compareSettings();
+    job.hasCompare = m_controls->isCompareEnabled() && compare.method != Method::None;
+    job.compare = compare;
+    if (isDebounced)
+        m_controller->requestRunDebounced(std::move(job));
+    else
+        m_controller->requestRun(std::move(job));
+}
+
+void MainWindow::onModelLoaded(const ModelInfo& info)
+{
+    m_controls->setLoading(m_controller->isLoading());
+    m_controls->setModelInfo(info);
+    m_controls->setLayerCount(info.layerCount);
+    if (!info.source.folder.isEmpty())
+        rememberModel(info.source);
+    for (const std::string& warning : info.summary.warnings)
+        showNote(QString::fromStdString(warning));
+    m_banner->setVisible(false);
+    statusBar()->showMessage(tr("Loaded %1 in %2 ms").arg(info.source.displayName()).arg(info.summary.loadMs, 0, 'f', 0), 5000);
+    m_canvas->setPlaceholder(tr("Running…"));
+    requestRun(false);
+}
+
+const RunResult* MainWindow::referenceResult() const
+{
+    if (m_controls->isCompareEnabled() && m_outcome.compare)
+        return m_outcome.compare.get();
+    return m_outcome.baseline.get();
+}
+
+QString MainWindow::referenceName() const
+{
+    return m_controls->isCompareEnabled() ? tr("B: %1").arg(m_controls->compareName()) : tr("Unreduced");
+}
+
+void MainWindow::onRunFinished(const RunOutcome& outcome)
+{
+    const bool isFirst = !hasResult();
+    m_outcome = outcome;
+    const TokenTrace& trace = outcome.result->trace;
+    std::vector<int> numbers;
+    std::vector<bool> reduced;
+    for (const LayerTrace& layer : trace.layers) {
+        numbers.push_back(layer.layer);
+        reduced.push_back(layer.reduced);
+    }
+    {
+        const QSignalBlocker blocker(m_scrubber);
+        m_scrubber->setLayers(numbers, reduced);
+        int wanted = -1;
+        if (m_pendingLayer >= 0) {
+            const auto found = std::find(numbers.begin(), numbers.end(), m_pendingLayer);
+            wanted = found == numbers.end() ? int(numbers.size()) - 1 : int(found - numbers.begin());
+        } else if (isFirst) {
+            // A new user sees the first layer after the first reduction (or the last layer).
+            const auto first = std::find(reduced.begin(), reduced.end(), true);
+            wanted = first == reduced.end() ? int(numbers.size()) - 1
+                                            : std::min(int(first - reduced.begin()) + 1, int(numbers.size()) - 1);
+        }
+        if (wanted >= 0)
+            m_scrubber->setCurrentIndex(wanted);
+        m_pendingLayer = -1;
+    }
+    m_canvasStack->setCurrentIndex(m_controls->isCompareEnabled() ? 1 : 0);
+    const RunResult* reference = referenceResult();
+    m_answers->setAnswers(tr("A: %1").arg(QString::fromStdString(describe(outcome.result->method))), outcome.result->answers,
+                          referenceName(), reference ? reference->answers : std::vector<ScoredAnswer>{});
+    m_charts->addRun(*outcome.result, outcome.baseline.get(), outcome.totalMs);
+    updateDeltas();
+    showLayer();
+    if (m_selectedToken >= 0)
+        showProvenance(m_selectedToken);
+    statusBar()->showMessage(tr("%1: forward %2 ms").arg(QString::fromStdString(describe(outcome.result->method)))
+                                 .arg(outcome.result->forwardMs, 0, 'f', 1), 4000);
+    Q_EMIT resultShown();
+}
+
+int MainWindow::shownLayerIndex() const { return m_scrubber->currentIndex(); }
+
+bool MainWindow::isCompareShown() const { return m_canvasStack->currentIndex() == 1; }
+
+QString MainWindow::countsText() const { return m_counts->text(); }
+
+QString MainWindow::provenanceText() const { return m_provenance->text(); }
+
+void MainWindow::showLayer()
+{
+    if (!hasResult())
+        return;
+    const TokenTrace& trace = m_outcome.result->trace;
+    const int index = m_scrubber->currentIndex();
+    if (index < 0 || index >= int(trace.layers.size()))
+        return;
+    const OverlayStyle style = m_controls->overlayStyle();
+    const LayerTrace& layer = trace.layers[size_t(index)];
+    try {
+        const int scale = overlayScale(trace, style);
+        const QImage overlay = renderLayerOverlay(m_image, trace, index, style);
+        const bool isCompare = m_controls->isCompareEnabled();
+        CanvasView* main = isCompare ? m_canvasA : m_canvas;
+        main->setPicture(overlay, &trace, scale);
+        main->setTitle(isCompare ? tr("A: %1").arg(QString::fromStdString(describe(m_outcome.result->method))) : QString());
+        if (isCompare) {
+            const RunResult* reference = referenceResult();
+            if (reference && index < int(reference->trace.layers.size())) {
+                m_canvasB->setPicture(renderLayerOverlay(m_image, reference->trace, index, style), &reference->trace,
+                                      overlayScale(reference->trace, style));
+                m_canvasB->setTitle(referenceName());
+                try {
+                    m_diffCanvas->setPicture(renderComparisonDiff(m_image, trace, reference->trace, index), nullptr, 1);
+                    m_diffCanvas->setTitle(tr("Diff: orange only A, blue only B"));
+                } catch (const std::exception& error) {
+                    m_diffCanvas->setPicture({}, nullptr, 1);
+                    m_diffCanvas->setTitle(tr("Diff"));
+                    m_diffCanvas->setPlaceholder(tr("No diff: %1").arg(QString::fromStdString(error.what())));
+                }
+            }
+        }
+        // Scores of this layer for the legend's colour bar.
+        float scoreMin = std::numeric_limits<float>::quiet_NaN(), scoreMax = scoreMin;
+        if (!layer.imageScore.empty()) {
+            const auto [low, high] = std::minmax_element(layer.imageScore.begin(), layer.imageScore.end());
+            scoreMin = *low;
+            scoreMax = *high;
+        }
+        const qreal ratio = devicePixelRatioF();
+        QImage legend = renderLegend(style, int(std::max(300, m_legend->width()) * ratio), scoreMin, scoreMax);
+        legend.setDevicePixelRatio(ratio);
+        m_legend->setPixmap(QPixmap::fromImage(legend));
+        QImage strip = renderTextStrip(trace, index, int(std::max(300, m_textStrip->width() - 8) * ratio));
+        strip.setDevicePixelRatio(ratio);
+        m_textStrip->setPixmap(QPixmap::fromImage(strip));
+    } catch (const std::exception& error) {
+        showError(tr("Cannot draw layer %1: %2").arg(layer.layer).arg(QString::fromStdString(error.what())));
+        return;
+    }
+    const int imageTotal = int(trace.patchCell.size());
+    const int textTotal = int(trace.textTokens.size());
+    int pruned = 0, merged = 0;
+    for (TokenState state : imageTokenStates(trace, index)) {
+        pruned += state == TokenState::Pruned;
+        merged += state == TokenState::Merged;
+    }
+    m_counts->setText(tr("<b>Layer %1</b>: %2 of %3 image tokens left (%4 patches pruned, %5 merged) · %6 of %7 text tokens")
+                          .arg(layer.layer).arg(layer.imageTokens).arg(imageTotal).arg(pruned).arg(merged)
+                          .arg(layer.textTokens).arg(textTotal));
+    m_charts->setCurrentLayerIndex(index);
+}
+
+void MainWindow::showProvenance(int token)
+{
+    if (!hasResult())
+        return;
+    const TokenTrace& trace = m_outcome.result->trace;
+    const int index = m_scrubber->currentIndex();
+    if (token < 0 || token >= int(trace.patchCell.size()) || index >= int(trace.layers.size()))
+        return;
+    m_selectedToken = token;
+    const std::vector<int> representatives = imageGroupRepresentatives(trace, index);
+    std::vector<int> group;
+    const int representative = representatives[size_t(token)];
+    for (int t = 0; t < int(representatives.size()); ++t)
+        if (representative >= 0 && representatives[size_t(t)] == representative)
+            group.push_back(t);
+    for (CanvasView* view : {m_canvas, m_canvasA})
+        view->setHighlight(group);
+    QStringList steps;
+    for (int i = 0; i < int(trace.layers.size()); ++i) {
+        const std::vector<TokenState> states = imageTokenStates(trace, i);
+        const TokenState state = states[size_t(token)];
+        QString step = QStringLiteral("L%1 %2").arg(trace.layers[size_t(i)].layer).arg(stateWord(state));
+        if (state == TokenState::Merged) {
+            const int owner = trace.layers[size_t(i)].imageOwner[size_t(token)];
+            step += QStringLiteral("(%1)").arg(trace.layers[size_t(i)].imageSize[size_t(owner)]);
+        }
+        if (i == index)
+            step = "<b>" + step + "</b>";
+        steps << step;
+        if (state == TokenState::Pruned)
+            break;
+    }
+    const auto cell = trace.patchCell[size_t(token)];
+    const LayerTrace& layer = trace.layers[size_t(index)];
+    QString score;
+    if (!layer.imageScore.empty())
+        score = tr(", score %1").arg(layer.imageScore[size_t(token)], 0, 'g', 3);
+    m_provenance->setText(tr("<b>Patch row %1, column %2</b> (image token %3)%4<br>group at this layer: %5 patch(es), outlined<br>%6")
+                              .arg(cell[0]).arg(cell[1]).arg(token).arg(score).arg(group.size()).arg(steps.join(" → ")));
+}
+
+void MainWindow::updateDeltas()
+{
+    const RunResult* reference = referenceResult();
+    if (!hasResult() || !reference || reference->trace.layers.empty() || m_outcome.result->trace.layers.empty()) {
+        m_deltas->clear();
+        return;
+    }
+    const RunResult& result = *m_outcome.result;
+    auto tokenWork = [](const TokenTrace& trace) {
+        double sum = 0;
+        for (const LayerTrace& layer : trace.layers)
+            sum += layer.imageTokensIn + layer.textTokensIn;
+        return sum;
+    };
+    const LayerTrace& last = result.trace.layers.back();
+    const LayerTrace& referenceLast = reference->trace.layers.back();
+    m_deltas->setText(tr("<b>A vs %1</b><br>tokens at the last layer: %2 vs %3%4<br>tokens summed over layers: %5 vs %6%7<br>"
+                         "forward: %8 ms vs %9 ms%10<br>peak memory: %11 vs %12 MiB")
+                          .arg(referenceName().toHtmlEscaped())
+                          .arg(last.imageTokens + last.textTokens).arg(referenceLast.imageTokens + referenceLast.textTokens)
+                          .arg(percentChange(last.imageTokens + last.textTokens, referenceLast.imageTokens + referenceLast.textTokens))
+                          .arg(tokenWork(result.trace)).arg(tokenWork(reference->trace))
+                          .arg(percentChange(tokenWork(result.trace), tokenWork(reference->trace)))
+                          .arg(result.forwardMs, 0, 'f', 1).arg(reference->forwardMs, 0, 'f', 1)
+                          .arg(percentChange(result.forwardMs, reference->forwardMs))
+                          .arg(result.peakMemoryMiB, 0, 'f', 0).arg(reference->peakMemoryMiB, 0, 'f', 0));
+}
+
+// ---------------------------------------------------------------------------------------- messages
+
+void MainWindow::showError(const QString& message)
+{
+    m_lastError = message;
+    m_banner->setText(QStringLiteral("⚠ ") + message.toHtmlEscaped());
+    m_banner->setStyleSheet(QStringLiteral("background: #fde8e4; color: #8a1c0c; border: 1px solid #e0a090; padding: 6px;"));
+    m_banner->setVisible(true);
+    statusBar()->showMessage(message, 10000);
+    Q_EMIT errorShown(message);
+}
+
+void MainWindow::showNote(const QString& message)
+{
+    m_banner->setText(message.toHtmlEscaped());
+    m_banner->setStyleSheet(QStringLiteral("background: #eef4fb; color: #123; border: 1px solid #9bc; padding: 6px;"));
+    m_banner->setVisible(true);
+    statusBar()->showMessage(message, 8000);
+}
+
+}  // namespace tokenscope

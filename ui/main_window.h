@@ -1,0 +1,139 @@
+#pragma once
+
+// The TokenScope window: controls on the left; the canvas with the layer's overlay, the text strip
+// and the layer scrubber in the middle (a split view with the diff in compare mode); answers,
+// metric deltas, token provenance and charts on the right. Inference runs on RunController's
+// worker thread; this class only sends requests and draws results. GUI thread only.
+
+#include <QImage>
+#include <QMainWindow>
+#include <QString>
+
+#include <optional>
+
+#include "engine/engine.h"
+#include "ui/inference_worker.h"
+#include "ui/run_types.h"
+#include "ui/session.h"
+
+class QLabel;
+class QSplitter;
+class QStackedWidget;
+
+namespace tokenscope {
+
+class AnswerPanel;
+class CanvasView;
+class ChartsPanel;
+class ControlsPanel;
+class LayerScrubber;
+class RunController;
+
+// Where bundled resources (models/, images/) live: $TOKENSCOPE_RESOURCES, next to the executable
+// (../share/tokenscope/resources), or the source tree.
+QString resourceDir();
+
+struct MainWindowOptions {
+    ModelSource model;                    // empty folder and builtin: the bundled model
+    QString imagePath;                    // empty: the bundled sample image
+    QString question;                     // empty: the preset question
+    std::optional<MethodSettings> method;  // none: PuMer VQAv2 preset
+    int layer = -1;                       // LayerTrace::layer to show first; -1: after the first reduction
+    bool usesSettings = true;             // restore/save QSettings (off for screenshots and tests)
+    BackendLoader loader;                 // tests: a stand-in for the engine
+};
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(const MainWindowOptions& options = {}, QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // Input. Errors are reported in the window; the previous image stays. Returns success.
+    bool openImageFile(const QString& path);
+    void setImage(const ImageU8& image, const QString& name, const QString& path = {});
+    void loadModel(const ModelSource& source);
+    bool openSession(const QString& path);
+    bool saveSession(const QString& path);
+    bool exportViewPng(const QString& path);
+    bool exportAllLayers(const QString& folder);
+    bool exportTraceJson(const QString& path);
+    bool exportMetricsCsv(const QString& path);
+
+    // State, for tests and the screenshot mode.
+    RunController* controller() const { return m_controller; }
+    ControlsPanel* controls() const { return m_controls; }
+    CanvasView* canvas() const { return m_canvas; }
+    CanvasView* compareCanvas() const { return m_canvasB; }
+    CanvasView* diffCanvas() const { return m_diffCanvas; }
+    LayerScrubber* scrubber() const { return m_scrubber; }
+    AnswerPanel* answers() const { return m_answers; }
+    ChartsPanel* charts() const { return m_charts; }
+    bool hasResult() const { return m_outcome.result != nullptr; }
+    const RunOutcome& outcome() const { return m_outcome; }
+    int shownLayerIndex() const;
+    QString countsText() const;
+    QString provenanceText() const;
+    QString lastError() const { return m_lastError; }
+    bool isCompareShown() const;
+
+Q_SIGNALS:
+    void resultShown();  // a run's result is on screen
+    void errorShown(const QString& message);
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void buildMenus();
+    void buildShortcuts();
+    void requestRun(bool isDebounced);
+    void onRunFinished(const RunOutcome& outcome);
+    void onModelLoaded(const ModelInfo& info);
+    void showLayer();
+    void showProvenance(int token);
+    void updateDeltas();
+    void showError(const QString& message);
+    void showNote(const QString& message);
+    void pasteImage();
+    void chooseImageFile();
+    void chooseModelFolder();
+    void restoreSettings();
+    void saveSettings();
+    void rememberModel(const ModelSource& source);
+    const RunResult* referenceResult() const;  // configuration B in compare mode, else the baseline
+    QString referenceName() const;
+
+    MainWindowOptions m_options;
+    RunController* m_controller = nullptr;
+    ControlsPanel* m_controls = nullptr;
+    QStackedWidget* m_canvasStack = nullptr;
+    CanvasView* m_canvas = nullptr;
+    CanvasView* m_canvasA = nullptr;
+    CanvasView* m_canvasB = nullptr;
+    CanvasView* m_diffCanvas = nullptr;
+    QLabel* m_legend = nullptr;
+    QLabel* m_counts = nullptr;
+    QLabel* m_textStrip = nullptr;
+    LayerScrubber* m_scrubber = nullptr;
+    AnswerPanel* m_answers = nullptr;
+    QLabel* m_deltas = nullptr;
+    QLabel* m_provenance = nullptr;
+    ChartsPanel* m_charts = nullptr;
+    QLabel* m_banner = nullptr;
+    QLabel* m_runState = nullptr;
+    QSplitter* m_splitter = nullptr;
+
+    ImageU8 m_image;
+    QString m_imageName;
+    QString m_imagePath;
+    quint64 m_inputId = 0;
+    RunOutcome m_outcome;
+    int m_selectedToken = -1;
+    int m_pendingLayer = -1;  // LayerTrace::layer to show once a result arrives
+    QString m_lastError;
+};
+
+}  // namespace tokenscope

@@ -1,0 +1,66 @@
+#pragma once
+
+// Plain values that travel between the window (GUI thread) and the inference worker (its own
+// thread) through queued signals. Results are shared read-only: a RunResult is built once on the
+// worker thread and never changed after it is emitted.
+
+#include <QMetaType>
+#include <QString>
+#include <QStringList>
+
+#include <memory>
+
+#include "engine/engine.h"
+#include "engine/trace.h"
+
+namespace tokenscope {
+
+// Where a model comes from: a Hugging Face folder, or a built-in architecture with random weights.
+struct ModelSource {
+    QString folder;       // non-empty: Engine::open(folder)
+    QString builtinName;  // otherwise: Engine::fromConfig(builtinModelConfig(builtinName))
+    DeviceKind device = DeviceKind::Cpu;
+    Precision precision = Precision::Fp32;
+
+    QString displayName() const;
+};
+
+// What the window knows about the loaded model (copied out of the worker's Engine).
+struct ModelInfo {
+    quint64 generation = 0;  // increases with every successful load
+    ModelSource source;
+    ModelSummary summary;
+    int layerCount = 0;
+};
+
+// One request to the worker. inputId names the (image, question) pair so the worker can reuse the
+// unreduced baseline run for it; compare (optional) is a second configuration run on the same input.
+struct RunJob {
+    quint64 id = 0;
+    quint64 inputId = 0;
+    RunRequest request;
+    bool wantsBaseline = true;
+    bool hasCompare = false;
+    MethodSettings compare;
+};
+
+using SharedRunResult = std::shared_ptr<const RunResult>;
+
+struct RunOutcome {
+    quint64 jobId = 0;
+    quint64 modelGeneration = 0;
+    SharedRunResult result;    // the requested method
+    SharedRunResult baseline;  // method None on the same input (null when not asked for)
+    SharedRunResult compare;   // the compare configuration (null when not asked for)
+    double totalMs = 0;        // wall time of the requested method's run (preprocess + forward)
+};
+
+// Registers the types above for queued connections; call once before connecting.
+void registerRunTypes();
+
+}  // namespace tokenscope
+
+Q_DECLARE_METATYPE(tokenscope::ModelSource)
+Q_DECLARE_METATYPE(tokenscope::ModelInfo)
+Q_DECLARE_METATYPE(tokenscope::RunJob)
+Q_DECLARE_METATYPE(tokenscope::RunOutcome)
