@@ -1,12 +1,107 @@
 #include "models/vilt.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/error.h"
 
 namespace tokenscope {
 
 namespace F = torch::nn::functional;
+
+namespace {
+
+// Wall time of one block. The device is synchronised on both sides so that queued kernels are
+// counted in the block that launched them (a no-op on the CPU).
+class LayerClock {
+public:
+    explicit LayerClock(bool enabled) : m_enabled(enabled) {}
+    void start(const torch::Tensor& x) {
+        if (!m_enabled) return;
+        synchronize(x);
+        m_start = std::chrono::steady_clock::now();
+    }
+    void stop(const torch::Tensor& x, std::vector<double>& layerMs) {
+        if (!m_enabled) return;
+        synchronize(x);
+        layerMs.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - m_start).count());
+    }
+
+private:
+    static void synchronize(const torch::Tensor& x) {
+        if (x.is_cuda()) torch::cuda::synchronize(x.device().index());
+    }
+    bool m_enabled = false;
+    std::chrono::steady_clock::time_point m_start;
+};
+
+torch::Tensor identitySource(int64_t batch, int64_t tokens, const torch::TensorOptions& options) {
+    return torch::eye(tokens, options).unsqueeze(0).expand({batch, tokens, tokens}).contiguous();  // [B, N, N]
+}
+
+torch::Tensor rowIndex(int64_t batch, int64_t length, const torch::TensorOptions& options) {
+    return torch::arange(length, options.dtype(torch::kLong)).unsqueeze(0).expand({batch, length});  // [B, N]
+}
+
+// ToMe's proportional attention on top of masking: log(weight) for keys with valid originals, the
+// dtype's lowest where none. Weights are counts, so every unmasked weight is >= 1.
+torch::Tensor logWeightBias(const torch::Tensor& weight, torch::Dtype dtype) {
+    const auto w = weight.to(dtype);
+    const auto lowest = additiveKeyMask(torch::zeros({1, 1}, w.options()), dtype).item<double>();
+    auto bias = torch::where(w > 0, w.clamp_min(1.0).log(), torch::full_like(w, lowest));
+    return bias.unsqueeze(1).unsqueeze(2);  // [B, 1, 1, N]
+}
+
+// merge_wavg with padding: x averaged over the valid originals of each group (weights w [B, N, 1]);
+// groups without a valid original (weight 0) take the plain mean so that they stay finite.
+torch::Tensor mergeByWeight(const BipartiteMatch& match, const torch::Tensor& x, const torch::Tensor& w,
+                            const torch::Tensor& mergedWeight) {
+    const auto weighted = applyMerge(match, x * w, MergeReduce::Sum) / mergedWeight.clamp_min(1.0);  // [B, N - r, C]
+    const auto plain = applyMerge(match, x, MergeReduce::Mean);                                     // [B, N - r, C]
+    return torch::where(mergedWeight > 0, weighted, plain);
+}
+
+// Cosine similarity of every token to its most similar token of the other bipartite set
+// (A = even, B = odd positions), unmasked. metric [B, N, c] -> [B, N].
+torch::Tensor bestMatchScore(const torch::Tensor& metric) {
+    const auto normed = metric / metric.norm(2, -1, true);
+    const auto a = normed.slice(1, 0, c10::nullopt, 2);   // [B, Na, c]
+    const auto b = normed.slice(1, 1, c10::nullopt, 2);   // [B, Nb, c]
+    const auto scores = torch::matmul(a, b.transpose(-1, -2));  // [B, Na, Nb]
+    auto out = torch::empty({metric.size(0), metric.size(1)}, metric.options());
+    out.slice(1, 0, c10::nullopt, 2).copy_(std::get<0>(scores.max(-1)));
+    if (b.size(1) > 0) out.slice(1, 1, c10::nullopt, 2).copy_(std::get<0>(scores.max(1)));
+    return out;
+}
+
+// SplitMix64 (Steele, Lea, Flood 2014): a tiny PRNG with a fixed output for a fixed seed everywhere.
+uint64_t splitMix64(uint64_t& state) {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+// The chosen subset of 0..count-1 (ascending), `keep` of them.
+std::vector<int64_t> choosePatches(int64_t count, int64_t keep, ReductionMethod method, uint64_t seed) {
+    std::vector<int64_t> chosen;
+    if (method == ReductionMethod::UniformDrop) {
+        for (int64_t j = 0; j < keep; ++j) chosen.push_back(((2 * j + 1) * count) / (2 * keep));  // floor((j + 0.5) P / k)
+        return chosen;
+    }
+    std::vector<int64_t> order(static_cast<std::size_t>(count));
+    for (int64_t i = 0; i < count; ++i) order[static_cast<std::size_t>(i)] = i;
+    uint64_t state = seed;
+    for (int64_t j = 0; j < keep; ++j) {  // partial Fisher-Yates
+        const auto pick = j + static_cast<int64_t>(splitMix64(state) % static_cast<uint64_t>(count - j));
+        std::swap(order[static_cast<std::size_t>(j)], order[static_cast<std::size_t>(pick)]);
+    }
+    chosen.assign(order.begin(), order.begin() + keep);
+    std::sort(chosen.begin(), chosen.end());
+    return chosen;
+}
+
+}  // namespace
 
 ViltImpl::ViltImpl(const ViltConfig& config) : m_config(config) {
     const int c = config.hiddenSize;
@@ -153,11 +248,14 @@ ViltEncoding ViltImpl::encode(const ViltInputs& inputs, int64_t imageTokenType, 
     if (options.reduction) return encodeReduced(hidden, encoding, options);
     AttentionProbe probe;
     probe.wantFull = options.keepAttentions;
+    LayerClock clock(options.timeLayers);
     for (auto& layer : m_layers) {
         if (options.cancel && options.cancel->load()) throw Cancelled();
         AttentionProbs probs;
+        clock.start(hidden);
         hidden = layer->attentionHalf(hidden, additiveMask, options.keepAttentions ? &probe : nullptr, &probs);
         hidden = layer->mlpHalf(hidden);
+        clock.stop(hidden, encoding.layerMs);
         if (options.keepAttentions) encoding.attentions.push_back(probs.full);
         if (options.keepHiddenStates) encoding.hiddenStates.push_back(hidden);
     }
@@ -216,20 +314,185 @@ ViltLayerStep runViltLayer(PreNormBlockImpl& block, const ViltLayerState& state,
     return step;
 }
 
+ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, const ViltLayerState& state, int64_t r,
+                               const TomeSettings& tome, bool keepAttention) {
+    const auto dtype = state.hidden.scalar_type();
+    const auto b = state.hidden.size(0);
+    const auto t = state.textLength;
+    // Before the first merge this is exactly the plain forward's additive mask.
+    const auto bias = tome.proportionalAttention && state.hasMerged ? logWeightBias(state.mask, dtype)
+                                                                     : additiveKeyMask(state.mask > 0, dtype);
+    AttentionOverrides overrides;
+    overrides.wantKeyMean = r > 0;
+    AttentionProbe probe;
+    probe.wantFull = keepAttention;
+    AttentionProbs probs;
+    auto hidden = block.attentionHalf(state.hidden, bias, keepAttention ? &probe : nullptr, &probs, overrides);
+    ViltLayerStep step;
+    step.state = state;
+    step.attention = probs.full;
+    const int64_t begin = tome.joint ? 0 : t;
+    const auto metric = r > 0 ? overrides.keyMean.slice(1, begin) : torch::Tensor();  // [B, N, dh]
+    const auto match = r > 0 ? bipartiteSoftMatching(metric, r, /*classToken=*/true) : BipartiteMatch();
+    if (match.r > 0) {
+        const auto part = hidden.slice(1, begin);                               // [B, N, C]
+        const auto n = part.size(1);
+        const auto weight = state.mask.slice(1, begin).to(dtype).unsqueeze(-1);  // [B, N, 1] valid originals
+        const auto mergedWeight = applyMerge(match, weight, MergeReduce::Sum);   // [B, N - r, 1]
+        const auto merged = mergeByWeight(match, part, weight, mergedWeight);   // [B, N - r, C]
+        const auto options = state.hidden.options();
+
+        ReductionRecord record;
+        record.isReduced = true;
+        record.isJointSequence = tome.joint;
+        record.counts.mergeRequested = r;
+        record.counts.tokensMerged = match.r;
+        record.imageScore = bestMatchScore(metric);  // [B, N]
+        record.imageMergeSource = 2 * match.sourceIndex;
+        record.imageMergeDestination = 2 * match.destinationIndex + 1;
+        record.imageOrigin = mergedOrigin(match);
+        torch::Tensor imageSource = state.imageSource, textSource = state.textSource;
+        if (tome.joint) {
+            const auto images = n - t;
+            if (!imageSource.defined()) {  // rows over the joint sequence: text rows hold no image original
+                imageSource = torch::cat({torch::zeros({b, t, images}, options), identitySource(b, images, options)}, 1);
+                textSource = torch::cat({identitySource(b, t, options), torch::zeros({b, images, t}, options)}, 1);
+            }
+            record.imageSource = mergeSource(match, part, imageSource);  // [B, N - r, I0]
+            record.textSource = mergeSource(match, part, textSource);    // [B, N - r, T0]
+            record.counts.imageIn = n;
+            record.counts.imageOut = n - match.r;
+            record.counts.tokensKept = n;
+            record.counts.wholeSequenceMerged = match.r;
+            hidden = merged;
+            step.state.mask = mergedWeight.squeeze(-1);
+            step.state.textLength = std::min(t, n - match.r);
+        } else {
+            if (!imageSource.defined()) imageSource = identitySource(b, n, options);
+            if (!textSource.defined()) textSource = identitySource(b, t, options);
+            record.imageSource = mergeSource(match, part, imageSource);  // [B, I - r, I0]
+            record.textSource = textSource;
+            record.textOrigin = rowIndex(b, t, options);
+            record.counts.imageIn = n;
+            record.counts.textIn = record.counts.textOut = t;
+            record.counts.tokensKept = n;
+            record.counts.imageOut = n - match.r;
+            hidden = torch::cat({hidden.slice(1, 0, t), merged}, 1);  // [B, T + I - r, C]
+            step.state.mask = torch::cat({state.mask.slice(1, 0, t).to(dtype), mergedWeight.squeeze(-1)}, 1);
+        }
+        record.imageSize = record.imageSource.sum(-1);
+        record.textSize = record.textSource.sum(-1);
+        step.state.imageSource = record.imageSource;
+        step.state.textSource = record.textSource;
+        step.state.hasMerged = true;
+        step.record = std::move(record);
+    }
+    step.state.hidden = block.mlpHalf(hidden);
+    return step;
+}
+
+ViltDropResult dropImagePatches(const ViltLayerState& embeddings, ReductionMethod method, const DropSettings& drop) {
+    if (method != ReductionMethod::RandomDrop && method != ReductionMethod::UniformDrop)
+        throw Error("dropImagePatches: the method is not a drop method");
+    ViltDropResult out;
+    out.state = embeddings;
+    if (drop.keepRatio >= 1.0) return out;
+    const auto& hidden = embeddings.hidden;
+    const auto b = hidden.size(0);
+    const auto t = embeddings.textLength;
+    const auto images = hidden.size(1) - t;  // I0 = image CLS + patches
+    const auto patchMask = embeddings.mask.slice(1, t + 1).to(torch::kFloat).cpu().contiguous();  // [B, N]
+
+    std::vector<std::vector<int64_t>> kept(static_cast<std::size_t>(b));
+    int64_t length = 0;
+    for (int64_t i = 0; i < b; ++i) {
+        std::vector<int64_t> valid;  // image positions of the valid patches, raster order
+        const auto m = patchMask[i];
+        const auto a = m.accessor<float, 1>();
+        for (int64_t p = 0; p < m.size(0); ++p)
+            if (a[p] > 0.5f) valid.push_back(p + 1);
+        const auto count = static_cast<int64_t>(valid.size());
+        const auto keep =
+            std::min(std::max<int64_t>(roundHalfEven(drop.keepRatio * static_cast<double>(count)), 1), count);
+        auto& row = kept[static_cast<std::size_t>(i)];
+        row.push_back(0);  // image CLS
+        for (const auto j : choosePatches(count, keep, method, drop.seed)) row.push_back(valid[static_cast<std::size_t>(j)]);
+        length = std::max<int64_t>(length, static_cast<int64_t>(row.size()));
+    }
+    auto indexCpu = torch::full({b, length}, -1, torch::kLong);  // [B, I_out], -1 = filler
+    for (int64_t i = 0; i < b; ++i) {
+        const auto& row = kept[static_cast<std::size_t>(i)];
+        indexCpu[i].slice(0, 0, static_cast<int64_t>(row.size())).copy_(torch::tensor(row, torch::kLong));
+    }
+    const auto index = indexCpu.to(hidden.device());
+    const auto isKept = index.ge(0);              // [B, I_out]
+    const auto gatherIndex = index.clamp_min(0);  // [B, I_out]
+    const auto image = hidden.slice(1, t);        // [B, I0, C]
+    auto keptImage = image.gather(1, gatherIndex.unsqueeze(-1).expand({b, length, image.size(2)}));  // [B, I_out, C]
+    keptImage = keptImage * isKept.unsqueeze(-1).to(keptImage.scalar_type());
+    const auto maskType = embeddings.mask.scalar_type();
+    const auto keptMask = embeddings.mask.slice(1, t).gather(1, gatherIndex) * isKept.to(maskType);  // [B, I_out]
+    auto source = embeddings.imageSource.defined()
+                      ? embeddings.imageSource.gather(
+                            1, gatherIndex.unsqueeze(-1).expand({b, length, embeddings.imageSource.size(2)}))
+                      : torch::one_hot(gatherIndex, images).to(hidden.scalar_type());  // [B, I_out, I0]
+    source = source * isKept.unsqueeze(-1).to(source.scalar_type());
+
+    ReductionRecord record;
+    record.isReduced = true;
+    record.counts.imageIn = images;
+    record.counts.textIn = record.counts.textOut = t;
+    record.counts.tokensKept = length;
+    record.counts.tokensPruned = images - length;
+    record.counts.imageOut = length;
+    record.keptIndex = index;
+    record.imageOrigin = index;
+    record.imageSource = source;
+    record.imageSize = source.sum(-1);
+    out.state.hidden = torch::cat({hidden.slice(1, 0, t), keptImage}, 1);          // [B, T + I_out, C]
+    out.state.mask = torch::cat({embeddings.mask.slice(1, 0, t), keptMask}, 1);    // [B, T + I_out]
+    out.state.imageSource = source;
+    out.record = std::move(record);
+    return out;
+}
+
 ViltEncoding ViltImpl::encodeReduced(torch::Tensor hidden, ViltEncoding& encoding, const ViltForwardOptions& options) {
     const auto& reduction = *options.reduction;
-    const auto mode = reduction.pumer.mode;
+    const auto method = reduction.method;
+    const auto mode = method == ReductionMethod::Pumer ? reduction.pumer.mode : ReductionMode::Fixed;
     ViltLayerState state;
     state.hidden = hidden;
     state.mask = encoding.fullAttentionMask.to(hidden.scalar_type());
     state.textLength = encoding.textLength;
+    if (method == ReductionMethod::RandomDrop || method == ReductionMethod::UniformDrop) {
+        auto dropped = dropImagePatches(state, method, reduction.drop);
+        state = std::move(dropped.state);
+        if (dropped.record) encoding.reductions.push_back({-1, method, std::move(*dropped.record)});
+    }
+    const auto schedule = tomeSchedule(static_cast<int64_t>(m_layers.size()), reduction.tome.schedule);
+    LayerClock clock(options.timeLayers);
     for (std::size_t i = 0; i < m_layers.size(); ++i) {
         if (options.cancel && options.cancel->load()) throw Cancelled();
-        const bool reduces =
-            std::find(reduction.layers.begin(), reduction.layers.end(), static_cast<int>(i)) != reduction.layers.end();
-        auto step = runViltLayer(*m_layers[i], state, mode, reduces ? &reduction.pumer : nullptr, options.keepAttentions);
+        clock.start(state.hidden);
+        ViltLayerStep step;
+        switch (method) {
+            case ReductionMethod::Pumer: {
+                const bool reduces = std::find(reduction.layers.begin(), reduction.layers.end(), static_cast<int>(i)) !=
+                                     reduction.layers.end();
+                step = runViltLayer(*m_layers[i], state, mode, reduces ? &reduction.pumer : nullptr, options.keepAttentions);
+                break;
+            }
+            case ReductionMethod::Tome:
+                step = runViltTomeLayer(*m_layers[i], state, schedule[i], reduction.tome, options.keepAttentions);
+                break;
+            case ReductionMethod::RandomDrop:
+            case ReductionMethod::UniformDrop:
+                step = runViltLayer(*m_layers[i], state, ReductionMode::Fixed, nullptr, options.keepAttentions);
+                break;
+        }
+        clock.stop(step.state.hidden, encoding.layerMs);
         state = std::move(step.state);
-        if (step.record) encoding.reductions.push_back({static_cast<int>(i), std::move(*step.record)});
+        if (step.record) encoding.reductions.push_back({static_cast<int>(i), method, std::move(*step.record)});
         if (options.keepAttentions) encoding.attentions.push_back(step.attention);
         if (options.keepHiddenStates) encoding.hiddenStates.push_back(state.hidden);
     }

@@ -4,6 +4,7 @@
 // Parts: config (ViltConfig), parameters (constructor), forward (encode + head).
 
 #include <atomic>
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -24,14 +25,62 @@ struct ViltInputs {
     torch::Tensor pixelMask;      // [B, H, W] 0/1 (undefined = all ones); NLVR2: [B, I, H, W]
 };
 
-// Token reduction inside the encoder (PuMer, docs/algorithms.md §1.3). The reducer runs in the
+// Which token reducer runs inside the encoder.
+//  * Pumer: PuMer (docs/algorithms.md §1.3) in the blocks listed in ViltReduction::layers.
+//  * Tome: ToMe (§3) in every block whose schedule entry is > 0.
+//  * RandomDrop / UniformDrop: image patches dropped once at the embedding, before block 0
+//    (cheap baselines in the spirit of §5 and HiRED's "Spatial" selection, §2.7).
+enum class ReductionMethod { Pumer, Tome, RandomDrop, UniformDrop };
+
+// ToMe inside ViLT (docs/algorithms.md §3, §1.3 last paragraph). In block l with r = schedule[l] > 0,
+// between the attention residual and the MLP: bipartite soft matching on the head-mean keys of that
+// block, r clamped to (N - 1) / 2 as ToMe does (one protected token), size-weighted averaging with
+// sizes carried across blocks, and (proportionalAttention) log(size) added to every key's attention
+// logit in every later block. The rest is transformers' numerics (additive masking, the config's eps),
+// and attention stays fused.
+//  * joint = false: only the image part [image CLS, patches] is matched; the image CLS is protected;
+//    the text is untouched.
+//  * joint = true: the whole text+image sequence is matched, the text [CLS] at position 0 protected
+//    (the PuMer repository's modality-agnostic baseline, but size-weighted and with proportional
+//    attention). Text and image tokens mix, so after the first merge there is no text/image boundary:
+//    ViltLayerState::textLength keeps its input value (as the PuMer repository leaves text_len), clamped
+//    to the sequence length; records mark their indices as joint (ReductionRecord::isJointSequence).
+// Padding (text padding, padded image patches) takes part in matching but has weight 0: a token's
+// key weight is the number of VALID originals inside it (0 = masked), and a merge averages over valid
+// originals only (a group of padding only is averaged with equal weights and stays masked).
+struct TomeSettings {
+    std::vector<int64_t> schedule;  // r for every block index (tomeSchedule()); missing entries = 0
+    bool joint = false;
+    bool proportionalAttention = true;
+};
+
+// Image-patch dropping at the embedding. Per sample, kept = clamp(roundHalfEven(keepRatio * P), 1, P)
+// of its P valid patches; the image CLS is always kept. Kept patches stay in raster order. A batch is
+// padded to the longest kept list with masked filler tokens (zeros, mask 0, no provenance).
+//  * RandomDrop: a uniformly random subset, from a SplitMix64 stream seeded by `seed` alone (our own
+//    PRNG, so the same seed gives the same subset on every run, device and LibTorch version; a sample's
+//    subset depends only on the seed and its valid patch count, not on the rest of the batch).
+//  * UniformDrop: evenly spaced in raster order over the sample's valid patches: the j-th kept patch
+//    is floor((j + 0.5) * P / kept) (centred). With P a multiple of kept and kept a multiple of the
+//    grid height this is a strided grid (12x12 at 0.25 keeps columns 2, 6, 10 of every row).
+// keepRatio >= 1 drops nothing and records nothing.
+struct DropSettings {
+    double keepRatio = 1.0;
+    uint64_t seed = 0;
+};
+
+// Token reduction inside the encoder. Pumer (docs/algorithms.md §1.3): the reducer runs in the
 // listed blocks between the attention residual and the MLP. Mode Reference reproduces PuMer's own
 // ViLT in every block (multiplicative masked softmax with eps 1e-6, block and final LayerNorm eps
 // 1e-6), so it matches PuMer's checkpoints and fixtures; Fixed keeps the transformers numerics
-// (additive masking, log-weights for fractional masks, the config's eps).
+// (additive masking, log-weights for fractional masks, the config's eps). The other methods always
+// use the transformers numerics; `pumer` and `layers` are ignored by them.
 struct ViltReduction {
+    ReductionMethod method = ReductionMethod::Pumer;
     PumerConfig pumer;
-    std::vector<int> layers;  // 0-based block indices
+    std::vector<int> layers;  // Pumer: 0-based block indices
+    TomeSettings tome;
+    DropSettings drop;
 };
 constexpr double kPumerLayerNormEps = 1e-6;
 
@@ -40,10 +89,37 @@ struct ViltForwardOptions {
     bool keepAttentions = false;    // [B, H, L, L] per layer (forces unfused attention)
     const std::atomic<bool>* cancel = nullptr;  // polled between layers; throws Cancelled
     std::optional<ViltReduction> reduction;     // unset: the plain transformers forward, unchanged
+    bool timeLayers = false;  // fills ViltEncoding::layerMs (synchronises the device around every block)
 };
 
+// What one reducing step did. layer = block index, or -1 for RandomDrop/UniformDrop at the embedding
+// (before block 0: a trace shows those patches as gone at layer 0).
+//
+// Record contents per method (all [B, ...], provenance 0/1 in the hidden dtype, columns = the
+// embedding's image positions [image CLS, N patches incl. padding] = I0, or its text positions T0):
+//  * Pumer: see pumerReduce() (core/reduce/pumer.h).
+//  * Tome, joint = false: counts (imageIn/Out, textIn = textOut, mergeRequested = the schedule's r,
+//    tokensMerged = r after clamping, tokensPruned = 0); isReduced; imageScore [B, I_in] = cosine
+//    similarity of each input image token's best match in the other bipartite set (A = even,
+//    B = odd image positions; high = merge candidate; the protected CLS gets its unmasked value);
+//    keptIndex undefined; imageMergeSource/Destination [B, r] = input image positions (A sources,
+//    B destinations); imageOrigin [B, I_out]; textOrigin identity; imageSource [B, I_out, I0],
+//    textSource [B, T, T0] (carried); imageSize/textSize = their row sums (padding originals count).
+//  * Tome, joint = true: isJointSequence = true and every index is over the whole current sequence:
+//    imageScore [B, L_in], imageMergeSource/Destination [B, r] joint input positions, imageOrigin
+//    [B, L_out]; imageSource [B, L_out, I0] and textSource [B, L_out, T0] have ONE ROW PER CURRENT
+//    TOKEN (text and image mixed), imageSize/textSize [B, L_out] count each token's image/text
+//    originals; textMerge*/textOrigin undefined; counts treat the sequence as one: imageIn/imageOut
+//    = L_in/L_out, text counts 0, wholeSequenceMerged = tokensMerged = r after clamping (per-modality
+//    counts per sample: count the rows of imageSize/textSize that are > 0).
+//  * RandomDrop / UniformDrop (layer -1): counts (imageIn = I0, tokensPruned, tokensKept,
+//    imageOut = I_out incl. fillers; maxima over the batch); keptIndex [B, I_out] input image positions
+//    kept (CLS first, raster order, -1 for fillers); imageOrigin = keptIndex; imageSource [B, I_out, I0]
+//    (filler rows zero); imageSize [B, I_out]; imageScore undefined; text untouched (textSource
+//    undefined).
 struct ViltLayerReduction {
     int layer = 0;
+    ReductionMethod method = ReductionMethod::Pumer;
     ReductionRecord record;
 };
 
@@ -58,16 +134,21 @@ struct ViltEncoding {
     torch::Tensor imagePatchIndex;           // [B, N, 2] int64 (row, col) in the patch grid
     int64_t gridHeight = 0, gridWidth = 0;   // patch grid of the padded batch
     int64_t textLength = 0;                  // after the last reduction
-    std::vector<ViltLayerReduction> reductions;  // one per reducing block
-    torch::Tensor finalMask;                 // [B, L'] key mask after the last block (reduction only)
+    std::vector<ViltLayerReduction> reductions;  // one per step that changed tokens, in order (layer -1 first)
+    torch::Tensor finalMask;                 // [B, L'] key weights after the last block (reduction only;
+                                             // ToMe: valid originals inside each token)
+    std::vector<double> layerMs;             // per block wall time (options.timeLayers), device synchronised
 };
 
 // One encoder block with an optional reducer between its halves; shared by encode() and tests.
 struct ViltLayerState {
     torch::Tensor hidden;  // [B, T+I, C]
-    torch::Tensor mask;    // [B, T+I] key weights (0/1, text part fractional after text merges)
+    torch::Tensor mask;    // [B, T+I] key weights (0/1, text part fractional after PuMer text merges;
+                           // ToMe: valid originals inside each token, 0 = masked)
     int64_t textLength = 0;
-    torch::Tensor imageSource, textSource;  // provenance carried between reducers (undefined at first)
+    torch::Tensor imageSource, textSource;  // provenance carried between reducers (undefined at first;
+                                            // ToMe joint: rows over the whole sequence)
+    bool hasMerged = false;  // ToMe: a merge happened, proportional attention is on from now
 };
 struct ViltLayerStep {
     ViltLayerState state;
@@ -77,6 +158,18 @@ struct ViltLayerStep {
 // reduceHere == nullptr: this block does not reduce (Reference still uses PuMer's attention numerics).
 ViltLayerStep runViltLayer(PreNormBlockImpl& block, const ViltLayerState& state, ReductionMode mode,
                            const PumerConfig* reduceHere, bool keepAttention);
+// One block with ToMe (see TomeSettings) merging r tokens between its halves (r <= 0: a plain block,
+// with proportional attention if earlier blocks merged). Records only when a merge happened.
+ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, const ViltLayerState& state, int64_t r,
+                               const TomeSettings& tome, bool keepAttention);
+// RandomDrop / UniformDrop on the embeddings (see DropSettings). hidden [B, T+I0, C], mask [B, T+I0]
+// 0/1 with the image part [image CLS, patches] after textLength. Returns the state for block 0 and
+// the record (std::nullopt when nothing is dropped). Throws Error for another method.
+struct ViltDropResult {
+    ViltLayerState state;
+    std::optional<ReductionRecord> record;
+};
+ViltDropResult dropImagePatches(const ViltLayerState& embeddings, ReductionMethod method, const DropSettings& drop);
 
 struct ViltOutputs {
     torch::Tensor logits;              // VQA [B, labels]; NLVR2 [B, labels]; retrieval [B, 1]

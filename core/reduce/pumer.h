@@ -79,6 +79,7 @@ struct PumerLayerInput {
 struct ReductionRecord {
     PumerCounts counts;
     bool isReduced = false;               // the prune/merge path ran (reference: round(p·I) > 0)
+    bool isJointSequence = false;         // indices/rows are over the whole text+image sequence (ToMe joint)
     torch::Tensor imageScore;             // [B, I] text-informed importance of every input image token
     torch::Tensor keptIndex;              // [B, kept] input image positions kept, in score order (Fixed, p = 0: spatial order)
     torch::Tensor keptScore;              // [B, kept]
