@@ -44,7 +44,7 @@ protected:
             painter.drawText(QRectF(0, 24, width(), 20), Qt::AlignLeft, tr("no answers yet"));
             return;
         }
-        const double labelWidth = width() * 0.42;
+        const double labelWidth = std::min(width() * 0.5, 150.0);
         const double scoreWidth = 44;
         const double barWidth = std::max(10.0, width() - labelWidth - scoreWidth - 8);
         for (size_t i = 0; i < answers.size(); ++i) {

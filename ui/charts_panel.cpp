@@ -28,7 +28,7 @@ QCustomPlot* makePlot(QWidget* parent)
     legendFont.setPointSizeF(legendFont.pointSizeF() * 0.85);
     plot->legend->setFont(legendFont);
     plot->legend->setBrush(QColor(255, 255, 255, 200));
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignVCenter | Qt::AlignRight);
     return plot;
 }
 

@@ -102,14 +102,19 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     m_canvasStack = new QStackedWidget;
     m_canvas = new CanvasView;
     m_canvas->setPlaceholder(tr("Loading the model…"));
-    auto* compareSplit = new QSplitter(Qt::Horizontal);
+    // Compare: A beside B on top, their diff below at full width.
+    auto* compareSplit = new QSplitter(Qt::Vertical);
+    auto* pairSplit = new QSplitter(Qt::Horizontal);
     m_canvasA = new CanvasView;
     m_canvasB = new CanvasView;
     m_diffCanvas = new CanvasView;
     m_diffCanvas->setToolTip(tr("Orange: patches only configuration A still has; blue: only B; unchanged: both; dark: neither."));
-    compareSplit->addWidget(m_canvasA);
-    compareSplit->addWidget(m_canvasB);
+    pairSplit->addWidget(m_canvasA);
+    pairSplit->addWidget(m_canvasB);
+    compareSplit->addWidget(pairSplit);
     compareSplit->addWidget(m_diffCanvas);
+    compareSplit->setStretchFactor(0, 1);
+    compareSplit->setStretchFactor(1, 1);
     m_canvasStack->addWidget(m_canvas);
     m_canvasStack->addWidget(compareSplit);
     m_legend = new QLabel;
@@ -157,6 +162,7 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     m_splitter->setStretchFactor(0, 0);
     m_splitter->setStretchFactor(1, 3);
     m_splitter->setStretchFactor(2, 2);
+    m_splitter->setSizes({300, 760, 480});
     setCentralWidget(m_splitter);
     m_runState = new QLabel;
     statusBar()->addPermanentWidget(m_runState);
@@ -235,7 +241,7 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     if (source.folder.isEmpty() && source.builtinName.isEmpty())
         source.folder = resourceDir() + "/models/vilt-tiny-random";
     loadModel(source);
-    resize(1500, 920);
+    resize(1540, 940);
 }
 
 MainWindow::~MainWindow() = default;
