@@ -3,6 +3,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <functional>
 #include <iomanip>
 #include <iostream>
@@ -19,8 +22,15 @@
 #include "engine/engine.h"
 #include "engine/version.h"
 #include "text/bert_tokenizer.h"
+#include "engine/trace_json.h"
 #ifdef TOKENSCOPE_HAS_IMAGEIO
 #include "viz/image_io.h"
+#endif
+#ifdef TOKENSCOPE_HAS_VIZ
+#include <QGuiApplication>
+#include <QImage>
+
+#include "viz/overlay.h"
 #endif
 
 namespace tokenscope::cli {
@@ -39,9 +49,99 @@ std::vector<OptionSpec> modelOptions() {
         {"arch", "NAME", "", "built-in architecture with random weights (vilt-b32, vilt-b32-nlvr2, vilt-b32-retrieval, clip-vit-l-336, clip-vit-b-32)"},
         {"config", "FILE", "", "config.json to build with random weights"},
         {"seed", "N", "0", "seed of the random weights (--arch, --config)"},
+        {"vocab", "FILE", "", "WordPiece vocab.txt for --arch / --config models (questions need one)"},
         {"device", "cpu|cuda", "cpu", "where to run"},
         {"dtype", "fp32|bf16|fp16", "fp32", "weight and activation precision (fp16 needs cuda)"},
     };
+}
+
+std::vector<OptionSpec> methodOptions() {
+    return {
+        {"method", "NAME", "none", "none, pumer, tome, smres (smaller resolution), random, uniform"},
+        {"preset", "NAME", "", "PuMer preset from the released checkpoints: vqav2, nlvr2, snli-ve"},
+        {"mode", "reference|fixed", "reference", "PuMer: the reference code with its quirks, or with them fixed"},
+        {"layers", "LIST", "2,5,8", "PuMer: reduction layers (0-based)"},
+        {"prune", "P", "0.1", "PuMer: fraction of image tokens pruned per reduction layer"},
+        {"merge", "R", "0.3", "PuMer: fraction of image tokens merged per reduction layer"},
+        {"merge-text", "T", "0.2", "PuMer: fraction of text tokens merged per reduction layer"},
+        {"score", "NAME", "mean-head", "PuMer: text-image score: mean-head, first-head, key, qk"},
+        {"merge-style", "NAME", "tome", "PuMer: image merge: tome, tip, diff"},
+        {"r", "N", "8", "ToMe: tokens merged per layer"},
+        {"schedule", "LIST", "", "ToMe: 'r,inflect' or one r per layer (e.g. 8,8,6,...)"},
+        {"joint", "", "", "ToMe: merge over the whole text+image sequence (default: image tokens only)"},
+        {"keep", "F", "0.54", "random, uniform, smres: fraction of image patches kept"},
+        {"resolution", "PX", "", "smres: shortest edge in pixels (default: from --keep)"},
+        {"drop-seed", "N", "0", "random: seed of the dropped patches"},
+    };
+}
+
+std::vector<int> parseIntList(const std::string& text, const std::string& option) {
+    std::vector<int> values;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        std::size_t used = 0;
+        int v = 0;
+        try {
+            v = std::stoi(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (item.empty() || used != item.size()) throw UsageError("--" + option + " must be a comma-separated list of integers, not '" + text + "'");
+        values.push_back(v);
+    }
+    return values;
+}
+
+double parseRatio(const Arguments& args, const std::string& name) {
+    const std::string text = args.value(name);
+    std::size_t used = 0;
+    double v = 0;
+    try {
+        v = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (text.empty() || used != text.size() || !(v >= 0.0 && v <= 1.0))
+        throw UsageError("--" + name + " must be a number in [0, 1], not '" + text + "'");
+    return v;
+}
+
+MethodSettings methodFromArgs(const Arguments& args, const std::string& methodName) {
+    MethodSettings m = args.has("preset") ? pumerPreset(args.value("preset")) : MethodSettings{};
+    m.method = parseMethod(methodName);
+    m.mode = args.value("mode");
+    if (args.has("layers") || !args.has("preset")) m.layers = parseIntList(args.value("layers"), "layers");
+    if (args.has("prune") || !args.has("preset")) m.pruneRatio = parseRatio(args, "prune");
+    if (args.has("merge") || !args.has("preset")) m.imageMergeRatio = parseRatio(args, "merge");
+    if (args.has("merge-text") || !args.has("preset")) m.textMergeRatio = parseRatio(args, "merge-text");
+    m.score = args.value("score");
+    m.mergeStyle = args.value("merge-style");
+    m.tomeR = args.intValue("r", 0, 100000);
+    if (args.has("schedule")) {
+        const auto list = args.value("schedule");
+        const auto comma = list.find(',');
+        // "r,inflect" when the second number has a decimal point or a sign, else a per-layer list.
+        const auto second = comma == std::string::npos ? std::string() : list.substr(comma + 1);
+        if (!second.empty() && second.find(',') == std::string::npos &&
+            (second.find('.') != std::string::npos || second[0] == '-' || second[0] == '+')) {
+            m.tomeR = parseIntList(list.substr(0, comma), "schedule").at(0);
+            m.tomeInflect = std::stod(second);
+        } else {
+            m.tomeSchedule = parseIntList(list, "schedule");
+        }
+    }
+    m.tomeJoint = args.has("joint");
+    m.keepRatio = parseRatio(args, "keep");
+    if (args.has("resolution")) m.shortestEdge = args.intValue("resolution", 32, 4096);
+    m.seed = static_cast<uint64_t>(args.intValue("drop-seed", 0, 1 << 30));
+    return m;
+}
+
+std::vector<OptionSpec> withMethod(std::vector<OptionSpec> specific) {
+    auto all = methodOptions();
+    specific.insert(specific.end(), all.begin(), all.end());
+    return specific;
 }
 
 std::vector<OptionSpec> withModel(std::vector<OptionSpec> specific) {
@@ -69,6 +169,7 @@ std::unique_ptr<Engine> openModel(const Arguments& args) {
     options.precision = parsePrecision(args.value("dtype"));
     options.seed = static_cast<uint64_t>(args.intValue("seed", 0, 1 << 30));
     options.progress = showProgress;
+    if (args.has("vocab")) options.vocabPath = args.value("vocab");
     std::unique_ptr<Engine> engine;
     if (args.has("model")) {
         engine = Engine::open(args.value("model"), options);
@@ -137,8 +238,140 @@ int runAnswer(const Arguments& args) {
 
 int runForward(const Arguments& args) {
     auto engine = openModel(args);
-    engine->forwardFile(args.require("inputs"), args.require("out"));
+    engine->forwardFile(args.require("inputs"), args.require("out"), methodFromArgs(args, args.value("method")));
     std::cerr << "wrote " << args.value("out") << "\n";
+    return 0;
+}
+
+void printAnswers(const char* title, const RunResult& run) {
+    std::cout << title << " (" << describe(run.method) << ", forward " << std::fixed << std::setprecision(1)
+              << run.forwardMs << " ms)\n";
+    for (std::size_t i = 0; i < run.answers.size(); ++i) {
+        std::cout << std::setw(5) << i + 1 << ". " << std::left << std::setw(24) << run.answers[i].label << std::right
+                  << std::setprecision(4) << run.answers[i].score << "\n";
+    }
+}
+
+int runTrace(const Arguments& args) {
+    const std::string outDir = args.require("out");
+    const std::string imagePath = args.require("image");
+    const std::string question = args.require("question");
+    auto engine = openModel(args);
+    const auto image = readImage(imagePath);
+    RunRequest request{image, question, methodFromArgs(args, args.value("method")), args.intValue("top-k", 1, 100000), true};
+    const auto reduced = engine->run(request);
+    RunRequest baselineRequest = request;
+    baselineRequest.method = MethodSettings{};
+    const auto baseline = engine->run(baselineRequest);
+
+    std::error_code ec;
+    std::filesystem::create_directories(outDir, ec);
+    if (ec) throw tokenscope::Error(outDir + ": cannot create the output folder: " + ec.message());
+    writeTraceJson(outDir + "/trace.json", engine->summary().source, question, reduced, &baseline);
+    int pages = 0;
+#ifdef TOKENSCOPE_HAS_VIZ
+    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+    int argc = 1;
+    char name[] = "tokenscope-cli";
+    char* argv[] = {name, nullptr};
+    QGuiApplication app(argc, argv);
+    OverlayStyle style;
+    style.showHeatmap = args.has("heatmap");
+    const auto& layers = reduced.trace.layers;
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+        std::ostringstream title;
+        title << "layer " << l << " of " << layers.size() << "  |  " << layers[l].imageTokens << " image + "
+              << layers[l].textTokens << " text tokens  |  " << describe(reduced.method);
+        const auto page = renderLayerPage(image, reduced.trace, static_cast<int>(l), QString::fromStdString(title.str()), style);
+        char file[32];
+        std::snprintf(file, sizeof file, "/layer_%02zu.png", l);
+        if (!page.save(QString::fromStdString(outDir + file)))
+            throw tokenscope::Error(outDir + file + ": cannot write the PNG");
+        ++pages;
+    }
+#endif
+    printAnswers("reduced ", reduced);
+    printAnswers("baseline", baseline);
+    std::cout << "tokens per layer (image+text):";
+    for (const auto& layer : reduced.trace.layers) std::cout << " " << layer.imageTokens << "+" << layer.textTokens;
+    std::cout << "\nwrote " << outDir << "/trace.json";
+    if (pages) std::cout << " and " << pages << " layer PNGs";
+    std::cout << "\n";
+    if (!pages) std::cerr << "note: this build has no viz (TOKENSCOPE_GUI=OFF), so no PNGs were drawn\n";
+    return 0;
+}
+
+int runBench(const Arguments& args) {
+    auto engine = openModel(args);
+    const auto batches = parseIntList(args.value("batch"), "batch");
+    std::stringstream methodList(args.value("method"));
+    std::vector<std::string> methods;
+    for (std::string m; std::getline(methodList, m, ',');) methods.push_back(m);
+    const double seconds = std::stod(args.value("seconds"));
+    const bool paper = args.value("protocol") == "paper";
+    if (args.value("protocol") != "paper" && args.value("protocol") != "window")
+        throw UsageError("--protocol must be window or paper");
+    const bool json = args.value("format") == "json";
+    if (!json && args.value("format") != "csv") throw UsageError("--format must be csv or json");
+    const auto& summary = engine->summary();
+
+    const auto join = [](const std::vector<int>& values) {
+        std::string out;
+        for (std::size_t i = 0; i < values.size(); ++i) out += (i ? " " : "") + std::to_string(values[i]);
+        return out;
+    };
+    nlohmann::json rows = nlohmann::json::array();
+    if (!json)
+        std::cout << "model,device,dtype,method,settings,batch,iterations,examples_per_s,latency_p50_ms,latency_p95_ms,"
+                     "peak_memory_mib,image_tokens_per_layer,text_tokens_per_layer,traced,note\n";
+    const auto emitRow = [&](const BenchRow& row, const std::string& note) {
+        if (json) {
+            rows.push_back({{"model", summary.source}, {"device", args.value("device")}, {"dtype", args.value("dtype")},
+                            {"method", methodName(row.method.method)}, {"settings", describe(row.method)},
+                            {"batch", row.batch}, {"iterations", row.iterations},
+                            {"examples_per_s", row.examplesPerSecond}, {"latency_p50_ms", row.latencyP50Ms},
+                            {"latency_p95_ms", row.latencyP95Ms}, {"peak_memory_mib", row.peakMemoryMiB},
+                            {"image_tokens_per_layer", row.imageTokensPerLayer},
+                            {"text_tokens_per_layer", row.textTokensPerLayer}, {"traced", args.has("with-trace")},
+                            {"note", note}});
+            return;
+        }
+        std::cout << '"' << summary.source << "\"," << args.value("device") << "," << args.value("dtype") << ","
+                  << methodName(row.method.method) << ",\"" << describe(row.method) << "\"," << row.batch << ","
+                  << row.iterations << "," << std::fixed << std::setprecision(2) << row.examplesPerSecond << ","
+                  << row.latencyP50Ms << "," << row.latencyP95Ms << "," << row.peakMemoryMiB << ","
+                  << join(row.imageTokensPerLayer) << "," << join(row.textTokensPerLayer) << ","
+                  << (args.has("with-trace") ? "yes" : "no") << "," << note << std::endl;
+    };
+    for (const auto& name : methods) {
+        BenchRequest request;
+        request.method = methodFromArgs(args, name);
+        request.seconds = paper ? std::max(seconds, 30.0) : seconds;
+        request.imageSize = args.intValue("image-size", 32, 4096);
+        request.textLength = args.intValue("text-length", 2, 512);
+        request.trace = args.has("with-trace");
+        if (!paper) {
+            for (int batch : batches) {
+                request.batch = batch;
+                const auto row = engine->benchmark(request);
+                emitRow(row, row.outOfMemory ? "out of memory: " + row.error : "");
+            }
+            continue;
+        }
+        // PuMer's protocol: grow the batch until it no longer fits, report the best throughput.
+        BenchRow best;
+        for (int batch = 1; batch <= args.intValue("max-batch", 1, 1 << 20); batch *= 2) {
+            request.batch = batch;
+            const auto row = engine->benchmark(request);
+            if (row.outOfMemory) {
+                std::cerr << "batch " << batch << ": out of memory, stopping\n";
+                break;
+            }
+            if (row.examplesPerSecond > best.examplesPerSecond) best = row;
+        }
+        emitRow(best, "best batch (paper protocol)");
+    }
+    if (json) std::cout << rows.dump(2) << "\n";
     return 0;
 }
 
@@ -180,9 +413,26 @@ std::vector<Command> commands() {
                     {"json", "", "", "print one JSON object"}}),
          runAnswer},
         {"forward", "run the model on raw input tensors and write every output (parity with Python)",
-         withModel({{"inputs", "FILE", "", "safetensors with input_ids, attention_mask, token_type_ids, pixel_values, pixel_mask (CLIP: pixel_values)"},
-                    {"out", "FILE", "", "safetensors to write (float32)"}}),
+         withModel(withMethod({{"inputs", "FILE", "", "safetensors with input_ids, attention_mask, token_type_ids, pixel_values, pixel_mask (CLIP: pixel_values)"},
+                               {"out", "FILE", "", "safetensors to write (float32)"}})),
          runForward},
+        {"trace", "run a method on an image and a question; write trace.json and one PNG per layer",
+         withModel(withMethod({{"image", "FILE", "", "image file"},
+                               {"question", "TEXT", "", "the question"},
+                               {"out", "DIR", "", "output folder (created)"},
+                               {"top-k", "K", "5", "answers to print"},
+                               {"heatmap", "", "", "draw the reducer's score as a heatmap"}})),
+         runTrace},
+        {"bench", "throughput, latency and peak memory per method and batch (synthetic inputs, CSV or JSON)",
+         withModel(withMethod({{"batch", "LIST", "1,8,32", "batch sizes"},
+                               {"seconds", "S", "5", "timed window per row (paper protocol: at least 30)"},
+                               {"protocol", "window|paper", "window", "paper: grow the batch until out of memory, report the best"},
+                               {"max-batch", "N", "1024", "paper protocol: largest batch tried"},
+                               {"image-size", "PX", "384", "side of the synthetic square image"},
+                               {"text-length", "N", "16", "question length in tokens"},
+                               {"format", "csv|json", "csv", "output format"},
+                               {"with-trace", "", "", "also time layers and build traces (measures the cost of tracing)"}})),
+         runBench},
         {"preprocess", "write pixel_values and pixel_mask as the model's image processor makes them",
          withModel({{"image", "FILE", "", "image file; repeat for a batch", true}, {"out", "FILE", "", "safetensors to write"}}),
          runPreprocess},

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <cmath>
+#include <fstream>
 #include <thread>
 
 #include <torch/torch.h>
@@ -11,9 +13,11 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/tensor_file.h"
 #include "common/error.h"
+#include "engine/trace_builder.h"
 #include "image/vilt_preprocess.h"
 #include "models/clip_vision.h"
 #include "models/vilt.h"
+#include "reduce/tome.h"
 #include "text/bert_tokenizer.h"
 
 namespace tokenscope {
@@ -61,6 +65,45 @@ void initialiseRandom(torch::nn::Module& module, uint64_t seed) {
             p.normal_(0.0, 0.02);
         }
     }
+}
+
+// Peak resident memory of the process since the last reset (Linux: VmHWM, reset through
+// /proc/self/clear_refs). On a GPU the CUDA allocator's peak would be the figure to report.
+void resetPeakMemory() {
+    std::ofstream clear("/proc/self/clear_refs");
+    if (clear) clear << "5";
+}
+
+double peakMemoryMiB() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+    }
+    return 0.0;
+}
+
+bool isOutOfMemory(const std::exception& e) {
+    const std::string what = e.what();
+    return what.find("out of memory") != std::string::npos || what.find("not enough memory") != std::string::npos ||
+           what.find("bad_alloc") != std::string::npos || dynamic_cast<const std::bad_alloc*>(&e) != nullptr;
+}
+
+double percentile(std::vector<double> values, double q) {
+    if (values.empty()) return 0.0;
+    std::sort(values.begin(), values.end());
+    const auto index = static_cast<std::size_t>(std::min<double>(values.size() - 1, std::floor(q * (values.size() - 1) + 0.5)));
+    return values[index];
+}
+
+// The shortest edge that leaves about keepRatio of the default patch count (patches scale with
+// the area), on the size divisor's grid.
+int smallerResolutionEdge(const MethodSettings& settings, const ViltPreprocessConfig& config) {
+    if (settings.shortestEdge > 0) return settings.shortestEdge;
+    const double keep = std::clamp(settings.keepRatio, 0.01, 1.0);
+    const double edge = config.shortestEdge * std::sqrt(keep);
+    const int divisor = config.sizeDivisor;
+    return std::max(divisor, static_cast<int>(std::lround(edge / divisor)) * divisor);
 }
 
 }  // namespace
@@ -139,6 +182,77 @@ struct Engine::Impl {
         return ids;
     }
 
+    // The encoder's reduction for a method; smaller resolution changes the preprocessing instead.
+    std::optional<ViltReduction> reductionFor(const MethodSettings& settings) const {
+        const int layers = summary.config.vilt.numHiddenLayers;
+        for (int l : settings.layers) {
+            if (settings.method == Method::Pumer && (l < 0 || l >= layers))
+                throw Error("reduction layer " + std::to_string(l) + " does not exist (the model has layers 0.." +
+                            std::to_string(layers - 1) + ")");
+        }
+        switch (settings.method) {
+            case Method::None:
+            case Method::SmallerResolution:
+                return std::nullopt;
+            case Method::Pumer: {
+                ViltReduction reduction;
+                auto& p = reduction.pumer;
+                p.pruneRatio = settings.pruneRatio;
+                p.mergeRatio = settings.imageMergeRatio;
+                p.textMergeRatio = settings.textMergeRatio;
+                p.mode = settings.mode == "fixed" ? ReductionMode::Fixed : ReductionMode::Reference;
+                if (settings.mode != "fixed" && settings.mode != "reference")
+                    throw Error("unknown mode '" + settings.mode + "' (use reference or fixed)");
+                if (settings.score == "mean-head") p.score = PruneScore::MeanHead;
+                else if (settings.score == "first-head") p.score = PruneScore::FirstHead;
+                else if (settings.score == "key") p.score = PruneScore::KeyMetric;
+                else if (settings.score == "qk") p.score = PruneScore::QueryKey;
+                else throw Error("unknown score '" + settings.score + "' (use mean-head, first-head, key or qk)");
+                if (settings.mergeStyle == "tome") p.mergeStyle = ImageMergeStyle::Tome;
+                else if (settings.mergeStyle == "tip") p.mergeStyle = ImageMergeStyle::Tip;
+                else if (settings.mergeStyle == "diff") p.mergeStyle = ImageMergeStyle::Diff;
+                else throw Error("unknown merge style '" + settings.mergeStyle + "' (use tome, tip or diff)");
+                for (double ratio : {settings.pruneRatio, settings.imageMergeRatio, settings.textMergeRatio}) {
+                    if (!(ratio >= 0.0 && ratio < 1.0)) throw Error("PuMer ratios must lie in [0, 1)");
+                }
+                reduction.layers = settings.layers;
+                return reduction;
+            }
+            case Method::Tome: {
+                ViltReduction reduction;
+                reduction.method = ReductionMethod::Tome;
+                if (settings.tomeSchedule.empty()) {
+                    if (settings.tomeR < 0) throw Error("ToMe r must not be negative");
+                    reduction.tome.schedule = tomeSchedule(layers, settings.tomeR, settings.tomeInflect);
+                } else {
+                    std::vector<int64_t> perLayer(settings.tomeSchedule.begin(), settings.tomeSchedule.end());
+                    for (auto r : perLayer) {
+                        if (r < 0) throw Error("ToMe schedule entries must not be negative");
+                    }
+                    reduction.tome.schedule = tomeSchedule(layers, perLayer);
+                }
+                reduction.tome.joint = settings.tomeJoint;
+                return reduction;
+            }
+            case Method::RandomDrop:
+            case Method::UniformDrop: {
+                if (!(settings.keepRatio > 0.0 && settings.keepRatio <= 1.0)) throw Error("--keep must lie in (0, 1]");
+                ViltReduction reduction;
+                reduction.method = settings.method == Method::RandomDrop ? ReductionMethod::RandomDrop : ReductionMethod::UniformDrop;
+                reduction.drop.keepRatio = settings.keepRatio;
+                reduction.drop.seed = settings.seed;
+                return reduction;
+            }
+        }
+        return std::nullopt;
+    }
+
+    ViltPreprocessConfig preprocessFor(const MethodSettings& settings) const {
+        ViltPreprocessConfig config = preprocess;
+        if (settings.method == Method::SmallerResolution) config.shortestEdge = smallerResolutionEdge(settings, preprocess);
+        return config;
+    }
+
     std::vector<ScoredAnswer> rank(const torch::Tensor& logits, int topK, bool softmax) const {
         auto row = logits[0].to(torch::kFloat).cpu();
         auto scores = softmax ? torch::softmax(row, 0) : torch::sigmoid(row);
@@ -200,6 +314,7 @@ std::unique_ptr<Engine> Engine::fromConfig(const ModelConfig& config, const Engi
     impl->build(config, options);
     initialiseRandom(impl->module(), options.seed);
     impl->moveToTarget();
+    if (!options.vocabPath.empty()) impl->tokenizer = BertTokenizer::fromVocabFile(options.vocabPath);
     impl->summary.loadMs = msSince(start);
     return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
@@ -260,12 +375,133 @@ AnswerResult Engine::answerPair(const ImageU8& left, const ImageU8& right, const
     return result;
 }
 
+RunResult Engine::run(const RunRequest& request, const std::atomic<bool>* cancel) {
+    auto& d = *m_impl;
+    d.requireVilt("running a question");
+    if (d.summary.config.vilt.head == ViltHead::ImagesAndTextClassification)
+        throw Error("this is an NLVR2 model: it needs two images");
+    c10::InferenceMode guard;
+    RunResult result;
+    result.method = request.method;
+    auto start = std::chrono::steady_clock::now();
+    ViltInputs inputs;
+    std::vector<std::string> pieces;
+    inputs.inputIds = d.encodeText(request.question, &pieces, &inputs.attentionMask);
+    const auto preprocess = d.preprocessFor(request.method);
+    auto pixels = preprocessVilt({request.image}, preprocess, d.device);
+    inputs.pixelValues = pixels.pixelValues;
+    inputs.pixelMask = pixels.pixelMask;
+    result.preprocessMs = msSince(start);
+
+    ViltForwardOptions options;
+    options.cancel = cancel;
+    options.timeLayers = request.trace;
+    options.reduction = d.reductionFor(request.method);
+    resetPeakMemory();
+    start = std::chrono::steady_clock::now();
+    auto outputs = d.vilt->forward(inputs, options);
+    auto logits = outputs.logits.to(torch::kFloat).cpu();
+    result.forwardMs = msSince(start);
+    result.peakMemoryMiB = peakMemoryMiB();
+    result.answers = d.rank(logits, request.topK, false);
+    if (request.trace) {
+        const TraceGeometry geometry{d.summary.config.vilt.patchSize, pixels.resizedHw[0][0], pixels.resizedHw[0][1],
+                                     d.summary.config.vilt.numHiddenLayers};
+        result.trace = buildTrace(outputs.images.front(), 0, pieces, geometry);
+    }
+    return result;
+}
+
+BenchRow Engine::benchmark(const BenchRequest& request) {
+    auto& d = *m_impl;
+    d.requireVilt("benchmarking");
+    if (request.batch < 1) throw Error("batch must be at least 1");
+    const auto& config = d.summary.config.vilt;
+    c10::InferenceMode guard;
+    BenchRow row;
+    row.method = request.method;
+    row.batch = request.batch;
+
+    // Synthetic inputs: random pixels in [-1, 1] at the method's resolution, question ids from the vocab.
+    torch::manual_seed(request.seed);
+    int side = request.imageSize;
+    if (request.method.method == Method::SmallerResolution) {
+        ViltPreprocessConfig scaled = d.preprocess;
+        scaled.shortestEdge = request.imageSize;
+        side = smallerResolutionEdge(request.method, scaled);
+    }
+    const int textLength = std::clamp(request.textLength, 2, config.maxPositionEmbeddings);
+    const auto make = [&](int batch) {
+        ViltInputs x;
+        x.inputIds = torch::randint(std::min(config.vocabSize, 1000) / 2, config.vocabSize, {batch, textLength}, torch::kLong);
+        x.attentionMask = torch::ones({batch, textLength}, torch::kLong);
+        x.pixelValues = (torch::rand({batch, config.numChannels, side, side}) * 2 - 1).to(d.device);
+        x.pixelMask = torch::ones({batch, side, side}, torch::kLong).to(d.device);
+        x.inputIds = x.inputIds.to(d.device);
+        x.attentionMask = x.attentionMask.to(d.device);
+        return x;
+    };
+    ViltForwardOptions options;
+    options.reduction = d.reductionFor(request.method);
+    try {
+        // Tokens per layer from one traced single-sample run (not timed).
+        {
+            auto one = d.vilt->forward(make(1), options);
+            const TraceGeometry geometry{config.patchSize, side, side, config.numHiddenLayers};
+            const std::vector<std::string> pieces(static_cast<std::size_t>(textLength), "?");
+            const auto trace = buildTrace(one.images.front(), 0, pieces, geometry);
+            for (const auto& layer : trace.layers) {
+                row.imageTokensPerLayer.push_back(layer.imageTokens);
+                row.textTokensPerLayer.push_back(layer.textTokens);
+            }
+        }
+        const auto inputs = make(request.batch);
+        const auto sync = [&] {
+#if TORCH_VERSION_MAJOR >= 2
+            if (d.device.is_cuda()) torch::cuda::synchronize();
+#endif
+        };
+        options.timeLayers = request.trace;
+        const TraceGeometry geometry{config.patchSize, side, side, config.numHiddenLayers};
+        const std::vector<std::string> pieces(static_cast<std::size_t>(textLength), "?");
+        const auto call = [&] {
+            auto outputs = d.vilt->forward(inputs, options);
+            if (request.trace) {
+                for (int64_t b = 0; b < request.batch; ++b) buildTrace(outputs.images.front(), b, pieces, geometry);
+            }
+            sync();
+        };
+        call();  // warm-up
+        resetPeakMemory();
+        std::vector<double> latencies;
+        const auto begin = std::chrono::steady_clock::now();
+        do {
+            const auto start = std::chrono::steady_clock::now();
+            call();
+            latencies.push_back(msSince(start));
+        } while (msSince(begin) < request.seconds * 1000.0);
+        const double totalMs = msSince(begin);
+        row.iterations = static_cast<int>(latencies.size());
+        row.examplesPerSecond = request.batch * row.iterations / (totalMs / 1000.0);
+        row.latencyP50Ms = percentile(latencies, 0.5);
+        row.latencyP95Ms = percentile(latencies, 0.95);
+        row.peakMemoryMiB = peakMemoryMiB();
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        if (!isOutOfMemory(e)) throw;
+        row.outOfMemory = true;
+        row.error = e.what();
+    }
+    return row;
+}
+
 void Engine::preprocessToFile(const std::vector<ImageU8>& images, const std::string& outputsPath) {
     const auto pixels = preprocessVilt(images, m_impl->preprocess);
     writeTensorFile(outputsPath, {{"pixel_values", pixels.pixelValues}, {"pixel_mask", pixels.pixelMask.to(torch::kUInt8)}});
 }
 
-void Engine::forwardFile(const std::string& inputsPath, const std::string& outputsPath) {
+void Engine::forwardFile(const std::string& inputsPath, const std::string& outputsPath, const MethodSettings& method) {
     auto& d = *m_impl;
     auto inputs = readTensorFile(inputsPath);
     const auto name = fileNameOf(inputsPath);
@@ -292,6 +528,9 @@ void Engine::forwardFile(const std::string& inputsPath, const std::string& outpu
         x.pixelMask = take("pixel_mask", false);
         ViltForwardOptions options;
         options.keepHiddenStates = options.keepAttentions = true;
+        options.reduction = d.reductionFor(method);
+        if (method.method == Method::SmallerResolution)
+            throw Error("forward works on given pixel_values; smaller resolution is a preprocessing method (use trace or bench)");
         auto outputs = d.vilt->forward(x, options);
         if (outputs.logits.defined()) out["logits"] = outputs.logits;
         for (std::size_t i = 0; i < outputs.images.size(); ++i) {
@@ -308,6 +547,7 @@ void Engine::forwardFile(const std::string& inputsPath, const std::string& outpu
             out["patch_grid_hw" + suffix] = torch::tensor({e.gridHeight, e.gridWidth}, torch::kLong);
         }
     } else {
+        if (method.method != Method::None) throw Error("token reduction methods run on ViLT models only");
         ClipVisionOptions options;
         options.keepHiddenStates = options.keepAttentions = true;
         auto outputs = d.clip->forward(take("pixel_values", true), options);

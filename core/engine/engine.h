@@ -28,7 +28,8 @@ struct EngineOptions {
     Precision precision = Precision::Fp32;
     std::function<void(uint64_t bytesDone, uint64_t bytesTotal)> progress;  // called on the loading thread
     const std::atomic<bool>* cancel = nullptr;
-    uint64_t seed = 0;  // random weights (fromArchitecture) only
+    uint64_t seed = 0;      // random weights (fromConfig) only
+    std::string vocabPath;  // a WordPiece vocab.txt for fromConfig models (open() reads the folder's)
 };
 
 struct ModelSummary {
@@ -73,6 +74,29 @@ struct RunResult {
     double peakMemoryMiB = 0;  // CUDA allocator peak on a GPU, process peak RSS on the CPU
 };
 
+// A throughput measurement on synthetic inputs (random pixels, a fixed-length question).
+struct BenchRequest {
+    MethodSettings method;
+    int batch = 1;
+    double seconds = 5.0;    // timed window after one warm-up call
+    int imageSize = 384;     // square synthetic image, pixels
+    int textLength = 16;     // question length in tokens incl. [CLS] and [SEP]
+    uint64_t seed = 0;
+    bool trace = false;      // time layers and build every sample's trace, to measure what tracing costs
+};
+
+struct BenchRow {
+    MethodSettings method;
+    int batch = 0;
+    int iterations = 0;
+    double examplesPerSecond = 0;
+    double latencyP50Ms = 0, latencyP95Ms = 0;  // per batch call
+    double peakMemoryMiB = 0;
+    std::vector<int> imageTokensPerLayer, textTokensPerLayer;  // sample 0, after each layer
+    bool outOfMemory = false;  // the batch did not fit; the numbers are empty
+    std::string error;
+};
+
 // One loaded model. Calls are not thread-safe: use one Engine from one thread at a time (the
 // window's worker). Every method throws Error with a one-line message on bad input.
 class Engine {
@@ -97,9 +121,14 @@ public:
     // method, trace. Throws Cancelled when *cancel becomes true (polled between layers).
     RunResult run(const RunRequest& request, const std::atomic<bool>* cancel = nullptr);
 
+    // Times forward passes under a method (no tracing). Out of memory is caught and reported in
+    // the row, not thrown; other errors throw.
+    BenchRow benchmark(const BenchRequest& request);
+
     // Runs the model on raw input tensors (names as transformers names them) and writes every
     // output in float32 under transformers' names. See README "tokenscope-cli forward".
-    void forwardFile(const std::string& inputsPath, const std::string& outputsPath);
+    // A reduction method (ViLT only) changes the outputs as the method does.
+    void forwardFile(const std::string& inputsPath, const std::string& outputsPath, const MethodSettings& method = {});
     // Writes pixel_values / pixel_mask as the image processor makes them.
     void preprocessToFile(const std::vector<ImageU8>& images, const std::string& outputsPath);
 

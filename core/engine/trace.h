@@ -55,6 +55,7 @@ std::string describe(const MethodSettings& settings);
 struct LayerTrace {
     int layer = 0;
     bool reduced = false;       // a reducer changed the tokens in this layer
+    bool jointSequence = false; // owners index the whole text+image sequence (joint ToMe), not each part
     int imageTokensIn = 0;      // image tokens the layer's attention saw (incl. image CLS)
     int textTokensIn = 0;
     int imageTokens = 0;        // after this layer's reduction

@@ -1,0 +1,174 @@
+#include "engine/trace_builder.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include "common/error.h"
+
+namespace tokenscope {
+
+namespace {
+
+// Provenance [current, originals] (0/1 weights) -> owner per original (-1 = no holder) and size
+// per current token.
+void ownersFromSource(const torch::Tensor& source, std::vector<int>& owner, std::vector<float>& size) {
+    auto s = source.to(torch::kFloat).cpu().contiguous();  // [current, originals]
+    const auto current = s.size(0), originals = s.size(1);
+    owner.assign(static_cast<std::size_t>(originals), -1);
+    size.assign(static_cast<std::size_t>(current), 0.0f);
+    auto a = s.accessor<float, 2>();
+    for (int64_t c = 0; c < current; ++c) {
+        for (int64_t o = 0; o < originals; ++o) {
+            if (a[c][o] > 0.5f) {
+                owner[o] = static_cast<int>(c);
+                size[c] += 1.0f;
+            }
+        }
+    }
+}
+
+// The smallest original index each current token holds (a stable name for a merge group).
+std::vector<int> representatives(const std::vector<int>& owner, std::size_t current) {
+    std::vector<int> rep(current, -1);
+    for (std::size_t o = 0; o < owner.size(); ++o) {
+        const int c = owner[o];
+        if (c >= 0 && static_cast<std::size_t>(c) < current && rep[c] < 0) rep[c] = static_cast<int>(o);
+    }
+    return rep;
+}
+
+std::vector<int64_t> row(const torch::Tensor& t, int64_t sample) {
+    if (!t.defined() || t.numel() == 0) return {};
+    auto r = t[sample].to(torch::kLong).cpu().contiguous();
+    return std::vector<int64_t>(r.data_ptr<int64_t>(), r.data_ptr<int64_t>() + r.numel());
+}
+
+}  // namespace
+
+TokenTrace buildTrace(const ViltEncoding& encoding, int64_t sample, const std::vector<std::string>& textTokens,
+                      const TraceGeometry& geometry) {
+    TokenTrace trace;
+    trace.patchSize = geometry.patchSize;
+    trace.resizedHeight = geometry.resizedHeight;
+    trace.resizedWidth = geometry.resizedWidth;
+    trace.gridHeight = static_cast<int>(encoding.gridHeight);
+    trace.gridWidth = static_cast<int>(encoding.gridWidth);
+    trace.textTokens = textTokens;
+
+    // Original image tokens: the image CLS, then this sample's valid patches (padding excluded).
+    const auto mask = row(encoding.imageTokenMask, sample);  // [1 + N]
+    const auto cells = encoding.imagePatchIndex[sample].to(torch::kLong).cpu();
+    std::vector<int64_t> validPositions;  // positions in the encoder's image part
+    trace.patchCell.push_back({-1, -1});
+    validPositions.push_back(0);
+    for (std::size_t k = 1; k < mask.size(); ++k) {
+        if (mask[k] == 0) continue;
+        validPositions.push_back(static_cast<int64_t>(k));
+        trace.patchCell.push_back({static_cast<int>(cells[k - 1][0].item<int64_t>()), static_cast<int>(cells[k - 1][1].item<int64_t>())});
+    }
+    const auto imageOriginals = validPositions.size();
+    const auto textOriginals = textTokens.size();
+
+    // Current state: owner per original and size per current token.
+    std::vector<int> imageOwner(imageOriginals), textOwner(textOriginals);
+    const int64_t textLength0 = encoding.fullAttentionMask.size(1) - encoding.imageTokenMask.size(1);
+    std::vector<float> imageSize(mask.size(), 1.0f), textSize(static_cast<std::size_t>(textLength0), 1.0f);
+    for (std::size_t o = 0; o < imageOriginals; ++o) imageOwner[o] = static_cast<int>(validPositions[o]);
+    for (std::size_t o = 0; o < textOriginals; ++o) textOwner[o] = static_cast<int>(o);
+    int imageCount = static_cast<int>(mask.size());
+    int textCount = static_cast<int>(textLength0);
+    bool jointSequence = false;
+
+    // Provenance columns of the records index the encoder's image positions; keep only the valid ones.
+    const auto index = torch::tensor(validPositions, torch::kLong);
+    const auto apply = [&](const ReductionRecord& record, LayerTrace& layer) {
+        std::vector<int> previousImageOwner = imageOwner, previousTextOwner = textOwner;
+        if (record.imageSource.defined()) {
+            std::vector<float> size;
+            std::vector<int> owner;
+            ownersFromSource(record.imageSource[sample].index_select(1, index.to(record.imageSource.device())), owner, size);
+            imageOwner = owner;
+            imageSize = size;
+            imageCount = static_cast<int>(record.imageSource.size(1));
+        }
+        if (record.textSource.defined()) {
+            std::vector<float> size;
+            std::vector<int> owner;
+            ownersFromSource(record.textSource[sample].slice(1, 0, static_cast<int64_t>(textOriginals)), owner, size);
+            textOwner = owner;
+            textSize = size;
+            textCount = static_cast<int>(record.textSource.size(1));
+        }
+        layer.reduced = true;
+        if (record.isJointSequence) {
+            // Rows are over the whole sequence: count the rows that hold originals of each kind.
+            jointSequence = true;
+            imageCount = static_cast<int>(std::count_if(imageSize.begin(), imageSize.end(), [](float v) { return v > 0; }));
+            textCount = static_cast<int>(std::count_if(textSize.begin(), textSize.end(), [](float v) { return v > 0; }));
+        }
+        // Scores of the input tokens, spread to the originals they held.
+        if (record.imageScore.defined() && record.imageScore.numel() > 0) {
+            const auto scores = record.imageScore[sample].to(torch::kFloat).cpu();
+            layer.imageScore.assign(imageOriginals, std::numeric_limits<float>::quiet_NaN());
+            for (std::size_t o = 0; o < imageOriginals; ++o) {
+                const int holder = previousImageOwner[o];
+                if (holder >= 0 && holder < scores.size(0)) layer.imageScore[o] = scores[holder].item<float>();
+            }
+        }
+        // Merges as (source, destination) original-token representatives.
+        const auto kept = row(record.keptIndex, sample);
+        const auto mergeSource = row(record.imageMergeSource, sample), mergeDestination = row(record.imageMergeDestination, sample);
+        const auto imageRep = representatives(previousImageOwner, static_cast<std::size_t>(layer.imageTokensIn));
+        for (std::size_t m = 0; m < mergeSource.size() && m < mergeDestination.size(); ++m) {
+            auto toInput = [&](int64_t p) { return kept.empty() ? p : (p < static_cast<int64_t>(kept.size()) ? kept[p] : -1); };
+            const auto s = toInput(mergeSource[m]), d = toInput(mergeDestination[m]);
+            if (s >= 0 && d >= 0 && s < static_cast<int64_t>(imageRep.size()) && d < static_cast<int64_t>(imageRep.size()))
+                layer.imageMerges.emplace_back(imageRep[s], imageRep[d]);
+        }
+        const auto textSourceRow = row(record.textMergeSource, sample), textDestination = row(record.textMergeDestination, sample);
+        const auto textRep = representatives(previousTextOwner, static_cast<std::size_t>(layer.textTokensIn));
+        for (std::size_t m = 0; m < textSourceRow.size() && m < textDestination.size(); ++m) {
+            const auto s = textSourceRow[m], d = textDestination[m];
+            if (s >= 0 && d >= 0 && s < static_cast<int64_t>(textRep.size()) && d < static_cast<int64_t>(textRep.size()) &&
+                textRep[s] >= 0 && textRep[d] >= 0)
+                layer.textMerges.emplace_back(textRep[s], textRep[d]);
+        }
+    };
+
+    std::map<int, const ReductionRecord*> byLayer;
+    for (const auto& r : encoding.reductions) byLayer[r.layer] = &r.record;
+    trace.imageDroppedAt.assign(imageOriginals, -1);
+    trace.textDroppedAt.assign(textOriginals, -1);
+    if (auto it = byLayer.find(-1); it != byLayer.end()) {  // dropped at the embedding
+        LayerTrace before;
+        before.imageTokensIn = imageCount;
+        before.textTokensIn = textCount;
+        apply(*it->second, before);
+    }
+    for (int l = 0; l < geometry.numLayers; ++l) {
+        LayerTrace layer;
+        layer.layer = l;
+        layer.imageTokensIn = imageCount;
+        layer.textTokensIn = textCount;
+        if (auto it = byLayer.find(l); it != byLayer.end()) apply(*it->second, layer);
+        layer.imageTokens = imageCount;
+        layer.textTokens = textCount;
+        layer.jointSequence = jointSequence;
+        layer.imageOwner = imageOwner;
+        layer.textOwner = textOwner;
+        layer.imageSize = imageSize;
+        layer.textSize = textSize;
+        if (static_cast<std::size_t>(l) < encoding.layerMs.size()) layer.latencyMs = encoding.layerMs[l];
+        for (std::size_t o = 0; o < imageOriginals; ++o) {
+            if (imageOwner[o] < 0 && trace.imageDroppedAt[o] < 0) trace.imageDroppedAt[o] = l;
+        }
+        for (std::size_t o = 0; o < textOriginals; ++o) {
+            if (textOwner[o] < 0 && trace.textDroppedAt[o] < 0) trace.textDroppedAt[o] = l;
+        }
+        trace.layers.push_back(std::move(layer));
+    }
+    return trace;
+}
+
+}  // namespace tokenscope
