@@ -113,8 +113,7 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     pairSplit->addWidget(m_canvasB);
     compareSplit->addWidget(pairSplit);
     compareSplit->addWidget(m_diffCanvas);
-    compareSplit->setStretchFactor(0, 1);
-    compareSplit->setStretchFactor(1, 1);
+    m_compareSplit = compareSplit;
     m_canvasStack->addWidget(m_canvas);
     m_canvasStack->addWidget(compareSplit);
     m_legend = new QLabel;
@@ -402,7 +401,13 @@ void MainWindow::onRunFinished(const RunOutcome& outcome)
             m_scrubber->setCurrentIndex(wanted);
         m_pendingLayer = -1;
     }
-    m_canvasStack->setCurrentIndex(m_controls->isCompareEnabled() ? 1 : 0);
+    if (m_controls->isCompareEnabled() && m_canvasStack->currentIndex() != 1) {
+        m_canvasStack->setCurrentIndex(1);
+        const int height = std::max(200, m_canvasStack->height());
+        m_compareSplit->setSizes({height / 2, height / 2});
+    } else if (!m_controls->isCompareEnabled()) {
+        m_canvasStack->setCurrentIndex(0);
+    }
     const RunResult* reference = referenceResult();
     m_answers->setAnswers(tr("A: %1").arg(QString::fromStdString(describe(outcome.result->method))), outcome.result->answers,
                           referenceName(), reference ? reference->answers : std::vector<ScoredAnswer>{});

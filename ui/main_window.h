@@ -125,6 +125,7 @@ private:
     QLabel* m_banner = nullptr;
     QLabel* m_runState = nullptr;
     QSplitter* m_splitter = nullptr;
+    QSplitter* m_compareSplit = nullptr;
 
     ImageU8 m_image;
     QString m_imageName;
