@@ -127,7 +127,8 @@ struct ViltLayerReduction {
 struct ViltEncoding {
     torch::Tensor lastHiddenState;           // [B, L, C] after the final LayerNorm
     torch::Tensor poolerOutput;              // [B, C]
-    std::vector<torch::Tensor> hiddenStates; // L+1 x [B, L, C], before the final LayerNorm
+    std::vector<torch::Tensor> hiddenStates; // L+1 x [B, L, C], before the final LayerNorm; [0] = the
+                                             // embeddings before any drop, [l + 1] = block l's output
     std::vector<torch::Tensor> attentions;   // layers x [B, H, L, L]
     torch::Tensor fullAttentionMask;         // [B, L] int64
     torch::Tensor imageTokenMask;            // [B, 1 + N] int64, column 0 = image CLS
