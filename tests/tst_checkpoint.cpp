@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "models/vilt.h"
 #include "support/tensor_compare.h"
+#include "support/vilt_fixture.h"
 #include "support/torch_bin_writer.h"
 
 using namespace tokenscope;
@@ -30,12 +31,7 @@ std::map<std::string, torch::Tensor> fixtureWeights() { return readTensorFile(da
 
 torch::Tensor logitsOf(const std::string& weightsPath) {
     c10::InferenceMode guard;
-    Vilt model(loadModelConfig(dataPath("vilt/config.json")).vilt);
-    model->eval();
-    loadStateDict(*model, Checkpoint::open(weightsPath), {});
-    const auto t = readTensorFile(dataPath("vilt/inputs.safetensors"));
-    ViltInputs x{t.at("input_ids"), t.at("attention_mask"), t.at("token_type_ids"), t.at("pixel_values"), t.at("pixel_mask")};
-    return model->forward(x).logits;
+    return tokenscope::test::loadFixtureVilt(weightsPath)->forward(tokenscope::test::fixtureViltInputs()).logits;
 }
 
 void writeBytes(const std::string& path, const std::vector<uint8_t>& bytes) {

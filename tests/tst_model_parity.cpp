@@ -10,32 +10,18 @@
 #include "models/clip_vision.h"
 #include "models/vilt.h"
 #include "support/tensor_compare.h"
+#include "support/vilt_fixture.h"
 
 using namespace tokenscope;
 using tokenscope::test::allClose;
 using tokenscope::test::dataPath;
 using tokenscope::test::equal;
+using tokenscope::test::fixtureViltInputs;
+using tokenscope::test::loadFixtureVilt;
 
 namespace {
 constexpr double kAtol = 1e-4;
 
-Vilt loadVilt() {
-    const auto config = loadModelConfig(dataPath("vilt/config.json"));
-    Vilt model(config.vilt);
-    model->eval();
-    loadStateDict(*model, Checkpoint::open(dataPath("vilt/model.safetensors")), {});
-    return model;
-}
-
-ViltInputs viltInputs(const std::map<std::string, torch::Tensor>& t) {
-    ViltInputs x;
-    x.inputIds = t.at("input_ids");
-    x.attentionMask = t.at("attention_mask");
-    x.tokenTypeIds = t.at("token_type_ids");
-    x.pixelValues = t.at("pixel_values");
-    x.pixelMask = t.at("pixel_mask");
-    return x;
-}
 }  // namespace
 
 class TestModelParity : public QObject {
@@ -45,11 +31,11 @@ private slots:
 
     void viltRasterOrderEveryOutput() {
         c10::InferenceMode guard;
-        auto model = loadVilt();
+        auto model = loadFixtureVilt();
         const auto expected = readTensorFile(dataPath("vilt/outputs_raster.safetensors"));
         ViltForwardOptions options;
         options.keepHiddenStates = options.keepAttentions = true;
-        const auto out = model->forward(viltInputs(readTensorFile(dataPath("vilt/inputs.safetensors"))), options);
+        const auto out = model->forward(fixtureViltInputs(), options);
         const auto& e = out.images.at(0);
         QVERIFY(allClose(out.logits, expected.at("logits"), 1e-5, "logits"));
         QVERIFY(allClose(e.poolerOutput, expected.at("pooler_output"), kAtol, "pooler_output"));
@@ -73,9 +59,9 @@ private slots:
     // The genuine run permuted patches at random; per-sequence outputs do not depend on the order.
     void viltRandomOrderLogits() {
         c10::InferenceMode guard;
-        auto model = loadVilt();
+        auto model = loadFixtureVilt();
         const auto expected = readTensorFile(dataPath("vilt/outputs.safetensors"));
-        const auto out = model->forward(viltInputs(readTensorFile(dataPath("vilt/inputs.safetensors"))));
+        const auto out = model->forward(fixtureViltInputs());
         QVERIFY(allClose(out.logits, expected.at("logits"), 1e-5, "logits"));
         QVERIFY(allClose(out.images.at(0).poolerOutput, expected.at("pooler_output"), kAtol, "pooler_output"));
     }
@@ -83,8 +69,8 @@ private slots:
     // Fused attention (no probabilities asked for) gives the same result as the unfused path.
     void viltFusedAttentionMatches() {
         c10::InferenceMode guard;
-        auto model = loadVilt();
-        const auto inputs = viltInputs(readTensorFile(dataPath("vilt/inputs.safetensors")));
+        auto model = loadFixtureVilt();
+        const auto inputs = fixtureViltInputs();
         ViltForwardOptions unfused;
         unfused.keepAttentions = true;
         const auto a = model->forward(inputs, unfused);
@@ -120,8 +106,8 @@ private slots:
     // bf16 runs and stays close to fp32 (loose tolerance: 8 mantissa bits).
     void viltBfloat16Close() {
         c10::InferenceMode guard;
-        auto model = loadVilt();
-        const auto inputs = viltInputs(readTensorFile(dataPath("vilt/inputs.safetensors")));
+        auto model = loadFixtureVilt();
+        const auto inputs = fixtureViltInputs();
         const auto reference = model->forward(inputs).logits;
         model->to(torch::kBFloat16);
         const auto low = model->forward(inputs).logits;

@@ -17,10 +17,13 @@
 #include "models/vilt.h"
 #include "reduce/pumer.h"
 #include "support/tensor_compare.h"
+#include "support/vilt_fixture.h"
 
 using namespace tokenscope;
 using tokenscope::test::allClose;
 using tokenscope::test::dataPath;
+using tokenscope::test::fixtureViltInputs;
+using tokenscope::test::loadFixtureVilt;
 
 Q_DECLARE_METATYPE(std::string)
 Q_DECLARE_METATYPE(std::vector<int64_t>)
@@ -76,25 +79,6 @@ PreNormBlock loadBlock() {
     for (auto& p : block->named_parameters()) p.value().copy_(source.at(p.key()));
     block->eval();
     return block;
-}
-
-Vilt loadVilt() {
-    const auto config = loadModelConfig(dataPath("vilt/config.json"));
-    Vilt model(config.vilt);
-    model->eval();
-    loadStateDict(*model, Checkpoint::open(dataPath("vilt/model.safetensors")), {});
-    return model;
-}
-
-ViltInputs viltInputs() {
-    const auto t = readTensorFile(dataPath("vilt/inputs.safetensors"));
-    ViltInputs x;
-    x.inputIds = t.at("input_ids");
-    x.attentionMask = t.at("attention_mask");
-    x.tokenTypeIds = t.at("token_type_ids");
-    x.pixelValues = t.at("pixel_values");
-    x.pixelMask = t.at("pixel_mask");
-    return x;
 }
 
 // Logs the max |difference| so the achieved precision shows in the test output.
@@ -212,7 +196,7 @@ private slots:
         for (const auto& r : all.at("e2e").at("runs"))
             if (r.at("name") == name) run = r;
         const auto& expected = tensors("e2e_outputs.safetensors");
-        auto model = loadVilt();
+        auto model = loadFixtureVilt();
         ViltForwardOptions options;
         options.keepAttentions = options.keepHiddenStates = true;
         ViltReduction reduction;
@@ -223,7 +207,7 @@ private slots:
             reduction.layers = run.at("reduce_layers").get<std::vector<int>>();
         }
         options.reduction = reduction;
-        const auto out = model->forward(viltInputs(), options);
+        const auto out = model->forward(fixtureViltInputs(), options);
         const auto& e = out.images.at(0);
         QVERIFY(allClose(out.logits, expected.at(name + ".logits"), kBlockAtol, "logits"));
         logMaxError(name + " logits", out.logits, expected.at(name + ".logits"));
@@ -246,8 +230,8 @@ private slots:
     // unreduced model (and HF ViLT within the fixtures' 1.2e-6).
     void zeroRatiosChangeNothing() {
         c10::InferenceMode guard;
-        auto model = loadVilt();
-        const auto inputs = viltInputs();
+        auto model = loadFixtureVilt();
+        const auto inputs = fixtureViltInputs();
         const auto plain = model->forward(inputs);
         ViltForwardOptions options;
         ViltReduction reduction;

@@ -330,25 +330,13 @@ std::vector<int64_t> Engine::tokenize(const std::string& text, std::vector<std::
 }
 
 AnswerResult Engine::answer(const ImageU8& image, const std::string& question, int topK) {
-    auto& d = *m_impl;
-    d.requireVilt("answering a question");
-    if (d.summary.config.vilt.head == ViltHead::ImagesAndTextClassification)
-        throw Error("this is an NLVR2 model: it needs two images (answerPair)");
-    c10::InferenceMode guard;
+    auto run = this->run({image, question, MethodSettings{}, topK, false});
     AnswerResult result;
-    auto start = std::chrono::steady_clock::now();
-    ViltInputs inputs;
-    inputs.inputIds = d.encodeText(question, &result.textTokens, &inputs.attentionMask);
-    auto pixels = preprocessVilt({image}, d.preprocess, d.device);
-    inputs.pixelValues = pixels.pixelValues;
-    inputs.pixelMask = pixels.pixelMask;
-    result.preprocessMs = msSince(start);
-    start = std::chrono::steady_clock::now();
-    auto outputs = d.vilt->forward(inputs);
-    auto logits = outputs.logits.to(torch::kFloat).cpu();
-    result.forwardMs = msSince(start);
-    result.imageTokens = outputs.images.front().imageTokenMask.size(1);
-    result.answers = d.rank(logits, topK, false);
+    result.answers = std::move(run.answers);
+    result.textTokens = std::move(run.textTokens);
+    result.imageTokens = run.imageTokens;
+    result.preprocessMs = run.preprocessMs;
+    result.forwardMs = run.forwardMs;
     return result;
 }
 
@@ -377,16 +365,15 @@ AnswerResult Engine::answerPair(const ImageU8& left, const ImageU8& right, const
 
 RunResult Engine::run(const RunRequest& request, const std::atomic<bool>* cancel) {
     auto& d = *m_impl;
-    d.requireVilt("running a question");
+    d.requireVilt("answering a question");
     if (d.summary.config.vilt.head == ViltHead::ImagesAndTextClassification)
-        throw Error("this is an NLVR2 model: it needs two images");
+        throw Error("this is an NLVR2 model: it needs two images (answerPair)");
     c10::InferenceMode guard;
     RunResult result;
     result.method = request.method;
     auto start = std::chrono::steady_clock::now();
     ViltInputs inputs;
-    std::vector<std::string> pieces;
-    inputs.inputIds = d.encodeText(request.question, &pieces, &inputs.attentionMask);
+    inputs.inputIds = d.encodeText(request.question, &result.textTokens, &inputs.attentionMask);
     const auto preprocess = d.preprocessFor(request.method);
     auto pixels = preprocessVilt({request.image}, preprocess, d.device);
     inputs.pixelValues = pixels.pixelValues;
@@ -404,10 +391,11 @@ RunResult Engine::run(const RunRequest& request, const std::atomic<bool>* cancel
     result.forwardMs = msSince(start);
     result.peakMemoryMiB = peakMemoryMiB();
     result.answers = d.rank(logits, request.topK, false);
+    result.imageTokens = outputs.images.front().imageTokenMask.size(1);
     if (request.trace) {
         const TraceGeometry geometry{d.summary.config.vilt.patchSize, pixels.resizedHw[0][0], pixels.resizedHw[0][1],
                                      d.summary.config.vilt.numHiddenLayers};
-        result.trace = buildTrace(outputs.images.front(), 0, pieces, geometry);
+        result.trace = buildTrace(outputs.images.front(), 0, result.textTokens, geometry);
     }
     return result;
 }

@@ -68,6 +68,8 @@ struct RunRequest {
 struct RunResult {
     MethodSettings method;
     std::vector<ScoredAnswer> answers;  // best first
+    std::vector<std::string> textTokens;  // the question's word pieces
+    int64_t imageTokens = 0;              // image tokens entering the first layer (image CLS + patches)
     TokenTrace trace;
     double preprocessMs = 0;
     double forwardMs = 0;
