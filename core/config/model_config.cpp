@@ -169,6 +169,108 @@ ClipVisionConfig parseClipVision(const Json& config, const std::string& where) {
     return c;
 }
 
+LlamaConfig parseLlama(const Json& config, const std::string& where) {
+    ConfigReader r(config, where);
+    LlamaConfig c;
+    c.modelType = r.string("model_type", "llama");
+    const bool mistral = c.modelType == "mistral";
+    if (!mistral && c.modelType != "llama")
+        throw Error(where + ": key 'model_type' = '" + c.modelType + "' is not supported (supported: llama, mistral)");
+    if (mistral) {
+        c.intermediateSize = 14336;
+        c.numKeyValueHeads = 8;
+        c.maxPositionEmbeddings = 4096 * 32;
+        c.slidingWindow = 4096;  // MistralConfig's default when the key is absent; null means none
+    }
+    c.vocabSize = r.integer("vocab_size", c.vocabSize, 1, 10'000'000);
+    c.hiddenSize = r.integer("hidden_size", c.hiddenSize, 1, kMaxDim);
+    c.intermediateSize = r.integer("intermediate_size", c.intermediateSize, 1, kMaxDim * 4);
+    c.numHiddenLayers = r.integer("num_hidden_layers", c.numHiddenLayers, 1, 1000);
+    c.numAttentionHeads = r.integer("num_attention_heads", c.numAttentionHeads, 1, kMaxDim);
+    c.numKeyValueHeads = r.integer("num_key_value_heads", mistral ? c.numKeyValueHeads : c.numAttentionHeads, 1, kMaxDim);
+    requireDivisible(c.hiddenSize, c.numAttentionHeads, "hidden_size must be a multiple of num_attention_heads", where);
+    c.headDim = r.integer("head_dim", c.hiddenSize / c.numAttentionHeads, 1, kMaxDim);
+    requireDivisible(c.numAttentionHeads, c.numKeyValueHeads,
+                     "num_attention_heads must be a multiple of num_key_value_heads", where);
+    if (c.headDim % 2 != 0) throw Error(where + ": key 'head_dim' must be even for rotary embeddings");
+    c.maxPositionEmbeddings = r.integer("max_position_embeddings", c.maxPositionEmbeddings, 1, 100'000'000);
+    c.rmsNormEps = r.number("rms_norm_eps", c.rmsNormEps, 0.0, 1.0);
+    c.ropeTheta = r.number("rope_theta", c.ropeTheta, 1.0, 1e12);
+    if (r.has("rope_scaling"))
+        throw Error(where + ": key 'rope_scaling' is set; only the default rotary embedding is supported");
+    if (config.contains("sliding_window")) c.slidingWindow = r.integer("sliding_window", 0, 0, 100'000'000);
+    c.attentionBias = r.boolean("attention_bias", c.attentionBias);
+    c.mlpBias = r.boolean("mlp_bias", c.mlpBias);
+    c.tieWordEmbeddings = r.boolean("tie_word_embeddings", c.tieWordEmbeddings);
+    c.padTokenId = r.integer("pad_token_id", c.padTokenId, -1, 10'000'000);
+    c.bosTokenId = r.integer("bos_token_id", c.bosTokenId, -1, 10'000'000);
+    c.eosTokenId = r.integer("eos_token_id", c.eosTokenId, -1, 10'000'000);
+    const std::string act = r.string("hidden_act", "silu");
+    if (act != "silu") throw Error(where + ": key 'hidden_act' names the unsupported activation '" + act + "' (supported: silu)");
+    return c;
+}
+
+LlavaNextConfig parseLlavaNext(const Json& config, const std::string& where) {
+    ConfigReader r(config, where);
+    LlavaNextConfig c;
+    // HF's LlavaNextConfig default vision tower is CLIP ViT-L/14 at 336 px.
+    c.vision.hiddenSize = 1024;
+    c.vision.intermediateSize = 4096;
+    c.vision.numHiddenLayers = 24;
+    c.vision.numAttentionHeads = 16;
+    c.vision.imageSize = 336;
+    c.vision.patchSize = 14;
+    if (config.contains("vision_config") && !config.at("vision_config").is_null()) {
+        const Json& vision = config.at("vision_config");
+        if (!vision.is_object()) throw Error(where + ": key 'vision_config' must be an object");
+        const std::string type = ConfigReader(vision, where).string("model_type", "clip_vision_model");
+        if (type != "clip_vision_model")
+            throw Error(where + ": key 'vision_config.model_type' = '" + type + "' is not supported (supported: clip_vision_model)");
+        Json merged = vision;
+        for (const auto& [key, value] : std::initializer_list<std::pair<const char*, int>>{
+                 {"hidden_size", 1024}, {"intermediate_size", 4096}, {"num_hidden_layers", 24},
+                 {"num_attention_heads", 16}, {"image_size", 336}, {"patch_size", 14}}) {
+            if (!merged.contains(key)) merged[key] = value;
+        }
+        c.vision = parseClipVision(merged, where + " (vision_config)");
+    }
+    if (config.contains("text_config") && !config.at("text_config").is_null()) {
+        if (!config.at("text_config").is_object()) throw Error(where + ": key 'text_config' must be an object");
+        c.text = parseLlama(config.at("text_config"), where + " (text_config)");
+    }
+    if (!config.contains("image_grid_pinpoints") || config.at("image_grid_pinpoints").is_null()) {
+        c.imageGridPinpoints = {{336, 672}, {672, 336}, {672, 672}, {1008, 336}, {336, 1008}};
+    } else {
+        const Json& pins = config.at("image_grid_pinpoints");
+        if (!pins.is_array() || pins.empty())
+            throw Error(where + ": key 'image_grid_pinpoints' must be a non-empty list of [height, width] pairs");
+        for (const Json& pin : pins) {
+            if (!pin.is_array() || pin.size() != 2 || !pin.at(0).is_number_integer() || !pin.at(1).is_number_integer() ||
+                pin.at(0).get<int64_t>() <= 0 || pin.at(1).get<int64_t>() <= 0 || pin.at(0).get<int64_t>() > 100'000 ||
+                pin.at(1).get<int64_t>() > 100'000)
+                throw Error(where + ": key 'image_grid_pinpoints' has the entry " + pin.dump() +
+                            "; each must be [height, width] with positive integers");
+            const int h = pin.at(0).get<int>(), w = pin.at(1).get<int>();
+            if (h % c.vision.imageSize != 0 || w % c.vision.imageSize != 0)
+                throw Error(where + ": key 'image_grid_pinpoints' has the entry " + pin.dump() +
+                            ", not a multiple of vision_config.image_size " + std::to_string(c.vision.imageSize));
+            c.imageGridPinpoints.emplace_back(h, w);
+        }
+    }
+    c.imageTokenIndex = r.integer("image_token_index", c.imageTokenIndex, 0, 10'000'000);
+    const int layers = c.vision.numHiddenLayers;
+    c.visionFeatureLayer = r.integer("vision_feature_layer", c.visionFeatureLayer, -(layers + 1), layers);
+    c.visionFeatureSelectStrategy = r.string("vision_feature_select_strategy", c.visionFeatureSelectStrategy);
+    if (c.visionFeatureSelectStrategy != "default" && c.visionFeatureSelectStrategy != "full")
+        throw Error(where + ": key 'vision_feature_select_strategy' = '" + c.visionFeatureSelectStrategy +
+                    "' (supported: default, full)");
+    c.projectorHiddenAct = r.activation("projector_hidden_act", c.projectorHiddenAct);
+    c.projectorBias = r.boolean("multimodal_projector_bias", c.projectorBias);
+    c.imageSeqLength = r.integer("image_seq_length", c.imageSeqLength, 1, 100'000'000);
+    // The top-level tie_word_embeddings is not read: HF ties through the text model's own config.
+    return c;
+}
+
 }  // namespace
 
 ModelConfig parseModelConfig(const std::string& jsonText, const std::string& fileName) {
@@ -200,8 +302,13 @@ ModelConfig parseModelConfig(const std::string& jsonText, const std::string& fil
         result.family = ModelFamily::ClipVision;
         result.clipVision = parseClipVision(config.at("vision_config"), fileName + " (vision_config)");
         result.architecture = "CLIPVisionModel";
+    } else if (modelType == "llava_next") {
+        result.family = ModelFamily::LlavaNext;
+        result.llavaNext = parseLlavaNext(config, fileName);
+        if (result.architecture.empty()) result.architecture = "LlavaNextForConditionalGeneration";
     } else {
-        throw Error(fileName + ": model_type '" + modelType + "' is not supported (supported: vilt, clip_vision_model, clip)");
+        throw Error(fileName + ": model_type '" + modelType +
+                    "' is not supported (supported: vilt, clip_vision_model, clip, llava_next)");
     }
     return result;
 }

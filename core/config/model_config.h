@@ -1,11 +1,12 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tokenscope {
 
-enum class ModelFamily { Vilt, ClipVision };
+enum class ModelFamily { Vilt, ClipVision, LlavaNext };
 
 // Which ViLT head a checkpoint carries (from config.json "architectures").
 enum class ViltHead { None, QuestionAnswering, ImagesAndTextClassification, ImageAndTextRetrieval };
@@ -47,12 +48,49 @@ struct ClipVisionConfig {
     Activation hiddenAct = Activation::QuickGelu;
 };
 
+// transformers' LlamaConfig / MistralConfig (the "text_config" of a LLaVA-NeXT config). Defaults
+// are HF's for the model_type; head_dim defaults to hidden_size / num_attention_heads.
+struct LlamaConfig {
+    std::string modelType = "llama";  // "llama" or "mistral"
+    int vocabSize = 32000;
+    int hiddenSize = 4096;
+    int intermediateSize = 11008;
+    int numHiddenLayers = 32;
+    int numAttentionHeads = 32;
+    int numKeyValueHeads = 32;  // < numAttentionHeads: grouped (1: multi-query) KV heads
+    int headDim = 128;
+    int maxPositionEmbeddings = 2048;
+    double rmsNormEps = 1e-6;
+    double ropeTheta = 10000.0;
+    int slidingWindow = 0;  // 0 = none (Mistral v0.2 sets null); keys at distance >= window are masked
+    bool attentionBias = false;
+    bool mlpBias = false;
+    bool tieWordEmbeddings = false;  // lm_head shares embed_tokens.weight (no lm_head tensor stored)
+    int padTokenId = -1;
+    int bosTokenId = 1;
+    int eosTokenId = 2;
+};
+
+// transformers' LlavaNextConfig (v4.45 keys). Pinpoints are (height, width) pairs.
+struct LlavaNextConfig {
+    ClipVisionConfig vision;  // HF's LLaVA default: CLIP ViT-L/14-336
+    LlamaConfig text;
+    std::vector<std::pair<int, int>> imageGridPinpoints;
+    int imageTokenIndex = 32000;
+    int visionFeatureLayer = -2;                         // index into the CLIP hidden states (0 = embeddings)
+    std::string visionFeatureSelectStrategy = "default";  // "default" drops CLS, "full" keeps it
+    Activation projectorHiddenAct = Activation::Gelu;
+    bool projectorBias = true;    // multimodal_projector_bias
+    int imageSeqLength = 576;
+};
+
 struct ModelConfig {
     ModelFamily family = ModelFamily::Vilt;
     std::string architecture;  // e.g. "ViltForQuestionAnswering", "CLIPVisionModel"
     std::string sourceName;    // file the config came from, or "--arch NAME"
     ViltConfig vilt;
     ClipVisionConfig clipVision;
+    LlavaNextConfig llavaNext;
 };
 
 // Parses config.json text. A missing required key, a value of the wrong type or out of range, or
