@@ -77,6 +77,7 @@ public:
     void applyPumerPreset(const QString& name);
     // For tests and the window's shortcuts.
     ValueSlider* pruneRatioSlider() const { return m_pruneRatio; }
+    ValueSlider* imageMergeRatioSlider() const { return m_imageMergeRatio; }
     QComboBox* methodCombo() const { return m_method; }
 
     OverlayStyle overlayStyle() const;

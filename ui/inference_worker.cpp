@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "config/model_config.h"
+#include "ui/resource_paths.h"
 
 namespace tokenscope {
 
@@ -59,6 +60,10 @@ void InferenceWorker::loadModel(const ModelSource& source)
     options.device = source.device;
     options.precision = source.precision;
     options.cancel = m_loadCancel;
+    // A random-weight architecture has no vocab of its own; the bundled BERT-style one has ids
+    // below 30522, so it fits every ViLT embedding table.
+    if (source.folder.isEmpty())
+        options.vocabPath = bundledVocabPath().toStdString();
     // Called on this thread; the signal is queued to the GUI. Thinned to whole percents.
     int lastPercent = -1;
     options.progress = [this, &lastPercent](uint64_t done, uint64_t total) {

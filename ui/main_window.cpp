@@ -8,6 +8,7 @@
 #include <QDir>
 #include <QDragEnterEvent>
 #include <QDropEvent>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -35,10 +36,6 @@
 #include "viz/image_io.h"
 #include "viz/overlay.h"
 
-#ifndef TOKENSCOPE_RESOURCE_DIR
-#define TOKENSCOPE_RESOURCE_DIR ""
-#endif
-
 namespace tokenscope {
 
 namespace {
@@ -65,17 +62,6 @@ QString stateWord(TokenState state)
 }
 
 }  // namespace
-
-QString resourceDir()
-{
-    const QString fromEnvironment = qEnvironmentVariable("TOKENSCOPE_RESOURCES");
-    if (!fromEnvironment.isEmpty())
-        return fromEnvironment;
-    const QString installed = QCoreApplication::applicationDirPath() + "/../share/tokenscope/resources";
-    if (QFileInfo::exists(installed + "/models"))
-        return QDir(installed).canonicalPath();
-    return QStringLiteral(TOKENSCOPE_RESOURCE_DIR);
-}
 
 MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMainWindow(parent), m_options(options)
 {
@@ -375,6 +361,8 @@ QString MainWindow::referenceName() const
 
 void MainWindow::onRunFinished(const RunOutcome& outcome)
 {
+    QElapsedTimer drawTimer;
+    drawTimer.start();
     const bool isFirst = !hasResult();
     m_outcome = outcome;
     const TokenTrace& trace = outcome.result->trace;
@@ -418,6 +406,7 @@ void MainWindow::onRunFinished(const RunOutcome& outcome)
         showProvenance(m_selectedToken);
     statusBar()->showMessage(tr("%1: forward %2 ms").arg(QString::fromStdString(describe(outcome.result->method)))
                                  .arg(outcome.result->forwardMs, 0, 'f', 1), 4000);
+    m_lastResultDrawMs = double(drawTimer.nsecsElapsed()) / 1e6;
     Q_EMIT resultShown();
 }
 
@@ -437,6 +426,8 @@ void MainWindow::showLayer()
     const int index = m_scrubber->currentIndex();
     if (index < 0 || index >= int(trace.layers.size()))
         return;
+    QElapsedTimer drawTimer;
+    drawTimer.start();
     const OverlayStyle style = m_controls->overlayStyle();
     const LayerTrace& layer = trace.layers[size_t(index)];
     try {
@@ -491,6 +482,7 @@ void MainWindow::showLayer()
                           .arg(layer.layer).arg(layer.imageTokens).arg(imageTotal).arg(pruned).arg(merged)
                           .arg(layer.textTokens).arg(textTotal));
     m_charts->setCurrentLayerIndex(index);
+    m_lastLayerDrawMs = double(drawTimer.nsecsElapsed()) / 1e6;
 }
 
 void MainWindow::showProvenance(int token)

@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "ui/inference_worker.h"
+#include "ui/resource_paths.h"
 #include "ui/run_types.h"
 #include "ui/session.h"
 
@@ -28,10 +29,6 @@ class ChartsPanel;
 class ControlsPanel;
 class LayerScrubber;
 class RunController;
-
-// Where bundled resources (models/, images/) live: $TOKENSCOPE_RESOURCES, next to the executable
-// (../share/tokenscope/resources), or the source tree.
-QString resourceDir();
 
 struct MainWindowOptions {
     ModelSource model;                    // empty folder and builtin: the bundled model
@@ -76,6 +73,10 @@ public:
     QString provenanceText() const;
     QString lastError() const { return m_lastError; }
     bool isCompareShown() const;
+    // GUI-thread cost of the last result (from its arrival to resultShown) and of the last layer
+    // drawn (overlays, legend, text strip, counts), in milliseconds. For tokenscope-ui-bench.
+    double lastResultDrawMs() const { return m_lastResultDrawMs; }
+    double lastLayerDrawMs() const { return m_lastLayerDrawMs; }
 
 Q_SIGNALS:
     void resultShown();  // a run's result is on screen
@@ -135,6 +136,8 @@ private:
     int m_selectedToken = -1;
     int m_pendingLayer = -1;  // LayerTrace::layer to show once a result arrives
     QString m_lastError;
+    double m_lastResultDrawMs = 0;
+    double m_lastLayerDrawMs = 0;
 };
 
 }  // namespace tokenscope

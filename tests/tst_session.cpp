@@ -1,0 +1,177 @@
+// The window's files (offscreen, bundled tiny model): a saved session reopens with its question and
+// knobs and starts a run; "export all layers" writes one PNG per layer; the metrics CSV has one
+// row per layer with the documented columns. And a built-in architecture with random weights
+// (vilt-b32, 12 layers) gets the bundled vocab and answers a question (slow: one forward ~1-2 s).
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "ui/controls_panel.h"
+#include "ui/main_window.h"
+#include "ui/run_controller.h"
+#include "ui/session.h"
+
+#include <algorithm>
+
+using namespace tokenscope;
+
+namespace {
+
+// Waits until the window shows a result and nothing newer is pending.
+bool waitForSettledResult(MainWindow& window, int timeoutMs = 60000)
+{
+    QSignalSpy shown(&window, &MainWindow::resultShown);
+    QElapsedTimer clock;
+    clock.start();
+    while (clock.elapsed() < timeoutMs) {
+        if (window.hasResult() && !window.controller()->isRunning())
+            return true;
+        shown.wait(200);
+    }
+    return false;
+}
+
+std::unique_ptr<MainWindow> makeWindow(const MainWindowOptions& extra = {})
+{
+    MainWindowOptions options = extra;
+    options.usesSettings = false;
+    auto window = std::make_unique<MainWindow>(options);
+    window->resize(1400, 900);
+    window->show();
+    return window;
+}
+
+}  // namespace
+
+class TestSession : public QObject {
+    Q_OBJECT
+
+private:
+    std::unique_ptr<MainWindow> m_window;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        m_window = makeWindow();
+        QVERIFY2(waitForSettledResult(*m_window), qPrintable(m_window->lastError()));
+    }
+    void cleanupTestCase() { m_window.reset(); }
+
+    void savedSessionReopensKnobsAndRuns()
+    {
+        QTemporaryDir folder;
+        QVERIFY(folder.isValid());
+        const QString path = folder.filePath("session.json");
+        ControlsPanel* controls = m_window->controls();
+        controls->setQuestion(QStringLiteral("How many cats are there?"));
+        controls->pruneRatioSlider()->slider()->setValue(8);       // 0.40
+        controls->imageMergeRatioSlider()->slider()->setValue(6);  // 0.30
+        QVERIFY(waitForSettledResult(*m_window));
+        const MethodSettings saved = controls->methodSettings();
+        QCOMPARE(saved.pruneRatio, 0.4);
+        QCOMPARE(saved.imageMergeRatio, 0.3);
+        QVERIFY(m_window->saveSession(path));
+
+        const QJsonObject json = QJsonDocument::fromJson([&] {
+            QFile file(path);
+            return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+        }()).object();
+        QVERIFY2(!json.isEmpty(), "the session file is JSON");
+        const Session session = sessionFromJson(json);
+        QCOMPARE(QDir(session.model.folder).canonicalPath(), QDir(resourceDir() + "/models/vilt-tiny-random").canonicalPath());
+        QCOMPARE(QFileInfo(session.imagePath).fileName(), QStringLiteral("photo.png"));
+
+        // A fresh window with other knobs and question opens the session.
+        auto other = makeWindow();
+        QVERIFY(waitForSettledResult(*other));
+        QVERIFY(other->controls()->question() != QStringLiteral("How many cats are there?"));
+        QVERIFY(other->controls()->methodSettings().pruneRatio != 0.4);
+        QSignalSpy started(other->controller(), &RunController::runStarted);
+        QVERIFY(other->openSession(path));
+        QCOMPARE(other->controls()->question(), QStringLiteral("How many cats are there?"));
+        QVERIFY(waitForSettledResult(*other));
+        QVERIFY2(started.size() >= 1, "opening a session starts a run");
+        const MethodSettings restored = other->controls()->methodSettings();
+        QCOMPARE(restored.method, saved.method);
+        QCOMPARE(restored.pruneRatio, saved.pruneRatio);
+        QCOMPARE(restored.imageMergeRatio, saved.imageMergeRatio);
+        QCOMPARE(restored.textMergeRatio, saved.textMergeRatio);
+        QCOMPARE(restored.layers, saved.layers);
+        QCOMPARE(other->outcome().result->method.pruneRatio, 0.4);
+        QCOMPARE(other->outcome().result->method.imageMergeRatio, 0.3);
+        QVERIFY(other->outcome().result->trace.textTokens.size() > 2);
+    }
+
+    void exportAllLayersWritesOnePngPerLayer()
+    {
+        QTemporaryDir folder;
+        QVERIFY(folder.isValid());
+        QVERIFY(m_window->exportAllLayers(folder.path()));
+        const int layers = int(m_window->outcome().result->trace.layers.size());
+        QCOMPARE(layers, m_window->controller()->model().layerCount);
+        const QStringList files = QDir(folder.path()).entryList({"*.png"}, QDir::Files, QDir::Name);
+        QCOMPARE(files.size(), layers);
+        for (int i = 0; i < layers; ++i) {
+            const QString name = QStringLiteral("layer_%1.png").arg(m_window->outcome().result->trace.layers[size_t(i)].layer, 2, 10, QChar('0'));
+            QVERIFY2(files.contains(name), qPrintable(name));
+            const QImage page(QDir(folder.path()).filePath(name));
+            QVERIFY2(!page.isNull() && page.width() > 100 && page.height() > 100, qPrintable(name));
+        }
+    }
+
+    void metricsCsvHasOneRowPerLayer()
+    {
+        QTemporaryDir folder;
+        const QString path = folder.filePath("metrics.csv");
+        QVERIFY(m_window->exportMetricsCsv(path));
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::ReadOnly | QIODevice::Text));
+        const QStringList lines = QString::fromUtf8(file.readAll()).split('\n');
+        const QStringList expected{"layer", "reduced", "image_tokens_in", "text_tokens_in", "image_tokens", "text_tokens",
+                                   "latency_ms", "baseline_image_tokens", "baseline_text_tokens", "baseline_latency_ms"};
+        QCOMPARE(lines.front().split(','), expected);
+        const TokenTrace& trace = m_window->outcome().result->trace;
+        QStringList rows;
+        for (int i = 1; i < lines.size() && !lines[i].isEmpty(); ++i)
+            rows << lines[i];
+        QCOMPARE(rows.size(), int(trace.layers.size()));
+        for (int i = 0; i < rows.size(); ++i) {
+            const QStringList cells = rows[i].split(',');
+            QCOMPARE(cells.size(), expected.size());
+            const LayerTrace& layer = trace.layers[size_t(i)];
+            QCOMPARE(cells[0].toInt(), layer.layer);
+            QCOMPARE(cells[1].toInt(), layer.reduced ? 1 : 0);
+            QCOMPARE(cells[4].toInt(), layer.imageTokens);
+            QCOMPARE(cells[5].toInt(), layer.textTokens);
+            QVERIFY2(!cells[7].isEmpty(), "the unreduced baseline is in the row");
+        }
+    }
+
+    void randomWeightArchitectureGetsTheBundledVocab()
+    {
+        QVERIFY2(QFileInfo::exists(bundledVocabPath()), qPrintable(bundledVocabPath()));
+        MainWindowOptions options;
+        options.model.builtinName = QStringLiteral("vilt-b32");
+        options.question = QStringLiteral("What color is the umbrella?");
+        auto window = makeWindow(options);
+        QVERIFY2(waitForSettledResult(*window, 600000), qPrintable(window->lastError()));
+        QVERIFY2(window->lastError().isEmpty(), qPrintable(window->lastError()));
+        QCOMPARE(window->controller()->model().layerCount, 12);
+        const RunResult& result = *window->outcome().result;
+        QVERIFY(!result.answers.empty());
+        QCOMPARE(int(result.trace.layers.size()), 12);
+        const std::vector<std::string>& pieces = result.trace.textTokens;
+        QVERIFY2(std::find(pieces.begin(), pieces.end(), "color") != pieces.end(), "the question is read with real word pieces");
+    }
+};
+
+QTEST_MAIN(TestSession)
+#include "tst_session.moc"
