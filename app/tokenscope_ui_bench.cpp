@@ -220,6 +220,7 @@ int main(int argc, char** argv)
         return 1;
     }
     const double dragTotalMs = double(dragClock.nsecsElapsed()) / 1e6;
+    waitMs(50);  // the gap that covers drawing the final result ends at the next tick
     const std::vector<double> dragGaps = ticks.stop();
 
     // ---- latency: one change at a time, each waited for.

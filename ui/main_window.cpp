@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "common/error.h"
 #include "ui/answer_panel.h"
@@ -68,6 +69,15 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     setWindowTitle(tr("TokenScope"));
     setAcceptDrops(true);
     m_controller = new RunController(options.loader, this);
+    m_overlays = new OverlayCache(this);
+    connect(m_overlays, &OverlayCache::layerReady, this, [this](int index) {
+        if (index == m_scrubber->currentIndex())
+            showLayer();
+    });
+    connect(m_overlays, &OverlayCache::layerFailed, this, [this](int index, const QString& message) {
+        if (index == m_scrubber->currentIndex())
+            showError(tr("Cannot draw this layer: %1").arg(message));
+    });
 
     // Left: controls.
     m_controls = new ControlsPanel;
@@ -253,6 +263,7 @@ void MainWindow::setImage(const ImageU8& image, const QString& name, const QStri
     m_imageName = name;
     m_imagePath = path;
     ++m_inputId;
+    ++m_imageId;
     m_selectedToken = -1;
     statusBar()->showMessage(tr("Image: %1 (%2×%3)").arg(name).arg(image.width).arg(image.height), 5000);
     requestRun(false);
@@ -359,12 +370,49 @@ QString MainWindow::referenceName() const
     return m_controls->isCompareEnabled() ? tr("B: %1").arg(m_controls->compareName()) : tr("Unreduced");
 }
 
+OverlayJob MainWindow::overlayJobFor(const RunOutcome& outcome) const
+{
+    OverlayJob job;
+    job.image = m_image;
+    job.imageId = m_imageId;
+    job.result = outcome.result;
+    if (m_controls->isCompareEnabled())
+        job.reference = outcome.compare ? outcome.compare : outcome.baseline;
+    job.style = m_controls->overlayStyle();
+    return job;
+}
+
 void MainWindow::onRunFinished(const RunOutcome& outcome)
+{
+    // The layer to show first: asked for (command line, session), the first after the first
+    // reduction for a new user, else the one shown now.
+    const std::vector<LayerTrace>& layers = outcome.result->trace.layers;
+    const int last = int(layers.size()) - 1;
+    int target = std::clamp(m_scrubber->currentIndex(), 0, std::max(0, last));
+    if (m_pendingLayer >= 0) {
+        const auto found = std::find_if(layers.begin(), layers.end(), [this](const LayerTrace& layer) { return layer.layer == m_pendingLayer; });
+        target = found == layers.end() ? last : int(found - layers.begin());
+    } else if (!hasResult()) {
+        const auto first = std::find_if(layers.begin(), layers.end(), [](const LayerTrace& layer) { return layer.reduced; });
+        target = first == layers.end() ? last : std::min(int(first - layers.begin()) + 1, last);
+    }
+    // Draw that layer off the GUI thread, then show the result with it (a newer result wins).
+    const quint64 generation = ++m_renderGeneration;
+    const OverlayJob job = overlayJobFor(outcome);
+    OverlayCache::renderAsync(job, std::max(0, target), this, [this, generation, outcome, job, target](const LayerPictures& pictures) {
+        if (generation == m_renderGeneration)
+            showResult(outcome, job, target, pictures);
+    });
+}
+
+void MainWindow::showResult(const RunOutcome& outcome, const OverlayJob& job, int target, const LayerPictures& pictures)
 {
     QElapsedTimer drawTimer;
     drawTimer.start();
-    const bool isFirst = !hasResult();
     m_outcome = outcome;
+    m_overlays->setJob(job);
+    if (!pictures.main.isNull())
+        m_overlays->insert(target, pictures);
     const TokenTrace& trace = outcome.result->trace;
     std::vector<int> numbers;
     std::vector<bool> reduced;
@@ -375,18 +423,8 @@ void MainWindow::onRunFinished(const RunOutcome& outcome)
     {
         const QSignalBlocker blocker(m_scrubber);
         m_scrubber->setLayers(numbers, reduced);
-        int wanted = -1;
-        if (m_pendingLayer >= 0) {
-            const auto found = std::find(numbers.begin(), numbers.end(), m_pendingLayer);
-            wanted = found == numbers.end() ? int(numbers.size()) - 1 : int(found - numbers.begin());
-        } else if (isFirst) {
-            // A new user sees the first layer after the first reduction (or the last layer).
-            const auto first = std::find(reduced.begin(), reduced.end(), true);
-            wanted = first == reduced.end() ? int(numbers.size()) - 1
-                                            : std::min(int(first - reduced.begin()) + 1, int(numbers.size()) - 1);
-        }
-        if (wanted >= 0)
-            m_scrubber->setCurrentIndex(wanted);
+        if (target >= 0)
+            m_scrubber->setCurrentIndex(target);
         m_pendingLayer = -1;
     }
     if (m_controls->isCompareEnabled() && m_canvasStack->currentIndex() != 1) {
@@ -402,6 +440,9 @@ void MainWindow::onRunFinished(const RunOutcome& outcome)
     m_charts->addRun(*outcome.result, outcome.baseline.get(), outcome.totalMs);
     updateDeltas();
     showLayer();
+    std::vector<int> all(trace.layers.size());
+    std::iota(all.begin(), all.end(), 0);
+    m_overlays->prefetch(all, m_scrubber->currentIndex());
     if (m_selectedToken >= 0)
         showProvenance(m_selectedToken);
     statusBar()->showMessage(tr("%1: forward %2 ms").arg(QString::fromStdString(describe(outcome.result->method)))
@@ -431,25 +472,26 @@ void MainWindow::showLayer()
     const OverlayStyle style = m_controls->overlayStyle();
     const LayerTrace& layer = trace.layers[size_t(index)];
     try {
-        const int scale = overlayScale(trace, style);
-        const QImage overlay = renderLayerOverlay(m_image, trace, index, style);
+        // Pictures come from the cache, drawn off the GUI thread; a layer not drawn yet keeps the
+        // previous picture until layerReady brings it here again.
+        m_overlays->setJob(overlayJobFor(m_outcome));
         const bool isCompare = m_controls->isCompareEnabled();
-        CanvasView* main = isCompare ? m_canvasA : m_canvas;
-        main->setPicture(overlay, &trace, scale);
-        main->setTitle(isCompare ? tr("A: %1").arg(QString::fromStdString(describe(m_outcome.result->method))) : QString());
-        if (isCompare) {
-            const RunResult* reference = referenceResult();
-            if (reference && index < int(reference->trace.layers.size())) {
-                m_canvasB->setPicture(renderLayerOverlay(m_image, reference->trace, index, style), &reference->trace,
-                                      overlayScale(reference->trace, style));
+        if (m_overlays->request(index, int(trace.layers.size()))) {
+            const LayerPictures& pictures = m_overlays->pictures(index);
+            CanvasView* main = isCompare ? m_canvasA : m_canvas;
+            main->setPicture(pictures.main, &trace, pictures.mainScale);
+            main->setTitle(isCompare ? tr("A: %1").arg(QString::fromStdString(describe(m_outcome.result->method))) : QString());
+            const RunResult* reference = m_overlays->job().reference.get();
+            if (isCompare && reference && !pictures.reference.isNull()) {
+                m_canvasB->setPicture(pictures.reference, &reference->trace, pictures.referenceScale);
                 m_canvasB->setTitle(referenceName());
-                try {
-                    m_diffCanvas->setPicture(renderComparisonDiff(m_image, trace, reference->trace, index), nullptr, 1);
+                if (pictures.diffError.isEmpty()) {
+                    m_diffCanvas->setPicture(pictures.diff, nullptr, 1);
                     m_diffCanvas->setTitle(tr("Diff: orange only A, blue only B"));
-                } catch (const std::exception& error) {
+                } else {
                     m_diffCanvas->setPicture({}, nullptr, 1);
                     m_diffCanvas->setTitle(tr("Diff"));
-                    m_diffCanvas->setPlaceholder(tr("No diff: %1").arg(QString::fromStdString(error.what())));
+                    m_diffCanvas->setPlaceholder(tr("No diff: %1").arg(pictures.diffError));
                 }
             }
         }

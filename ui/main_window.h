@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "ui/inference_worker.h"
+#include "ui/overlay_cache.h"
 #include "ui/resource_paths.h"
 #include "ui/run_types.h"
 #include "ui/session.h"
@@ -73,7 +74,7 @@ public:
     QString provenanceText() const;
     QString lastError() const { return m_lastError; }
     bool isCompareShown() const;
-    // GUI-thread cost of the last result (from its arrival to resultShown) and of the last layer
+    // GUI-thread cost of showing the last result (its first layer drawn off the thread) and of the last layer
     // drawn (overlays, legend, text strip, counts), in milliseconds. For tokenscope-ui-bench.
     double lastResultDrawMs() const { return m_lastResultDrawMs; }
     double lastLayerDrawMs() const { return m_lastLayerDrawMs; }
@@ -92,6 +93,8 @@ private:
     void buildShortcuts();
     void requestRun(bool isDebounced);
     void onRunFinished(const RunOutcome& outcome);
+    void showResult(const RunOutcome& outcome, const OverlayJob& job, int target, const LayerPictures& pictures);
+    OverlayJob overlayJobFor(const RunOutcome& outcome) const;
     void onModelLoaded(const ModelInfo& info);
     void showLayer();
     void showProvenance(int token);
@@ -109,6 +112,8 @@ private:
 
     MainWindowOptions m_options;
     RunController* m_controller = nullptr;
+    OverlayCache* m_overlays = nullptr;
+    quint64 m_renderGeneration = 0;  // the newest result being drawn; older ones are dropped
     ControlsPanel* m_controls = nullptr;
     QStackedWidget* m_canvasStack = nullptr;
     CanvasView* m_canvas = nullptr;
@@ -131,7 +136,8 @@ private:
     ImageU8 m_image;
     QString m_imageName;
     QString m_imagePath;
-    quint64 m_inputId = 0;
+    quint64 m_inputId = 0;  // (image, question) pair
+    quint64 m_imageId = 0;
     RunOutcome m_outcome;
     int m_selectedToken = -1;
     int m_pendingLayer = -1;  // LayerTrace::layer to show once a result arrives
