@@ -39,10 +39,14 @@ torch::Dtype torchPrecision(Precision precision) {
     return torch::kFloat;
 }
 
-void useAllCores() {
+void configureCpu() {
     static const bool once = [] {
         const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
         at::set_num_threads(static_cast<int>(cores));
+        // Subnormal floats are 10-100x slower on x86 CPUs; masked softmaxes (exp of large negative
+        // scores) produce them. Flushing them to zero changes values below 1e-38 only. Measured:
+        // PuMer reference, ViLT-B/32 batch 8, layers 0-2 took 1.6 s each instead of 0.25 s.
+        at::globalContext().setFlushDenormal(true);
         return true;
     }();
     (void)once;
@@ -147,7 +151,7 @@ struct Engine::Impl {
     }
 
     void build(const ModelConfig& config, const EngineOptions& options) {
-        useAllCores();
+        configureCpu();
         if (options.device == DeviceKind::Cuda && !torch::cuda::is_available())
             throw Error("--device cuda: no CUDA device is available to this LibTorch build");
         device = options.device == DeviceKind::Cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
@@ -155,6 +159,9 @@ struct Engine::Impl {
         if (dtype == torch::kHalf && device.is_cpu())
             throw Error("fp16 needs a CUDA device (the CPU kernels lack half precision); use bf16 or fp32");
         summary.config = config;
+        if (config.family == ModelFamily::LlavaNext)
+            throw Error(config.sourceName + ": LLaVA-NeXT models are not available in the engine yet (the model code "
+                                            "exists in core; answers, traces and the window come with HiRED)");
         if (config.family == ModelFamily::Vilt) {
             vilt = Vilt(config.vilt);
         } else {
