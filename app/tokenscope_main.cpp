@@ -80,7 +80,8 @@ int main(int argc, char** argv)
         status = exitStatus;
         // Let queued replots and layouts settle before grabbing.
         QTimer::singleShot(400, &window, [&] {
-            if (!window.grab().save(screenshot, "PNG")) {
+            // Quality 0: the strongest zlib compression (PNG stays lossless).
+            if (!window.grab().save(screenshot, "PNG", 0)) {
                 std::fprintf(stderr, "tokenscope: cannot write %s\n", qPrintable(screenshot));
                 status = 2;
             }
