@@ -14,28 +14,18 @@
 #include "config/model_config.h"
 #include "image/anyres.h"
 #include "models/llava_next.h"
+#include "support/png_image.h"
 #include "support/tensor_compare.h"
 
 using namespace tokenscope;
 using tokenscope::test::allClose;
 using tokenscope::test::dataPath;
+using tokenscope::test::loadRgbImage;
 using tokenscope::test::equal;
 
 namespace {
 
 constexpr double kAtol = 1e-4;
-
-ImageU8 loadPng(const std::string& path) {
-    QImage image(QString::fromStdString(path));
-    if (image.isNull()) throw std::runtime_error(path + ": cannot read");
-    image = image.convertToFormat(QImage::Format_RGB888);
-    ImageU8 result{image.width(), image.height(), 3, {}};
-    for (int y = 0; y < image.height(); ++y) {
-        const auto* row = image.constScanLine(y);
-        result.pixels.insert(result.pixels.end(), row, row + image.width() * 3);
-    }
-    return result;
-}
 
 LlavaNext loadFixtureModel() {
     const auto config = loadModelConfig(dataPath("llava_next/config.json"));
@@ -153,7 +143,7 @@ private slots:
     void preprocessingMatchesProcessor() {
         const auto config = loadAnyResConfig(dataPath("llava_next/preprocessor_config.json"));
         const auto inputs = readTensorFile(dataPath("llava_next/inputs.safetensors"));
-        const auto batch = preprocessAnyRes({loadPng(dataPath("images/photo.png")), loadPng(dataPath("images/nonsquare.png"))}, config);
+        const auto batch = preprocessAnyRes({loadRgbImage(dataPath("images/photo.png")), loadRgbImage(dataPath("images/nonsquare.png"))}, config);
         QCOMPARE(batch.cropCounts, (std::vector<int>{5, 3}));
         QVERIFY(equal(batch.imageSizes, inputs.at("image_sizes"), "image_sizes"));
         QVERIFY(allClose(batch.pixelValues, inputs.at("pixel_values"), 0.0, "pixel_values"));

@@ -7,29 +7,19 @@
 
 #include "checkpoint/tensor_file.h"
 #include "image/vilt_preprocess.h"
+#include "support/png_image.h"
 #include "support/tensor_compare.h"
 
 using namespace tokenscope;
 using tokenscope::test::allClose;
 using tokenscope::test::dataPath;
+using tokenscope::test::loadRgbImage;
 using tokenscope::test::equal;
 
 namespace {
 
-ImageU8 loadPng(const std::string& path) {
-    QImage image(QString::fromStdString(path));
-    if (image.isNull()) throw std::runtime_error(path + ": cannot read");
-    image = image.convertToFormat(QImage::Format_RGB888);
-    ImageU8 result{image.width(), image.height(), 3, {}};
-    for (int y = 0; y < image.height(); ++y) {
-        const auto* row = image.constScanLine(y);
-        result.pixels.insert(result.pixels.end(), row, row + image.width() * 3);
-    }
-    return result;
-}
-
 std::vector<ImageU8> fixtureImages() {
-    return {loadPng(dataPath("images/photo.png")), loadPng(dataPath("images/nonsquare.png"))};
+    return {loadRgbImage(dataPath("images/photo.png")), loadRgbImage(dataPath("images/nonsquare.png"))};
 }
 
 }  // namespace
