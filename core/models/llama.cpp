@@ -1,5 +1,7 @@
 #include "models/llama.h"
 
+#include <torch/version.h>  // TORCH_VERSION_MAJOR / MINOR for the LibTorch 2.x paths
+
 #include <cmath>
 #include <limits>
 

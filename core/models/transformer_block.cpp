@@ -1,5 +1,7 @@
 #include "models/transformer_block.h"
 
+#include <torch/version.h>  // TORCH_VERSION_MAJOR / MINOR for the LibTorch 2.x paths
+
 #include <cmath>
 #include <limits>
 
@@ -65,7 +67,8 @@ torch::Tensor scaledAttention(const torch::Tensor& q, const torch::Tensor& k, co
         }
         return output;
     }
-#if TORCH_VERSION_MAJOR >= 2
+// The scale argument arrived in LibTorch 2.1.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
     {
         c10::optional<torch::Tensor> mask;
         if (additiveMask.defined()) mask = additiveMask;
