@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -43,7 +44,9 @@ torch::Dtype torchPrecision(Precision precision) {
 
 void configureCpu() {
     static const bool once = [] {
-        const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+        // All cores unless the user chose otherwise (OMP_NUM_THREADS, as LibTorch itself honours it).
+        unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+        if (const char* env = std::getenv("OMP_NUM_THREADS"); env && std::atoi(env) > 0) cores = static_cast<unsigned>(std::atoi(env));
         at::set_num_threads(static_cast<int>(cores));
         // Subnormal floats are 10-100x slower on x86 CPUs; masked softmaxes (exp of large negative
         // scores) produce them. Flushing them to zero changes values below 1e-38 only. Measured:
