@@ -1,0 +1,33 @@
+#pragma once
+
+// viz-internal: drawing helpers shared by overlay.cpp (patch overlays) and legend.cpp (legends,
+// text strip, pages). Not part of viz's API.
+
+#include <string>
+#include <vector>
+
+#include <QColor>
+#include <QFont>
+#include <QImage>
+#include <QPainter>
+#include <QString>
+
+#include "overlay.h"
+
+namespace tokenscope::detail {
+
+inline const QColor kPageBackground{255, 255, 255};
+inline const QColor kInkColor{28, 28, 32};
+inline const QColor kMutedInkColor{95, 95, 105};
+inline const QColor kKeptSwatchColor{200, 200, 200};  // stands for "the image, unchanged" in keys
+
+[[noreturn]] void fail(const std::string& message);
+QFont sansFont(int pixelSize, bool isBold = false);
+QColor blend(const QColor& from, const QColor& to, double alpha);
+std::vector<TokenState> statesFrom(const std::vector<int>& owner);
+std::vector<int> representativesFrom(const TokenTrace& trace, int layer, bool isImage);
+std::vector<int> dropLayersFrom(const TokenTrace& trace, int layer, bool isImage);
+void hatchRect(QPainter& painter, const QRect& rect, int spacingPx);
+QString stateWord(TokenState state);
+
+}  // namespace tokenscope::detail
