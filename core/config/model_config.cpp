@@ -77,6 +77,18 @@ private:
 
 constexpr int kMaxDim = 1 << 20;
 
+// CLIP ViT-L/14 at 336 px: LLaVA-NeXT's vision tower and the `clip-vit-l-336` architecture.
+ClipVisionConfig clipVitL336() {
+    ClipVisionConfig c;
+    c.hiddenSize = 1024;
+    c.intermediateSize = 4096;
+    c.numHiddenLayers = 24;
+    c.numAttentionHeads = 16;
+    c.imageSize = 336;
+    c.patchSize = 14;
+    return c;
+}
+
 void requireDivisible(int value, int divisor, const std::string& what, const std::string& where) {
     if (divisor <= 0 || value % divisor != 0)
         throw Error(where + ": " + what + " (" + std::to_string(value) + " / " + std::to_string(divisor) + ")");
@@ -214,12 +226,7 @@ LlavaNextConfig parseLlavaNext(const Json& config, const std::string& where) {
     ConfigReader r(config, where);
     LlavaNextConfig c;
     // HF's LlavaNextConfig default vision tower is CLIP ViT-L/14 at 336 px.
-    c.vision.hiddenSize = 1024;
-    c.vision.intermediateSize = 4096;
-    c.vision.numHiddenLayers = 24;
-    c.vision.numAttentionHeads = 16;
-    c.vision.imageSize = 336;
-    c.vision.patchSize = 14;
+    c.vision = clipVitL336();
     if (config.contains("vision_config") && !config.at("vision_config").is_null()) {
         const Json& vision = config.at("vision_config");
         if (!vision.is_object()) throw Error(where + ": key 'vision_config' must be an object");
@@ -349,15 +356,7 @@ ModelConfig builtinModelConfig(const std::string& name) {
     } else if (name == "clip-vit-l-336" || name == "clip-vit-b-32") {
         config.family = ModelFamily::ClipVision;
         config.architecture = "CLIPVisionModel";
-        ClipVisionConfig& c = config.clipVision;
-        if (name == "clip-vit-l-336") {
-            c.hiddenSize = 1024;
-            c.intermediateSize = 4096;
-            c.numHiddenLayers = 24;
-            c.numAttentionHeads = 16;
-            c.imageSize = 336;
-            c.patchSize = 14;
-        }
+        if (name == "clip-vit-l-336") config.clipVision = clipVitL336();
         return config;
     }
     std::string known;
