@@ -149,6 +149,9 @@ struct Engine::Impl {
     ClipVision clip{nullptr};
     std::optional<BertTokenizer> tokenizer;
     ViltPreprocessConfig preprocess;
+    ImageU8 cachedImage;  // pixelsFor()
+    ViltPreprocessConfig cachedConfig;
+    PixelBatch cachedPixels;
 
     torch::nn::Module& module() {
         if (vilt) return *vilt;
@@ -257,6 +260,23 @@ struct Engine::Impl {
             }
         }
         return std::nullopt;
+    }
+
+    // The window re-runs the same image for every knob change: keep the last preprocessed image
+    // (resizing is the costly part) and reuse it while the image and the settings stay the same.
+    PixelBatch pixelsFor(const ImageU8& image, const ViltPreprocessConfig& config) {
+        const auto sameConfig = [](const ViltPreprocessConfig& a, const ViltPreprocessConfig& b) {
+            return a.doResize == b.doResize && a.shortestEdge == b.shortestEdge && a.sizeDivisor == b.sizeDivisor &&
+                   a.rescaleFactor == b.rescaleFactor && a.mean == b.mean && a.std == b.std;
+        };
+        if (!cachedPixels.pixelValues.defined() || !sameConfig(config, cachedConfig) ||
+            image.width != cachedImage.width || image.height != cachedImage.height ||
+            image.channels != cachedImage.channels || image.pixels != cachedImage.pixels) {
+            cachedPixels = preprocessVilt({image}, config, device);
+            cachedImage = image;
+            cachedConfig = config;
+        }
+        return cachedPixels;
     }
 
     ViltPreprocessConfig preprocessFor(const MethodSettings& settings) const {
@@ -387,7 +407,7 @@ RunResult Engine::run(const RunRequest& request, const std::atomic<bool>* cancel
     ViltInputs inputs;
     inputs.inputIds = d.encodeText(request.question, &result.textTokens, &inputs.attentionMask);
     const auto preprocess = d.preprocessFor(request.method);
-    auto pixels = preprocessVilt({request.image}, preprocess, d.device);
+    const auto pixels = d.pixelsFor(request.image, preprocess);
     inputs.pixelValues = pixels.pixelValues;
     inputs.pixelMask = pixels.pixelMask;
     result.preprocessMs = msSince(start);
