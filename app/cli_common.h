@@ -1,0 +1,47 @@
+#pragma once
+
+// What tokenscope-cli's commands share: the command table entry, the model and method options,
+// opening a model and reading an image. Commands live in tokenscope_cli.cpp (answer, forward,
+// trace, bench, preprocess, tokenize), cli_generate.cpp (LLaVA-NeXT generation) and
+// cli_tasks.cpp (training and evaluation on the built-in tasks).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli_args.h"
+#include "engine/engine.h"
+
+namespace tokenscope::cli {
+
+struct Command {
+    std::string name;
+    std::string summary;
+    std::vector<OptionSpec> options;
+    std::function<int(const Arguments&)> run;
+};
+
+std::vector<OptionSpec> modelOptions();
+std::vector<OptionSpec> methodOptions();
+// The command's own options followed by the method options / preceded by the model options.
+std::vector<OptionSpec> withMethod(std::vector<OptionSpec> specific);
+std::vector<OptionSpec> withModel(std::vector<OptionSpec> specific);
+
+std::vector<int> parseIntList(const std::string& text, const std::string& option);
+double parseRatio(const Arguments& args, const std::string& name);  // a number in [0, 1]
+MethodSettings methodFromArgs(const Arguments& args, const std::string& methodName);
+
+// A progress line on stderr for long loads, only when stderr is a terminal.
+void showProgress(uint64_t done, uint64_t total);
+// --model / --arch / --config with --device, --dtype, --seed, --vocab; prints load warnings.
+std::unique_ptr<Engine> openModel(const Arguments& args);
+// Decodes an image file (throws Error naming the file; builds without OpenCV cannot).
+ImageU8 readImage(const std::string& path);
+
+// Command groups defined in their own files.
+std::vector<Command> generationCommands();  // cli_generate.cpp
+std::vector<Command> taskCommands();        // cli_tasks.cpp
+
+}  // namespace tokenscope::cli
