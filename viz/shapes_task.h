@@ -1,0 +1,63 @@
+#pragma once
+
+// Shapes VQA: a procedurally generated visual question answering task whose answers depend on
+// where things are in the image, so pruning the wrong patches changes the answer. Scenes of 2 to 6
+// shapes (circle, square, triangle, star, cross) in six colours and several sizes on a textured,
+// cluttered background; questions in varied English of five types (colour of a named shape, count
+// of a kind, existence, spatial relation, which is larger). Drawn with OpenCV (no Qt, no torch).
+//
+// Deterministic: a sample is a pure function of (seed, index, options). Splits are seeds: the
+// bundled model was trained on seed 1 and validated on seed 2; any other seed is a fresh split.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "image/pil_resample.h"
+
+namespace tokenscope::shapes {
+
+enum class QuestionType { Color, Count, Exist, Relation, Size };
+constexpr int kQuestionTypes = 5;
+const char* questionTypeName(QuestionType type);  // "color", "count", "exist", "relation", "size"
+
+enum class ShapeKind { Circle, Square, Triangle, Star, Cross };
+constexpr int kShapeKinds = 5;
+constexpr int kColors = 6;
+const char* shapeName(ShapeKind kind);  // "circle", ...
+const char* colorName(int color);       // "red", "green", "blue", "yellow", "purple", "orange"
+
+struct SceneObject {
+    ShapeKind kind = ShapeKind::Circle;
+    int color = 0;
+    float x = 0, y = 0;  // centre, pixels
+    float radius = 0;    // circumradius, pixels
+    float angle = 0;     // rotation, radians
+    double area() const; // drawn area in square pixels (kind-dependent factor x radius^2)
+};
+
+struct ShapesOptions {
+    int imageSize = 192;   // square scenes, pixels
+    int minObjects = 2;
+    int maxObjects = 6;
+    bool clutter = true;   // background texture, lines and specks
+};
+
+struct ShapesSample {
+    ImageU8 image;  // RGB, imageSize x imageSize
+    std::string question;
+    std::string answer;  // one of answerVocabulary()
+    QuestionType type = QuestionType::Color;
+    std::vector<SceneObject> objects;  // drawing order
+    std::vector<int> relevant;         // indices into objects the question is about
+    uint64_t seed = 0, index = 0;
+};
+
+// The answers, in id2label order: "yes", "no", "0".."6", the colours, the shape names.
+const std::vector<std::string>& answerVocabulary();
+// Every word the questions use (for building a WordPiece vocab.txt).
+std::vector<std::string> questionWords();
+
+ShapesSample makeSample(uint64_t seed, uint64_t index, const ShapesOptions& options = {});
+
+}  // namespace tokenscope::shapes
