@@ -20,6 +20,7 @@
 #include "image/vilt_preprocess.h"
 #include "models/clip_vision.h"
 #include "models/vilt.h"
+#include "engine/vilt_methods.h"
 #include "reduce/tome.h"
 #include "text/bert_tokenizer.h"
 
@@ -105,16 +106,6 @@ double percentile(std::vector<double> values, double q) {
     return values[index];
 }
 
-// The shortest edge that leaves about keepRatio of the default patch count (patches scale with
-// the area), on the size divisor's grid.
-int smallerResolutionEdge(const MethodSettings& settings, const ViltPreprocessConfig& config) {
-    if (settings.shortestEdge > 0) return settings.shortestEdge;
-    const double keep = std::clamp(settings.keepRatio, 0.01, 1.0);
-    const double edge = config.shortestEdge * std::sqrt(keep);
-    const int divisor = config.sizeDivisor;
-    return std::max(divisor, static_cast<int>(std::lround(edge / divisor)) * divisor);
-}
-
 }  // namespace
 
 DeviceKind parseDevice(const std::string& name) {
@@ -197,69 +188,8 @@ struct Engine::Impl {
         return ids;
     }
 
-    // The encoder's reduction for a method; smaller resolution changes the preprocessing instead.
     std::optional<ViltReduction> reductionFor(const MethodSettings& settings) const {
-        const int layers = summary.config.vilt.numHiddenLayers;
-        for (int l : settings.layers) {
-            if (settings.method == Method::Pumer && (l < 0 || l >= layers))
-                throw Error("reduction layer " + std::to_string(l) + " does not exist (the model has layers 0.." +
-                            std::to_string(layers - 1) + ")");
-        }
-        switch (settings.method) {
-            case Method::None:
-            case Method::SmallerResolution:
-                return std::nullopt;
-            case Method::Pumer: {
-                ViltReduction reduction;
-                auto& p = reduction.pumer;
-                p.pruneRatio = settings.pruneRatio;
-                p.mergeRatio = settings.imageMergeRatio;
-                p.textMergeRatio = settings.textMergeRatio;
-                p.mode = settings.mode == "fixed" ? ReductionMode::Fixed : ReductionMode::Reference;
-                if (settings.mode != "fixed" && settings.mode != "reference")
-                    throw Error("unknown mode '" + settings.mode + "' (use reference or fixed)");
-                if (settings.score == "mean-head") p.score = PruneScore::MeanHead;
-                else if (settings.score == "first-head") p.score = PruneScore::FirstHead;
-                else if (settings.score == "key") p.score = PruneScore::KeyMetric;
-                else if (settings.score == "qk") p.score = PruneScore::QueryKey;
-                else throw Error("unknown score '" + settings.score + "' (use mean-head, first-head, key or qk)");
-                if (settings.mergeStyle == "tome") p.mergeStyle = ImageMergeStyle::Tome;
-                else if (settings.mergeStyle == "tip") p.mergeStyle = ImageMergeStyle::Tip;
-                else if (settings.mergeStyle == "diff") p.mergeStyle = ImageMergeStyle::Diff;
-                else throw Error("unknown merge style '" + settings.mergeStyle + "' (use tome, tip or diff)");
-                for (double ratio : {settings.pruneRatio, settings.imageMergeRatio, settings.textMergeRatio}) {
-                    if (!(ratio >= 0.0 && ratio < 1.0)) throw Error("PuMer ratios must lie in [0, 1)");
-                }
-                reduction.layers = settings.layers;
-                return reduction;
-            }
-            case Method::Tome: {
-                ViltReduction reduction;
-                reduction.method = ReductionMethod::Tome;
-                if (settings.tomeSchedule.empty()) {
-                    if (settings.tomeR < 0) throw Error("ToMe r must not be negative");
-                    reduction.tome.schedule = tomeSchedule(layers, settings.tomeR, settings.tomeInflect);
-                } else {
-                    std::vector<int64_t> perLayer(settings.tomeSchedule.begin(), settings.tomeSchedule.end());
-                    for (auto r : perLayer) {
-                        if (r < 0) throw Error("ToMe schedule entries must not be negative");
-                    }
-                    reduction.tome.schedule = tomeSchedule(layers, perLayer);
-                }
-                reduction.tome.joint = settings.tomeJoint;
-                return reduction;
-            }
-            case Method::RandomDrop:
-            case Method::UniformDrop: {
-                if (!(settings.keepRatio > 0.0 && settings.keepRatio <= 1.0)) throw Error("--keep must lie in (0, 1]");
-                ViltReduction reduction;
-                reduction.method = settings.method == Method::RandomDrop ? ReductionMethod::RandomDrop : ReductionMethod::UniformDrop;
-                reduction.drop.keepRatio = settings.keepRatio;
-                reduction.drop.seed = settings.seed;
-                return reduction;
-            }
-        }
-        return std::nullopt;
+        return viltReductionFor(settings, summary.config.vilt);
     }
 
     // The window re-runs the same image for every knob change: keep the last preprocessed image
@@ -432,6 +362,62 @@ RunResult Engine::run(const RunRequest& request, const std::atomic<bool>* cancel
     return result;
 }
 
+BatchPrediction Engine::predictBatch(const std::vector<ImageU8>& images, const std::vector<std::string>& questions,
+                                     const MethodSettings& method, const std::atomic<bool>* cancel) {
+    auto& d = *m_impl;
+    d.requireVilt("answering questions");
+    if (d.summary.config.vilt.head != ViltHead::QuestionAnswering)
+        throw Error("batched answers need a VQA model; this is " + d.summary.config.architecture);
+    if (images.size() != questions.size() || images.empty())
+        throw Error("predictBatch: " + std::to_string(images.size()) + " images but " + std::to_string(questions.size()) +
+                    " questions");
+    if (!d.tokenizer) throw Error(d.summary.source + ": no vocab.txt, so the model cannot read a question");
+    c10::InferenceMode guard;
+    BatchPrediction result;
+    auto start = std::chrono::steady_clock::now();
+    // Questions padded to the longest, as the processor pads a batch.
+    std::vector<TextEncoding> encodings;
+    std::size_t longest = 0;
+    for (const auto& q : questions) {
+        if (q.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("a question is empty");
+        encodings.push_back(d.tokenizer->encode(q, static_cast<std::size_t>(d.summary.config.vilt.maxPositionEmbeddings), false));
+        longest = std::max(longest, encodings.back().inputIds.size());
+    }
+    const auto batch = static_cast<int64_t>(questions.size());
+    auto ids = torch::zeros({batch, static_cast<int64_t>(longest)}, torch::kLong);
+    auto mask = torch::zeros({batch, static_cast<int64_t>(longest)}, torch::kLong);
+    for (int64_t b = 0; b < batch; ++b) {
+        const auto& e = encodings[b];
+        const auto n = static_cast<int64_t>(e.inputIds.size());
+        ids[b].narrow(0, 0, n).copy_(torch::tensor(e.inputIds, torch::kLong));
+        mask[b].narrow(0, 0, n).copy_(torch::tensor(e.attentionMask, torch::kLong));
+    }
+    ViltInputs inputs;
+    inputs.inputIds = ids.to(d.device);
+    inputs.attentionMask = mask.to(d.device);
+    const auto pixels = preprocessVilt(images, d.preprocessFor(method), d.device);
+    inputs.pixelValues = pixels.pixelValues.to(d.dtype);
+    inputs.pixelMask = pixels.pixelMask;
+    result.preprocessMs = msSince(start);
+    ViltForwardOptions options;
+    options.cancel = cancel;
+    options.reduction = d.reductionFor(method);
+    start = std::chrono::steady_clock::now();
+    auto logits = d.vilt->forward(inputs, options).logits.to(torch::kFloat).cpu().contiguous();
+    result.forwardMs = msSince(start);
+    auto [best, index] = logits.max(1);
+    const auto& labels = d.summary.config.vilt.id2label;
+    result.labelCount = logits.size(1);
+    result.logits.assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+    for (int64_t b = 0; b < batch; ++b) {
+        const auto id = index[b].item<int64_t>();
+        result.ids.push_back(id);
+        result.labels.push_back(id < static_cast<int64_t>(labels.size()) ? labels[id] : std::to_string(id));
+        result.scores.push_back(torch::sigmoid(best[b]).item<float>());
+    }
+    return result;
+}
+
 BenchRow Engine::benchmark(const BenchRequest& request) {
     auto& d = *m_impl;
     d.requireVilt("benchmarking");
@@ -580,6 +566,25 @@ void Engine::forwardFile(const std::string& inputsPath, const std::string& outpu
         if (tensor.is_floating_point()) tensor = tensor.to(torch::kFloat);
     }
     writeTensorFile(outputsPath, out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// LLaVA-NeXT (engine/generation.h)
+
+GenerateResult Engine::generate(const GenerateRequest&, const GenerateCallback&, const std::atomic<bool>*) {
+    throw Error(m_impl->summary.source + ": LLaVA-NeXT generation is not available in the engine yet");
+}
+
+ImageReductionRecord Engine::selectVisualTokens(const ImageU8&, const VisualTokenSettings&, const std::atomic<bool>*) {
+    throw Error(m_impl->summary.source + ": LLaVA-NeXT token selection is not available in the engine yet");
+}
+
+GenerationBenchRow Engine::benchmarkGeneration(const GenerationBenchRequest&) {
+    throw Error(m_impl->summary.source + ": LLaVA-NeXT benchmarks are not available in the engine yet");
+}
+
+void Engine::generateFile(const std::string&, const std::string&, int, const VisualTokenSettings&) {
+    throw Error(m_impl->summary.source + ": LLaVA-NeXT generation is not available in the engine yet");
 }
 
 }  // namespace tokenscope

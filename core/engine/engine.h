@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/model_config.h"
+#include "engine/generation.h"
 #include "engine/trace.h"
 #include "image/pil_resample.h"
 
@@ -76,6 +77,16 @@ struct RunResult {
     double peakMemoryMiB = 0;  // CUDA allocator peak on a GPU, process peak RSS on the CPU
 };
 
+// The top answer for each of a batch of image-question pairs under one method (evaluation).
+struct BatchPrediction {
+    std::vector<int64_t> ids;         // per example
+    std::vector<std::string> labels;  // per example
+    std::vector<float> scores;        // sigmoid of the winning logit
+    std::vector<float> logits;        // [examples x labels], row-major (distillation, agreement)
+    int64_t labelCount = 0;
+    double preprocessMs = 0, forwardMs = 0;
+};
+
 // A throughput measurement on synthetic inputs (random pixels, a fixed-length question).
 struct BenchRequest {
     MethodSettings method;
@@ -123,6 +134,11 @@ public:
     // method, trace. Throws Cancelled when *cancel becomes true (polled between layers).
     RunResult run(const RunRequest& request, const std::atomic<bool>* cancel = nullptr);
 
+    // Answers a batch (images and questions of equal count; images of one size batch without
+    // padding) under a method, in one forward pass. Throws Error / Cancelled.
+    BatchPrediction predictBatch(const std::vector<ImageU8>& images, const std::vector<std::string>& questions,
+                                 const MethodSettings& method, const std::atomic<bool>* cancel = nullptr);
+
     // Times forward passes under a method (no tracing). Out of memory is caught and reported in
     // the row, not thrown; other errors throw.
     BenchRow benchmark(const BenchRequest& request);
@@ -135,6 +151,30 @@ public:
     void preprocessToFile(const std::vector<ImageU8>& images, const std::string& outputsPath);
 
     std::vector<int64_t> tokenize(const std::string& text, std::vector<std::string>* pieces = nullptr) const;
+
+    // ---- LLaVA-NeXT (engine/generation.h) ----
+    // Every call below throws Error for a model that is not LLaVA-NeXT.
+
+    // Preprocess, vision tower, the visual-token method, prefill, then greedy decoding until a
+    // stop token (generation_config.json's eos, else the tokenizer's) or maxNewTokens. Only ids
+    // the tokenizer can decode are candidates (llava-hf's rows >= 32000 are untrained). onToken
+    // streams every token as it is produced; *cancel is polled between layers and steps (throws
+    // Cancelled). Out of memory is an Error naming the stage.
+    GenerateResult generate(const GenerateRequest& request, const GenerateCallback& onToken = {},
+                            const std::atomic<bool>* cancel = nullptr);
+    // Only preprocess, vision and the token selection: what a method keeps of an image, without
+    // running the language model (for budget / alpha sliders).
+    ImageReductionRecord selectVisualTokens(const ImageU8& image, const VisualTokenSettings& settings,
+                                            const std::atomic<bool>* cancel = nullptr);
+    // Timed generation on synthetic inputs; out of memory is reported in the row.
+    GenerationBenchRow benchmarkGeneration(const GenerationBenchRequest& request);
+    // Raw tensors as transformers names them (input_ids, attention_mask, position_ids if given,
+    // pixel_values, image_sizes) -> `logits` of the prompt forward [B, T, V] float32 and
+    // `generated_new_tokens` [B, N] int64 (greedy, HF generate semantics: stop at eos from
+    // generation_config.json, pad after). A reduction method needs one <image> per image (legacy
+    // prompt), since it changes the number of visual tokens.
+    void generateFile(const std::string& inputsPath, const std::string& outputsPath, int maxNewTokens,
+                      const VisualTokenSettings& settings = {});
 
 private:
     struct Impl;
