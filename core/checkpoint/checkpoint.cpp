@@ -226,4 +226,23 @@ StateDictReport loadStateDict(torch::nn::Module& module, const Checkpoint& check
     return report;
 }
 
+void initialiseRandomWeights(torch::nn::Module& module, uint64_t seed) {
+    torch::NoGradGuard noGrad;
+    torch::manual_seed(seed);
+    for (auto& item : module.named_parameters(true)) {
+        const auto& name = item.key();
+        auto& p = item.value();
+        const bool isNorm = name.find("norm") != std::string::npos || name.find("LayerNorm") != std::string::npos ||
+                            name.find("layrnorm") != std::string::npos || name.find("classifier.1.") != std::string::npos;
+        if (isNorm) {
+            p.fill_(name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0 ? 1.0 : 0.0);
+        } else if (name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0) {
+            p.zero_();
+        } else {
+            p.normal_(0.0, 0.02);
+        }
+    }
+}
+
+
 }  // namespace tokenscope

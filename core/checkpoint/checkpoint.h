@@ -72,6 +72,10 @@ struct StateDictReport {
 // reported (callers print them as a warning). Throws Cancelled when *cancel becomes true.
 StateDictReport loadStateDict(torch::nn::Module& module, const Checkpoint& checkpoint, const StateDictOptions& options);
 
+// HF-style random initialisation for a model without a checkpoint: N(0, 0.02) weights and
+// embeddings, zero biases, LayerNorm weight 1 / bias 0; deterministic in seed.
+void initialiseRandomWeights(torch::nn::Module& module, uint64_t seed);
+
 torch::Dtype torchDtype(DType dtype);
 DType fromTorchDtype(torch::Dtype dtype);  // throws Error for types a checkpoint cannot hold
 

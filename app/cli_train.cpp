@@ -1,0 +1,228 @@
+// tokenscope-cli train: trains a ViLT VQA model on a built-in task (issue 5), fresh or from a
+// model folder, optionally with a reducer in place and distillation from a teacher.
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_common.h"
+#include "common/error.h"
+#include "train/vilt_trainer.h"
+#ifdef TOKENSCOPE_HAS_TASKS
+#include "viz/shapes_task.h"
+#endif
+
+namespace tokenscope::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+#ifdef TOKENSCOPE_HAS_TASKS
+
+std::string formatDuration(double seconds) {
+    const auto s = static_cast<long>(std::lround(std::max(0.0, seconds)));
+    std::ostringstream out;
+    if (s >= 3600) out << s / 3600 << "h";
+    out << std::setw(s >= 3600 ? 2 : 1) << std::setfill('0') << (s / 60) % 60 << "m" << std::setw(2) << s % 60 << "s";
+    return out.str();
+}
+
+// A fresh Shapes VQA model folder: config.json, vocab.txt (every question word whole),
+// preprocessor_config.json (the scenes are used at their own size).
+void writeFreshShapesModel(const fs::path& dir, const Arguments& args) {
+    const int imageSize = args.intValue("image-size", 32, 1024);
+    const int patch = args.intValue("patch", 4, 64);
+    if (imageSize % 32 != 0 || imageSize % patch != 0)
+        throw UsageError("--image-size must be a multiple of 32 and of --patch");
+    const int hidden = args.intValue("hidden", 8, 4096);
+    const int heads = args.intValue("heads", 1, 64);
+    if (hidden % heads != 0) throw UsageError("--hidden must be a multiple of --heads");
+    const auto& answers = shapes::answerVocabulary();
+    std::vector<std::string> vocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    for (const auto& w : shapes::questionWords()) vocab.push_back(w);
+
+    nlohmann::json config = {
+        {"architectures", {"ViltForQuestionAnswering"}},
+        {"model_type", "vilt"},
+        {"hidden_size", hidden},
+        {"num_hidden_layers", args.intValue("layers", 1, 48)},
+        {"num_attention_heads", heads},
+        {"intermediate_size", args.intValue("mlp", 8, 16384)},
+        {"hidden_act", "gelu"},
+        {"hidden_dropout_prob", 0.0},
+        {"attention_probs_dropout_prob", 0.0},
+        {"initializer_range", 0.02},
+        {"layer_norm_eps", 1e-12},
+        {"vocab_size", vocab.size()},
+        {"type_vocab_size", 2},
+        {"modality_type_vocab_size", 2},
+        {"max_position_embeddings", 40},
+        {"image_size", imageSize},
+        {"patch_size", patch},
+        {"num_channels", 3},
+        {"qkv_bias", true},
+        {"max_image_length", -1},
+        {"num_images", -1},
+        {"tie_word_embeddings", false},
+        {"torch_dtype", "float32"},
+        {"tokenscope_task", "shapes"},
+    };
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        config["id2label"][std::to_string(i)] = answers[i];
+        config["label2id"][answers[i]] = i;
+    }
+    const nlohmann::json preprocess = {{"do_resize", true},         {"size", {{"shortest_edge", imageSize}}},
+                                       {"size_divisor", 32},        {"resample", 3},
+                                       {"do_rescale", true},        {"rescale_factor", 1.0 / 255.0},
+                                       {"do_normalize", true},      {"image_mean", {0.5, 0.5, 0.5}},
+                                       {"image_std", {0.5, 0.5, 0.5}}, {"do_pad", true},
+                                       {"image_processor_type", "ViltImageProcessor"}};
+    std::ofstream(dir / "config.json") << config.dump(2) << "\n";
+    std::ofstream(dir / "preprocessor_config.json") << preprocess.dump(2) << "\n";
+    std::ofstream vocabFile(dir / "vocab.txt");
+    for (const auto& v : vocab) vocabFile << v << "\n";
+    if (!vocabFile) throw Error((dir / "vocab.txt").string() + ": cannot write");
+}
+
+void copyModelFolder(const fs::path& from, const fs::path& to) {
+    for (const char* name : {"config.json", "vocab.txt", "preprocessor_config.json", "model.safetensors"}) {
+        if (!fs::exists(from / name)) throw Error((from / name).string() + ": missing (--init-from needs a model folder)");
+        fs::copy_file(from / name, to / name, fs::copy_options::overwrite_existing);
+    }
+}
+
+int runTrain(const Arguments& args) {
+    if (args.value("task") != "shapes") throw UsageError("--task must be shapes (the only built-in task)");
+    const fs::path dir = args.require("out");
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw Error(dir.string() + ": cannot create the output folder: " + ec.message());
+    const bool resuming = fs::exists(dir / "checkpoint" / "state.json");
+    if (!resuming) {
+        if (args.has("init-from")) {
+            copyModelFolder(args.value("init-from"), dir);
+        } else if (!fs::exists(dir / "config.json")) {
+            writeFreshShapesModel(dir, args);
+        }
+    }
+    {
+        // The exact command, so the model can be reproduced.
+        std::ofstream command(dir / "train_command.txt", std::ios::app);
+        command << "tokenscope-cli train";
+        for (const auto& [name, values] : args.given())
+            for (const auto& v : values) command << " --" << name << (v.empty() ? "" : " '" + v + "'");
+        command << "\n";
+    }
+
+    shapes::ShapesOptions scenes;
+    scenes.imageSize = args.intValue("image-size", 32, 1024);
+    const auto trainSeed = static_cast<uint64_t>(args.intValue("train-seed", 0, 1 << 30));
+    const auto valSeed = static_cast<uint64_t>(args.intValue("val-seed", 0, 1 << 30));
+    if (trainSeed == valSeed) throw UsageError("--train-seed and --val-seed must differ");
+    const auto& answers = shapes::answerVocabulary();
+    const auto source = [&answers, scenes](uint64_t seed) {
+        return [&answers, scenes, seed](uint64_t first, int count, std::vector<TrainExample>& out) {
+            for (int i = 0; i < count; ++i) {
+                auto s = shapes::makeSample(seed, first + static_cast<uint64_t>(i), scenes);
+                TrainExample e;
+                e.label = std::find(answers.begin(), answers.end(), s.answer) - answers.begin();
+                e.group = static_cast<int>(s.type);
+                e.image = std::move(s.image);
+                e.question = std::move(s.question);
+                out.push_back(std::move(e));
+            }
+        };
+    };
+
+    TrainOptions options;
+    options.modelDir = dir.string();
+    if (args.has("distill-from")) options.teacherDir = args.value("distill-from");
+    options.distillWeight = std::stod(args.value("distill-weight"));
+    options.method = methodFromArgs(args, args.value("method"));
+    options.batchSize = args.intValue("batch", 1, 4096);
+    options.steps = args.intValue("steps", 1, 100000000);
+    options.learningRate = std::stod(args.value("lr"));
+    options.weightDecay = std::stod(args.value("weight-decay"));
+    options.warmupFraction = parseRatio(args, "warmup");
+    options.validateEvery = args.intValue("validate-every", 0, 100000000);
+    options.checkpointEvery = args.intValue("checkpoint-every", 0, 100000000);
+    options.validationExamples = args.intValue("val-n", 1, 1000000);
+    options.logEvery = args.intValue("log-every", 1, 100000);
+    options.seed = static_cast<uint64_t>(args.intValue("seed", 0, 1 << 30));
+    for (int t = 0; t < shapes::kQuestionTypes; ++t)
+        options.groupNames.push_back(shapes::questionTypeName(static_cast<shapes::QuestionType>(t)));
+    options.train = source(trainSeed);
+    options.validation = source(valSeed);
+    options.progress = [&](const TrainProgress& p) {
+        if (!p.note.empty()) {
+            std::cerr << p.note << "\n";
+            return;
+        }
+        std::cerr << "step " << p.step << "/" << p.steps << std::fixed << std::setprecision(4) << "  loss " << p.loss;
+        if (p.distillLoss > 0) std::cerr << " (task " << p.taskLoss << ", kl " << p.distillLoss << ")";
+        std::cerr << std::setprecision(3) << "  train acc " << p.trainAccuracy << std::scientific << std::setprecision(2)
+                  << "  lr " << p.learningRate << std::fixed << std::setprecision(1) << "  " << p.examplesPerSecond
+                  << " ex/s  elapsed " << formatDuration(p.elapsedSeconds) << "  ETA " << formatDuration(p.etaSeconds)
+                  << "\n";
+        if (p.validated) {
+            std::cerr << "  validation accuracy " << std::setprecision(4) << p.validationAccuracy << "  (";
+            for (std::size_t g = 0; g < p.groupAccuracy.size(); ++g)
+                std::cerr << (g ? ", " : "") << options.groupNames[g] << " " << std::setprecision(3) << p.groupAccuracy[g];
+            std::cerr << ")\n";
+        }
+    };
+    const auto summary = trainVilt(options);
+    std::cout << (summary.cancelled ? "stopped" : "trained") << " " << summary.steps << " steps in "
+              << formatDuration(summary.seconds) << "; validation accuracy " << std::fixed << std::setprecision(4)
+              << summary.validationAccuracy << "\nwrote " << dir.string() << "/model.safetensors\n";
+    return 0;
+}
+
+#else
+
+int runTrain(const Arguments&) {
+    throw Error("this build has no task data (configured with TOKENSCOPE_GUI=OFF, without OpenCV)");
+}
+
+#endif
+
+}  // namespace
+
+std::vector<Command> trainCommands() {
+    return {
+        {"train", "train a ViLT VQA model on a built-in task (Shapes VQA), fresh or fine-tuned; resumable",
+         withMethod({{"task", "NAME", "shapes", "the task"},
+                     {"out", "DIR", "", "model folder to write (resumes from DIR/checkpoint when present)"},
+                     {"init-from", "DIR", "", "start from this model folder instead of random weights"},
+                     {"distill-from", "DIR", "", "teacher model folder: add KL(student || teacher) to the loss"},
+                     {"distill-weight", "W", "1.0", "weight of the distillation term"},
+                     {"steps", "N", "3000", "optimizer steps"},
+                     {"batch", "B", "64", "examples per step"},
+                     {"lr", "LR", "1e-3", "peak learning rate (AdamW)"},
+                     {"weight-decay", "WD", "0.01", "AdamW weight decay (not on biases and norms)"},
+                     {"warmup", "F", "0.05", "fraction of the steps spent warming up"},
+                     {"validate-every", "N", "250", "steps between validations"},
+                     {"checkpoint-every", "N", "250", "steps between checkpoints"},
+                     {"log-every", "N", "20", "steps between progress lines"},
+                     {"val-n", "N", "512", "validation examples"},
+                     {"train-seed", "S", "1", "split seed of the training data"},
+                     {"val-seed", "S", "2", "split seed of the validation data"},
+                     {"seed", "N", "0", "seed of the initial weights"},
+                     {"image-size", "PX", "192", "fresh model: scene size (and the model's image size)"},
+                     {"patch", "PX", "16", "fresh model: patch size"},
+                     {"hidden", "N", "128", "fresh model: hidden size"},
+                     {"layers", "N", "12", "fresh model: encoder layers"},
+                     {"heads", "N", "4", "fresh model: attention heads"},
+                     {"mlp", "N", "256", "fresh model: MLP size"}}),
+         runTrain},
+    };
+}
+
+}  // namespace tokenscope::cli

@@ -1,0 +1,343 @@
+#include "train/vilt_trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iomanip>
+#include <optional>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/tensor_file.h"
+#include "common/error.h"
+#include "config/model_config.h"
+#include "engine/vilt_methods.h"
+#include "image/vilt_preprocess.h"
+#include "models/vilt.h"
+#include "text/bert_tokenizer.h"
+
+namespace tokenscope {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+struct Batch {
+    ViltInputs inputs;
+    torch::Tensor labels;  // [B] int64
+    std::vector<int> groups;
+};
+
+class BatchMaker {
+public:
+    BatchMaker(const std::string& modelDir, const ViltConfig& config)
+        : m_tokenizer(BertTokenizer::fromVocabFile((fs::path(modelDir) / "vocab.txt").string())),
+          m_maxText(static_cast<std::size_t>(config.maxPositionEmbeddings)) {
+        const auto preprocessPath = fs::path(modelDir) / "preprocessor_config.json";
+        if (fs::exists(preprocessPath)) m_preprocess = loadViltPreprocessConfig(preprocessPath.string());
+    }
+
+    Batch make(const std::vector<TrainExample>& examples, int64_t labelCount) const {
+        Batch batch;
+        const auto n = static_cast<int64_t>(examples.size());
+        std::vector<TextEncoding> encodings;
+        std::size_t longest = 0;
+        std::vector<ImageU8> images;
+        std::vector<int64_t> labels;
+        for (const auto& e : examples) {
+            encodings.push_back(m_tokenizer.encode(e.question, m_maxText, false));
+            longest = std::max(longest, encodings.back().inputIds.size());
+            images.push_back(e.image);
+            if (e.label < 0 || e.label >= labelCount)
+                throw Error("training example label " + std::to_string(e.label) + " is outside the model's " +
+                            std::to_string(labelCount) + " labels");
+            labels.push_back(e.label);
+            batch.groups.push_back(e.group);
+        }
+        auto ids = torch::zeros({n, static_cast<int64_t>(longest)}, torch::kLong);
+        auto mask = torch::zeros({n, static_cast<int64_t>(longest)}, torch::kLong);
+        for (int64_t b = 0; b < n; ++b) {
+            const auto length = static_cast<int64_t>(encodings[b].inputIds.size());
+            ids[b].narrow(0, 0, length).copy_(torch::tensor(encodings[b].inputIds, torch::kLong));
+            mask[b].narrow(0, 0, length).copy_(torch::tensor(encodings[b].attentionMask, torch::kLong));
+        }
+        auto pixels = preprocessVilt(images, m_preprocess);
+        batch.inputs.inputIds = ids;
+        batch.inputs.attentionMask = mask;
+        batch.inputs.pixelValues = pixels.pixelValues;
+        batch.inputs.pixelMask = pixels.pixelMask;
+        batch.labels = torch::tensor(labels, torch::kLong);
+        return batch;
+    }
+
+private:
+    BertTokenizer m_tokenizer;
+    std::size_t m_maxText;
+    ViltPreprocessConfig m_preprocess;
+};
+
+Vilt loadVilt(const std::string& dir, const ViltConfig& config, uint64_t seed, bool requireWeights) {
+    Vilt model(config);
+    const bool hasWeights = fs::exists(fs::path(dir) / "model.safetensors") || fs::exists(fs::path(dir) / "pytorch_model.bin") ||
+                            fs::exists(fs::path(dir) / "model.safetensors.index.json");
+    if (hasWeights) {
+        loadStateDict(*model, Checkpoint::open(dir), {});
+    } else if (requireWeights) {
+        throw Error(dir + ": no weights (model.safetensors) in this folder");
+    } else {
+        initialiseRandomWeights(*model, seed);
+    }
+    return model;
+}
+
+std::map<std::string, torch::Tensor> stateDict(torch::nn::Module& module) {
+    std::map<std::string, torch::Tensor> tensors;
+    for (const auto& item : module.named_parameters(true)) tensors[item.key()] = item.value().detach();
+    for (const auto& item : module.named_buffers(true)) tensors[item.key()] = item.value().detach();
+    return tensors;
+}
+
+// Linear warm-up to the peak, then cosine decay to zero.
+double learningRateAt(const TrainOptions& o, int64_t step) {
+    const auto warmup = std::max<int64_t>(1, static_cast<int64_t>(std::llround(o.warmupFraction * o.steps)));
+    if (step < warmup) return o.learningRate * static_cast<double>(step + 1) / static_cast<double>(warmup);
+    const double t = static_cast<double>(step - warmup) / static_cast<double>(std::max<int64_t>(1, o.steps - warmup));
+    return o.learningRate * 0.5 * (1.0 + std::cos(kPi * std::min(1.0, t)));
+}
+
+bool isNoDecay(const std::string& name) {
+    const bool bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
+    return bias || name.find("LayerNorm") != std::string::npos || name.find("layernorm") != std::string::npos ||
+           name.find("classifier.1.") != std::string::npos || name.find("cls_token") != std::string::npos ||
+           name.find("position_embeddings") != std::string::npos;
+}
+
+struct Validation {
+    double accuracy = 0;
+    std::vector<double> groupAccuracy;
+};
+
+Validation validate(Vilt& model, const BatchMaker& maker, const TrainOptions& o, const std::optional<ViltReduction>& reduction,
+                    int64_t labelCount) {
+    torch::NoGradGuard noGrad;
+    model->eval();
+    Validation result;
+    const auto groups = std::max<std::size_t>(1, o.groupNames.size());
+    std::vector<int64_t> right(groups, 0), total(groups, 0);
+    int64_t allRight = 0;
+    std::vector<TrainExample> examples;
+    for (int first = 0; first < o.validationExamples; first += o.batchSize) {
+        const int count = std::min(o.batchSize, o.validationExamples - first);
+        examples.clear();
+        o.validation(static_cast<uint64_t>(first), count, examples);
+        const auto batch = maker.make(examples, labelCount);
+        ViltForwardOptions forward;
+        forward.reduction = reduction;
+        const auto predicted = model->forward(batch.inputs, forward).logits.argmax(1);
+        const auto correct = predicted.eq(batch.labels);
+        for (int i = 0; i < count; ++i) {
+            const auto g = static_cast<std::size_t>(std::clamp<int>(batch.groups[i], 0, static_cast<int>(groups) - 1));
+            const bool ok = correct[i].item<bool>();
+            right[g] += ok;
+            total[g] += 1;
+            allRight += ok;
+        }
+    }
+    model->train();
+    result.accuracy = o.validationExamples > 0 ? static_cast<double>(allRight) / o.validationExamples : 0.0;
+    for (std::size_t g = 0; g < groups; ++g)
+        result.groupAccuracy.push_back(total[g] ? static_cast<double>(right[g]) / static_cast<double>(total[g]) : 0.0);
+    return result;
+}
+
+}  // namespace
+
+TrainSummary trainVilt(const TrainOptions& o) {
+    if (!o.train || !o.validation) throw Error("training needs a train and a validation example source");
+    if (o.batchSize < 1 || o.steps < 1) throw Error("training needs a batch size and a step count of at least 1");
+    const fs::path dir(o.modelDir);
+    const auto config = loadModelConfig((dir / "config.json").string());
+    if (config.family != ModelFamily::Vilt || config.vilt.head != ViltHead::QuestionAnswering)
+        throw Error((dir / "config.json").string() + ": training needs a ViltForQuestionAnswering config");
+    const auto labelCount = static_cast<int64_t>(config.vilt.id2label.size());
+    const BatchMaker maker(o.modelDir, config.vilt);
+    const auto reduction = viltReductionFor(o.method, config.vilt);
+    if (o.method.method == Method::SmallerResolution)
+        throw Error("training at a smaller resolution: set the model's preprocessor_config.json shortest_edge instead");
+
+    torch::manual_seed(o.seed);
+    auto model = loadVilt(o.modelDir, config.vilt, o.seed, false);
+    model->train();
+    Vilt teacher{nullptr};
+    if (!o.teacherDir.empty()) {
+        const auto teacherConfig = loadModelConfig((fs::path(o.teacherDir) / "config.json").string());
+        if (teacherConfig.family != ModelFamily::Vilt || teacherConfig.vilt.id2label != config.vilt.id2label)
+            throw Error(o.teacherDir + ": the teacher must be a ViLT VQA model with the same answers");
+        teacher = loadVilt(o.teacherDir, teacherConfig.vilt, 0, true);
+        teacher->eval();
+        for (auto& p : teacher->parameters()) p.set_requires_grad(false);
+    }
+
+    std::vector<torch::Tensor> decay, noDecay;
+    for (const auto& item : model->named_parameters(true)) (isNoDecay(item.key()) ? noDecay : decay).push_back(item.value());
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
+                                   torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay)));
+    groups.emplace_back(noDecay, std::make_unique<torch::optim::AdamWOptions>(
+                                     torch::optim::AdamWOptions(o.learningRate).weight_decay(0.0)));
+    torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(o.learningRate));
+
+    const fs::path checkpointDir = dir / "checkpoint";
+    int64_t start = 0;
+    TrainProgress progress;
+    progress.steps = o.steps;
+    if (o.resume && fs::exists(checkpointDir / "state.json")) {
+        std::ifstream in(checkpointDir / "state.json");
+        nlohmann::json state;
+        try {
+            in >> state;
+            start = state.at("step").get<int64_t>();
+        } catch (const std::exception& e) {
+            throw Error((checkpointDir / "state.json").string() + ": unreadable training state: " + e.what());
+        }
+        if (state.value("steps", o.steps) != o.steps || state.value("batch_size", o.batchSize) != o.batchSize)
+            throw Error(checkpointDir.string() + ": this checkpoint was made with other --steps / --batch values; "
+                                                 "use the same ones to resume, or delete the folder to start again");
+        loadStateDict(*model, Checkpoint::open((checkpointDir / "model.safetensors").string()), {});
+        try {
+            torch::load(optimizer, (checkpointDir / "optimizer.pt").string());
+        } catch (const c10::Error& e) {
+            throw Error((checkpointDir / "optimizer.pt").string() + ": unreadable optimizer state");
+        }
+        progress.note = "resumed from step " + std::to_string(start);
+        if (o.progress) o.progress(progress);
+        progress.note.clear();
+    }
+
+    const auto writeCheckpoint = [&](int64_t step) {
+        fs::create_directories(checkpointDir);
+        writeTensorFile((checkpointDir / "model.safetensors").string(), stateDict(*model));
+        torch::save(optimizer, (checkpointDir / "optimizer.pt").string());
+        std::ofstream((checkpointDir / "state.json").string())
+            << nlohmann::json{{"step", step}, {"steps", o.steps}, {"batch_size", o.batchSize}}.dump(2) << "\n";
+    };
+
+    const bool appendLog = start > 0 && fs::exists(dir / "train_log.csv");
+    std::ofstream log((dir / "train_log.csv").string(), appendLog ? std::ios::app : std::ios::trunc);
+    if (!log) throw Error((dir / "train_log.csv").string() + ": cannot write the training log");
+    if (!appendLog) {
+        log << "step,loss,task_loss,distill_loss,train_accuracy,learning_rate,examples_per_s,elapsed_s,validation_accuracy";
+        for (const auto& g : o.groupNames) log << ",val_" << g;
+        log << "\n";
+    }
+
+    const auto fetch = [&](int64_t step) {
+        return std::async(std::launch::async, [&o, step] {
+            std::vector<TrainExample> examples;
+            o.train(static_cast<uint64_t>(step) * static_cast<uint64_t>(o.batchSize), o.batchSize, examples);
+            return examples;
+        });
+    };
+
+    TrainSummary summary;
+    const auto runStart = std::chrono::steady_clock::now();
+    auto windowStart = runStart;
+    double lossSum = 0, taskSum = 0, distillSum = 0;
+    int64_t right = 0, seen = 0, windowSteps = 0;
+    auto next = fetch(start);
+    for (int64_t step = start; step < o.steps; ++step) {
+        auto examples = next.get();
+        if (step + 1 < o.steps) next = fetch(step + 1);
+        const auto batch = maker.make(examples, labelCount);
+        ViltForwardOptions forward;
+        forward.reduction = reduction;
+        const auto logits = model->forward(batch.inputs, forward).logits;  // [B, labels]
+        const auto target = torch::one_hot(batch.labels, labelCount).to(logits.dtype());
+        auto taskLoss = torch::binary_cross_entropy_with_logits(logits, target) * static_cast<double>(labelCount);
+        auto loss = taskLoss;
+        torch::Tensor distill;
+        if (teacher) {
+            torch::Tensor teacherLogits;
+            {
+                torch::NoGradGuard noGrad;
+                teacherLogits = teacher->forward(batch.inputs).logits;
+            }
+            const auto s = torch::log_softmax(logits, 1), t = torch::log_softmax(teacherLogits, 1);
+            distill = (t.exp() * (t - s)).sum() / static_cast<double>(logits.size(0));
+            loss = loss + o.distillWeight * distill;
+        }
+        const double lr = learningRateAt(o, step);
+        for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+        optimizer.zero_grad();
+        loss.backward();
+        torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
+        optimizer.step();
+
+        lossSum += loss.item<double>();
+        taskSum += taskLoss.item<double>();
+        if (distill.defined()) distillSum += distill.item<double>();
+        right += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+        seen += logits.size(0);
+        ++windowSteps;
+        const int64_t done = step + 1;
+        const bool last = done == o.steps;
+        const bool cancelled = o.cancel && o.cancel->load();
+        const bool validateNow = last || cancelled || (o.validateEvery > 0 && done % o.validateEvery == 0);
+        if (done % std::max(1, o.logEvery) == 0 || validateNow) {
+            const auto now = std::chrono::steady_clock::now();
+            const double windowSeconds = std::chrono::duration<double>(now - windowStart).count();
+            progress.step = done;
+            progress.loss = lossSum / windowSteps;
+            progress.taskLoss = taskSum / windowSteps;
+            progress.distillLoss = distillSum / windowSteps;
+            progress.trainAccuracy = seen ? static_cast<double>(right) / seen : 0.0;
+            progress.learningRate = lr;
+            progress.examplesPerSecond = windowSeconds > 0 ? seen / windowSeconds : 0.0;
+            progress.elapsedSeconds = std::chrono::duration<double>(now - runStart).count();
+            const double perStep = windowSeconds / windowSteps;
+            progress.etaSeconds = perStep * static_cast<double>(o.steps - done);
+            progress.validated = false;
+            if (validateNow) {
+                const auto v = validate(model, maker, o, reduction, labelCount);
+                progress.validated = true;
+                progress.validationAccuracy = v.accuracy;
+                progress.groupAccuracy = v.groupAccuracy;
+                summary.validationAccuracy = v.accuracy;
+                summary.groupAccuracy = v.groupAccuracy;
+            }
+            log << done << std::setprecision(6) << "," << progress.loss << "," << progress.taskLoss << ","
+                << progress.distillLoss << "," << progress.trainAccuracy << "," << lr << "," << progress.examplesPerSecond
+                << "," << progress.elapsedSeconds << ",";
+            if (progress.validated) log << progress.validationAccuracy;
+            for (std::size_t g = 0; g < o.groupNames.size(); ++g) {
+                log << ",";
+                if (progress.validated && g < progress.groupAccuracy.size()) log << progress.groupAccuracy[g];
+            }
+            log << "\n" << std::flush;
+            if (o.progress) o.progress(progress);
+            lossSum = taskSum = distillSum = 0;
+            right = seen = windowSteps = 0;
+            windowStart = std::chrono::steady_clock::now();
+        }
+        if (last || cancelled || (o.checkpointEvery > 0 && done % o.checkpointEvery == 0)) writeCheckpoint(done);
+        summary.steps = done;
+        if (cancelled) {
+            summary.cancelled = true;
+            break;
+        }
+    }
+    if (next.valid()) next.wait();
+    if (!summary.cancelled) writeTensorFile((dir / "model.safetensors").string(), stateDict(*model));
+    summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - runStart).count();
+    return summary;
+}
+
+}  // namespace tokenscope

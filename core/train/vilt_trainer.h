@@ -1,0 +1,85 @@
+#pragma once
+
+// Training a ViLT VQA model with LibTorch: AdamW with decoupled weight decay (none on biases and
+// LayerNorms), linear warm-up then cosine decay, the VQA loss (binary cross-entropy on the one-hot
+// answer, times the label count, as ViLT's head is trained), optional KL distillation from a
+// frozen teacher (PuMer's recipe, docs/algorithms.md §1.10: KL(log_softmax student,
+// log_softmax teacher), batchmean, no temperature), optional token reduction active in the
+// forward pass (fine-tuning with the reducers in place), checkpoints, validation and resume.
+//
+// Torch-free on purpose: the CLI and tests include it. Examples come from a deterministic source
+// indexed by position, so a resumed run sees exactly the examples it would have seen.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/trace.h"
+#include "image/pil_resample.h"
+
+namespace tokenscope {
+
+struct TrainExample {
+    ImageU8 image;
+    std::string question;
+    int64_t label = 0;  // index into the config's id2label
+    int group = 0;      // for per-group validation accuracy (question type)
+};
+
+// Fills out with examples [first, first + count) of a split. Must be deterministic.
+using ExampleSource = std::function<void(uint64_t first, int count, std::vector<TrainExample>& out)>;
+
+struct TrainProgress {
+    int64_t step = 0, steps = 0;  // steps done, total
+    double loss = 0;              // mean over the steps since the last report
+    double taskLoss = 0, distillLoss = 0;
+    double trainAccuracy = 0;     // over the same steps
+    double learningRate = 0;
+    double examplesPerSecond = 0;
+    double elapsedSeconds = 0, etaSeconds = 0;
+    bool validated = false;       // the fields below are set
+    double validationAccuracy = 0;
+    std::vector<double> groupAccuracy;  // per group (TrainOptions::groupNames)
+    std::string note;             // "resumed from step N", "checkpoint written", ...
+};
+
+struct TrainOptions {
+    // A model folder prepared by the caller: config.json (ViltForQuestionAnswering with id2label),
+    // vocab.txt, preprocessor_config.json, and model.safetensors to start from (absent: random
+    // initialisation with `seed`). Training writes model.safetensors, train_log.csv and
+    // checkpoint/ (optimizer state, resumable) into it.
+    std::string modelDir;
+    std::string teacherDir;       // distillation teacher (a model folder); empty = none
+    double distillWeight = 1.0;
+    MethodSettings method;        // reduction active in training forward passes (None = plain)
+    int batchSize = 64;
+    int64_t steps = 1000;
+    double learningRate = 1e-3;
+    double weightDecay = 0.01;
+    double warmupFraction = 0.05;
+    int logEvery = 20;
+    int validateEvery = 250;      // also at the end
+    int validationExamples = 512;
+    int checkpointEvery = 250;
+    uint64_t seed = 0;
+    bool resume = true;           // continue from modelDir/checkpoint when it exists
+    std::vector<std::string> groupNames;
+    ExampleSource train, validation;
+    std::function<void(const TrainProgress&)> progress;
+    const std::atomic<bool>* cancel = nullptr;  // checked every step; a checkpoint is written first
+};
+
+struct TrainSummary {
+    int64_t steps = 0;
+    double seconds = 0;           // this run (not counting earlier runs that were resumed)
+    double validationAccuracy = 0;
+    std::vector<double> groupAccuracy;
+    bool cancelled = false;
+};
+
+// Throws Error naming the file for a bad model folder or checkpoint.
+TrainSummary trainVilt(const TrainOptions& options);
+
+}  // namespace tokenscope
