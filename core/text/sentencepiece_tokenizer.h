@@ -2,12 +2,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 namespace tokenscope {
+
+struct SentencePieceModel;
 
 // A SentencePiece tokenizer (the LLaMA / Mistral / Vicuna `tokenizer.model`) implemented without
 // libsentencepiece or protobuf, so that it lives in the torch-free tokenscope_base. (Debian's
@@ -101,11 +104,11 @@ public:
     // Ids in use: the pieces of tokenizer.model and every added token (max id + 1).
     std::int64_t vocabSize() const;
     // The pieces of tokenizer.model alone (libsentencepiece's GetPieceSize()).
-    std::int64_t pieceCount() const { return static_cast<std::int64_t>(m_pieces.size()); }
+    std::int64_t pieceCount() const;
 
-    ModelType modelType() const { return m_modelType; }
-    bool hasByteFallback() const { return m_byteFallback; }
-    bool addsDummyPrefix() const { return m_addDummyPrefix; }
+    ModelType modelType() const;
+    bool hasByteFallback() const;
+    bool addsDummyPrefix() const;
     // The type of a tokenizer.model piece; throws Error outside [0, pieceCount()).
     PieceType pieceType(std::int64_t id) const;
     float pieceScore(std::int64_t id) const;
@@ -131,51 +134,23 @@ public:
 
 private:
     friend class StreamingDecoder;
-    struct Piece {
-        std::string text;
-        float score = 0.0f;
-        PieceType type = PieceType::Normal;
+    // One piece of text between added tokens (id -1) or one added token, in text order.
+    struct Segment {
+        std::string_view text;
+        std::int64_t addedId = -1;
+        std::size_t offset = 0;  // of text in the whole input
     };
-    // (piece text, id) as the model cuts the normalised text; id -1 never appears (unknown -> unk).
-    using EncodeResult = std::vector<std::pair<std::string_view, int>>;
 
     SentencePieceTokenizer() = default;
-    void initialise();
-    // Normalised text (see the class comment); empty input -> empty output.
-    std::string normalize(std::string_view input) const;
-    // The length and replacement of the next normalisation unit of input (non-empty).
-    std::pair<std::string_view, std::size_t> normalizePrefix(std::string_view input) const;
-    // Longest user-defined piece at the start of text, 0 if none.
-    std::size_t matchUserDefined(std::string_view text) const;
-    EncodeResult encodeBpe(std::string_view normalized) const;
-    EncodeResult encodeUnigram(std::string_view normalized) const;
     void appendSentencePieceIds(std::string_view text, bool addDummyPrefix, std::vector<std::int64_t>& out) const;
-    // (chunk, added token id or -1) in text order; chunks may be empty.
-    std::vector<std::pair<std::string_view, std::int64_t>> splitOnAddedTokens(std::string_view text) const;
-    int pieceId(std::string_view piece) const;  // NORMAL / USER_DEFINED / UNUSED only, else -1
+    std::vector<Segment> splitOnAddedTokens(std::string_view text) const;
     const AddedToken* addedTokenOf(std::int64_t id) const;
+    void mergeAddedToken(const AddedToken& token, bool overrideFlags, const std::string& fileName);
+    // The id of a control piece, or of the unknown piece for unk (libsentencepiece's bos_id() etc.).
+    std::int64_t specialPieceId(const std::string& piece, PieceType type) const;
 
+    std::shared_ptr<const SentencePieceModel> m_model;  // immutable, shared between copies
     std::string m_sourceName;
-    ModelType m_modelType = ModelType::Unigram;
-    std::vector<Piece> m_pieces;
-    // Every piece by text; m_normalPieces only NORMAL, USER_DEFINED and UNUSED (what the models
-    // may produce), as libsentencepiece's pieces_ map.
-    std::unordered_map<std::string, int> m_allPieces;
-    std::unordered_map<std::string, int> m_normalPieces;
-    std::vector<std::string> m_userDefined;  // sorted longest first
-    std::size_t m_maxPieceBytes = 0;
-    int m_byteIds[256] = {};
-    bool m_byteFallback = false;
-    bool m_addDummyPrefix = true;
-    bool m_removeExtraWhitespaces = true;
-    bool m_escapeWhitespaces = true;
-    bool m_treatWhitespaceAsSuffix = false;
-    std::string m_charsmapTrie;        // the double-array units of precompiled_charsmap
-    std::string m_charsmapNormalized;  // the replacement strings it points into
-    std::string m_unkSurface = " \xE2\x81\x87 ";
-    std::string m_unkPiece = "<unk>", m_bosPiece = "<s>", m_eosPiece = "</s>", m_padPiece = "<pad>";
-    float m_minScore = 0.0f;  // over NORMAL pieces, for UNIGRAM
-    float m_maxScore = 0.0f;
     std::int64_t m_unkId = -1;
     std::int64_t m_bosId = -1;
     std::int64_t m_eosId = -1;
@@ -184,6 +159,8 @@ private:
     std::vector<AddedToken> m_addedTokens;
     std::unordered_map<std::string, std::size_t> m_addedByContent;  // -> index in m_addedTokens
     std::unordered_map<std::int64_t, std::size_t> m_addedById;
+    std::int64_t m_maxAddedId = -1;
+    bool m_addedFirstBytes[256] = {};  // bytes an added token can start with
 };
 
 // Turns generated ids into text as they arrive, for streaming answers. push(id) returns the text
@@ -194,7 +171,8 @@ private:
 // back. The tokenizer must outlive the decoder. Not thread-safe.
 class StreamingDecoder {
 public:
-    explicit StreamingDecoder(const SentencePieceTokenizer& tokenizer);
+    // skipSpecial as in SentencePieceTokenizer::decode.
+    explicit StreamingDecoder(const SentencePieceTokenizer& tokenizer, bool skipSpecial = true);
     std::string push(std::int64_t id);
     std::string finish();
     // Every byte of text returned so far.
@@ -205,6 +183,7 @@ private:
     void drainBytes(std::string& out, bool flushAll);
 
     const SentencePieceTokenizer* m_tokenizer;
+    bool m_skipSpecial = true;
     std::string m_text;
     std::string m_pendingBytes;
     bool m_expectLeadingSpace = true;  // the first "▁" of the text is still to be dropped
