@@ -1,5 +1,7 @@
 #include "models/clip_vision.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 
 namespace tokenscope {
@@ -42,15 +44,24 @@ ClipVisionOutputs ClipVisionImpl::forward(const torch::Tensor& pixelValues, cons
 
     ClipVisionOutputs outputs;
     if (options.keepHiddenStates) outputs.hiddenStates.push_back(hidden);
-    AttentionProbe probe;
-    probe.wantFull = options.keepAttentions;
     const int last = options.stopAfterLayer < 0 ? m_config.numHiddenLayers - 1 : options.stopAfterLayer;
+    const int64_t tokens = hidden.size(1);
+    outputs.clsAttentions.resize(options.clsAttentionLayers.size());
     for (int i = 0; i <= last && i < m_config.numHiddenLayers; ++i) {
         if (options.cancel && options.cancel->load()) throw Cancelled();
+        AttentionProbe probe;
+        probe.wantFull = options.keepAttentions;
+        const auto wanted = std::find(options.clsAttentionLayers.begin(), options.clsAttentionLayers.end(), i);
+        if (wanted != options.clsAttentionLayers.end()) {
+            probe.wantRows = true;
+            probe.queryBegin = 0, probe.queryEnd = 1, probe.keyBegin = 1, probe.keyEnd = tokens;
+        }
         AttentionProbs probs;
-        hidden = m_layers[i]->attentionHalf(hidden, {}, options.keepAttentions ? &probe : nullptr, &probs);
+        hidden = m_layers[i]->attentionHalf(hidden, {}, probe.wantFull || probe.wantRows ? &probe : nullptr, &probs);
         hidden = m_layers[i]->mlpHalf(hidden);
         if (options.keepAttentions) outputs.attentions.push_back(probs.full);
+        for (auto it = wanted; it != options.clsAttentionLayers.end(); it = std::find(it + 1, options.clsAttentionLayers.end(), i))
+            outputs.clsAttentions[it - options.clsAttentionLayers.begin()] = probs.rows.to(torch::kFloat).sum(1).squeeze(1);  // [B, N]
         if (options.keepHiddenStates) outputs.hiddenStates.push_back(hidden);
     }
     outputs.lastHiddenState = hidden;

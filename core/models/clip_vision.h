@@ -17,6 +17,7 @@ struct ClipVisionOptions {
     bool keepHiddenStates = false;
     bool keepAttentions = false;
     int stopAfterLayer = -1;  // run layers [0, stopAfterLayer] only (-1 = all); LLaVA uses layer -2
+    std::vector<int> clsAttentionLayers;  // layers whose CLS attention row to keep (HiRED)
     const std::atomic<bool>* cancel = nullptr;
 };
 
@@ -25,6 +26,9 @@ struct ClipVisionOutputs {
     torch::Tensor poolerOutput;               // [B, C] = post_layernorm(CLS)
     std::vector<torch::Tensor> hiddenStates;  // [0] = pre_layrnorm(embeddings), [i] = layer i output
     std::vector<torch::Tensor> attentions;    // [B, H, 1+N, 1+N] per layer
+    // Per entry of clsAttentionLayers: the CLS query's attention over the N patch keys (softmax
+    // over all 1+N keys), summed over heads: [B, N] float32. Only that row is computed.
+    std::vector<torch::Tensor> clsAttentions;
 };
 
 class ClipVisionImpl : public torch::nn::Module {

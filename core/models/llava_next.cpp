@@ -5,34 +5,11 @@
 #include "common/error.h"
 #include "image/anyres.h"
 #include "models/transformer_block.h"
+#include "reduce/hired.h"
 
 namespace tokenscope {
 
 namespace {
-
-// Python's int(round(x, 7)) for the non-negative sizes unpad_image computes (transformers PR
-// #35779): without the rounding, 47 · (12 / 188) = 2.9999999999999996 truncates to 2 and the
-// features disagree with the processor's integer count.
-int64_t truncateRounded7(double x) { return static_cast<int64_t>(std::nearbyint(x * 1e7) / 1e7); }
-
-struct UnpadBox {
-    int64_t rowBegin, rowEnd, columnBegin, columnEnd;
-};
-
-// unpad_image on a [C, currentHeight, currentWidth] map for an original (height, width).
-UnpadBox unpadBox(int64_t currentHeight, int64_t currentWidth, int64_t height, int64_t width) {
-    const double originalAspect = static_cast<double>(width) / static_cast<double>(height);
-    const double currentAspect = static_cast<double>(currentWidth) / static_cast<double>(currentHeight);
-    if (originalAspect > currentAspect) {
-        const int64_t newHeight = truncateRounded7(height * (static_cast<double>(currentWidth) / width));
-        // Python floor division; the same floor is cut from both sides (odd difference keeps one more row).
-        const int64_t padding = static_cast<int64_t>(std::floor((currentHeight - newHeight) / 2.0));
-        return {padding, currentHeight - padding, 0, currentWidth};
-    }
-    const int64_t newWidth = truncateRounded7(width * (static_cast<double>(currentHeight) / height));
-    const int64_t padding = static_cast<int64_t>(std::floor((currentWidth - newWidth) / 2.0));
-    return {0, currentHeight, padding, currentWidth - padding};
-}
 
 std::pair<int, int> gridShape(const LlavaNextConfig& config, int height, int width) {
     const auto [bestHeight, bestWidth] = selectBestResolution(height, width, config.imageGridPinpoints);
@@ -54,7 +31,7 @@ int llavaNextCropCount(const LlavaNextConfig& config, int height, int width) {
 int64_t llavaNextFeatureCount(const LlavaNextConfig& config, int height, int width) {
     const auto [rows, columns] = gridShape(config, height, width);
     const int64_t p = config.vision.imageSize / config.vision.patchSize;
-    const auto box = unpadBox(p * rows, p * columns, height, width);
+    const auto box = unpadBox(p * rows, p * columns, height, width, UnpadRounding::Rounded);
     const int64_t keptRows = box.rowEnd - box.rowBegin, keptColumns = box.columnEnd - box.columnBegin;
     return p * p + keptRows * (keptColumns + 1);
 }
@@ -80,16 +57,28 @@ LlavaNextImpl::LlavaNextImpl(const LlavaNextConfig& config) : m_config(config) {
 torch::Tensor LlavaNextImpl::imageFeatures(const torch::Tensor& pixelValues, const torch::Tensor& imageSizes,
                                            std::vector<int64_t>* lengths, torch::Tensor* visionFeatures,
                                            const std::atomic<bool>* cancel) {
+    ImageEncodeOptions options;
+    options.keepVisionFeatures = visionFeatures != nullptr;
+    options.cancel = cancel;
+    auto encoded = encodeImages(pixelValues, imageSizes, options);
+    if (lengths) *lengths = encoded.lengths;
+    if (visionFeatures) *visionFeatures = encoded.visionFeatures;
+    return encoded.features;
+}
+
+EncodedImages LlavaNextImpl::encodeImages(const torch::Tensor& pixelValues, const torch::Tensor& imageSizes,
+                                          const ImageEncodeOptions& options) {
     if (m_config.visionFeatureSelectStrategy != "default")
         throw Error("LLaVA-NeXT packs image features only with vision_feature_select_strategy 'default' (as transformers)");
     if (!imageSizes.defined() || imageSizes.dim() != 2 || imageSizes.size(1) != 2)
         throw Error("image_sizes must be [images, 2] (height, width)");
     const auto sizes = imageSizes.to(torch::kCPU, torch::kLong).contiguous();
     const int64_t images = sizes.size(0);
+    std::vector<std::pair<int, int>> hw;
     std::vector<int64_t> crops;
     for (int64_t i = 0; i < images; ++i) {
-        crops.push_back(llavaNextCropCount(m_config, static_cast<int>(sizes[i][0].item<int64_t>()),
-                                           static_cast<int>(sizes[i][1].item<int64_t>())));
+        hw.emplace_back(static_cast<int>(sizes[i][0].item<int64_t>()), static_cast<int>(sizes[i][1].item<int64_t>()));
+        crops.push_back(llavaNextCropCount(m_config, hw.back().first, hw.back().second));
     }
 
     // [images, max crops, 3, S, S] -> the real crops of every image, concatenated: [K, 3, S, S].
@@ -114,16 +103,27 @@ torch::Tensor LlavaNextImpl::imageFeatures(const torch::Tensor& pixelValues, con
     if (pixels.size(0) != totalCrops)
         throw Error("pixel_values holds " + std::to_string(pixels.size(0)) + " crops; image_sizes need " + std::to_string(totalCrops));
 
+    VisualTokenSettings full;
+    const VisualTokenSettings& method = options.reduction ? *options.reduction : full;
+    const bool reduced = method.method != LlavaMethod::Full && method.budget < 1.0;
+    const bool wantAttention = (reduced && method.method == LlavaMethod::Hired) || options.keepClsAttention;
+
     // CLIP hidden_states[j] is the output of layer j - 1 (j = 0: the embeddings); later layers are skipped.
     const int layers = m_config.vision.numHiddenLayers;
     const int selected = m_config.visionFeatureLayer < 0 ? layers + 1 + m_config.visionFeatureLayer : m_config.visionFeatureLayer;
     ClipVisionOptions visionOptions;
-    visionOptions.cancel = cancel;
+    visionOptions.cancel = options.cancel;
     visionOptions.keepHiddenStates = selected == 0;
     visionOptions.stopAfterLayer = selected == 0 ? 0 : selected - 1;
+    if (wantAttention) {
+        // HiRED: layer 0 (budgets) and the feature layer (selection), whose output LLaVA reads.
+        if (selected == 0) throw Error("HiRED needs vision_feature_layer past the embeddings (it reads that layer's attention)");
+        visionOptions.clsAttentionLayers = {0, selected - 1};
+    }
     const auto vision = m_visionTower(pixels, visionOptions);
     const auto chosen = selected == 0 ? vision.hiddenStates.front() : vision.lastHiddenState;  // [K, 1+p², Cv]
-    if (visionFeatures) *visionFeatures = chosen;
+    EncodedImages encoded;
+    if (options.keepVisionFeatures) encoded.visionFeatures = chosen;
 
     auto features = chosen.slice(1, 1);  // [K, p², Cv], CLS dropped
     features = m_projectorOut(activate(m_projectorIn(features), m_config.projectorHiddenAct));  // [K, p², C]
@@ -134,51 +134,138 @@ torch::Tensor LlavaNextImpl::imageFeatures(const torch::Tensor& pixelValues, con
     int64_t offset = 0;
     for (int64_t i = 0; i < images; ++i) {
         const auto perImage = features.slice(0, offset, offset + crops[i]);  // [k, p², C]
-        offset += crops[i];
-        const auto base = perImage[0];  // [p², C]
-        if (crops[i] == 1) {
-            packed.push_back(torch::cat({base, m_imageNewline.unsqueeze(0).to(base.dtype())}, 0));
-        } else {
-            const int height = static_cast<int>(sizes[i][0].item<int64_t>()), width = static_cast<int>(sizes[i][1].item<int64_t>());
-            const auto [rows, columns] = gridShape(m_config, height, width);
-            auto grid = perImage.slice(0, 1).view({rows, columns, p, p, c});  // [gh, gw, p, p, C]
-            grid = grid.permute({4, 0, 2, 1, 3}).reshape({c, rows * p, columns * p});  // [C, gh·p, gw·p]
-            const auto box = unpadBox(rows * p, columns * p, height, width);
-            grid = grid.slice(1, box.rowBegin, box.rowEnd).slice(2, box.columnBegin, box.columnEnd);  // [C, ch, cw]
-            const auto newline = m_imageNewline.to(grid.dtype()).view({c, 1, 1}).expand({c, grid.size(1), 1});
-            grid = torch::cat({grid, newline}, 2);  // [C, ch, cw + 1]
-            packed.push_back(torch::cat({base, grid.flatten(1, 2).transpose(0, 1)}, 0));  // [p² + ch·(cw+1), C]
+        const auto [height, width] = hw[static_cast<std::size_t>(i)];
+        const auto geometry = partitionGeometry(height, width, m_config.imageGridPinpoints, m_config.vision.imageSize,
+                                                m_config.vision.patchSize);
+        torch::Tensor initial, final;  // [k, p²] CLS attention, heads summed
+        if (wantAttention) {
+            initial = vision.clsAttentions[0].slice(0, offset, offset + crops[i]);
+            final = vision.clsAttentions[1].slice(0, offset, offset + crops[i]);
         }
-        if (lengths) lengths->push_back(packed.back().size(0));
+        offset += crops[i];
+
+        TokenSelection selection;
+        PackOrder order;
+        if (!reduced) {
+            const auto base = perImage[0];  // [p², C]
+            if (crops[i] == 1) {
+                packed.push_back(torch::cat({base, m_imageNewline.unsqueeze(0).to(base.dtype())}, 0));
+            } else {
+                const auto [rows, columns] = gridShape(m_config, height, width);
+                auto grid = perImage.slice(0, 1).view({rows, columns, p, p, c});  // [gh, gw, p, p, C]
+                grid = grid.permute({4, 0, 2, 1, 3}).reshape({c, rows * p, columns * p});  // [C, gh·p, gw·p]
+                const auto box = unpadBox(rows * p, columns * p, height, width, UnpadRounding::Rounded);
+                grid = grid.slice(1, box.rowBegin, box.rowEnd).slice(2, box.columnBegin, box.columnEnd);  // [C, ch, cw]
+                const auto newline = m_imageNewline.to(grid.dtype()).view({c, 1, 1}).expand({c, grid.size(1), 1});
+                grid = torch::cat({grid, newline}, 2);  // [C, ch, cw + 1]
+                packed.push_back(torch::cat({base, grid.flatten(1, 2).transpose(0, 1)}, 0));  // [p² + ch·(cw+1), C]
+            }
+            if (options.keepRecords) {
+                selection = keepAllSelect(static_cast<int>(crops[i]), static_cast<int>(p * p));
+                order = hiredPackOrder(selection.masks, geometry, HiredMode::Paper);
+            }
+        } else {
+            const int n = static_cast<int>(crops[i]), tokens = static_cast<int>(p * p);
+            switch (method.method) {
+                case LlavaMethod::Hired:
+                    selection = hiredSelect(initial, final, geometry, method.budget, method.alpha, method.mode);
+                    break;
+                case LlavaMethod::Spatial: selection = spatialSelect(n, tokens, method.budget); break;
+                case LlavaMethod::Random: selection = randomSelect(n, tokens, method.budget, method.seed + static_cast<uint64_t>(i)); break;
+                case LlavaMethod::Full: break;
+            }
+            order = hiredPackOrder(selection.masks, geometry, method.mode);
+            const auto index = torch::tensor(order.flatIndices, torch::kLong).to(perImage.device());
+            packed.push_back(perImage.reshape({n * tokens, c}).index_select(0, index));  // [kept, C]
+        }
+        encoded.lengths.push_back(packed.back().size(0));
+
+        if (options.keepRecords) {
+            ImageReductionRecord record;
+            record.settings = method;
+            record.imageHeight = height;
+            record.imageWidth = width;
+            record.gridRows = geometry.rows;
+            record.gridColumns = geometry.columns;
+            record.patchGrid = geometry.patchGrid;
+            record.tileSize = geometry.tileSize;
+            record.totalBudget = selection.totalBudget;
+            record.fullImageBudget = selection.fullImageBudget;
+            record.tilesBudget = selection.tilesBudget;
+            record.flaggedTokens = selection.flaggedTokens;
+            record.tokensUnreduced = static_cast<int>(llavaNextFeatureCount(m_config, height, width));
+            record.tokensKept = static_cast<int>(encoded.lengths.back());
+            const auto masks = selection.masks.to(torch::kLong);
+            for (int k = 0; k < static_cast<int>(crops[i]); ++k) {
+                PartitionRecord part;
+                part.isFullImage = k == 0;
+                if (k > 0) part.row = (k - 1) / geometry.columns, part.column = (k - 1) % geometry.columns;
+                const auto rect = partitionRectangle(geometry, k);
+                part.x = rect[0], part.y = rect[1], part.width = rect[2], part.height = rect[3];
+                part.budget = selection.budgets[static_cast<std::size_t>(k)];
+                part.share = selection.shares[static_cast<std::size_t>(k)];
+                const auto chosenTokens = masks[k].nonzero().flatten().contiguous();
+                part.selected.assign(chosenTokens.data_ptr<int64_t>(), chosenTokens.data_ptr<int64_t>() + chosenTokens.numel());
+                part.kept = order.keptPerPartition[static_cast<std::size_t>(k)];
+                record.tokensSelected += static_cast<int>(part.selected.size());
+                if (wantAttention) {
+                    const auto a0 = initial[k].to(torch::kCPU, torch::kFloat).contiguous();
+                    const auto a1 = final[k].to(torch::kCPU, torch::kFloat).contiguous();
+                    part.clsAttentionInitial.assign(a0.data_ptr<float>(), a0.data_ptr<float>() + a0.numel());
+                    part.clsAttentionFinal.assign(a1.data_ptr<float>(), a1.data_ptr<float>() + a1.numel());
+                }
+                record.partitions.push_back(std::move(part));
+            }
+            encoded.records.push_back(std::move(record));
+        }
     }
-    return torch::cat(packed, 0);  // [sum N_i, C]
+    encoded.features = torch::cat(packed, 0);  // [sum N_i, C]
+    return encoded;
 }
 
 LlavaNextOutputs LlavaNextImpl::forward(const torch::Tensor& inputIds, const torch::Tensor& attentionMask,
                                         const torch::Tensor& positionIds, const torch::Tensor& pixelValues,
                                         const torch::Tensor& imageSizes, const LlavaNextOptions& options) {
     torch::NoGradGuard noGrad;
+    if (!pixelValues.defined() || pixelValues.numel() == 0) return forwardEncoded(inputIds, attentionMask, positionIds, nullptr, options);
+    ImageEncodeOptions encodeOptions;
+    encodeOptions.reduction = options.reduction;
+    encodeOptions.keepVisionFeatures = options.keepVisionFeatures;
+    encodeOptions.keepRecords = options.records != nullptr;
+    encodeOptions.cancel = options.cancel;
+    auto images = encodeImages(pixelValues, imageSizes, encodeOptions);
+    if (options.records) *options.records = images.records;
+    auto outputs = forwardEncoded(inputIds, attentionMask, positionIds, &images, options);
+    outputs.visionFeatures = images.visionFeatures;
+    return outputs;
+}
+
+LlavaNextOutputs LlavaNextImpl::forwardEncoded(const torch::Tensor& inputIds, const torch::Tensor& attentionMask,
+                                               const torch::Tensor& positionIds, const EncodedImages* images,
+                                               const LlavaNextOptions& options) {
+    torch::NoGradGuard noGrad;
     if (inputIds.dim() != 2) throw Error("input_ids must be [batch, tokens]");
     const auto b = inputIds.size(0), t = inputIds.size(1);
     const auto ids = inputIds.to(torch::kLong);
     auto mask = attentionMask.defined() ? attentionMask.to(ids.device(), torch::kLong) : torch::ones_like(ids);
     if (mask.sizes() != ids.sizes()) throw Error("attention_mask must have the shape of input_ids");
-    auto embeds = m_languageModel->embed(ids);  // [B, T, C]
+    // An <image> id outside the vocabulary has no embedding row; its rows are overwritten anyway.
+    auto embeds = m_languageModel->embed(m_config.imageTokenIndex >= m_config.text.vocabSize
+                                             ? ids.masked_fill(ids == m_config.imageTokenIndex, 0)
+                                             : ids);  // [B, T, C]
     auto positions = positionIds;
 
     LlavaNextOutputs outputs;
-    if (pixelValues.defined() && pixelValues.numel() > 0) {
-        std::vector<int64_t> lengths;
-        const auto features = imageFeatures(pixelValues, imageSizes, &lengths,
-                                            options.keepVisionFeatures ? &outputs.visionFeatures : nullptr, options.cancel)
-                                  .to(embeds.dtype());  // [sum N_i, C]
+    if (images && images->features.defined()) {
+        const auto& lengths = images->lengths;
+        const auto features = images->features.to(embeds.dtype());  // [sum N_i, C]
         const auto isImage = ids == m_config.imageTokenIndex;  // [B, T]
         const int64_t imageTokens = isImage.sum().item<int64_t>();
-        const auto images = static_cast<int64_t>(lengths.size());
+        const auto imageCount = static_cast<int64_t>(lengths.size());
         if (imageTokens == features.size(0)) {
             // Expanded prompt: one <image> per feature, filled in order.
             embeds = embeds.masked_scatter(isImage.unsqueeze(-1).expand_as(embeds), features);
-        } else if (imageTokens == images) {
+        } else if (imageTokens == imageCount) {
             // Legacy prompt: every valid token keeps its embedding, each <image> becomes its image's
             // features; rows are re-padded (left, unless the batch is right-padded) and positions
             // re-derived from the new mask, as transformers' _merge_input_ids_with_image_features.
@@ -214,7 +301,7 @@ LlavaNextOutputs LlavaNextImpl::forward(const torch::Tensor& inputIds, const tor
             positions = torch::Tensor();
         } else {
             throw Error("the prompt holds " + std::to_string(imageTokens) + " <image> tokens, but the " +
-                        std::to_string(images) + " image(s) give " + std::to_string(features.size(0)) +
+                        std::to_string(imageCount) + " image(s) give " + std::to_string(features.size(0)) +
                         " features (expected one <image> per feature, or one per image)");
         }
         if (options.keepImageFeatures) {
@@ -249,13 +336,32 @@ torch::Tensor LlavaNextImpl::generate(const torch::Tensor& inputIds, const torch
                                       const torch::Tensor& pixelValues, const torch::Tensor& imageSizes,
                                       const GenerateOptions& options, const TokenCallback& onToken) {
     torch::NoGradGuard noGrad;
+    if (!pixelValues.defined() || pixelValues.numel() == 0) return generateEncoded(inputIds, attentionMask, nullptr, options, onToken);
+    ImageEncodeOptions encodeOptions;
+    encodeOptions.reduction = options.reduction;
+    encodeOptions.keepRecords = options.records != nullptr;
+    encodeOptions.cancel = options.cancel;
+    const auto images = encodeImages(pixelValues, imageSizes, encodeOptions);
+    if (options.records) *options.records = images.records;
+    return generateEncoded(inputIds, attentionMask, &images, options, onToken);
+}
+
+torch::Tensor LlavaNextImpl::generateEncoded(const torch::Tensor& inputIds, const torch::Tensor& attentionMask,
+                                             const EncodedImages* images, const GenerateOptions& options,
+                                             const TokenCallback& onToken) {
+    torch::NoGradGuard noGrad;
     if (options.maxNewTokens < 1) throw Error("max new tokens must be at least 1");
-    KvCache cache;
+    KvCache localCache;
+    KvCache& cache = options.cache ? *options.cache : localCache;
+    cache.clear();
     LlavaNextOptions prefill;
     prefill.cache = &cache;
     prefill.lastPositionLogitsOnly = true;
+    prefill.keepInputsEmbeds = options.inputsEmbeds != nullptr;
     prefill.cancel = options.cancel;
-    auto out = forward(inputIds, attentionMask, {}, pixelValues, imageSizes, prefill);
+    auto out = forwardEncoded(inputIds, attentionMask, {}, images, prefill);
+    if (options.inputsEmbeds) *options.inputsEmbeds = out.inputsEmbeds;
+    if (options.attentionMask) *options.attentionMask = out.attentionMask;
     auto mask = out.attentionMask;  // [B, T'] over everything cached so far
     auto logits = out.logits.select(1, out.logits.size(1) - 1);  // [B, V]
     const auto b = mask.size(0);

@@ -16,6 +16,11 @@
 // <image> id per image (legacy) are expanded inside the model, which left-pads the batch again
 // and derives the position ids from the attention mask. Any other count is an Error that names
 // both numbers. Not thread-safe; run under torch::NoGradGuard / InferenceMode.
+//
+// Visual-token methods (HiRED and its baselines, reduce/hired.h) act between the projector and the
+// language model: with a VisualTokenSettings other than Full each image contributes only its kept
+// tokens, packed as HiRED packs them (no image_newline), so the prompt must then hold one <image>
+// per kept token or one per image (legacy); positions stay contiguous either way.
 
 #include <atomic>
 #include <functional>
@@ -25,12 +30,31 @@
 
 #include "checkpoint/checkpoint.h"
 #include "config/model_config.h"
+#include "engine/generation.h"
 #include "models/clip_vision.h"
 #include "models/llama.h"
 
 namespace tokenscope {
 
+// What encodeImages() returns: the visual tokens every image hands to the language model.
+struct EncodedImages {
+    torch::Tensor features;                     // [sum N_i, C] packed
+    std::vector<int64_t> lengths;               // N_i per image
+    torch::Tensor visionFeatures;               // [crops, 1+p², Cv] (keepVisionFeatures)
+    std::vector<ImageReductionRecord> records;  // per image (keepRecords)
+};
+
+struct ImageEncodeOptions {
+    const VisualTokenSettings* reduction = nullptr;  // null or Full: transformers' packing
+    bool keepVisionFeatures = false;
+    bool keepRecords = false;       // what the method did, per image and partition
+    bool keepClsAttention = false;  // the records carry both CLS-attention maps (also for Full)
+    const std::atomic<bool>* cancel = nullptr;
+};
+
 struct LlavaNextOptions {
+    const VisualTokenSettings* reduction = nullptr;  // HiRED or a baseline (null = Full)
+    std::vector<ImageReductionRecord>* records = nullptr;  // filled per image when set
     bool keepHiddenStates = false;     // language model hidden states (see LlamaOptions)
     bool keepAttentions = false;       // language model attention probabilities
     bool keepInputsEmbeds = false;
@@ -63,6 +87,11 @@ struct GenerateOptions {
     int64_t argmaxBelow = -1;           // > 0: only ids < argmaxBelow are candidates (llava-hf rows >= 32000 are junk)
     const std::atomic<bool>* cancel = nullptr;
     std::vector<torch::Tensor>* keepScores = nullptr;  // when set: each step's logits [B, V] (fp32, CPU) appended
+    KvCache* cache = nullptr;           // caller-owned cache (to measure it); null = a local one
+    const VisualTokenSettings* reduction = nullptr;     // see LlavaNextOptions
+    std::vector<ImageReductionRecord>* records = nullptr;
+    torch::Tensor* inputsEmbeds = nullptr;  // when set: the prefill's inputs_embeds [B, T', C]
+    torch::Tensor* attentionMask = nullptr; // and its attention mask [B, T'] (legacy input re-pads)
 };
 
 // Called after every decoding step with the step index and the new ids [B] (int64, CPU). Return
@@ -81,14 +110,27 @@ public:
                              const torch::Tensor& positionIds, const torch::Tensor& pixelValues,
                              const torch::Tensor& imageSizes, const LlavaNextOptions& options = {});
 
+    // forward() on images already encoded (encodeImages); images null = text only.
+    LlavaNextOutputs forwardEncoded(const torch::Tensor& inputIds, const torch::Tensor& attentionMask,
+                                    const torch::Tensor& positionIds, const EncodedImages* images,
+                                    const LlavaNextOptions& options = {});
+
     // Prefill with the KV cache, then one token per step. Returns the new ids [B, N] (int64, CPU),
     // N <= maxNewTokens. Left padding is supported (the positions come from the mask).
     torch::Tensor generate(const torch::Tensor& inputIds, const torch::Tensor& attentionMask,
                            const torch::Tensor& pixelValues, const torch::Tensor& imageSizes,
                            const GenerateOptions& options, const TokenCallback& onToken = {});
+    // generate() on images already encoded (options.reduction / records are then ignored).
+    torch::Tensor generateEncoded(const torch::Tensor& inputIds, const torch::Tensor& attentionMask,
+                                  const EncodedImages* images, const GenerateOptions& options,
+                                  const TokenCallback& onToken = {});
 
-    // Vision tower + projector + packing for images [images, ...] as in forward:
-    // packed [sum N_i, C]; lengths N_i; the selected CLIP layer when visionFeatures is set.
+    // Vision tower + projector + the visual-token method + packing for images [images, ...] as
+    // in forward. imageSizes [images, 2] (height, width). Throws Error / Cancelled.
+    EncodedImages encodeImages(const torch::Tensor& pixelValues, const torch::Tensor& imageSizes,
+                               const ImageEncodeOptions& options = {});
+    // The same, unreduced: packed [sum N_i, C]; lengths N_i; the selected CLIP layer when
+    // visionFeatures is set.
     torch::Tensor imageFeatures(const torch::Tensor& pixelValues, const torch::Tensor& imageSizes,
                                 std::vector<int64_t>* lengths, torch::Tensor* visionFeatures = nullptr,
                                 const std::atomic<bool>* cancel = nullptr);
