@@ -1,9 +1,255 @@
-// tokenscope-cli commands for LLaVA-NeXT generation (issue 6).
+// tokenscope-cli commands for LLaVA-NeXT generation (issue 6): `generate` (an answer streamed
+// from an image and a prompt, or raw tensors in and out for parity with Python) and
+// `bench-generate` (TTFT, decode tokens/s, end-to-end time and memory over budgets and batches).
+
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "common/error.h"
 
 namespace tokenscope::cli {
+namespace {
 
-std::vector<Command> generationCommands() { return {}; }
+std::vector<OptionSpec> visualTokenOptions() {
+    return {
+        {"method", "NAME", "full", "visual tokens: full, hired, spatial (HiRED repository's stride baseline), random"},
+        {"budget", "F", "0.2", "fraction of the image's visual tokens kept (>= 1 keeps all)"},
+        {"alpha", "F", "0.5", "HiRED: the full image's share of the budget"},
+        {"mode", "paper|reference", "paper", "HiRED: the paper's algorithm, or hasanar1f/HiRED's code with its quirks"},
+        {"drop-seed", "N", "0", "random: seed of the kept tokens"},
+    };
+}
+
+double parseNumber(const std::string& text, const std::string& option, double minimum) {
+    std::size_t used = 0;
+    double v = 0;
+    try {
+        v = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (text.empty() || used != text.size() || !(v >= minimum))
+        throw UsageError("--" + option + " must be a number >= " + std::to_string(minimum) + ", not '" + text + "'");
+    return v;
+}
+
+VisualTokenSettings settingsFromArgs(const Arguments& args, bool withBudget = true) {
+    VisualTokenSettings s;
+    try {
+        s.method = parseLlavaMethod(args.value("method"));
+        s.mode = parseHiredMode(args.value("mode"));
+    } catch (const Error& e) {
+        throw UsageError(e.what());
+    }
+    if (withBudget) s.budget = parseNumber(args.value("budget"), "budget", 0.0);
+    s.alpha = parseRatio(args, "alpha");
+    s.seed = static_cast<uint64_t>(args.intValue("drop-seed", 0, 1 << 30));
+    return s;
+}
+
+std::string mib(int64_t bytes) {
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(bytes < (int64_t(10) << 20) ? 2 : 0) << bytes / 1048576.0 << " MiB";
+    return out.str();
+}
+
+nlohmann::json recordJson(const ImageReductionRecord& r) {
+    nlohmann::json partitions = nlohmann::json::array();
+    for (const auto& p : r.partitions) {
+        partitions.push_back({{"full_image", p.isFullImage}, {"row", p.row}, {"column", p.column},
+                              {"rect", {p.x, p.y, p.width, p.height}}, {"budget", p.budget}, {"share", p.share},
+                              {"selected", p.selected}, {"kept", p.kept},
+                              {"cls_attention_initial", p.clsAttentionInitial},
+                              {"cls_attention_final", p.clsAttentionFinal}});
+    }
+    return {{"settings", describe(r.settings)}, {"image_hw", {r.imageHeight, r.imageWidth}},
+            {"grid", {r.gridRows, r.gridColumns}}, {"tokens_per_side", r.patchGrid}, {"tile_px", r.tileSize},
+            {"total_budget", r.totalBudget}, {"full_image_budget", r.fullImageBudget}, {"tiles_budget", r.tilesBudget},
+            {"flagged_tokens", r.flaggedTokens}, {"tokens_unreduced", r.tokensUnreduced},
+            {"tokens_selected", r.tokensSelected}, {"tokens_kept", r.tokensKept}, {"partitions", partitions}};
+}
+
+int runGenerateFile(const Arguments& args, Engine& engine) {
+    if (args.has("image") || args.has("prompt")) throw UsageError("--inputs takes no --image / --prompt");
+    engine.generateFile(args.require("inputs"), args.require("out"), args.intValue("max-new-tokens", 1, 1 << 20),
+                        settingsFromArgs(args));
+    std::cerr << "wrote " << args.value("out") << "\n";
+    return 0;
+}
+
+int runGenerate(const Arguments& args) {
+    if (args.has("inputs") != args.has("out")) throw UsageError("--inputs and --out go together");
+    if (!args.has("inputs") && (!args.has("image") || !args.has("prompt")))
+        throw UsageError("give --image and --prompt (or --inputs and --out)");
+    auto engine = openModel(args);
+    if (args.has("inputs")) return runGenerateFile(args, *engine);
+
+    GenerateRequest request;
+    request.image = readImage(args.value("image"));
+    request.prompt = args.value("prompt");
+    request.rawPrompt = args.has("raw-prompt");
+    const auto settings = settingsFromArgs(args);
+    request.method = settings.method;
+    request.budget = settings.budget;
+    request.alpha = settings.alpha;
+    request.mode = settings.mode;
+    request.seed = settings.seed;
+    request.maxNewTokens = args.intValue("max-new-tokens", 1, 1 << 20);
+    const bool json = args.has("json");
+    request.attentionMaps = json;
+
+    const auto result = engine->generate(request, [&](const std::string& delta, int64_t) {
+        if (!json) std::cout << delta << std::flush;
+        return true;
+    });
+    const auto& t = result.timings;
+    const auto& m = result.memory;
+    const auto& r = result.reduction;
+    if (json) {
+        nlohmann::json out;
+        out["model"] = engine->summary().source;
+        out["random_weights"] = engine->summary().randomWeights;
+        out["prompt"] = result.prompt;
+        out["answer"] = result.text;
+        out["token_ids"] = result.tokenIds;
+        out["stopped_at_eos"] = result.stoppedAtEos;
+        out["prompt_tokens"] = result.promptTokens;
+        out["visual_tokens"] = result.visualTokens;
+        out["reduction"] = recordJson(r);
+        out["timings_ms"] = {{"load", engine->summary().loadMs}, {"preprocess", t.preprocessMs}, {"vision", t.visionMs},
+                             {"prefill", t.prefillMs}, {"ttft", t.ttftMs}, {"decode", t.decodeMs}, {"total", t.totalMs}};
+        out["decode_tokens_per_s"] = t.decodeTokensPerSecond;
+        out["hired_tokens_per_s"] = t.hiredTokensPerSecond;
+        out["memory_bytes"] = {{"weights", m.weightsBytes}, {"kv_cache", m.kvCacheBytes},
+                               {"activations_peak", m.activationsPeakBytes}, {"peak", m.peakBytes}};
+        std::cout << out.dump(2) << "\n";
+        return 0;
+    }
+    std::cout << "\n\n";
+    std::cout << "visual tokens  " << r.tokensKept << " kept of " << r.tokensUnreduced << " (" << describe(r.settings);
+    if (r.settings.method != LlavaMethod::Full && r.settings.budget < 1.0)
+        std::cout << "; budget " << r.totalBudget << ", selected " << r.tokensSelected;
+    std::cout << "), " << result.promptTokens << " prompt tokens in all\n";
+    std::cout << "tiles          " << r.gridRows << "x" << r.gridColumns << ":";
+    for (const auto& p : r.partitions) {
+        std::cout << "  " << (p.isFullImage ? std::string("full") : std::to_string(p.row) + "," + std::to_string(p.column))
+                  << " " << p.kept.size() << "/" << p.budget;
+    }
+    std::cout << "\n" << std::fixed << std::setprecision(1);
+    std::cout << "time           preprocess " << t.preprocessMs << " ms, vision " << t.visionMs << " ms, prefill "
+              << t.prefillMs << " ms, TTFT " << t.ttftMs << " ms, decode " << result.tokenIds.size() << " tokens in "
+              << t.decodeMs << " ms (" << t.decodeTokensPerSecond << " tokens/s), HiRED's tokens/s "
+              << t.hiredTokensPerSecond << (result.stoppedAtEos ? ", stopped at eos" : "") << "\n";
+    std::cout << "memory         weights " << mib(m.weightsBytes) << ", KV cache " << mib(m.kvCacheBytes)
+              << ", activations peak " << mib(m.activationsPeakBytes) << " (process peak " << mib(m.peakBytes) << ")\n";
+    return 0;
+}
+
+int runBenchGenerate(const Arguments& args) {
+    auto engine = openModel(args);
+    const bool json = args.value("format") == "json";
+    if (!json && args.value("format") != "csv") throw UsageError("--format must be csv or json");
+    const auto batches = parseIntList(args.value("batch"), "batch");
+    auto base = settingsFromArgs(args, false);
+    if (base.method == LlavaMethod::Full) base.method = LlavaMethod::Hired;  // "full" is a budget entry here
+    std::vector<VisualTokenSettings> settings;
+    std::stringstream list(args.value("budgets"));
+    for (std::string item; std::getline(list, item, ',');) {
+        auto s = base;
+        if (item == "full") {
+            s.method = LlavaMethod::Full;
+            s.budget = 1.0;
+        } else {
+            s.budget = parseNumber(item, "budgets", 0.0);
+        }
+        settings.push_back(s);
+    }
+    const auto size = args.value("image-size");
+    const auto x = size.find('x');
+    if (x == std::string::npos) throw UsageError("--image-size must be HEIGHTxWIDTH, e.g. 600x600");
+    const auto height = parseIntList(size.substr(0, x), "image-size"), width = parseIntList(size.substr(x + 1), "image-size");
+
+    const auto& summary = engine->summary();
+    nlohmann::json rows = nlohmann::json::array();
+    if (!json)
+        std::cout << "model,device,dtype,settings,batch,runs,visual_tokens_unreduced,visual_tokens_kept,prompt_tokens,"
+                     "new_tokens,vision_ms,prefill_ms,ttft_ms,decode_tokens_per_s,end_to_end_ms,hired_tokens_per_s,"
+                     "peak_memory_mib,weights_mib,kv_cache_mib,activations_peak_mib,note\n";
+    for (const auto& s : settings) {
+        for (int batch : batches) {
+            GenerationBenchRequest request;
+            request.settings = s;
+            request.batch = batch;
+            request.imageHeight = height.at(0);
+            request.imageWidth = width.at(0);
+            request.promptTokens = args.intValue("prompt-tokens", 2, 100000);
+            request.maxNewTokens = args.intValue("max-new-tokens", 1, 100000);
+            request.runs = args.intValue("runs", 1, 100000);
+            request.seed = static_cast<uint64_t>(args.intValue("seed", 0, 1 << 30));
+            const auto row = engine->benchmarkGeneration(request);
+            const auto note = row.outOfMemory ? "out of memory: " + row.error : std::string();
+            const auto& m = row.memory;
+            if (json) {
+                rows.push_back({{"model", summary.source}, {"device", args.value("device")}, {"dtype", args.value("dtype")},
+                                {"settings", describe(s)}, {"batch", row.batch}, {"runs", row.runs},
+                                {"visual_tokens_unreduced", row.visualTokensUnreduced},
+                                {"visual_tokens_kept", row.visualTokensKept}, {"prompt_tokens", row.promptTokens},
+                                {"new_tokens", row.newTokens}, {"vision_ms", row.visionMs}, {"prefill_ms", row.prefillMs},
+                                {"ttft_ms", row.ttftMs}, {"decode_tokens_per_s", row.decodeTokensPerSecond},
+                                {"end_to_end_ms", row.endToEndMs}, {"hired_tokens_per_s", row.hiredTokensPerSecond},
+                                {"peak_memory_mib", m.peakBytes / 1048576.0}, {"weights_mib", m.weightsBytes / 1048576.0},
+                                {"kv_cache_mib", m.kvCacheBytes / 1048576.0},
+                                {"activations_peak_mib", m.activationsPeakBytes / 1048576.0}, {"note", note}});
+                continue;
+            }
+            std::cout << '"' << summary.source << "\"," << args.value("device") << "," << args.value("dtype") << ",\""
+                      << describe(s) << "\"," << row.batch << "," << row.runs << "," << row.visualTokensUnreduced << ","
+                      << row.visualTokensKept << "," << row.promptTokens << "," << row.newTokens << "," << std::fixed
+                      << std::setprecision(2) << row.visionMs << "," << row.prefillMs << "," << row.ttftMs << ","
+                      << row.decodeTokensPerSecond << "," << row.endToEndMs << "," << row.hiredTokensPerSecond << ","
+                      << m.peakBytes / 1048576.0 << "," << m.weightsBytes / 1048576.0 << "," << m.kvCacheBytes / 1048576.0
+                      << "," << m.activationsPeakBytes / 1048576.0 << "," << note << std::endl;
+        }
+    }
+    if (json) std::cout << rows.dump(2) << "\n";
+    return 0;
+}
+
+}  // namespace
+
+std::vector<Command> generationCommands() {
+    auto generateOptions = withModel({{"image", "FILE", "", "image file (PNG, JPEG, BMP, WebP)"},
+                                      {"prompt", "TEXT", "", "the question (put into the model's chat template)"},
+                                      {"raw-prompt", "", "", "--prompt is the whole prompt, holding <image> once"},
+                                      {"max-new-tokens", "N", "128", "most tokens generated"},
+                                      {"json", "", "", "print one JSON object (answer, per-tile record with attention maps, timings, memory)"},
+                                      {"inputs", "FILE", "", "raw tensors: input_ids, attention_mask, position_ids, pixel_values, image_sizes"},
+                                      {"out", "FILE", "", "with --inputs: write logits [B, T, V] and generated_new_tokens [B, N]"}});
+    for (const auto& o : visualTokenOptions()) generateOptions.push_back(o);
+    auto benchOptions = withModel({{"budgets", "LIST", "full,0.4,0.2,0.1", "budgets to measure ('full' = the unreduced model)"},
+                                   {"batch", "LIST", "1,2,4", "batch sizes (one synthetic image per sequence)"},
+                                   {"image-size", "HxW", "600x600", "synthetic image size (HiRED's protocol: 600x600)"},
+                                   {"prompt-tokens", "N", "16", "text tokens around the image"},
+                                   {"max-new-tokens", "N", "15", "tokens generated per sequence (no early stop)"},
+                                   {"runs", "N", "3", "timed runs after one warm-up (medians reported)"},
+                                   {"format", "csv|json", "csv", "output format"}});
+    for (const auto& o : visualTokenOptions()) {
+        if (o.name == "method") {
+            benchOptions.push_back({"method", "NAME", "hired", "method of the non-full budgets: hired, spatial, random"});
+        } else if (o.name != "budget") {
+            benchOptions.push_back(o);
+        }
+    }
+    return {
+        {"generate", "LLaVA-NeXT: stream an answer about an image (HiRED or a baseline on the visual tokens), or run raw tensors",
+         generateOptions, runGenerate},
+        {"bench-generate", "LLaVA-NeXT: TTFT, decode tokens/s, end-to-end time and memory per budget and batch (CSV or JSON)",
+         benchOptions, runBenchGenerate},
+    };
+}
 
 }  // namespace tokenscope::cli

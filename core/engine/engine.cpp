@@ -16,6 +16,7 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/tensor_file.h"
 #include "common/error.h"
+#include "engine/llava_runtime.h"
 #include "engine/trace_builder.h"
 #include "image/vilt_preprocess.h"
 #include "models/clip_vision.h"
@@ -119,6 +120,7 @@ struct Engine::Impl {
     torch::Dtype dtype = torch::kFloat;
     Vilt vilt{nullptr};
     ClipVision clip{nullptr};
+    std::unique_ptr<LlavaRuntime> llava;  // LLaVA-NeXT: model, tokenizer, processor, generation config
     std::optional<BertTokenizer> tokenizer;
     ViltPreprocessConfig preprocess;
     ImageU8 cachedImage;  // pixelsFor()
@@ -127,6 +129,7 @@ struct Engine::Impl {
 
     torch::nn::Module& module() {
         if (vilt) return *vilt;
+        if (llava) return llava->module();
         return *clip;
     }
 
@@ -139,10 +142,9 @@ struct Engine::Impl {
         if (dtype == torch::kHalf && device.is_cpu())
             throw Error("fp16 needs a CUDA device (the CPU kernels lack half precision); use bf16 or fp32");
         summary.config = config;
-        if (config.family == ModelFamily::LlavaNext)
-            throw Error(config.sourceName + ": LLaVA-NeXT models are not available in the engine yet (the model code "
-                                            "exists in core; answers, traces and the window come with HiRED)");
-        if (config.family == ModelFamily::Vilt) {
+        if (config.family == ModelFamily::LlavaNext) {
+            llava = std::make_unique<LlavaRuntime>(config.llavaNext, device, dtype);
+        } else if (config.family == ModelFamily::Vilt) {
             vilt = Vilt(config.vilt);
         } else {
             clip = ClipVision(config.clipVision);
@@ -152,6 +154,11 @@ struct Engine::Impl {
     }
 
     void moveToTarget() { module().to(device, dtype); }
+
+    LlavaRuntime& requireLlava() {
+        if (!llava) throw Error(summary.source + " is a " + summary.config.architecture + ", not a LLaVA-NeXT model");
+        return *llava;
+    }
 
     void requireVilt(const char* what) const {
         if (!vilt) throw Error(std::string(what) + " needs a ViLT model; this is " + summary.config.architecture);
@@ -235,13 +242,14 @@ std::unique_ptr<Engine> Engine::open(const std::string& folder, const EngineOpti
     {
         c10::InferenceMode guard;
         impl->moveToTarget();
-        const auto report = loadStateDict(impl->module(), checkpoint, load);
+        const auto report = impl->llava ? impl->llava->loadWeights(checkpoint, load) : loadStateDict(impl->module(), checkpoint, load);
         for (const auto& name : report.unexpected) {
             // Buffers that transformers itself ignores on load.
             if (name.find("position_ids") != std::string::npos) continue;
             impl->summary.warnings.push_back("unused checkpoint tensor '" + name + "'");
         }
     }
+    if (impl->llava) impl->llava->readFolder(folder);
     if (fs::exists(root / "vocab.txt", ec)) impl->tokenizer = BertTokenizer::fromVocabFile((root / "vocab.txt").string());
     if (fs::exists(root / "preprocessor_config.json", ec))
         impl->preprocess = loadViltPreprocessConfig((root / "preprocessor_config.json").string());
@@ -263,9 +271,10 @@ std::unique_ptr<Engine> Engine::fromConfig(const ModelConfig& config, const Engi
 }
 
 const ModelSummary& Engine::summary() const { return m_impl->summary; }
-bool Engine::hasTokenizer() const { return m_impl->tokenizer.has_value(); }
+bool Engine::hasTokenizer() const { return m_impl->tokenizer.has_value() || (m_impl->llava && m_impl->llava->hasTokenizer()); }
 
 std::vector<int64_t> Engine::tokenize(const std::string& text, std::vector<std::string>* pieces) const {
+    if (m_impl->llava) return m_impl->llava->tokenize(text, pieces);
     if (!m_impl->tokenizer) throw Error(m_impl->summary.source + ": no vocab.txt in the model folder");
     const auto encoding = m_impl->tokenizer->encode(text);
     if (pieces) *pieces = encoding.tokens;
@@ -484,12 +493,14 @@ BenchRow Engine::benchmark(const BenchRequest& request) {
 }
 
 void Engine::preprocessToFile(const std::vector<ImageU8>& images, const std::string& outputsPath) {
+    if (m_impl->llava) return m_impl->llava->preprocessToFile(images, outputsPath);
     const auto pixels = preprocessVilt(images, m_impl->preprocess);
     writeTensorFile(outputsPath, {{"pixel_values", pixels.pixelValues}, {"pixel_mask", pixels.pixelMask.to(torch::kUInt8)}});
 }
 
 void Engine::forwardFile(const std::string& inputsPath, const std::string& outputsPath, const MethodSettings& method) {
     auto& d = *m_impl;
+    if (d.llava) throw Error(d.summary.source + ": a LLaVA-NeXT model runs raw tensors through 'generate --inputs'");
     auto inputs = readTensorFile(inputsPath);
     const auto name = fileNameOf(inputsPath);
     const auto take = [&](const char* key, bool required) -> torch::Tensor {
@@ -552,20 +563,23 @@ void Engine::forwardFile(const std::string& inputsPath, const std::string& outpu
 // ---------------------------------------------------------------------------------------------
 // LLaVA-NeXT (engine/generation.h)
 
-GenerateResult Engine::generate(const GenerateRequest&, const GenerateCallback&, const std::atomic<bool>*) {
-    throw Error(m_impl->summary.source + ": LLaVA-NeXT generation is not available in the engine yet");
+GenerateResult Engine::generate(const GenerateRequest& request, const GenerateCallback& onToken,
+                                const std::atomic<bool>* cancel) {
+    return m_impl->requireLlava().generate(request, onToken, cancel);
 }
 
-ImageReductionRecord Engine::selectVisualTokens(const ImageU8&, const VisualTokenSettings&, const std::atomic<bool>*) {
-    throw Error(m_impl->summary.source + ": LLaVA-NeXT token selection is not available in the engine yet");
+ImageReductionRecord Engine::selectVisualTokens(const ImageU8& image, const VisualTokenSettings& settings,
+                                                const std::atomic<bool>* cancel) {
+    return m_impl->requireLlava().selectVisualTokens(image, settings, cancel);
 }
 
-GenerationBenchRow Engine::benchmarkGeneration(const GenerationBenchRequest&) {
-    throw Error(m_impl->summary.source + ": LLaVA-NeXT benchmarks are not available in the engine yet");
+GenerationBenchRow Engine::benchmarkGeneration(const GenerationBenchRequest& request) {
+    return m_impl->requireLlava().benchmark(request);
 }
 
-void Engine::generateFile(const std::string&, const std::string&, int, const VisualTokenSettings&) {
-    throw Error(m_impl->summary.source + ": LLaVA-NeXT generation is not available in the engine yet");
+void Engine::generateFile(const std::string& inputsPath, const std::string& outputsPath, int maxNewTokens,
+                          const VisualTokenSettings& settings) {
+    m_impl->requireLlava().generateFile(inputsPath, outputsPath, maxNewTokens, settings);
 }
 
 }  // namespace tokenscope

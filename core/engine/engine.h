@@ -115,7 +115,8 @@ struct BenchRow {
 class Engine {
 public:
     // Loads a Hugging Face model folder: config.json, weights (safetensors, sharded or .bin),
-    // vocab.txt and preprocessor_config.json when present.
+    // vocab.txt and preprocessor_config.json when present; for LLaVA-NeXT also tokenizer.model
+    // (+ added tokens) and generation_config.json.
     static std::unique_ptr<Engine> open(const std::string& folder, const EngineOptions& options = {});
     // A model with random weights from a config alone (benchmarks, tests).
     static std::unique_ptr<Engine> fromConfig(const ModelConfig& config, const EngineOptions& options = {});
