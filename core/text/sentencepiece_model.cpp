@@ -141,7 +141,6 @@ std::shared_ptr<const SentencePieceModel> SentencePieceModel::create(SentencePie
             if (model->byteIds[byte] < 0) ++byteCount;
             model->byteIds[byte] = id;
         }
-        if (isNormal) model->maxPieceBytes = std::max(model->maxPieceBytes, piece.text.size());
         if (piece.type == PieceType::Normal) {
             model->minScore = std::min(model->minScore, piece.score);
             model->maxScore = std::max(model->maxScore, piece.score);
@@ -152,6 +151,12 @@ std::shared_ptr<const SentencePieceModel> SentencePieceModel::create(SentencePie
         fail("byte_fallback is on but only " + std::to_string(byteCount) + " of the 256 byte pieces exist");
     }
     if (model->modelType == ModelType::Unigram && model->normal.empty()) fail("the UNIGRAM model has no normal pieces");
+    if (model->modelType == ModelType::Unigram) {
+        for (const auto& [text, id] : model->normal) {
+            for (std::size_t length = 1; length < text.size(); ++length) model->prefixes.emplace(text.substr(0, length), -1);
+            model->prefixes[text] = id;
+        }
+    }
     std::stable_sort(model->userDefined.begin(), model->userDefined.end(),
                      [](std::string_view a, std::string_view b) { return a.size() > b.size(); });
 
@@ -332,11 +337,11 @@ SentencePieceModel::Cut SentencePieceModel::encodeUnigram(std::string_view norma
         const float scoreSoFar = bestEndingAt[startsAt].score;
         bool hasSingleCharacter = false;
         const int charLength = std::min<int>(static_cast<int>(oneCharLen(normalized[startsAt])), size - startsAt);
-        const std::size_t maxLength = std::min<std::size_t>(maxPieceBytes, static_cast<std::size_t>(size - startsAt));
-        for (std::size_t length = 1; length <= maxLength; ++length) {
-            const auto it = normal.find(normalized.substr(static_cast<std::size_t>(startsAt), length));
-            if (it == normal.end() || typeOf(it->second) == PieceType::Unused) continue;
+        for (std::size_t length = 1; length <= static_cast<std::size_t>(size - startsAt); ++length) {
+            const auto it = prefixes.find(normalized.substr(static_cast<std::size_t>(startsAt), length));
+            if (it == prefixes.end()) break;
             const int id = it->second;
+            if (id < 0 || typeOf(id) == PieceType::Unused) continue;
             BestPath& target = bestEndingAt[static_cast<std::size_t>(startsAt) + length];
             // The reference mixes float and double here; so does this, to pick the same paths.
             const double score = typeOf(id) == PieceType::UserDefined ? (static_cast<float>(length) * maxScore - 0.1)

@@ -70,7 +70,9 @@ struct SentencePieceModel {
     std::unordered_map<std::string_view, int> normal;
     std::unordered_map<std::string_view, int> reserved;
     std::vector<std::string_view> userDefined;  // longest first
-    std::size_t maxPieceBytes = 0;
+    // UNIGRAM: every prefix of a normal piece -> the piece's id, or -1 for a prefix that is no piece
+    // (stands in for libsentencepiece's trie, so the search stops where no piece continues).
+    std::unordered_map<std::string_view, int> prefixes;
     int byteIds[256] = {};
     int unkId = -1;
     bool byteFallback = false;
