@@ -215,12 +215,12 @@ std::vector<Command> trainCommands() {
                      {"train-seed", "S", "1", "split seed of the training data"},
                      {"val-seed", "S", "2", "split seed of the validation data"},
                      {"seed", "N", "0", "seed of the initial weights"},
-                     {"image-size", "PX", "192", "fresh model: scene size (and the model's image size)"},
+                     {"image-size", "PX", "128", "fresh model: scene size (and the model's image size)"},
                      {"patch", "PX", "16", "fresh model: patch size"},
-                     {"hidden", "N", "128", "fresh model: hidden size"},
+                     {"hidden", "N", "96", "fresh model: hidden size"},
                      {"layers", "N", "12", "fresh model: encoder layers"},
                      {"heads", "N", "4", "fresh model: attention heads"},
-                     {"mlp", "N", "256", "fresh model: MLP size"}}),
+                     {"mlp", "N", "192", "fresh model: MLP size"}}),
          runTrain},
     };
 }

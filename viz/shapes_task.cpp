@@ -246,7 +246,7 @@ bool askCount(std::vector<SceneObject>& objects, Rng& rng, const ShapesOptions& 
     const int flavour = rng.range(0, 2);  // by kind, by colour, by both
     if (flavour != 1) need.kind = rng.range(0, kShapeKinds - 1);
     if (flavour != 0) need.color = rng.range(0, kColors - 1);
-    need.count = rng.range(0, std::min(5, options.maxObjects));
+    need.count = rng.range(0, std::min(4, options.maxObjects));
     if (!placeObjects(objects, rng, options, need)) return false;
     std::string what;
     if (flavour == 0) what = kShapePlurals[need.kind];
@@ -358,7 +358,7 @@ double SceneObject::area() const { return unitArea(kind) * radius * radius; }
 const std::vector<std::string>& answerVocabulary() {
     static const std::vector<std::string> answers = [] {
         std::vector<std::string> all = {"yes", "no"};
-        for (int i = 0; i <= 6; ++i) all.push_back(std::to_string(i));
+        for (int i = 0; i <= kMaxObjects; ++i) all.push_back(std::to_string(i));
         all.insert(all.end(), kColorNames.begin(), kColorNames.end());
         all.insert(all.end(), kShapeNames.begin(), kShapeNames.end());
         return all;
@@ -391,8 +391,8 @@ std::vector<std::string> questionWords() {
 }
 
 ShapesSample makeSample(uint64_t seed, uint64_t index, const ShapesOptions& options) {
-    if (options.imageSize < 32 || options.minObjects < 2 || options.maxObjects < options.minObjects || options.maxObjects > 8)
-        throw std::invalid_argument("shapes: bad options (image size >= 32, 2 <= objects <= 8)");
+    if (options.imageSize < 32 || options.minObjects < 2 || options.maxObjects < options.minObjects || options.maxObjects > kMaxObjects)
+        throw std::invalid_argument("shapes: bad options (image size >= 32, 2 <= objects <= 5)");
     Rng rng(seed * 0xD1B54A32D192ED03ull ^ (index + 0x8CB92BA72F3D8DD7ull));
     ShapesSample sample;
     sample.seed = seed;

@@ -1,7 +1,7 @@
 #pragma once
 
 // Shapes VQA: a procedurally generated visual question answering task whose answers depend on
-// where things are in the image, so pruning the wrong patches changes the answer. Scenes of 2 to 6
+// where things are in the image, so pruning the wrong patches changes the answer. Scenes of 2 to 5
 // shapes (circle, square, triangle, star, cross) in six colours and several sizes on a textured,
 // cluttered background; questions in varied English of five types (colour of a named shape, count
 // of a kind, existence, spatial relation, which is larger). Drawn with OpenCV (no Qt, no torch).
@@ -24,6 +24,7 @@ const char* questionTypeName(QuestionType type);  // "color", "count", "exist", 
 enum class ShapeKind { Circle, Square, Triangle, Star, Cross };
 constexpr int kShapeKinds = 5;
 constexpr int kColors = 6;
+constexpr int kMaxObjects = 5;
 const char* shapeName(ShapeKind kind);  // "circle", ...
 const char* colorName(int color);       // "red", "green", "blue", "yellow", "purple", "orange"
 
@@ -37,9 +38,9 @@ struct SceneObject {
 };
 
 struct ShapesOptions {
-    int imageSize = 192;   // square scenes, pixels
+    int imageSize = 128;   // square scenes, pixels
     int minObjects = 2;
-    int maxObjects = 6;
+    int maxObjects = kMaxObjects;
     bool clutter = true;   // background texture, lines and specks
 };
 
@@ -53,7 +54,7 @@ struct ShapesSample {
     uint64_t seed = 0, index = 0;
 };
 
-// The answers, in id2label order: "yes", "no", "0".."6", the colours, the shape names.
+// The answers, in id2label order: "yes", "no", "0".."5", the colours, the shape names.
 const std::vector<std::string>& answerVocabulary();
 // Every word the questions use (for building a WordPiece vocab.txt).
 std::vector<std::string> questionWords();
