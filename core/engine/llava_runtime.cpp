@@ -63,6 +63,21 @@ bool isOutOfMemory(const std::exception& e) {
            what.find("not enough memory") != std::string::npos || what.find("bad_alloc") != std::string::npos;
 }
 
+// Runs one stage of a request; out of memory (CUDA or host) becomes a one-line Error naming it.
+template <typename F>
+auto stage(const char* name, F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        if (!isOutOfMemory(e)) throw;
+        std::string what = e.what();
+        what = what.substr(0, what.find('\n'));
+        throw Error(std::string("out of memory during ") + name + " (" + what + ")");
+    }
+}
+
 int64_t cacheBytes(const KvCache& cache) {
     int64_t bytes = 0;
     for (const auto* part : {&cache.keys, &cache.values}) {
@@ -215,7 +230,7 @@ GenerateResult LlavaRuntime::generate(const GenerateRequest& request, const Gene
     encodeOptions.keepRecords = true;
     encodeOptions.keepClsAttention = request.attentionMaps;
     encodeOptions.cancel = cancel;
-    const auto images = m_model->encodeImages(pixels.values, pixels.sizes, encodeOptions);
+    const auto images = stage("the vision tower", [&] { return m_model->encodeImages(pixels.values, pixels.sizes, encodeOptions); });
     synchronize();
     const auto visionDone = Clock::now();
     result.timings.visionMs = msBetween(mark, visionDone);
@@ -234,17 +249,17 @@ GenerateResult LlavaRuntime::generate(const GenerateRequest& request, const Gene
     options.cache = &cache;
     StreamingDecoder decoder(tok);
     auto firstToken = visionDone, lastToken = visionDone;
-    m_model->generateEncoded(torch::tensor(ids, torch::kLong).unsqueeze(0).to(m_device), {}, &images, options,
-                             [&](int step, const torch::Tensor& next) {
-                                 const auto id = next[0].item<int64_t>();
-                                 lastToken = Clock::now();
-                                 if (step == 0) firstToken = lastToken;
-                                 result.tokenIds.push_back(id);
-                                 if (std::find(m_stopTokenIds.begin(), m_stopTokenIds.end(), id) != m_stopTokenIds.end())
-                                     result.stoppedAtEos = true;
-                                 const auto delta = decoder.push(id);
-                                 return !onToken || onToken(delta, id);
-                             });
+    const auto onStep = [&](int step, const torch::Tensor& next) {
+        const auto id = next[0].item<int64_t>();
+        lastToken = Clock::now();
+        if (step == 0) firstToken = lastToken;
+        result.tokenIds.push_back(id);
+        if (std::find(m_stopTokenIds.begin(), m_stopTokenIds.end(), id) != m_stopTokenIds.end()) result.stoppedAtEos = true;
+        const auto delta = decoder.push(id);
+        return !onToken || onToken(delta, id);
+    };
+    const auto input = torch::tensor(ids, torch::kLong).unsqueeze(0).to(m_device);  // [1, T]
+    stage("generation", [&] { return m_model->generateEncoded(input, {}, &images, options, onStep); });
     const auto tail = decoder.finish();
     if (!tail.empty() && onToken) onToken(tail, -1);
     result.text = decoder.text();
