@@ -359,6 +359,7 @@ void TestSentencePiece::brokenFiles_data() {
     QTest::newRow("no unk") << QByteArray::fromStdString(piece("a") + bpeSpec()) << "no unknown piece" << true;
     QTest::newRow("two unk") << QByteArray::fromStdString(piece("<unk>", 2) + piece("<u2>", 2) + bpeSpec()) << "two unknown" << true;
     QTest::newRow("empty piece") << QByteArray::fromStdString(good + piece("")) << "is empty" << true;
+    QTest::newRow("invalid UTF-8 piece") << QByteArray::fromStdString(good + piece("\xe2\x96")) << "not valid UTF-8" << false;
     QTest::newRow("duplicate") << QByteArray::fromStdString(good + piece("a")) << "defined twice" << true;
     QTest::newRow("byte without fallback") << QByteArray::fromStdString(good + piece("<0x41>", 6)) << "byte_fallback is false" << true;
     const std::string fallbackSpec = bytesField(2, field(3, 0) + varint(2) + field(35, 0) + varint(1));
@@ -371,7 +372,8 @@ void TestSentencePiece::brokenFiles_data() {
 
 // Each broken file throws tokenscope::Error naming the file and the problem; libsentencepiece
 // refuses it too, except an unknown piece type (protobuf keeps it as an unknown field and the piece
-// stays NORMAL) and a WORD model, which this tokenizer does not implement.
+// stays NORMAL), a piece that is not UTF-8 (libsentencepiece would copy its bytes into decoded text)
+// and a WORD model, which this tokenizer does not implement.
 void TestSentencePiece::brokenFiles() {
     QFETCH(QByteArray, bytes);
     QFETCH(QString, problem);

@@ -57,6 +57,13 @@ bool endsWith(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+bool isValidUtf8(std::string_view text) {
+    for (std::size_t length = 0; !text.empty(); text.remove_prefix(length)) {
+        if (!spm::isValidUtf8Prefix(text, length)) return false;
+    }
+    return true;
+}
+
 [[noreturn]] void failModel(const std::string& sourceName, const std::string& problem) {
     throw Error(sourceName + ": " + problem);
 }
@@ -106,6 +113,7 @@ std::shared_ptr<const SentencePieceModel> SentencePieceModel::create(SentencePie
     model->escapeWhitespaces = proto.escapeWhitespaces;
     model->treatWhitespaceAsSuffix = proto.treatWhitespaceAsSuffix;
     if (proto.hasUnkSurface) model->unkSurface = proto.unkSurface;
+    if (!isValidUtf8(model->unkSurface)) fail("unk_surface is not valid UTF-8");
     if (!proto.unkPiece.empty()) model->unkPiece = proto.unkPiece;
     if (!proto.bosPiece.empty()) model->bosPiece = proto.bosPiece;
     if (!proto.eosPiece.empty()) model->eosPiece = proto.eosPiece;
@@ -122,6 +130,8 @@ std::shared_ptr<const SentencePieceModel> SentencePieceModel::create(SentencePie
         const auto& piece = model->pieces[i];
         const int id = static_cast<int>(i);
         if (piece.text.empty()) fail("piece " + std::to_string(i) + " is empty");
+        // Stricter than libsentencepiece, which copies such bytes into decoded text.
+        if (!isValidUtf8(piece.text)) fail("piece " + std::to_string(i) + " is not valid UTF-8");
         const bool isNormal = piece.type == PieceType::Normal || piece.type == PieceType::UserDefined ||
                               piece.type == PieceType::Unused;
         auto& map = isNormal ? model->normal : model->reserved;

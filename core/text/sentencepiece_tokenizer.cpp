@@ -59,6 +59,11 @@ void SentencePieceTokenizer::addAddedToken(const AddedToken& token) { mergeAdded
 void SentencePieceTokenizer::mergeAddedToken(const AddedToken& token, bool overrideFlags, const std::string& fileName) {
     if (token.content.empty()) throw Error(fileName + ": added token " + std::to_string(token.id) + " has no content");
     if (token.id < 0) throw Error(fileName + ": added token '" + token.content + "' has the negative id " + std::to_string(token.id));
+    for (std::size_t length = 0, at = 0; at < token.content.size(); at += length) {
+        if (!isValidUtf8Prefix(std::string_view(token.content).substr(at), length)) {
+            throw Error(fileName + ": added token " + std::to_string(token.id) + " is not valid UTF-8");
+        }
+    }
     if (token.id < pieceCount() && m_model->pieces[static_cast<std::size_t>(token.id)].text != token.content) {
         throw Error(fileName + ": added token '" + token.content + "' has id " + std::to_string(token.id) +
                     ", which is the piece '" + m_model->pieces[static_cast<std::size_t>(token.id)].text + "' of " + m_sourceName);
