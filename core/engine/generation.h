@@ -129,7 +129,9 @@ struct GenerateResult {
 };
 
 // Called on the generating thread for every new token with the text it adds (may be empty while
-// a multi-byte character is incomplete). Return false to stop after this token.
+// a multi-byte character is incomplete, and is empty for the stop token). Return false to stop
+// after this token. Bytes still held back after the last token come in one more call with
+// tokenId -1. The deltas concatenated equal GenerateResult::text.
 using GenerateCallback = std::function<bool(const std::string& delta, int64_t tokenId)>;
 
 // A timed generation on synthetic inputs (random pixels, a fixed prompt), HiRED's protocol
