@@ -161,7 +161,9 @@ struct Engine::Impl {
     }
 
     void requireVilt(const char* what) const {
-        if (!vilt) throw Error(std::string(what) + " needs a ViLT model; this is " + summary.config.architecture);
+        if (!vilt)
+            throw Error(std::string(what) + " needs a ViLT model; this is " + summary.config.architecture +
+                        (llava ? " (LLaVA-NeXT answers through tokenscope-cli generate, benchmarks through bench-generate)" : ""));
     }
 
     torch::Tensor encodeText(const std::string& question, std::vector<std::string>* pieces,
