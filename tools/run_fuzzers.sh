@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang + ASan/UBSan and runs each for a while.
-#   tools/run_fuzzers.sh [--seconds 600] [--jobs 2] [TARGET...]     (targets: safetensors pickle config tokenizer)
+#   tools/run_fuzzers.sh [--seconds 600] [--jobs 2] [TARGET...]     (targets: safetensors pickle config tokenizer sentencepiece)
 # Corpora persist in fuzz-corpus/<target> (git-ignored); crashes land in fuzz-corpus/crashes/.
 # Prints one line per target: executions, seconds, and whether anything was found.
 set -euo pipefail
@@ -17,7 +17,7 @@ while [[ $# -gt 0 ]]; do
         *) targets+=("$1"); shift ;;
     esac
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors pickle config tokenizer)
+[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors pickle config tokenizer sentencepiece)
 
 tools/bootstrap.sh --fuzz
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOKENSCOPE_FUZZ=ON \
@@ -40,6 +40,9 @@ open('fuzz-corpus/safetensors/seed', 'wb').write(struct.pack('<Q', len(header)) 
 import json, sys
 for i, c in enumerate(json.load(open('tests/data/vilt/tokenizer_cases.json'))['cases']):
     open(f'fuzz-corpus/tokenizer/case{i}', 'w', encoding='utf-8').write(c['text'])" ;;
+        sentencepiece) cp tests/data/sentencepiece/bpe_user_defined.model resources/models/llava-next-tiny-random/tokenizer.model \
+                           "fuzz-corpus/$t/"
+                       split -l 40 -d tests/data/sentencepiece/corpus.txt "fuzz-corpus/$t/text" ;;
         pickle) if [[ -x build/tests/tst_torch_bin ]]; then
                     TOKENSCOPE_FUZZ_SEED_DIR="fuzz-corpus/$t" build/tests/tst_torch_bin >/dev/null 2>&1 || true
                 fi ;;
