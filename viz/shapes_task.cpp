@@ -169,7 +169,7 @@ bool placeObjects(std::vector<SceneObject>& objects, Rng& rng, const ShapesOptio
         SceneObject o;
         bool placed = false;
         for (int attempt = 0; attempt < 200 && !placed; ++attempt) {
-            o.radius = static_cast<float>(size * rng.uniform(0.055, 0.14));
+            o.radius = static_cast<float>(size * rng.uniform(0.07, 0.15));
             o.x = static_cast<float>(rng.uniform(o.radius + 2, size - o.radius - 2));
             o.y = static_cast<float>(rng.uniform(o.radius + 2, size - o.radius - 2));
             placed = std::all_of(objects.begin(), objects.end(), [&](const SceneObject& other) {
