@@ -1,0 +1,245 @@
+#include "viz/shapes_eval.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "common/error.h"
+
+namespace tokenscope::shapes {
+
+namespace {
+
+std::string formatKnob(const char* format, double value) {
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, format, value);
+    return buffer;
+}
+
+}  // namespace
+
+EvalSet makeEvalSet(uint64_t seed, int count, const ShapesOptions& options) {
+    if (count < 1) throw Error("the evaluation needs at least one example, not " + std::to_string(count));
+    EvalSet set;
+    set.seed = seed;
+    for (int i = 0; i < count; ++i) {
+        auto sample = makeSample(seed, static_cast<uint64_t>(i), options);
+        set.images.push_back(std::move(sample.image));
+        set.questions.push_back(std::move(sample.question));
+        set.answers.push_back(std::move(sample.answer));
+        set.types.push_back(sample.type);
+    }
+    return set;
+}
+
+bool isShapesModel(const ModelConfig& config) {
+    return config.family == ModelFamily::Vilt && config.vilt.head == ViltHead::QuestionAnswering &&
+           config.vilt.id2label == answerVocabulary();
+}
+
+ShapesOptions sceneOptionsFor(const ModelConfig& config) {
+    ShapesOptions options;
+    if (config.family == ModelFamily::Vilt && config.vilt.imageSize >= 32 && config.vilt.imageSize <= 1024)
+        options.imageSize = config.vilt.imageSize;
+    return options;
+}
+
+std::vector<std::string> questionTypeNames() {
+    std::vector<std::string> names;
+    for (int t = 0; t < kQuestionTypes; ++t) names.emplace_back(questionTypeName(static_cast<QuestionType>(t)));
+    return names;
+}
+
+MethodEval evaluateMethod(Engine& engine, const EvalSet& set, const MethodSettings& method, const EvalRunOptions& options) {
+    const int total = set.size();
+    const int batch = options.batch;
+    const auto* cancel = options.cancel;
+    if (total < 1) throw Error("the evaluation set is empty");
+    if (batch < 1) throw Error("the batch size must be at least 1, not " + std::to_string(batch));
+    if (options.passes < 1) throw Error("the evaluation needs at least one timed pass");
+    const auto checkCancel = [cancel] {
+        if (cancel && cancel->load()) throw Cancelled();
+    };
+    const auto predict = [&](int begin) {
+        const int end = std::min(total, begin + batch);
+        const std::vector<ImageU8> images(set.images.begin() + begin, set.images.begin() + end);
+        const std::vector<std::string> questions(set.questions.begin() + begin, set.questions.begin() + end);
+        return engine.predictBatch(images, questions, method, cancel);
+    };
+
+    MethodEval result;
+    result.method = method;
+    result.batch = batch;
+    checkCancel();
+    predict(0);  // warm-up: first-call allocations and caches stay out of the timing
+    result.predicted.reserve(set.questions.size());
+    for (int pass = 0; pass < options.passes; ++pass) {
+        double preprocessMs = 0, forwardMs = 0;
+        for (int begin = 0; begin < total; begin += batch) {
+            checkCancel();
+            const auto prediction = predict(begin);
+            preprocessMs += prediction.preprocessMs;
+            forwardMs += prediction.forwardMs;
+            if (pass == 0) result.predicted.insert(result.predicted.end(), prediction.labels.begin(), prediction.labels.end());
+            if (options.progress) options.progress(pass * total + std::min(total, begin + batch), options.passes * total);
+        }
+        if (pass == 0 || preprocessMs + forwardMs < result.preprocessMs + result.forwardMs) {
+            result.preprocessMs = preprocessMs;
+            result.forwardMs = forwardMs;
+        }
+    }
+    const double seconds = (result.preprocessMs + result.forwardMs) / 1000.0;
+    result.examplesPerSecond = seconds > 0 ? total / seconds : 0.0;
+
+    result.imageTokens = probeTokens(engine, set, method, cancel).meanImageTokens;
+    return result;
+}
+
+TokenProbe probeTokens(Engine& engine, const EvalSet& set, const MethodSettings& method, const std::atomic<bool>* cancel) {
+    if (set.size() < 1) throw Error("the evaluation set is empty");
+    if (cancel && cancel->load()) throw Cancelled();
+    const auto traced = engine.run({set.images[0], set.questions[0], method, 1, true}, cancel);
+    TokenProbe probe;
+    probe.firstLayerImageTokens = static_cast<int>(traced.imageTokens);
+    probe.resizedHeight = traced.trace.resizedHeight;
+    probe.resizedWidth = traced.trace.resizedWidth;
+    double sum = 0;
+    for (const auto& layer : traced.trace.layers) sum += layer.imageTokensIn;
+    probe.meanImageTokens = traced.trace.layers.empty() ? static_cast<double>(traced.imageTokens)
+                                                         : sum / static_cast<double>(traced.trace.layers.size());
+    if (!traced.trace.layers.empty()) probe.firstLayerImageTokens = traced.trace.layers.front().imageTokensIn;
+    return probe;
+}
+
+EvalSummary summarize(const EvalSet& set, const MethodEval& method, const MethodEval* unreduced) {
+    if (method.predicted.size() != set.answers.size())
+        throw Error("the evaluation has " + std::to_string(method.predicted.size()) + " answers for " +
+                    std::to_string(set.answers.size()) + " examples");
+    if (unreduced && unreduced->predicted.size() != set.answers.size())
+        throw Error("the unreduced evaluation has " + std::to_string(unreduced->predicted.size()) + " answers for " +
+                    std::to_string(set.answers.size()) + " examples");
+    std::vector<EvalRecord> records;
+    records.reserve(set.answers.size());
+    for (std::size_t i = 0; i < set.answers.size(); ++i) {
+        EvalRecord record;
+        record.type = static_cast<int>(set.types[i]);
+        record.answer = set.answers[i];
+        record.predicted = method.predicted[i];
+        if (unreduced) record.unreduced = unreduced->predicted[i];
+        records.push_back(std::move(record));
+    }
+    return summarizeEval(records, questionTypeNames());
+}
+
+std::vector<SweepPoint> sweepGrid(int layerCount, int imageTokens) {
+    if (layerCount < 1) throw Error("the sweep needs a model with layers");
+    std::vector<SweepPoint> grid;
+    grid.push_back({MethodSettings{}, ""});
+
+    // PuMer: the paper's layers 2, 5, 8 of 12, at the same depth fractions of another depth.
+    MethodSettings pumer = pumerPreset("vqav2");
+    if (layerCount != 12) {
+        std::vector<int> layers;
+        for (int l : pumer.layers) {
+            const int scaled = std::clamp(static_cast<int>(std::lround(l * layerCount / 12.0)), 0, layerCount - 1);
+            if (std::find(layers.begin(), layers.end(), scaled) == layers.end()) layers.push_back(scaled);
+        }
+        pumer.layers = layers;
+    }
+    // (prune, image merge, text merge), lightest first; the second is the VQAv2 preset.
+    const double ratios[][3] = {{0.05, 0.15, 0.1}, {0.1, 0.3, 0.2}, {0.2, 0.3, 0.2},
+                                {0.3, 0.4, 0.3},   {0.4, 0.5, 0.3}, {0.5, 0.6, 0.4}};
+    for (const auto& r : ratios) {
+        MethodSettings m = pumer;
+        m.pruneRatio = r[0];
+        m.imageMergeRatio = r[1];
+        m.textMergeRatio = r[2];
+        char knob[64];
+        std::snprintf(knob, sizeof knob, "p%g r%g t%g", r[0], r[1], r[2]);
+        grid.push_back({m, knob});
+    }
+
+    // ToMe: constant r per layer up to the r that leaves about 10% of the image tokens at the end.
+    const int maxR = std::max(1, static_cast<int>(std::floor(0.9 * std::max(0, imageTokens - 1) / layerCount)));
+    std::vector<int> rs;
+    for (int k = 1; k <= 6; ++k) {
+        const int r = std::max(1, static_cast<int>(std::lround(maxR * k / 6.0)));
+        if (std::find(rs.begin(), rs.end(), r) == rs.end()) rs.push_back(r);
+    }
+    for (int r : rs) {
+        MethodSettings m;
+        m.method = Method::Tome;
+        m.tomeR = r;
+        grid.push_back({m, "r " + std::to_string(r)});
+    }
+
+    // Token budgets before the first layer.
+    for (Method method : {Method::RandomDrop, Method::UniformDrop, Method::SmallerResolution}) {
+        for (int keep = 9; keep >= 2; --keep) {
+            MethodSettings m;
+            m.method = method;
+            m.keepRatio = keep / 10.0;
+            grid.push_back({m, formatKnob("keep %.1f", m.keepRatio)});
+        }
+    }
+    return grid;
+}
+
+SweepRow sweepRow(const SweepPoint& point, const EvalSet& set, const MethodEval& method, const MethodEval& none) {
+    const auto summary = summarize(set, method, &none);
+    SweepRow row;
+    row.method = methodName(point.method.method);
+    row.settings = describe(point.method);
+    row.knob = point.knob;
+    row.accuracy = summary.accuracy;
+    row.examplesPerSecond = method.examplesPerSecond;
+    row.speedup = none.examplesPerSecond > 0 ? method.examplesPerSecond / none.examplesPerSecond : 0.0;
+    row.agreement = summary.agreement.value_or(1.0);
+    row.imageTokens = method.imageTokens;
+    row.examples = summary.examples;
+    row.batch = method.batch;
+    row.seed = set.seed;
+    return row;
+}
+
+}  // namespace tokenscope::shapes
+
+namespace tokenscope::shapes {
+
+std::vector<SweepRow> runSweep(Engine& engine, const EvalSet& set, const EvalRunOptions& options,
+                               const std::vector<Method>& methods, const SweepCallbacks& callbacks) {
+    const auto* cancel = options.cancel;
+    const auto optionsFor = [&](const std::string& label) {
+        EvalRunOptions labelled = options;
+        labelled.progress = callbacks.progressFor ? callbacks.progressFor(label) : EvalProgress{};
+        return labelled;
+    };
+    const auto none = evaluateMethod(engine, set, MethodSettings{}, optionsFor("unreduced"));
+    const auto unreducedProbe = probeTokens(engine, set, MethodSettings{}, cancel);
+    const auto grid = sweepGrid(engine.summary().config.vilt.numHiddenLayers, unreducedProbe.firstLayerImageTokens);
+    const int total = static_cast<int>(grid.size());
+    std::vector<SweepRow> rows;
+    std::vector<int> edgesSeen{std::min(unreducedProbe.resizedHeight, unreducedProbe.resizedWidth)};
+    for (int i = 0; i < total; ++i) {
+        SweepPoint point = grid[static_cast<std::size_t>(i)];
+        const Method method = point.method.method;
+        if (method != Method::None && !methods.empty() && std::find(methods.begin(), methods.end(), method) == methods.end())
+            continue;
+        if (method == Method::SmallerResolution) {
+            const auto probe = probeTokens(engine, set, point.method, cancel);
+            const int edge = std::min(probe.resizedHeight, probe.resizedWidth);
+            if (std::find(edgesSeen.begin(), edgesSeen.end(), edge) != edgesSeen.end()) continue;
+            edgesSeen.push_back(edge);
+            point.method.shortestEdge = edge;
+            point.knob = std::to_string(edge) + " px";
+        }
+        const auto pass = method == Method::None
+                              ? none
+                              : evaluateMethod(engine, set, point.method, optionsFor(describe(point.method)));
+        rows.push_back(sweepRow(point, set, pass, none));
+        if (callbacks.onRow) callbacks.onRow(rows.back(), i, total);
+    }
+    return rows;
+}
+
+}  // namespace tokenscope::shapes
