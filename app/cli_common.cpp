@@ -133,13 +133,13 @@ void showProgress(uint64_t done, uint64_t total) {
     if (done >= total) std::fprintf(stderr, "\r\033[K");
 }
 
-std::unique_ptr<Engine> openModel(const Arguments& args) {
+std::unique_ptr<Engine> openModel(const Arguments& args, const std::string& seedOption) {
     const int sources = args.has("model") + args.has("arch") + args.has("config");
     if (sources != 1) throw UsageError("give exactly one of --model, --arch, --config");
     EngineOptions options;
     options.device = parseDevice(args.value("device"));
     options.precision = parsePrecision(args.value("dtype"));
-    options.seed = static_cast<uint64_t>(args.intValue("seed", 0, 1 << 30));
+    options.seed = static_cast<uint64_t>(args.intValue(seedOption, 0, 1 << 30));
     options.progress = showProgress;
     if (args.has("vocab")) options.vocabPath = args.value("vocab");
     std::unique_ptr<Engine> engine;

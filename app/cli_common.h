@@ -36,7 +36,8 @@ MethodSettings methodFromArgs(const Arguments& args, const std::string& methodNa
 // A progress line on stderr for long loads, only when stderr is a terminal.
 void showProgress(uint64_t done, uint64_t total);
 // --model / --arch / --config with --device, --dtype, --seed, --vocab; prints load warnings.
-std::unique_ptr<Engine> openModel(const Arguments& args);
+// seedOption names the option that seeds random weights (eval's --seed is the split's).
+std::unique_ptr<Engine> openModel(const Arguments& args, const std::string& seedOption = "seed");
 // Decodes an image file (throws Error naming the file; builds without OpenCV cannot).
 ImageU8 readImage(const std::string& path);
 

@@ -1,0 +1,231 @@
+// tokenscope-cli eval / eval --sweep / shapes end to end, on a tiny random-weight Shapes model
+// folder (tests/support/shapes_model.h): valid JSON with accuracy in [0, 1] and consistent counts,
+// the same split giving the same answers, every method in sweep.csv and a sweep.png of the default
+// size, the sample files matching the generator, and usage errors.
+
+#include <QDir>
+#include <QFile>
+#include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <set>
+#include <string>
+
+#include "eval/sweep_table.h"
+#include "support/shapes_model.h"
+#include "viz/shapes_task.h"
+
+using namespace tokenscope;
+
+namespace {
+
+struct Run {
+    int exitCode = -1;
+    QString out, err;
+};
+
+Run cli(const QStringList& args) {
+    QProcess process;
+    process.start(TOKENSCOPE_CLI_PATH, args);
+    if (!process.waitForFinished(300000)) return {};
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2,
+            QString::fromUtf8(process.readAllStandardOutput()), QString::fromUtf8(process.readAllStandardError())};
+}
+
+QJsonObject parseObject(const QString& text) {
+    QJsonParseError error;
+    const auto document = QJsonDocument::fromJson(text.toUtf8(), &error);
+    if (error.error != QJsonParseError::NoError || !document.isObject()) return {};
+    return document.object();
+}
+
+}  // namespace
+
+class TestCliEval : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() {
+        QVERIFY(m_dir.isValid());
+        m_model = m_dir.filePath("shapes-tiny");
+        QVERIFY(QDir().mkpath(m_model));
+        test::writeShapesModel(m_model.toStdString(), 2);
+    }
+
+    void evalJson() {
+        const auto run = cli({"eval", "--model", m_model, "--task", "shapes", "--seed", "7", "--n", "24", "--batch", "8",
+                              "--method", "pumer", "--layers", "0,1", "--prune", "0.2", "--merge", "0.3", "--json"});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        const auto json = parseObject(run.out);
+        QVERIFY2(!json.isEmpty(), qPrintable(run.out));
+        const double accuracy = json["accuracy"].toDouble(-1);
+        QVERIFY2(accuracy >= 0 && accuracy <= 1, qPrintable(run.out));
+        QCOMPARE(json["examples"].toInt(), 24);
+        QCOMPARE(json["seed"].toInt(), 7);
+        QCOMPARE(json["image_size"].toInt(), 192);  // the model's image_size
+        QCOMPARE(json["method"].toString(), QString("pumer"));
+        QVERIFY(json["settings"].toString().startsWith("pumer reference L0,1 p0.2 r0.3"));
+        QVERIFY(json["examples_per_s"].toDouble() > 0);
+        QCOMPARE(accuracy, json["correct"].toInt() / 24.0);
+        const double agreement = json["agreement"].toDouble(-1);
+        QVERIFY(agreement >= 0 && agreement <= 1);
+        // Per type: five types whose counts add up to the whole.
+        const auto perType = json["per_type"].toObject();
+        QCOMPARE(perType.keys().size(), 5);
+        int examples = 0, correct = 0;
+        for (const auto& name : perType.keys()) {
+            examples += perType[name].toObject()["examples"].toInt();
+            correct += perType[name].toObject()["correct"].toInt();
+        }
+        QCOMPARE(examples, 24);
+        QCOMPARE(correct, json["correct"].toInt());
+        // PuMer leaves fewer image tokens per layer than the 145 (12 x 12 patches + CLS) of the unreduced model.
+        const auto unreduced = json["unreduced"].toObject();
+        QCOMPARE(unreduced["image_tokens"].toDouble(), 145.0);
+        QVERIFY(json["image_tokens"].toDouble() < 145.0);
+        QVERIFY(unreduced["accuracy"].toDouble(-1) >= 0 && unreduced["accuracy"].toDouble(-1) <= 1);
+        QVERIFY(unreduced["examples_per_s"].toDouble() > 0);
+    }
+
+    void sameSplitSameAnswersAndNoneAgreesWithItself() {
+        const QStringList args{"eval", "--model", m_model, "--seed", "11", "--n", "16", "--batch", "16", "--json"};
+        const auto first = cli(args), second = cli(args);
+        QVERIFY2(first.exitCode == 0 && second.exitCode == 0, qPrintable(first.err + second.err));
+        const auto a = parseObject(first.out), b = parseObject(second.out);
+        QCOMPARE(a["correct"].toInt(-1), b["correct"].toInt(-2));
+        QCOMPARE(a["per_type"].toObject(), b["per_type"].toObject());
+        // Method none is the unreduced pass itself.
+        QCOMPARE(a["agreement"].toDouble(), 1.0);
+        QCOMPARE(a["accuracy"].toDouble(), a["unreduced"].toObject()["accuracy"].toDouble());
+        QCOMPARE(a["speedup"].toDouble(), 1.0);
+    }
+
+    void evalText() {
+        const auto run = cli({"eval", "--model", m_model, "--n", "8", "--batch", "4", "--method", "tome", "--r", "4"});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        for (const char* line : {"accuracy", "agreement", "examples/s", "per type", "color", "relation", "tome r4 image"})
+            QVERIFY2(run.out.contains(line), qPrintable(run.out));
+    }
+
+    void randomWeightsFromConfig() {
+        // --config + --vocab: random weights; --weights-seed seeds them, --seed stays the split's.
+        const auto run = cli({"eval", "--config", m_model + "/config.json", "--vocab", m_model + "/vocab.txt",
+                              "--weights-seed", "5", "--seed", "4", "--n", "8", "--json"});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        const auto json = parseObject(run.out);
+        QCOMPARE(json["random_weights"].toBool(), true);
+        QCOMPARE(json["seed"].toInt(), 4);
+    }
+
+    void sweepWritesEveryMethod() {
+        const QString out = m_dir.filePath("sweep-out");
+        const auto run = cli({"eval", "--model", m_model, "--sweep", "--n", "16", "--batch", "8", "--out", out});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        QFile file(out + "/sweep.csv");
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(file.readAll());
+        QCOMPARE(text, run.out);  // stdout is the table
+        QCOMPARE(text.section('\n', 0, 0),
+                 QString("method,settings,knob,accuracy,examples_per_s,speedup,agreement,image_tokens,examples,batch,seed"));
+        const auto rows = readSweepCsv((out + "/sweep.csv").toStdString());
+        std::map<std::string, int> perMethod;
+        for (const auto& row : rows) {
+            ++perMethod[row.method];
+            QVERIFY(row.accuracy >= 0 && row.accuracy <= 1);
+            QVERIFY(row.agreement >= 0 && row.agreement <= 1);
+            QVERIFY(row.examplesPerSecond > 0);
+            QCOMPARE(row.examples, int64_t(16));
+            QCOMPARE(row.batch, 8);
+            if (row.method == "none") {
+                QCOMPARE(row.speedup, 1.0);
+                QCOMPARE(row.agreement, 1.0);
+                QCOMPARE(row.imageTokens, 145.0);
+            } else {
+                QVERIFY2(row.imageTokens < 145.0, row.settings.c_str());
+            }
+        }
+        QCOMPARE(perMethod["none"], 1);
+        for (const char* method : {"pumer", "tome", "random", "uniform"})
+            QVERIFY2(perMethod[method] >= 5, method);
+        // 192 px with the processor's size divisor 32: 160, 128 and 96 px are the distinct smaller sizes.
+        QCOMPARE(perMethod["smres"], 3);
+        // Knob order within a method: the token budget shrinks along the series.
+        double previous = 1e9;
+        for (const auto& row : rows)
+            if (row.method == "uniform") {
+                QVERIFY(row.imageTokens < previous);
+                previous = row.imageTokens;
+            }
+        const QImage png(out + "/sweep.png");
+        QCOMPARE(png.size(), QSize(1200, 800));
+    }
+
+    void sweepSubset() {
+        const QString out = m_dir.filePath("sweep-subset");
+        const auto run = cli({"eval", "--model", m_model, "--sweep", "--sweep-methods", "uniform", "--n", "8", "--out", out, "--json"});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        const auto rows = QJsonDocument::fromJson(run.out.toUtf8()).array();
+        std::set<QString> methods;
+        for (const auto& row : rows) methods.insert(row.toObject()["method"].toString());
+        QCOMPARE(methods, (std::set<QString>{"none", "uniform"}));
+    }
+
+    void shapesWritesSamples() {
+        const QString out = m_dir.filePath("samples");
+        const auto run = cli({"shapes", "--seed", "5", "--n", "3", "--first", "10", "--out", out});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        QFile jsonl(out + "/questions.jsonl");
+        QVERIFY(jsonl.open(QIODevice::ReadOnly));
+        const auto lines = QString::fromUtf8(jsonl.readAll()).trimmed().split('\n');
+        QCOMPARE(lines.size(), 3);
+        for (int i = 0; i < 3; ++i) {
+            const auto json = parseObject(lines[i]);
+            const auto sample = shapes::makeSample(5, uint64_t(10 + i));
+            QCOMPARE(json["index"].toInt(), 10 + i);
+            QCOMPARE(json["seed"].toInt(), 5);
+            QCOMPARE(json["question"].toString(), QString::fromStdString(sample.question));
+            QCOMPARE(json["answer"].toString(), QString::fromStdString(sample.answer));
+            QCOMPARE(json["type"].toString(), QString(shapes::questionTypeName(sample.type)));
+            const QImage image(out + "/" + json["file"].toString());
+            const int side = shapes::ShapesOptions{}.imageSize;
+            QCOMPARE(image.size(), QSize(side, side));
+            // The PNG holds the generated pixels.
+            const auto& rgb = sample.image.pixels;
+            const QRgb pixel = image.pixel(side / 2, side / 3);
+            const std::size_t at = (std::size_t(side / 3) * side + side / 2) * 3;
+            QCOMPARE(qRed(pixel), int(rgb[at]));
+            QCOMPARE(qGreen(pixel), int(rgb[at + 1]));
+            QCOMPARE(qBlue(pixel), int(rgb[at + 2]));
+        }
+        QFile csv(out + "/questions.csv");
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        const auto csvLines = QString::fromUtf8(csv.readAll()).trimmed().split('\n');
+        QCOMPARE(csvLines.size(), 4);
+        QCOMPARE(csvLines[0], QString("seed,index,file,question,answer,type"));
+    }
+
+    void usageAndErrors() {
+        QCOMPARE(cli({"eval", "--model", m_model, "--task", "nlvr2"}).exitCode, 2);
+        QCOMPARE(cli({"eval", "--model", m_model, "--n", "0"}).exitCode, 2);
+        QCOMPARE(cli({"eval", "--model", m_model, "--sweep", "--sweep-methods", "pumer,fast"}).exitCode, 1);
+        QCOMPARE(cli({"shapes", "--n", "2"}).exitCode, 2);  // --out is required
+        const auto missing = cli({"eval", "--model", m_dir.filePath("nowhere"), "--n", "4"});
+        QCOMPARE(missing.exitCode, 1);
+        QVERIFY2(missing.err.startsWith("error: ") && missing.err.trimmed().count('\n') == 0, qPrintable(missing.err));
+        // A layer the model does not have: one line naming it.
+        const auto badLayer = cli({"eval", "--model", m_model, "--n", "4", "--method", "pumer", "--layers", "2,5,8"});
+        QCOMPARE(badLayer.exitCode, 1);
+        QVERIFY2(badLayer.err.contains("layer 2 does not exist"), qPrintable(badLayer.err));
+    }
+
+private:
+    QTemporaryDir m_dir;
+    QString m_model;
+};
+
+QTEST_GUILESS_MAIN(TestCliEval)
+#include "tst_cli_eval.moc"
