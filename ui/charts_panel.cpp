@@ -8,6 +8,8 @@
 
 #include <cmath>
 
+#include "ui/tradeoff_chart.h"
+
 namespace tokenscope {
 
 namespace {
@@ -55,9 +57,12 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
     m_tabs->addTab(m_tokensPlot, tr("Tokens per layer"));
     m_tabs->addTab(m_latencyPlot, tr("Latency per layer"));
     m_tabs->addTab(m_historyPlot, tr("Runs"));
+    m_tradeoff = new TradeoffChart(m_tabs);
+    m_tabs->addTab(m_tradeoff, tr("Trade-off"));
     m_tabs->setTabToolTip(0, tr("How many image and text tokens survive after each layer, with the method and without."));
     m_tabs->setTabToolTip(1, tr("How long each layer took in this run, beside the unreduced model."));
     m_tabs->setTabToolTip(2, tr("Total time and peak memory of the last runs, newest on the right."));
+    m_tabs->setTabToolTip(3, tr("Accuracy against speed-up per method (a sweep), with the current configuration marked."));
     layout->addWidget(m_tabs);
 
     m_tokensPlot->xAxis->setLabel(tr("layer"));

@@ -1,8 +1,9 @@
 #pragma once
 
 // QCustomPlot charts of the runs: latency per layer (this run beside the unreduced one), total
-// latency and peak memory over the last runs, and tokens per layer as a survival timeline (image
-// and text, this run beside the unreduced one). Hovering a chart shows the values under the mouse.
+// latency and peak memory over the last runs, tokens per layer as a survival timeline (image
+// and text, this run beside the unreduced one), and the accuracy/speed trade-off (TradeoffChart).
+// Hovering a chart shows the values under the mouse.
 // Charts replot with rpQueuedReplot, so bursts of updates cost one repaint. GUI thread only.
 
 #include <QString>
@@ -19,6 +20,8 @@ class QTabWidget;
 
 namespace tokenscope {
 
+class TradeoffChart;
+
 class ChartsPanel : public QWidget {
     Q_OBJECT
 public:
@@ -31,6 +34,7 @@ public:
     // metrics as CSV: one row per layer of the last run (and the history below it).
     QString metricsCsv() const;
     QTabWidget* tabs() const { return m_tabs; }
+    TradeoffChart* tradeoff() const { return m_tradeoff; }
 
 private:
     struct HistoryEntry {
@@ -47,6 +51,7 @@ private:
     QCustomPlot* m_latencyPlot;
     QCustomPlot* m_historyPlot;
     QCustomPlot* m_tokensPlot;
+    TradeoffChart* m_tradeoff;
     RunResult m_last;
     RunResult m_lastBaseline;
     bool m_hasLast = false;

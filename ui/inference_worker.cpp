@@ -3,10 +3,12 @@
 #include <QElapsedTimer>
 
 #include <exception>
+#include <optional>
 
 #include "common/error.h"
 #include "config/model_config.h"
 #include "ui/resource_paths.h"
+#include "viz/shapes_eval.h"
 
 namespace tokenscope {
 
@@ -20,9 +22,40 @@ public:
     {
         return m_engine->run(request, cancel);
     }
+    EvalOutcome evaluate(const EvalJob& job, const std::atomic<bool>* cancel) override
+    {
+        if (!shapes::isShapesModel(m_engine->summary().config))
+            throw Error(m_engine->summary().source + ": not a Shapes VQA model (its id2label is not the Shapes answers)");
+        // The split and the unreduced pass are kept while the job's split and batch stay the same.
+        if (!m_set || m_set->seed != job.seed || m_set->size() != job.examples) {
+            m_set = shapes::makeEvalSet(job.seed, job.examples, shapes::sceneOptionsFor(m_engine->summary().config));
+            m_unreduced.reset();
+        }
+        shapes::EvalRunOptions options;
+        options.batch = job.batch;
+        options.cancel = cancel;
+        if (!m_unreduced || m_unreduced->batch != job.batch)
+            m_unreduced = shapes::evaluateMethod(*m_engine, *m_set, MethodSettings{}, options);
+        const shapes::MethodEval reduced = job.method.method == Method::None
+                                               ? *m_unreduced
+                                               : shapes::evaluateMethod(*m_engine, *m_set, job.method, options);
+        const EvalSummary summary = shapes::summarize(*m_set, reduced, &*m_unreduced);
+        EvalOutcome outcome;
+        outcome.method = job.method;
+        outcome.examples = int(summary.examples);
+        outcome.accuracy = summary.accuracy;
+        outcome.examplesPerSecond = reduced.examplesPerSecond;
+        outcome.unreducedAccuracy = shapes::summarize(*m_set, *m_unreduced, nullptr).accuracy;
+        outcome.unreducedExamplesPerSecond = m_unreduced->examplesPerSecond;
+        outcome.agreement = summary.agreement.value_or(1.0);
+        outcome.imageTokens = reduced.imageTokens;
+        return outcome;
+    }
 
 private:
     std::unique_ptr<Engine> m_engine;
+    std::optional<shapes::EvalSet> m_set;
+    std::optional<shapes::MethodEval> m_unreduced;
 };
 
 int layerCountOf(const ModelSummary& summary)
@@ -41,6 +74,11 @@ std::unique_ptr<ModelBackend> loadEngineBackend(const ModelSource& source, const
     else
         engine = Engine::fromConfig(builtinModelConfig(source.builtinName.toStdString()), options);
     return std::make_unique<EngineBackend>(std::move(engine));
+}
+
+EvalOutcome ModelBackend::evaluate(const EvalJob&, const std::atomic<bool>*)
+{
+    throw Error("this model cannot be evaluated on a built-in task");
 }
 
 InferenceWorker::InferenceWorker(const std::atomic<bool>* runCancel, const std::atomic<bool>* loadCancel,
@@ -141,6 +179,29 @@ void InferenceWorker::runJob(const RunJob& job)
         Q_EMIT runFailed(job.id, tr("cancelled"), true);
     } catch (const std::exception& error) {
         Q_EMIT runFailed(job.id, QString::fromStdString(error.what()), false);
+    }
+}
+
+void InferenceWorker::evaluate(const EvalJob& job)
+{
+    if (!m_backend) {
+        Q_EMIT evalFailed(job.id, tr("No model is loaded."), false);
+        return;
+    }
+    try {
+        if (m_evalCancel && m_evalCancel->load())
+            throw Cancelled();
+        QElapsedTimer timer;
+        timer.start();
+        EvalOutcome outcome = m_backend->evaluate(job, m_evalCancel);
+        outcome.jobId = job.id;
+        outcome.modelGeneration = m_generation;
+        outcome.totalMs = double(timer.nsecsElapsed()) / 1e6;
+        Q_EMIT evalFinished(outcome);
+    } catch (const Cancelled&) {
+        Q_EMIT evalFailed(job.id, tr("cancelled"), true);
+    } catch (const std::exception& error) {
+        Q_EMIT evalFailed(job.id, QString::fromStdString(error.what()), false);
     }
 }
 

@@ -23,6 +23,9 @@ public:
     virtual ~ModelBackend() = default;
     virtual ModelSummary summary() const = 0;
     virtual RunResult run(const RunRequest& request, const std::atomic<bool>* cancel) = 0;
+    // A quick evaluation on a task split (the Shapes test split). The default throws Error: only
+    // models that answer a built-in task can be evaluated. Throws Cancelled when *cancel rises.
+    virtual EvalOutcome evaluate(const EvalJob& job, const std::atomic<bool>* cancel);
 };
 
 // Loads a backend; called on the worker thread. Throws Error (Cancelled when options.cancel rose).
@@ -39,6 +42,8 @@ public:
     InferenceWorker(const std::atomic<bool>* runCancel, const std::atomic<bool>* loadCancel,
                     BackendLoader loader = {}, QObject* parent = nullptr);
     ~InferenceWorker() override;
+    // The flag evaluate() polls (owned by the controller); set before the worker moves to its thread.
+    void setEvalCancelFlag(const std::atomic<bool>* evalCancel) { m_evalCancel = evalCancel; }
 
 public Q_SLOTS:
     // Loads a model. On success the previous one is replaced; on failure (or cancel) it stays.
@@ -46,6 +51,8 @@ public Q_SLOTS:
     // Runs the job (its baseline first when asked for and not cached, then the method, then the
     // compare configuration), polling the run cancel flag between the parts and between layers.
     void runJob(const tokenscope::RunJob& job);
+    // Evaluates a configuration (EvalJob), polling the eval cancel flag between batches and layers.
+    void evaluate(const tokenscope::EvalJob& job);
 
 Q_SIGNALS:
     void loadProgress(double fraction);
@@ -53,12 +60,15 @@ Q_SIGNALS:
     void modelLoadFailed(const QString& message, bool isCancelled);
     void runFinished(const tokenscope::RunOutcome& outcome);
     void runFailed(quint64 jobId, const QString& message, bool isCancelled);
+    void evalFinished(const tokenscope::EvalOutcome& outcome);
+    void evalFailed(quint64 jobId, const QString& message, bool isCancelled);
 
 private:
     SharedRunResult runOne(const RunRequest& request);
 
     const std::atomic<bool>* m_runCancel;
     const std::atomic<bool>* m_loadCancel;
+    const std::atomic<bool>* m_evalCancel = nullptr;
     BackendLoader m_loader;
     std::unique_ptr<ModelBackend> m_backend;
     quint64 m_generation = 0;

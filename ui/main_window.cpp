@@ -182,6 +182,8 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     connect(m_controller, &RunController::runFailed, this, [this](quint64, const QString& message) {
         showError(tr("The run failed: %1").arg(message));
     });
+    connect(m_controller, &RunController::evalFinished, this, &MainWindow::onEvalFinished);
+    connect(m_controller, &RunController::evalFailed, this, &MainWindow::onEvalFailed);
     connect(m_controller, &RunController::busyChanged, this, [this](bool isBusy) {
         m_runState->setText(isBusy ? tr("running…") : tr("ready"));
     });
@@ -196,7 +198,10 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
         ++m_inputId;
         requestRun(true);
     });
-    connect(m_controls, &ControlsPanel::settingsChanged, this, [this] { requestRun(true); });
+    connect(m_controls, &ControlsPanel::settingsChanged, this, [this] {
+        requestRun(true);
+        showCurrentTradeoffPoint();
+    });
     connect(m_controls, &ControlsPanel::compareChanged, this, [this] { requestRun(false); });
     connect(m_controls, &ControlsPanel::overlayStyleChanged, this, &MainWindow::showLayer);
     connect(m_controls, &ControlsPanel::noteChanged, this, [this](const QString& note) {
@@ -355,6 +360,7 @@ void MainWindow::onModelLoaded(const ModelInfo& info)
     m_banner->setVisible(false);
     statusBar()->showMessage(tr("Loaded %1 in %2 ms").arg(info.source.displayName()).arg(info.summary.loadMs, 0, 'f', 0), 5000);
     m_canvas->setPlaceholder(tr("Running…"));
+    setUpTradeoff(info);
     requestRun(false);
 }
 
@@ -448,6 +454,7 @@ void MainWindow::showResult(const RunOutcome& outcome, const OverlayJob& job, in
     statusBar()->showMessage(tr("%1: forward %2 ms").arg(QString::fromStdString(describe(outcome.result->method)))
                                  .arg(outcome.result->forwardMs, 0, 'f', 1), 4000);
     m_lastResultDrawMs = double(drawTimer.nsecsElapsed()) / 1e6;
+    requestQuickEval();  // after the run the user asked for, on the worker when it is free
     Q_EMIT resultShown();
 }
 

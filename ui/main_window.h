@@ -5,6 +5,7 @@
 // metric deltas, token provenance and charts on the right. Inference runs on RunController's
 // worker thread; this class only sends requests and draws results. GUI thread only.
 
+#include <QHash>
 #include <QImage>
 #include <QMainWindow>
 #include <QString>
@@ -57,6 +58,9 @@ public:
     bool exportAllLayers(const QString& folder);
     bool exportTraceJson(const QString& path);
     bool exportMetricsCsv(const QString& path);
+    // The Trade-off chart's curve from a sweep.csv (a model folder's own is loaded with the model).
+    // Errors are reported in the window; the previous curve stays. Returns success.
+    bool loadSweep(const QString& path);
 
     // State, for tests and the screenshot mode.
     RunController* controller() const { return m_controller; }
@@ -82,6 +86,7 @@ public:
 Q_SIGNALS:
     void resultShown();  // a run's result is on screen
     void errorShown(const QString& message);
+    void quickEvalShown();  // the Trade-off chart's current point was measured and is on screen
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -104,6 +109,13 @@ private:
     void pasteImage();
     void chooseImageFile();
     void chooseModelFolder();
+    // The Trade-off chart (main_window_tradeoff.cpp).
+    void setUpTradeoff(const ModelInfo& info);
+    void requestQuickEval();
+    void showCurrentTradeoffPoint();
+    void onEvalFinished(const EvalOutcome& outcome);
+    void onEvalFailed(quint64 jobId, const QString& message);
+    void chooseSweepFile();
     void restoreSettings();
     void saveSettings();
     void rememberModel(const ModelSource& source);
@@ -144,6 +156,11 @@ private:
     QString m_lastError;
     double m_lastResultDrawMs = 0;
     double m_lastLayerDrawMs = 0;
+    // Quick evaluations of the configurations seen with this model, by describe(settings).
+    bool m_isShapesModel = false;
+    quint64 m_modelGeneration = 0;
+    QHash<QString, EvalOutcome> m_evalCache;
+    QString m_requestedEvalKey;
 };
 
 }  // namespace tokenscope

@@ -42,6 +42,7 @@ void MainWindow::buildMenus()
     file->addAction(tr("&Open image…"), QKeySequence::Open, this, &MainWindow::chooseImageFile);
     file->addAction(tr("Paste image"), QKeySequence::Paste, this, &MainWindow::pasteImage);
     file->addAction(tr("Open &model folder…"), this, &MainWindow::chooseModelFolder);
+    file->addAction(tr("Load trade-off sweep…"), this, &MainWindow::chooseSweepFile);
     file->addSeparator();
     file->addAction(tr("Open session…"), this, [this] {
         const QString path = QFileDialog::getOpenFileName(this, tr("Open session"), {}, tr("Sessions (*.json)"));

@@ -8,6 +8,10 @@
 // the single pending request; an older pending request is dropped. A result that arrives after a
 // newer request was made is discarded, so runFinished only ever reports the newest request.
 // Loads go before pending runs; a failed or cancelled load keeps the previous model.
+// Evaluations (EvalJob, the Trade-off chart's quick eval) come last: one pending at most (latest
+// wins), dispatched only when no load or run waits; a load or run request stops an evaluation in
+// flight (its own cancel flag) and puts it back as pending unless a newer one is waiting, so
+// the interactive runs never queue behind an evaluation. Evaluations do not count as busy.
 // Tear-down (destructor): cancel both flags -> quit() -> wait().
 
 #include <QObject>
@@ -33,10 +37,12 @@ public:
     // Both return the id the job's result or failure will carry.
     quint64 requestRun(RunJob job);           // now
     quint64 requestRunDebounced(RunJob job);  // after debounceMs without a newer request
+    quint64 requestEval(EvalJob job);         // when no load or run waits; latest wins
 
     void setDebounceMs(int milliseconds) { m_debounce.setInterval(milliseconds); }
     bool isLoading() const { return m_inFlight == InFlight::Load || m_pendingLoad.has_value(); }
     bool isRunning() const { return m_inFlight == InFlight::Run || m_pendingRun.has_value() || m_debounce.isActive(); }
+    bool isEvaluating() const { return m_inFlight == InFlight::Eval || m_pendingEval.has_value(); }
     bool hasModel() const { return m_model.generation != 0; }
     const ModelInfo& model() const { return m_model; }
 
@@ -49,14 +55,22 @@ Q_SIGNALS:
     void runFinished(const tokenscope::RunOutcome& outcome);
     void runFailed(quint64 jobId, const QString& message);
     void busyChanged(bool isBusy);
+    void evalStarted(quint64 jobId);
+    void evalFinished(const tokenscope::EvalOutcome& outcome);
+    void evalFailed(quint64 jobId, const QString& message);
 
     // Internal: queued to the worker.
     void dispatchLoad(const tokenscope::ModelSource& source);
     void dispatchRun(const tokenscope::RunJob& job);
+    void dispatchEval(const tokenscope::EvalJob& job);
 
 private:
-    enum class InFlight { None, Load, Run };
+    enum class InFlight { None, Load, Run, Eval };
     void dispatchNext();
+    void pauseEval();  // a load or run wants the worker: stop the evaluation, keep it pending
+    bool isBusyNow() const;
+    void onWorkerEvalFinished(const EvalOutcome& outcome);
+    void onWorkerEvalFailed(quint64 jobId, const QString& message, bool isCancelled);
     void onWorkerRunFinished(const RunOutcome& outcome);
     void onWorkerRunFailed(quint64 jobId, const QString& message, bool isCancelled);
     void onWorkerModelLoaded(const ModelInfo& info);
@@ -65,6 +79,7 @@ private:
 
     std::atomic<bool> m_runCancel{false};
     std::atomic<bool> m_loadCancel{false};
+    std::atomic<bool> m_evalCancel{false};
     QThread m_thread;
     InferenceWorker* m_worker = nullptr;  // lives on m_thread, deleted on its finished()
     QTimer m_debounce;
@@ -75,6 +90,9 @@ private:
     std::optional<RunJob> m_debounced;
     std::optional<RunJob> m_pendingRun;
     std::optional<ModelSource> m_pendingLoad;
+    std::optional<EvalJob> m_pendingEval;
+    std::optional<EvalJob> m_inFlightEval;
+    quint64 m_latestEvalId = 0;
     ModelInfo m_model;
 };
 

@@ -17,6 +17,8 @@ void registerRunTypes()
     qRegisterMetaType<ModelInfo>();
     qRegisterMetaType<RunJob>();
     qRegisterMetaType<RunOutcome>();
+    qRegisterMetaType<EvalJob>();
+    qRegisterMetaType<EvalOutcome>();
 }
 
 }  // namespace tokenscope

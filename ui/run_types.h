@@ -55,6 +55,30 @@ struct RunOutcome {
     double totalMs = 0;        // wall time of the requested method's run (preprocess + forward)
 };
 
+// A quick evaluation of a configuration on a task split, for the Trade-off chart's marked point:
+// the method's pass and the unreduced one (cached per model), their accuracy and throughput.
+struct EvalJob {
+    quint64 id = 0;
+    MethodSettings method;
+    quint64 seed = 3;   // the Shapes test split (shapes::kTestSeed), as sweeps use
+    int examples = 96;
+    int batch = 32;
+};
+
+struct EvalOutcome {
+    quint64 jobId = 0;
+    quint64 modelGeneration = 0;
+    MethodSettings method;
+    int examples = 0;
+    double accuracy = 0;  // 0..1
+    double examplesPerSecond = 0;
+    double unreducedAccuracy = 0;
+    double unreducedExamplesPerSecond = 0;
+    double agreement = 1;    // with the unreduced answers
+    double imageTokens = 0;  // per layer, mean over the layers
+    double totalMs = 0;      // wall time of the job on the worker
+};
+
 // Registers the types above for queued connections; call once before connecting.
 void registerRunTypes();
 
@@ -64,3 +88,5 @@ Q_DECLARE_METATYPE(tokenscope::ModelSource)
 Q_DECLARE_METATYPE(tokenscope::ModelInfo)
 Q_DECLARE_METATYPE(tokenscope::RunJob)
 Q_DECLARE_METATYPE(tokenscope::RunOutcome)
+Q_DECLARE_METATYPE(tokenscope::EvalJob)
+Q_DECLARE_METATYPE(tokenscope::EvalOutcome)
