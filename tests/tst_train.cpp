@@ -1,0 +1,216 @@
+// Training a ViLT VQA model (core/train/vilt_trainer.h): it learns a task it can learn, a resumed
+// run ends where an uninterrupted one does, and distillation from an identical teacher starts at 0.
+
+#include <QtTest>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "checkpoint/tensor_file.h"
+#include "train/vilt_trainer.h"
+
+using namespace tokenscope;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A tiny ViLT (2 layers, 32 wide, 32-px images in 16-px patches) with two answers.
+void writeTinyModel(const fs::path& dir)
+{
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    nlohmann::json config = {{"architectures", {"ViltForQuestionAnswering"}},
+                             {"model_type", "vilt"},
+                             {"hidden_size", 32},
+                             {"num_hidden_layers", 2},
+                             {"num_attention_heads", 2},
+                             {"intermediate_size", 64},
+                             {"hidden_act", "gelu"},
+                             {"layer_norm_eps", 1e-12},
+                             {"vocab_size", 8},
+                             {"type_vocab_size", 2},
+                             {"modality_type_vocab_size", 2},
+                             {"max_position_embeddings", 16},
+                             {"image_size", 32},
+                             {"patch_size", 16},
+                             {"num_channels", 3},
+                             {"qkv_bias", true},
+                             {"id2label", {{"0", "red"}, {"1", "blue"}}},
+                             {"label2id", {{"red", 0}, {"blue", 1}}}};
+    std::ofstream(dir / "config.json") << config.dump(2);
+    std::ofstream(dir / "preprocessor_config.json")
+        << R"({"size": {"shortest_edge": 32}, "size_divisor": 32, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]})";
+    std::ofstream(dir / "vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nwhat\ncolor\n?\n";
+}
+
+// Images that are mostly red or mostly blue (with noise); the answer is that colour.
+ExampleSource colourSource(uint64_t seed)
+{
+    return [seed](uint64_t first, int count, std::vector<TrainExample>& out) {
+        for (int i = 0; i < count; ++i) {
+            const uint64_t index = first + static_cast<uint64_t>(i);
+            uint64_t state = (seed * 1000003u) ^ (index * 0x9E3779B97F4A7C15ull);
+            const auto next = [&state] {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                return state;
+            };
+            TrainExample e;
+            e.label = static_cast<int64_t>(next() % 2);
+            e.group = 0;
+            e.question = "what color?";
+            e.image.width = e.image.height = 32;
+            e.image.pixels.resize(32 * 32 * 3);
+            for (std::size_t p = 0; p < e.image.pixels.size(); p += 3) {
+                const int noise = static_cast<int>(next() % 60);
+                e.image.pixels[p + 0] = static_cast<uint8_t>(e.label == 0 ? 190 + noise / 2 : noise);
+                e.image.pixels[p + 1] = static_cast<uint8_t>(noise);
+                e.image.pixels[p + 2] = static_cast<uint8_t>(e.label == 1 ? 190 + noise / 2 : noise);
+            }
+            out.push_back(std::move(e));
+        }
+    };
+}
+
+TrainOptions baseOptions(const fs::path& dir)
+{
+    TrainOptions o;
+    o.modelDir = dir.string();
+    o.batchSize = 8;
+    o.steps = 40;
+    o.learningRate = 3e-3;
+    o.validateEvery = 0;
+    o.checkpointEvery = 0;
+    o.validationExamples = 64;
+    o.logEvery = 5;
+    o.seed = 7;
+    o.train = colourSource(1);
+    o.validation = colourSource(2);
+    return o;
+}
+
+}  // namespace
+
+class TestTrain : public QObject {
+    Q_OBJECT
+
+private:
+    fs::path m_root;
+
+private slots:
+    void initTestCase()
+    {
+        torch::set_num_threads(1);  // bit-identical reruns
+        m_root = fs::temp_directory_path() / ("tokenscope-tst-train-" + std::to_string(QCoreApplication::applicationPid()));
+    }
+
+    void cleanupTestCase() { fs::remove_all(m_root); }
+
+    void learnsALearnableTask()
+    {
+        const auto dir = m_root / "learn";
+        writeTinyModel(dir);
+        auto o = baseOptions(dir);
+        std::vector<double> losses;
+        o.progress = [&](const TrainProgress& p) {
+            if (p.note.empty()) losses.push_back(p.loss);
+        };
+        const auto summary = trainVilt(o);
+        QCOMPARE(summary.steps, int64_t(40));
+        QVERIFY(losses.size() >= 2);
+        QVERIFY2(losses.back() < 0.5 * losses.front(), qPrintable(QString("loss %1 -> %2").arg(losses.front()).arg(losses.back())));
+        QVERIFY2(summary.validationAccuracy >= 0.9, qPrintable(QString::number(summary.validationAccuracy)));
+        QVERIFY(fs::exists(dir / "model.safetensors"));
+        QVERIFY(fs::exists(dir / "train_log.csv"));
+        QVERIFY(fs::exists(dir / "checkpoint" / "optimizer.pt"));
+    }
+
+    void resumedRunEndsWhereAStraightRunEnds()
+    {
+        const auto straight = m_root / "straight", resumed = m_root / "resumed";
+        writeTinyModel(straight);
+        writeTinyModel(resumed);
+        auto o = baseOptions(straight);
+        o.steps = 20;
+        trainVilt(o);
+
+        // Stop after step 8 (the cancel flag writes a checkpoint), then resume to the end.
+        std::atomic<bool> cancel{false};
+        auto first = baseOptions(resumed);
+        first.steps = 20;
+        first.cancel = &cancel;
+        first.progress = [&](const TrainProgress& p) {
+            if (p.step >= 5) cancel = true;
+        };
+        const auto stopped = trainVilt(first);
+        QVERIFY(stopped.cancelled);
+        QVERIFY(stopped.steps < 20);
+        QVERIFY(!fs::exists(resumed / "model.safetensors"));
+        auto second = baseOptions(resumed);
+        second.steps = 20;
+        std::string note;
+        second.progress = [&](const TrainProgress& p) {
+            if (!p.note.empty()) note = p.note;
+        };
+        const auto finished = trainVilt(second);
+        QCOMPARE(note, "resumed from step " + std::to_string(stopped.steps));
+        QCOMPARE(finished.steps, int64_t(20));
+
+        const auto a = readTensorFile((straight / "model.safetensors").string());
+        const auto b = readTensorFile((resumed / "model.safetensors").string());
+        QCOMPARE(a.size(), b.size());
+        for (const auto& [name, tensor] : a) {
+            QVERIFY2(b.count(name), name.c_str());
+            QVERIFY2(torch::allclose(tensor, b.at(name), 1e-5, 1e-6), name.c_str());
+        }
+
+        // Other --steps than the checkpoint's: refused, naming the folder.
+        auto other = baseOptions(resumed);
+        other.steps = 30;
+        fs::remove(resumed / "model.safetensors");
+        QVERIFY_THROWS_EXCEPTION(std::exception, trainVilt(other));
+    }
+
+    void distillationFromAnIdenticalTeacherStartsAtZero()
+    {
+        const auto teacher = m_root / "teacher", student = m_root / "student";
+        writeTinyModel(teacher);
+        auto t = baseOptions(teacher);
+        t.steps = 5;
+        trainVilt(t);
+        // The student starts from the teacher's weights.
+        writeTinyModel(student);
+        fs::copy_file(teacher / "model.safetensors", student / "model.safetensors");
+        auto o = baseOptions(student);
+        o.steps = 4;
+        o.learningRate = 1e-9;
+        o.logEvery = 1;
+        o.teacherDir = teacher.string();
+        std::vector<double> kl;
+        o.progress = [&](const TrainProgress& p) {
+            if (p.note.empty()) kl.push_back(p.distillLoss);
+        };
+        trainVilt(o);
+        QVERIFY(!kl.empty());
+        QVERIFY2(std::abs(kl.front()) < 1e-5, qPrintable(QString::number(kl.front())));
+
+        // A teacher with other answers is refused.
+        auto bad = baseOptions(student);
+        const auto wrong = m_root / "wrong";
+        writeTinyModel(wrong);
+        auto cfg = nlohmann::json::parse(std::ifstream(wrong / "config.json"));
+        cfg["id2label"] = {{"0", "yes"}, {"1", "no"}};
+        std::ofstream(wrong / "config.json") << cfg.dump();
+        fs::copy_file(teacher / "model.safetensors", wrong / "model.safetensors");
+        bad.teacherDir = wrong.string();
+        fs::remove_all(student / "checkpoint");
+        QVERIFY_THROWS_EXCEPTION(std::exception, trainVilt(bad));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTrain)
+#include "tst_train.moc"
