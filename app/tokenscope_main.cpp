@@ -1,7 +1,10 @@
 // tokenscope: the TokenScope window. With --screenshot FILE it waits for the first result, saves
-// the window as PNG and exits (exit status 1 when an error was shown instead of a result).
+// the window as PNG and exits (exit status 1 when an error was shown instead of a result). On a
+// LLaVA-NeXT model the first result is the first token selection, or with --generate the first
+// answer.
 
 #include <QApplication>
+#include <QComboBox>
 #include <QCommandLineParser>
 #include <QDir>
 #include <QTimer>
@@ -10,6 +13,8 @@
 
 #include "common/error.h"
 #include "ui/controls_panel.h"
+#include "ui/llava_controls.h"
+#include "ui/llava_view.h"
 #include "ui/main_window.h"
 
 using namespace tokenscope;
@@ -35,11 +40,22 @@ int main(int argc, char** argv)
     const QCommandLineOption compareOption("compare", "Start in compare mode (against the unreduced model).");
     const QCommandLineOption deviceOption("device", "cpu | cuda.", "DEVICE", "cpu");
     const QCommandLineOption sizeOption("size", "Window size for screenshots, WxH.", "WxH", "1600x1000");
+    const QCommandLineOption promptOption("prompt", "LLaVA-NeXT: the prompt.", "TEXT");
+    const QCommandLineOption llavaMethodOption("llava-method", "LLaVA-NeXT: full | hired | spatial | random (default hired).", "NAME");
+    const QCommandLineOption budgetOption("budget", "LLaVA-NeXT: the visual-token budget, 0.05-1 (default 0.2).", "X");
+    const QCommandLineOption alphaOption("alpha", "LLaVA-NeXT HiRED: the full image's share of the budget (default 0.5).", "X");
+    const QCommandLineOption hiredModeOption("hired-mode", "LLaVA-NeXT HiRED: paper | reference.", "MODE");
+    const QCommandLineOption maxNewTokensOption("max-new-tokens", "LLaVA-NeXT: the longest answer in tokens.", "N");
+    const QCommandLineOption generateOption("generate", "LLaVA-NeXT: answer the prompt once the model is loaded.");
+    const QCommandLineOption llavaShowOption("llava-show", "LLaVA-NeXT: what the tiles show: kept | attention0 | attention.", "WHAT");
     parser.addOptions({screenshotOption, modelOption, archOption, imageOption, questionOption, methodOption, layerOption,
-                       compareOption, deviceOption, sizeOption});
+                       compareOption, deviceOption, sizeOption, promptOption, llavaMethodOption, budgetOption, alphaOption,
+                       hiredModeOption, maxNewTokensOption, generateOption, llavaShowOption});
     parser.process(app);
 
     MainWindowOptions options;
+    VisualTokenSettings llavaSettings;
+    llavaSettings.method = LlavaMethod::Hired;
     const QString screenshot = parser.value(screenshotOption);
     options.usesSettings = screenshot.isEmpty();
     options.model.folder = parser.value(modelOption);
@@ -56,6 +72,19 @@ int main(int argc, char** argv)
                 options.method = settings;
             }
         }
+        if (parser.isSet(llavaMethodOption))
+            llavaSettings.method = parseLlavaMethod(parser.value(llavaMethodOption).toStdString());
+        if (parser.isSet(hiredModeOption))
+            llavaSettings.mode = parseHiredMode(parser.value(hiredModeOption).toStdString());
+        bool isNumber = true;
+        if (parser.isSet(budgetOption))
+            llavaSettings.budget = parser.value(budgetOption).toDouble(&isNumber);
+        if (isNumber && parser.isSet(alphaOption))
+            llavaSettings.alpha = parser.value(alphaOption).toDouble(&isNumber);
+        if (parser.isSet(llavaShowOption) && !QStringList{"kept", "attention0", "attention"}.contains(parser.value(llavaShowOption)))
+            throw Error("--llava-show takes kept, attention0 or attention");
+        if (!isNumber || llavaSettings.budget < 0.05 || llavaSettings.budget > 1 || llavaSettings.alpha < 0 || llavaSettings.alpha > 1)
+            throw Error("--budget must lie in 0.05..1 and --alpha in 0..1");
     } catch (const Error& error) {
         std::fprintf(stderr, "tokenscope: %s\n", error.what());
         return 2;
@@ -66,6 +95,16 @@ int main(int argc, char** argv)
     MainWindow window(options);
     if (parser.isSet(compareOption))
         window.controls()->setCompareEnabled(true);
+    window.llava()->controls()->setSettings(llavaSettings);
+    if (parser.isSet(promptOption))
+        window.llava()->controls()->setPrompt(parser.value(promptOption));
+    if (parser.isSet(llavaShowOption))
+        window.llava()->shadingCombo()->setCurrentIndex(QStringList{"kept", "attention0", "attention"}.indexOf(parser.value(llavaShowOption)));
+    if (parser.isSet(maxNewTokensOption))
+        window.llava()->controls()->setMaxNewTokens(parser.value(maxNewTokensOption).toInt());
+    if (parser.isSet(generateOption))
+        QObject::connect(window.llava(), &LlavaView::selectionShown, &window, [&window] { window.llava()->generate(); },
+                         Qt::SingleShotConnection);
     if (screenshot.isEmpty()) {
         window.show();
         return app.exec();
@@ -76,7 +115,11 @@ int main(int argc, char** argv)
         window.resize(size[0].toInt(), size[1].toInt());
     window.show();
     int status = 0;
+    bool isSaving = false;
     auto save = [&](int exitStatus) {
+        if (isSaving)
+            return;
+        isSaving = true;
         status = exitStatus;
         // Let queued replots and layouts settle before grabbing.
         QTimer::singleShot(400, &window, [&] {
@@ -89,9 +132,13 @@ int main(int argc, char** argv)
         });
     };
     QObject::connect(&window, &MainWindow::resultShown, &window, [&] { save(0); }, Qt::SingleShotConnection);
+    if (parser.isSet(generateOption))
+        QObject::connect(window.llava(), &LlavaView::generationShown, &window, [&] { save(0); }, Qt::SingleShotConnection);
+    else
+        QObject::connect(window.llava(), &LlavaView::selectionShown, &window, [&] { save(0); }, Qt::SingleShotConnection);
     QObject::connect(&window, &MainWindow::errorShown, &window, [&](const QString& message) {
         std::fprintf(stderr, "tokenscope: %s\n", qPrintable(message));
-        if (!window.hasResult())
+        if (!window.hasResult() && !window.llava()->lastResult())
             save(1);
     });
     QTimer::singleShot(300000, &window, [&] {

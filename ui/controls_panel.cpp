@@ -90,9 +90,10 @@ ControlsPanel::ControlsPanel(QWidget* parent) : QWidget(parent)
     layout->setContentsMargins(6, 6, 6, 6);
     layout->addWidget(buildModelGroup());
     layout->addWidget(buildInputGroup());
-    layout->addWidget(buildMethodGroup());
-    layout->addWidget(buildViewGroup());
-    layout->addWidget(buildCompareGroup());
+    for (QWidget* group : {buildMethodGroup(), buildViewGroup(), buildCompareGroup()}) {
+        layout->addWidget(group);
+        m_viltOnly.push_back(group);
+    }
     layout->addStretch(1);
     setLayerCount(12);
     updateMethodPage();
@@ -105,7 +106,7 @@ QWidget* ControlsPanel::buildModelGroup()
     auto* group = new QGroupBox(tr("Model"), this);
     auto* layout = new QGridLayout(group);
     m_model = new QComboBox(group);
-    m_model->setToolTip(tr("The model to run: a Hugging Face ViLT folder you opened before, or a "
+    m_model->setToolTip(tr("The model to run: a Hugging Face ViLT or LLaVA-NeXT folder you opened before, or a "
                            "built-in architecture with random weights."));
     m_model->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
     m_model->setMinimumContentsLength(14);
@@ -185,11 +186,31 @@ void ControlsPanel::setLoading(bool isLoading, double fraction)
     m_loadProgress->setFormat(tr("loading %p%"));
 }
 
+void ControlsPanel::setViltControlsVisible(bool isVisible)
+{
+    for (QWidget* widget : m_viltOnly)
+        widget->setVisible(isVisible);
+}
+
 void ControlsPanel::setModelInfo(const ModelInfo& info)
 {
     const ModelSummary& summary = info.summary;
     const ViltConfig& vilt = summary.config.vilt;
-    m_modelInfo->setText(tr("<b>%1</b><br>%2 layers · hidden %3 · %4 answers · %5 M parameters%6")
+    if (summary.config.family == ModelFamily::LlavaNext) {
+        const LlavaNextConfig& llava = summary.config.llavaNext;
+        m_modelInfo->setText(tr("<b>%1</b><br>LLaVA-NeXT · vision %2 layers, %3 px tiles · %4 %5 layers, hidden %6 · %7 M "
+                                "parameters%8")
+                                 .arg(info.source.displayName().toHtmlEscaped())
+                                 .arg(llava.vision.numHiddenLayers)
+                                 .arg(llava.vision.imageSize)
+                                 .arg(QString::fromStdString(llava.text.modelType))
+                                 .arg(llava.text.numHiddenLayers)
+                                 .arg(llava.text.hiddenSize)
+                                 .arg(double(summary.parameterCount) / 1e6, 0, 'f', 2)
+                                 .arg(summary.randomWeights ? tr("<br><i>random weights: answers are meaningless</i>")
+                                                            : QString()));
+    } else {
+        m_modelInfo->setText(tr("<b>%1</b><br>%2 layers · hidden %3 · %4 answers · %5 M parameters%6")
                              .arg(info.source.displayName().toHtmlEscaped())
                              .arg(info.layerCount)
                              .arg(vilt.hiddenSize)
@@ -197,6 +218,7 @@ void ControlsPanel::setModelInfo(const ModelInfo& info)
                              .arg(double(summary.parameterCount) / 1e6, 0, 'f', 2)
                              .arg(summary.randomWeights ? tr("<br><i>random weights: answers are meaningless</i>")
                                                         : QString()));
+    }
     m_modelInfo->setToolTip(QString::fromStdString(summary.source));
     // Select the loaded model in the list.
     const QString key = info.source.folder.isEmpty() ? QString(kBuiltinPrefix) + info.source.builtinName
@@ -238,8 +260,11 @@ QWidget* ControlsPanel::buildInputGroup()
     m_question->setToolTip(tr("The question the model answers about the image; its words become the text tokens."));
     layout->addWidget(m_gallery);
     layout->addLayout(buttons);
-    layout->addWidget(new QLabel(tr("Question"), group));
+    auto* questionLabel = new QLabel(tr("Question"), group);
+    layout->addWidget(questionLabel);
     layout->addWidget(m_question);
+    m_viltOnly.push_back(questionLabel);
+    m_viltOnly.push_back(m_question);
 
     connect(openButton, &QPushButton::clicked, this, &ControlsPanel::openImageRequested);
     connect(pasteButton, &QPushButton::clicked, this, &ControlsPanel::pasteImageRequested);

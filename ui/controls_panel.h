@@ -61,6 +61,9 @@ public:
     ModelSource selectedModelSource() const;
     void setLoading(bool isLoading, double fraction = 0);
     void setModelInfo(const ModelInfo& info);
+    // Off while a LLaVA-NeXT model is shown: only the model and the image stay (the question,
+    // method, view and compare groups are ViLT's).
+    void setViltControlsVisible(bool isVisible);
 
     // Input
     void setSampleImages(const QStringList& paths);
@@ -161,6 +164,8 @@ private:
     MethodSettings m_pinned;
     bool m_hasPinned = false;
     QString m_note;
+    // Hidden in the LLaVA-NeXT view.
+    std::vector<QWidget*> m_viltOnly;
 };
 
 }  // namespace tokenscope

@@ -32,7 +32,10 @@
 #include "ui/canvas_view.h"
 #include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
+#include "ui/generation_worker.h"
 #include "ui/layer_scrubber.h"
+#include "ui/llava_controller.h"
+#include "ui/llava_view.h"
 #include "ui/run_controller.h"
 #include "viz/image_io.h"
 #include "viz/overlay.h"
@@ -82,7 +85,12 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     // Left: controls.
     m_controls = new ControlsPanel;
     auto* controlsScroll = new QScrollArea;
-    controlsScroll->setWidget(m_controls);
+    auto* leftColumn = new QWidget;
+    auto* leftLayout = new QVBoxLayout(leftColumn);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    leftLayout->setSpacing(0);
+    leftLayout->addWidget(m_controls);
+    controlsScroll->setWidget(leftColumn);
     controlsScroll->setWidgetResizable(true);
     controlsScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     controlsScroll->setMinimumWidth(m_controls->sizeHint().width() + 20);
@@ -163,6 +171,7 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     statusBar()->addPermanentWidget(m_runState);
     buildMenus();
     buildShortcuts();
+    setUpLlava(leftLayout);
 
     // Wiring: every connect has this (or a child) as its context.
     connect(m_controller, &RunController::loadStarted, this, [this] { m_controls->setLoading(true, 0); });
@@ -271,11 +280,16 @@ void MainWindow::setImage(const ImageU8& image, const QString& name, const QStri
     ++m_imageId;
     m_selectedToken = -1;
     statusBar()->showMessage(tr("Image: %1 (%2×%3)").arg(name).arg(image.width).arg(image.height), 5000);
+    m_llava->setImage(image, name);
     requestRun(false);
 }
 
 void MainWindow::loadModel(const ModelSource& source)
 {
+    if (isLlavaNextFolder(source.folder)) {
+        m_llava->controller()->loadModel(source);
+        return;
+    }
     m_controller->loadModel(source);
 }
 
@@ -329,7 +343,7 @@ void MainWindow::dropEvent(QDropEvent* event)
 
 void MainWindow::requestRun(bool isDebounced)
 {
-    if (m_image.pixels.empty() || !m_controller->hasModel())
+    if (m_image.pixels.empty() || !m_controller->hasModel() || isLlavaShown())
         return;
     RunJob job;
     job.inputId = m_inputId;
@@ -351,6 +365,10 @@ void MainWindow::requestRun(bool isDebounced)
 void MainWindow::onModelLoaded(const ModelInfo& info)
 {
     m_controls->setLoading(m_controller->isLoading());
+    if (isLlavaShown()) {  // back from LLaVA-NeXT: free it
+        showLlavaView(false);
+        m_llava->controller()->unloadModel();
+    }
     m_controls->setModelInfo(info);
     m_controls->setLayerCount(info.layerCount);
     if (!info.source.folder.isEmpty())

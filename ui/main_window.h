@@ -22,6 +22,7 @@
 class QLabel;
 class QSplitter;
 class QStackedWidget;
+class QVBoxLayout;
 
 namespace tokenscope {
 
@@ -30,6 +31,7 @@ class CanvasView;
 class ChartsPanel;
 class ControlsPanel;
 class LayerScrubber;
+class LlavaView;
 class RunController;
 
 struct MainWindowOptions {
@@ -71,6 +73,10 @@ public:
     LayerScrubber* scrubber() const { return m_scrubber; }
     AnswerPanel* answers() const { return m_answers; }
     ChartsPanel* charts() const { return m_charts; }
+    // The LLaVA-NeXT view (main_window_llava.cpp), shown instead of the ViLT canvas while a
+    // LLaVA-NeXT model is loaded.
+    LlavaView* llava() const { return m_llava; }
+    bool isLlavaShown() const;
     bool hasResult() const { return m_outcome.result != nullptr; }
     const RunOutcome& outcome() const { return m_outcome; }
     int shownLayerIndex() const;
@@ -109,6 +115,10 @@ private:
     void pasteImage();
     void chooseImageFile();
     void chooseModelFolder();
+    // The LLaVA-NeXT view (main_window_llava.cpp).
+    void setUpLlava(QVBoxLayout* leftColumn);
+    void showLlavaView(bool isShown);
+    void onLlavaModelLoaded(const ModelInfo& info);
     // The Trade-off chart (main_window_tradeoff.cpp).
     void setUpTradeoff(const ModelInfo& info);
     void requestQuickEval();
@@ -144,6 +154,7 @@ private:
     QLabel* m_runState = nullptr;
     QSplitter* m_splitter = nullptr;
     QSplitter* m_compareSplit = nullptr;
+    LlavaView* m_llava = nullptr;
 
     ImageU8 m_image;
     QString m_imageName;

@@ -1,8 +1,9 @@
 #pragma once
 
-// viz-internal: drawing helpers shared by overlay.cpp (patch overlays) and legend.cpp (legends,
-// text strip, pages). Not part of viz's API.
+// viz-internal: drawing helpers shared by overlay.cpp (patch overlays), legend.cpp (legends,
+// text strip, pages) and tile_overlay.cpp (LLaVA tile boards). Not part of viz's API.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,5 +30,14 @@ std::vector<int> representativesFrom(const TokenTrace& trace, int layer, bool is
 std::vector<int> dropLayersFrom(const TokenTrace& trace, int layer, bool isImage);
 void hatchRect(QPainter& painter, const QRect& rect, int spacingPx);
 QString stateWord(TokenState state);
+
+// A left-to-right flow of key items (swatch + label) wrapped to a width, on the page background;
+// used by the legends of overlay pictures and of LLaVA tile boards.
+struct KeyItem {
+    std::function<void(QPainter&, const QRect&)> drawSwatch;
+    QString label;
+    int swatchWidthPx = 28;
+};
+QImage renderKeyItems(const std::vector<KeyItem>& items, int widthPx);
 
 }  // namespace tokenscope::detail

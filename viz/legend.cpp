@@ -24,16 +24,7 @@ namespace tokenscope {
 
 using namespace detail;
 
-namespace {
-
-// A left-to-right flow of key items (swatch + label) wrapped to a width; used by both legends.
-struct KeyItem {
-    std::function<void(QPainter&, const QRect&)> drawSwatch;
-    QString label;
-    int swatchWidthPx = 28;
-};
-
-QImage renderKeyItems(const std::vector<KeyItem>& items, int widthPx) {
+QImage detail::renderKeyItems(const std::vector<KeyItem>& items, int widthPx) {
     if (widthPx <= 0)
         fail("legend width must be positive, got " + std::to_string(widthPx));
     const QFont font = sansFont(15);
@@ -72,6 +63,8 @@ QImage renderKeyItems(const std::vector<KeyItem>& items, int widthPx) {
     }
     return out;
 }
+
+namespace {
 
 QString formatScore(float value) {
     return QString::number(static_cast<double>(value), 'g', 3);

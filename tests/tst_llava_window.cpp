@@ -1,0 +1,296 @@
+// The window on the bundled tiny LLaVA-NeXT folder (offscreen): the LLaVA view replaces the ViLT
+// canvas; Generate (Ctrl+Return) streams the answer in several pieces that add up to the final
+// text; the tiles and kept counts shown are the record's; a budget change updates the selection
+// without generating; Stop keeps the partial answer; an empty prompt, a broken image and an
+// out-of-memory answer are reported without losing what is shown; a ViLT model brings the ViLT
+// view back.
+
+#include <QComboBox>
+#include <QFile>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QSpinBox>
+#include <QStatusBar>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cmath>
+
+#include "common/error.h"
+#include "ui/canvas_view.h"
+#include "ui/controls_panel.h"
+#include "ui/llava_charts_panel.h"
+#include "ui/llava_controller.h"
+#include "ui/llava_controls.h"
+#include "ui/llava_view.h"
+#include "ui/main_window.h"
+#include "ui/resource_paths.h"
+#include "ui/run_controller.h"
+#include "viz/image_io.h"
+#include "viz/tile_overlay.h"
+
+using namespace tokenscope;
+
+namespace {
+
+constexpr int kTimeoutMs = 120000;
+
+QString joined(const QSignalSpy& pieces)
+{
+    QString text;
+    for (const QList<QVariant>& arguments : pieces)
+        text += arguments.at(1).toString();
+    return text;
+}
+
+std::vector<int> keptCounts(const ImageReductionRecord& record)
+{
+    std::vector<int> counts;
+    for (const PartitionRecord& partition : record.partitions)
+        counts.push_back(int(partition.kept.size()));
+    return counts;
+}
+
+// A stand-in model: a fixed one-partition selection, and an answer that runs out of memory.
+class OutOfMemoryBackend : public GenerationBackend {
+public:
+    ModelSummary summary() const override
+    {
+        ModelSummary summary;
+        summary.config.family = ModelFamily::LlavaNext;
+        summary.source = "stand-in";
+        return summary;
+    }
+    GenerateResult generate(const GenerateRequest&, const GenerateCallback& onToken, const std::atomic<bool>*) override
+    {
+        onToken("Hel", 10);
+        throw Error("out of memory during generation (tried to allocate 20.00 GiB); try a smaller budget");
+    }
+    ImageReductionRecord selectVisualTokens(const ImageU8& image, const VisualTokenSettings& settings,
+                                            const std::atomic<bool>*) override
+    {
+        ImageReductionRecord record;
+        record.settings = settings;
+        record.imageWidth = image.width;
+        record.imageHeight = image.height;
+        record.patchGrid = 2;
+        record.tokensUnreduced = 4;
+        record.tokensKept = 2;
+        record.totalBudget = 2;
+        PartitionRecord full;
+        full.isFullImage = true;
+        full.width = image.width;
+        full.height = image.height;
+        full.budget = 2;
+        full.selected = {0, 3};
+        full.kept = {0, 3};
+        full.clsAttentionInitial = {0.1f, 0.2f, 0.3f, 0.4f};
+        full.clsAttentionFinal = {0.4f, 0.3f, 0.2f, 0.1f};
+        record.partitions.push_back(full);
+        record.tokensSelected = 2;
+        return record;
+    }
+};
+
+}  // namespace
+
+class TestLlavaWindow : public QObject {
+    Q_OBJECT
+
+private:
+    std::unique_ptr<MainWindow> m_window;
+    ImageU8 m_image;
+
+    LlavaView* view() const { return m_window->llava(); }
+    LlavaControls* knobs() const { return m_window->llava()->controls(); }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        MainWindowOptions options;
+        options.usesSettings = false;
+        options.model.folder = resourceDir() + "/models/llava-next-tiny-random";
+        m_window = std::make_unique<MainWindow>(options);
+        QSignalSpy shown(m_window->llava(), &LlavaView::selectionShown);
+        m_window->resize(1440, 900);
+        m_window->show();
+        QVERIFY2(shown.wait(kTimeoutMs), qPrintable(m_window->lastError()));
+        QVERIFY(m_window->isLlavaShown());
+        QVERIFY(view()->controller()->hasModel());
+        QVERIFY2(!m_window->controller()->hasModel(), "a LLaVA-NeXT folder does not go to the ViLT worker");
+        QVERIFY(!m_window->canvas()->isVisible());
+        m_image = loadImageFile((resourceDir() + "/images/photo.png").toStdString()).image;
+    }
+    void cleanupTestCase() { m_window.reset(); }
+
+    void generateStreamsTheAnswer()
+    {
+        VisualTokenSettings settings;
+        settings.method = LlavaMethod::Hired;
+        settings.budget = 0.2;
+        settings.alpha = 0.5;
+        knobs()->setSettings(settings);
+        knobs()->setMaxNewTokens(24);
+        QSignalSpy pieces(view()->controller(), &LlavaController::tokenStreamed);
+        QSignalSpy answered(view(), &LlavaView::generationShown);
+        const size_t runsBefore = view()->charts()->runs().size();
+        // Ctrl+Return is Generate's shortcut.
+        m_window->activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
+        QTest::keyClick(m_window.get(), Qt::Key_Return, Qt::ControlModifier);
+        QVERIFY2(answered.wait(kTimeoutMs), qPrintable(m_window->lastError()));
+
+        const GenerateResult* result = view()->lastResult();
+        QVERIFY(result);
+        QVERIFY2(pieces.size() > 1, "the answer arrives token by token");
+        QVERIFY(!result->text.empty());
+        QCOMPARE(joined(pieces), QString::fromStdString(result->text));
+        QCOMPARE(view()->answerText(), QString::fromStdString(result->text));
+        QCOMPARE(result->reduction.settings.method, LlavaMethod::Hired);
+        QCOMPARE(result->reduction.settings.budget, 0.2);
+
+        const ImageReductionRecord& record = result->reduction;
+        QVERIFY(record.partitions.size() > 1);
+        QCOMPARE(view()->shownPartitionCount(), int(record.partitions.size()));
+        QCOMPARE(int(view()->boardPartitionRects().size()), int(record.partitions.size()));
+        QCOMPARE(view()->shownKeptCounts(), keptCounts(record));
+        QVERIFY2(view()->countsText().contains(QStringLiteral("%1 of %2").arg(record.tokensKept).arg(record.tokensUnreduced)),
+                 qPrintable(view()->countsText()));
+        QVERIFY(view()->metricsText().contains(QStringLiteral("TTFT %1 ms").arg(result->timings.ttftMs, 0, 'f', 1)));
+        QCOMPARE(view()->charts()->runs().size(), runsBefore + 1);
+        QCOMPARE(view()->charts()->runs().back().tokensKept, record.tokensKept);
+        QCOMPARE(view()->charts()->runs().back().ttftMs, result->timings.ttftMs);
+        QVERIFY(knobs()->generateButton()->isEnabled());
+    }
+
+    void budgetChangeUpdatesKeptCountWithoutGenerating()
+    {
+        QVERIFY(view()->hasRecord());
+        const int keptBefore = view()->shownRecord()->tokensKept;
+        const QString answerBefore = view()->answerText();
+        const size_t runsBefore = view()->charts()->runs().size();
+        QSignalSpy generations(view()->controller(), &LlavaController::generationStarted);
+        QSignalSpy shown(view(), &LlavaView::selectionShown);
+        knobs()->budgetSlider()->slider()->setValue(11);  // 0.05 + 11 · 0.05 = 0.6
+        QVERIFY(shown.wait(kTimeoutMs));
+        const ImageReductionRecord* record = view()->shownRecord();
+        QVERIFY(std::abs(record->settings.budget - 0.6) < 1e-9);
+        QVERIFY2(record->tokensKept > keptBefore, "a larger budget keeps more visual tokens");
+        QCOMPARE(view()->shownKeptCounts(), keptCounts(*record));
+        QVERIFY(view()->countsText().contains(QStringLiteral("%1 of %2").arg(record->tokensKept).arg(record->tokensUnreduced)));
+        QCOMPARE(generations.size(), 0);
+        QCOMPARE(view()->answerText(), answerBefore);
+        QCOMPARE(view()->charts()->runs().size(), runsBefore);
+    }
+
+    void heatmapShowsTheRecordsAttention()
+    {
+        QSignalSpy shown(view(), &LlavaView::boardShown);
+        QSignalSpy records(view(), &LlavaView::selectionShown);
+        view()->shadingCombo()->setCurrentIndex(view()->shadingCombo()->findData(int(TileShading::AttentionFinal)));
+        QVERIFY(shown.wait(kTimeoutMs));
+        QCOMPARE(records.size(), 0);  // the same record, drawn another way
+        TileBoardStyle style = view()->boardStyle();
+        QCOMPARE(style.shading, TileShading::AttentionFinal);
+        const QImage expected = renderTileBoard(m_image, *view()->shownRecord(), style).picture;
+        QCOMPARE(view()->canvas()->picture(), expected);
+        style.shading = TileShading::Tokens;
+        QVERIFY2(renderTileBoard(m_image, *view()->shownRecord(), style).picture != expected, "the heatmap differs from the kept view");
+        view()->shadingCombo()->setCurrentIndex(0);
+        QVERIFY(shown.wait(kTimeoutMs));
+    }
+
+    void stopKeepsThePartialAnswer()
+    {
+        knobs()->setMaxNewTokens(4000);
+        QSignalSpy pieces(view()->controller(), &LlavaController::tokenStreamed);
+        QSignalSpy failed(view()->controller(), &LlavaController::generationFailed);
+        QSignalSpy finished(view()->controller(), &LlavaController::generationFinished);
+        QSignalSpy errors(m_window.get(), &MainWindow::errorShown);
+        QVERIFY(view()->generate());
+        QVERIFY(!knobs()->generateButton()->isEnabled());
+        QVERIFY(pieces.wait(kTimeoutMs));
+        QTest::mouseClick(knobs()->stopButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(failed.size() + finished.size() > 0, kTimeoutMs);
+        QCOMPARE(finished.size(), 0);
+        QCOMPARE(failed.size(), 1);
+        QVERIFY(failed.front().at(2).toBool());  // cancelled
+        QVERIFY2(view()->answerStatusText().contains("stopped"), qPrintable(view()->answerStatusText()));
+        QVERIFY(!view()->answerText().isEmpty());
+        QCOMPARE(view()->answerText(), joined(pieces));
+        QCOMPARE(errors.size(), 0);
+        QVERIFY(knobs()->generateButton()->isEnabled());
+        knobs()->setMaxNewTokens(24);
+    }
+
+    void emptyPromptIsReportedAndKeepsState()
+    {
+        const auto record = view()->shownRecord();
+        const QString answer = view()->answerText();
+        const QString prompt = knobs()->prompt();
+        QSignalSpy generations(view()->controller(), &LlavaController::generationStarted);
+        knobs()->setPrompt(QStringLiteral("   "));
+        QVERIFY(!view()->generate());
+        QVERIFY2(m_window->lastError().contains("prompt is empty"), qPrintable(m_window->lastError()));
+        QVERIFY(m_window->statusBar()->currentMessage().contains("prompt is empty"));
+        QVERIFY(view()->bannerText().contains("prompt is empty"));
+        QCOMPARE(generations.size(), 0);
+        QCOMPARE(view()->shownRecord(), record);
+        QCOMPARE(view()->answerText(), answer);
+        knobs()->setPrompt(prompt);
+    }
+
+    void brokenImageIsReportedAndKeepsState()
+    {
+        QTemporaryDir folder;
+        const QString path = folder.filePath("broken.png");
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("not a png");
+        file.close();
+        const auto record = view()->shownRecord();
+        QVERIFY(!m_window->openImageFile(path));
+        QVERIFY(m_window->lastError().contains("Could not open the image"));
+        QVERIFY(m_window->statusBar()->currentMessage().contains("Could not open the image"));
+        QVERIFY(m_window->isLlavaShown());
+        QCOMPARE(view()->shownRecord(), record);
+        QTest::qWait(300);  // nothing was asked of the worker
+        QCOMPARE(view()->shownRecord(), record);
+    }
+
+    void outOfMemoryIsReportedAndKeepsState()
+    {
+        LlavaView standIn([](const ModelSource&, const EngineOptions&) { return std::make_unique<OutOfMemoryBackend>(); });
+        QSignalSpy loaded(standIn.controller(), &LlavaController::modelLoaded);
+        QSignalSpy shown(&standIn, &LlavaView::selectionShown);
+        standIn.controller()->loadModel(ModelSource{QStringLiteral("stand-in"), {}, DeviceKind::Cpu, Precision::Fp32});
+        QVERIFY(loaded.wait(kTimeoutMs));
+        standIn.setImage(m_image, QStringLiteral("photo.png"));
+        QVERIFY(shown.wait(kTimeoutMs));
+        QCOMPARE(standIn.shownKeptCounts(), std::vector<int>{2});
+        QSignalSpy errors(&standIn, &LlavaView::errorOccurred);
+        QVERIFY(standIn.generate());
+        QVERIFY(errors.wait(kTimeoutMs));
+        QVERIFY2(errors.front().at(0).toString().contains("out of memory"), qPrintable(errors.front().at(0).toString()));
+        QVERIFY(standIn.hasRecord());
+        QCOMPARE(standIn.shownKeptCounts(), std::vector<int>{2});
+        QCOMPARE(standIn.answerText(), QStringLiteral("Hel"));
+        QVERIFY(standIn.controls()->generateButton()->isEnabled());
+    }
+
+    void viltModelBringsTheViltViewBack()
+    {
+        QSignalSpy resultShown(m_window.get(), &MainWindow::resultShown);
+        QSignalSpy unloaded(view()->controller(), &LlavaController::modelUnloaded);
+        m_window->loadModel(ModelSource{resourceDir() + "/models/vilt-tiny-random", {}, DeviceKind::Cpu, Precision::Fp32});
+        QVERIFY2(resultShown.wait(kTimeoutMs), qPrintable(m_window->lastError()));
+        QVERIFY(!m_window->isLlavaShown());
+        QVERIFY(m_window->canvas()->isVisible());
+        QVERIFY(unloaded.size() > 0 || unloaded.wait(kTimeoutMs));
+        QVERIFY(!view()->controller()->hasModel());
+    }
+};
+
+QTEST_MAIN(TestLlavaWindow)
+#include "tst_llava_window.moc"

@@ -1,0 +1,14 @@
+#include "ui/generation_types.h"
+
+namespace tokenscope {
+
+void registerGenerationTypes()
+{
+    registerRunTypes();
+    qRegisterMetaType<SelectionJob>();
+    qRegisterMetaType<SelectionOutcome>();
+    qRegisterMetaType<GenerationJob>();
+    qRegisterMetaType<GenerationOutcome>();
+}
+
+}  // namespace tokenscope

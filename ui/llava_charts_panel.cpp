@@ -1,0 +1,254 @@
+#include "ui/llava_charts_panel.h"
+
+#include <QTabWidget>
+#include <QToolTip>
+#include <QVBoxLayout>
+
+#include <qcustomplot.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <utility>
+#include <vector>
+
+namespace tokenscope {
+
+namespace {
+
+constexpr size_t kHistoryLength = 24;
+constexpr double kMiB = 1024.0 * 1024.0;
+
+// Okabe-Ito, colour-blind safe.
+const QColor kGrey{150, 150, 160};
+const QColor kBlue{0, 114, 178};
+const QColor kSkyBlue{86, 180, 233};
+const QColor kOrange{230, 159, 0};
+const QColor kGreen{0, 158, 115};
+const QColor kVermillion{213, 94, 0};
+const QColor kPurple{204, 121, 167};
+
+QColor methodColor(LlavaMethod method)
+{
+    switch (method) {
+    case LlavaMethod::Full: return kGrey;
+    case LlavaMethod::Hired: return kBlue;
+    case LlavaMethod::Spatial: return kGreen;
+    case LlavaMethod::Random: return kOrange;
+    }
+    return kGrey;
+}
+
+QCustomPlot* makePlot(QWidget* parent, const QString& yLabel)
+{
+    auto* plot = new QCustomPlot(parent);
+    plot->setMinimumHeight(140);
+    plot->setNoAntialiasingOnDrag(true);
+    plot->legend->setVisible(true);
+    QFont legendFont = plot->font();
+    legendFont.setPointSizeF(legendFont.pointSizeF() * 0.85);
+    plot->legend->setFont(legendFont);
+    plot->legend->setBrush(QColor(255, 255, 255, 210));
+    plot->legend->setRowSpacing(0);
+    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+    plot->xAxis->setLabel(QObject::tr("answer"));
+    plot->yAxis->setLabel(yLabel);
+    return plot;
+}
+
+QCPBars* addBars(QCustomPlot* plot, const QString& name, const QColor& colour, double width)
+{
+    auto* bars = new QCPBars(plot->xAxis, plot->yAxis);
+    bars->setName(name);
+    bars->setPen(QPen(colour.darker(130), 1));
+    bars->setBrush(colour);
+    bars->setWidth(width);
+    return bars;
+}
+
+}  // namespace
+
+LlavaChartsPanel::LlavaChartsPanel(QWidget* parent) : QWidget(parent)
+{
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    m_speedTabs = new QTabWidget(this);
+    m_splitTabs = new QTabWidget(this);
+    m_ttftPlot = makePlot(m_speedTabs, tr("ms"));
+    m_tokensPerSecondPlot = makePlot(m_speedTabs, tr("tokens/s"));
+    m_keptPlot = makePlot(m_speedTabs, tr("visual tokens"));
+    m_timePlot = makePlot(m_splitTabs, tr("ms"));
+    m_memoryPlot = makePlot(m_splitTabs, tr("MiB"));
+    m_speedTabs->addTab(m_ttftPlot, tr("Time to first token"));
+    m_speedTabs->addTab(m_tokensPerSecondPlot, tr("Decode tokens/s"));
+    m_speedTabs->addTab(m_keptPlot, tr("Kept tokens"));
+    m_splitTabs->addTab(m_timePlot, tr("Time split"));
+    m_splitTabs->addTab(m_memoryPlot, tr("Memory split"));
+    m_speedTabs->setTabToolTip(0, tr("Time from the request to the first answer token (preprocess + vision + prefill), per answer."));
+    m_speedTabs->setTabToolTip(1, tr("Answer tokens per second after the first one (the cached decode steps), per answer."));
+    m_speedTabs->setTabToolTip(2, tr("Visual tokens the language model received per answer, beside the unreduced model's count."));
+    m_splitTabs->setTabToolTip(0, tr("Where each answer's time went: preprocess, vision tower and token selection, prefill, decode."));
+    m_splitTabs->setTabToolTip(1, tr("Memory of each answer: the weights, the peak of the activations and the KV cache."));
+    layout->addWidget(m_speedTabs, 1);
+    layout->addWidget(m_splitTabs, 1);
+
+    const auto describeRun = [](const RunEntry& run) { return tr("#%1 %2").arg(run.number).arg(run.label); };
+    installHover(m_ttftPlot, [=](const RunEntry& run) {
+        return tr("%1\nTTFT %2 ms").arg(describeRun(run)).arg(run.ttftMs, 0, 'f', 1);
+    });
+    installHover(m_tokensPerSecondPlot, [=](const RunEntry& run) {
+        return tr("%1\n%2 tokens/s").arg(describeRun(run)).arg(run.decodeTokensPerSecond, 0, 'f', 1);
+    });
+    installHover(m_keptPlot, [=](const RunEntry& run) {
+        return tr("%1\n%2 of %3 visual tokens").arg(describeRun(run)).arg(run.tokensKept).arg(run.tokensUnreduced);
+    });
+    installHover(m_timePlot, [=](const RunEntry& run) {
+        return tr("%1\npreprocess %2 ms, vision %3 ms, prefill %4 ms, decode %5 ms")
+            .arg(describeRun(run)).arg(run.preprocessMs, 0, 'f', 1).arg(run.visionMs, 0, 'f', 1)
+            .arg(run.prefillMs, 0, 'f', 1).arg(run.decodeMs, 0, 'f', 1);
+    });
+    installHover(m_memoryPlot, [=](const RunEntry& run) {
+        return tr("%1\nweights %2 MiB, activations %3 MiB, KV cache %4 MiB")
+            .arg(describeRun(run)).arg(run.weightsMiB, 0, 'f', 2).arg(run.activationsMiB, 0, 'f', 2)
+            .arg(run.kvCacheMiB, 0, 'f', 3);
+    });
+    replot();
+}
+
+void LlavaChartsPanel::installHover(QCustomPlot* plot, std::function<QString(const RunEntry&)> describe)
+{
+    plot->setMouseTracking(true);
+    connect(plot, &QCustomPlot::mouseMove, this, [this, plot, describe](QMouseEvent* event) {
+        const int number = int(std::lround(plot->xAxis->pixelToCoord(event->position().x())));
+        const auto found = std::find_if(m_runs.begin(), m_runs.end(), [number](const RunEntry& run) { return run.number == number; });
+        if (found == m_runs.end())
+            QToolTip::hideText();
+        else
+            QToolTip::showText(event->globalPosition().toPoint(), describe(*found), plot);
+    });
+}
+
+void LlavaChartsPanel::addRun(const GenerateResult& result)
+{
+    RunEntry run;
+    run.number = ++m_runCounter;
+    const VisualTokenSettings& settings = result.reduction.settings;
+    run.method = settings.method;
+    run.label = settings.method == LlavaMethod::Full
+                    ? QStringLiteral("full")
+                    : QStringLiteral("%1 %2").arg(QString::fromStdString(llavaMethodName(settings.method))).arg(settings.budget, 0, 'g', 3);
+    const GenerateTimings& t = result.timings;
+    run.ttftMs = t.ttftMs;
+    run.decodeTokensPerSecond = t.decodeTokensPerSecond;
+    run.preprocessMs = t.preprocessMs;
+    run.visionMs = t.visionMs;
+    run.prefillMs = t.prefillMs;
+    run.decodeMs = t.decodeMs;
+    run.weightsMiB = double(result.memory.weightsBytes) / kMiB;
+    run.activationsMiB = double(std::max<int64_t>(0, result.memory.activationsPeakBytes)) / kMiB;
+    run.kvCacheMiB = double(result.memory.kvCacheBytes) / kMiB;
+    run.tokensKept = result.reduction.tokensKept;
+    run.tokensUnreduced = result.reduction.tokensUnreduced;
+    m_runs.push_back(run);
+    while (m_runs.size() > kHistoryLength)
+        m_runs.pop_front();
+    replot();
+}
+
+void LlavaChartsPanel::clear()
+{
+    m_runs.clear();
+    replot();
+}
+
+void LlavaChartsPanel::replot()
+{
+    auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+    for (const RunEntry& run : m_runs)
+        ticker->addTick(run.number, QStringLiteral("#%1").arg(run.number));
+    const double low = m_runs.empty() ? 0.3 : m_runs.front().number - 0.7;
+    const double high = m_runs.empty() ? 1.7 : m_runs.back().number + 0.7;
+    const auto finish = [&](QCustomPlot* plot, double yMax, bool hasData) {
+        plot->clearItems();
+        if (!hasData) {
+            auto* note = new QCPItemText(plot);
+            note->setPositionAlignment(Qt::AlignCenter);
+            note->position->setType(QCPItemPosition::ptAxisRectRatio);
+            note->position->setCoords(0.5, 0.45);
+            note->setText(tr("No answers yet: press Generate"));
+            note->setColor(kGrey.darker(130));
+        }
+        plot->xAxis->setTicker(ticker);
+        plot->xAxis->setRange(low, high);
+        plot->yAxis->setRange(0, yMax > 0 ? yMax * 1.18 : 1.0);
+        plot->legend->setVisible(hasData);
+        plot->replot(QCustomPlot::rpQueuedReplot);
+    };
+
+    // TTFT and decode tokens/s: one bar series per method, so the legend names the methods.
+    for (QCustomPlot* plot : {m_ttftPlot, m_tokensPerSecondPlot}) {
+        plot->clearPlottables();
+        const bool isTtft = plot == m_ttftPlot;
+        std::map<int, QCPBars*> seriesOf;
+        double yMax = 0;
+        for (const RunEntry& run : m_runs) {
+            const LlavaMethod method = run.method;
+            QCPBars*& bars = seriesOf[int(method)];
+            if (!bars)
+                bars = addBars(plot, QString::fromStdString(llavaMethodName(method)), methodColor(method), 0.6);
+            const double value = isTtft ? run.ttftMs : run.decodeTokensPerSecond;
+            bars->addData(run.number, value);
+            yMax = std::max(yMax, value);
+        }
+        finish(plot, yMax, !m_runs.empty());
+    }
+
+    // Kept visual tokens per answer, beside the unreduced count.
+    m_keptPlot->clearPlottables();
+    {
+        QCPGraph* unreduced = m_keptPlot->addGraph();
+        unreduced->setName(tr("unreduced"));
+        unreduced->setPen(QPen(kGrey, 2, Qt::DashLine));
+        QCPGraph* kept = m_keptPlot->addGraph();
+        kept->setName(tr("kept"));
+        kept->setPen(QPen(kBlue, 2));
+        kept->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, kBlue, 6));
+        double yMax = 0;
+        for (const RunEntry& run : m_runs) {
+            unreduced->addData(run.number, run.tokensUnreduced);
+            kept->addData(run.number, run.tokensKept);
+            yMax = std::max<double>({yMax, double(run.tokensKept), double(run.tokensUnreduced)});
+        }
+        finish(m_keptPlot, yMax, !m_runs.empty());
+    }
+
+    // Stacked splits: each part sits on the one before it.
+    const auto stacked = [&](QCustomPlot* plot, const std::vector<std::pair<QString, QColor>>& parts,
+                             const std::function<std::vector<double>(const RunEntry&)>& valuesOf) {
+        plot->clearPlottables();
+        std::vector<QCPBars*> bars;
+        for (const auto& [name, colour] : parts) {
+            QCPBars* series = addBars(plot, name, colour, 0.6);
+            if (!bars.empty())
+                series->moveAbove(bars.back());
+            bars.push_back(series);
+        }
+        double yMax = 0;
+        for (const RunEntry& run : m_runs) {
+            const std::vector<double> values = valuesOf(run);
+            double total = 0;
+            for (size_t i = 0; i < bars.size(); ++i) {
+                bars[i]->addData(run.number, values[i]);
+                total += values[i];
+            }
+            yMax = std::max(yMax, total);
+        }
+        finish(plot, yMax, !m_runs.empty());
+    };
+    stacked(m_timePlot, {{tr("preprocess"), kPurple}, {tr("vision"), kBlue}, {tr("prefill"), kOrange}, {tr("decode"), kGreen}},
+            [](const RunEntry& run) { return std::vector<double>{run.preprocessMs, run.visionMs, run.prefillMs, run.decodeMs}; });
+    stacked(m_memoryPlot, {{tr("weights"), kSkyBlue}, {tr("activations"), kVermillion}, {tr("KV cache"), kGreen}},
+            [](const RunEntry& run) { return std::vector<double>{run.weightsMiB, run.activationsMiB, run.kvCacheMiB}; });
+}
+
+}  // namespace tokenscope

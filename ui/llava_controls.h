@@ -1,0 +1,71 @@
+#pragma once
+
+// The left-hand controls of the LLaVA-NeXT view: the visual-token method (full, HiRED, spatial,
+// random) with its budget, alpha, paper/reference mode and seed; the prompt, the answer length,
+// Generate (Ctrl+Return) and Stop. Every control carries a one-sentence tooltip. It only reports
+// what the user chose; LlavaView decides what to run. GUI thread only.
+
+#include <QString>
+#include <QWidget>
+
+#include "engine/generation.h"
+
+class QComboBox;
+class QLabel;
+class QPlainTextEdit;
+class QPushButton;
+class QSpinBox;
+
+namespace tokenscope {
+
+class ValueSlider;
+
+class LlavaControls : public QWidget {
+    Q_OBJECT
+public:
+    explicit LlavaControls(QWidget* parent = nullptr);
+
+    // The settings the knobs describe, and the reverse (no settingsChanged).
+    VisualTokenSettings settings() const;
+    void setSettings(const VisualTokenSettings& settings);
+    QString prompt() const;
+    void setPrompt(const QString& prompt);
+    int maxNewTokens() const;
+    void setMaxNewTokens(int count);
+    // While an answer is generated: Generate off, Stop on.
+    void setGenerating(bool isGenerating);
+    // The vision tower's feature layer (for the tooltips), e.g. 22 for CLIP ViT-L/336 at -2.
+    void setFeatureLayer(int layer);
+
+    // For tests and the window.
+    QComboBox* methodCombo() const { return m_method; }
+    ValueSlider* budgetSlider() const { return m_budget; }
+    ValueSlider* alphaSlider() const { return m_alpha; }
+    QComboBox* modeCombo() const { return m_mode; }
+    QSpinBox* maxNewTokensBox() const { return m_maxNewTokens; }
+    QPlainTextEdit* promptEdit() const { return m_prompt; }
+    QPushButton* generateButton() const { return m_generate; }
+    QPushButton* stopButton() const { return m_stop; }
+
+Q_SIGNALS:
+    void settingsChanged();  // method or a knob changed
+    void generateRequested();
+    void stopRequested();
+
+private:
+    void updateEnabled();
+
+    QComboBox* m_method = nullptr;
+    ValueSlider* m_budget = nullptr;
+    ValueSlider* m_alpha = nullptr;
+    QComboBox* m_mode = nullptr;
+    QSpinBox* m_seed = nullptr;
+    QLabel* m_methodHint = nullptr;
+    QPlainTextEdit* m_prompt = nullptr;
+    QSpinBox* m_maxNewTokens = nullptr;
+    QPushButton* m_generate = nullptr;
+    QPushButton* m_stop = nullptr;
+    bool m_isGenerating = false;
+};
+
+}  // namespace tokenscope

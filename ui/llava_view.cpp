@@ -1,0 +1,461 @@
+#include "ui/llava_view.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QFutureWatcher>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QTextCursor>
+#include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include <algorithm>
+
+#include "ui/canvas_view.h"
+#include "ui/llava_charts_panel.h"
+#include "ui/llava_controller.h"
+#include "ui/llava_controls.h"
+
+namespace tokenscope {
+
+namespace {
+
+constexpr int kMinimumBoardWidthPx = 480;
+constexpr double kMiB = 1024.0 * 1024.0;
+
+enum Column { ColumnPartition, ColumnRegion, ColumnBudget, ColumnSelected, ColumnKept, ColumnShare, ColumnCount };
+
+QString settingsText(const VisualTokenSettings& settings)
+{
+    return QString::fromStdString(describe(settings));
+}
+
+QString mib(int64_t bytes) { return QString::number(double(bytes) / kMiB, 'f', bytes < 10 * kMiB ? 2 : 0); }
+
+struct BoardJob {
+    ImageU8 image;
+    std::shared_ptr<const ImageReductionRecord> record;
+    TileBoardStyle style;
+};
+
+struct BoardResult {
+    TileBoard board;
+    QString error;
+};
+
+}  // namespace
+
+LlavaView::LlavaView(GenerationBackendLoader loader, QWidget* parent) : QWidget(parent)
+{
+    m_controller = new LlavaController(std::move(loader), this);
+    m_controls = new LlavaControls;
+
+    // Middle: banner, view options, the board, its key, counts, the partition table.
+    auto* middle = new QWidget;
+    auto* middleLayout = new QVBoxLayout(middle);
+    middleLayout->setContentsMargins(4, 4, 4, 4);
+    m_banner = new QLabel;
+    m_banner->setWordWrap(true);
+    m_banner->setVisible(false);
+    m_banner->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_banner->setStyleSheet(QStringLiteral("background: #fde8e4; color: #8a1c0c; border: 1px solid #e0a090; padding: 6px;"));
+    auto* options = new QHBoxLayout;
+    m_shading = new QComboBox;
+    m_shading->addItem(tr("Kept tokens"), int(TileShading::Tokens));
+    m_shading->addItem(tr("CLS attention, layer 0"), int(TileShading::AttentionInitial));
+    m_shading->addItem(tr("CLS attention, feature layer"), int(TileShading::AttentionFinal));
+    m_shading->setToolTip(tr("What the cells show: which tokens reach the language model, or the vision tower's CLS "
+                             "attention of layer 0 (HiRED's budget signal) or of the feature layer (its selection signal)."));
+    m_tileOutlines = new QCheckBox(tr("Tiles on the full image"));
+    m_tileOutlines->setChecked(true);
+    m_tileOutlines->setToolTip(tr("Outline where each high-resolution tile lies on the full image."));
+    options->addWidget(new QLabel(tr("Show")));
+    options->addWidget(m_shading);
+    options->addWidget(m_tileOutlines);
+    options->addStretch(1);
+    m_canvas = new CanvasView;
+    m_canvas->setPlaceholder(tr("Loading the model…"));
+    m_canvas->setToolTip(tr("Left: the full (base) image the model sees at low resolution; right: its high-resolution "
+                            "tiles. Wheel zooms, drag pans, double-click fits."));
+    m_legend = new QLabel;
+    m_legend->setAlignment(Qt::AlignCenter);
+    m_counts = new QLabel;
+    m_counts->setWordWrap(true);
+    m_counts->setAlignment(Qt::AlignCenter);
+    m_counts->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_table = new QTableWidget(0, ColumnCount);
+    m_table->setHorizontalHeaderLabels({tr("Partition"), tr("Region (px)"), tr("Budget"), tr("Selected"), tr("Kept"), tr("Share")});
+    m_table->horizontalHeaderItem(ColumnShare)->setToolTip(tr("What the budget split weighed: paper mode sums the layer-0 CLS "
+                                                              "attention over the tile's region, reference mode counts flagged tokens."));
+    m_table->horizontalHeaderItem(ColumnSelected)->setToolTip(tr("Tokens the method chose; those in the padding are removed before the language model."));
+    m_table->horizontalHeaderItem(ColumnKept)->setToolTip(tr("Tokens of this partition the language model receives."));
+    m_table->verticalHeader()->setVisible(false);
+    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->setSelectionMode(QAbstractItemView::NoSelection);
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 6);
+    m_table->setVerticalScrollBarPolicy(Qt::ScrollBarAsNeeded);
+    m_table->setSizeAdjustPolicy(QAbstractScrollArea::AdjustToContents);
+    middleLayout->addWidget(m_banner);
+    middleLayout->addLayout(options);
+    middleLayout->addWidget(m_canvas, 1);
+    middleLayout->addWidget(m_legend);
+    middleLayout->addWidget(m_counts);
+    middleLayout->addWidget(m_table);
+
+    // Right: the answer, its status and numbers, the charts.
+    auto* right = new QWidget;
+    auto* rightLayout = new QVBoxLayout(right);
+    rightLayout->setContentsMargins(4, 4, 4, 4);
+    auto* answerTitle = new QLabel(tr("<b>Answer</b>"));
+    m_answer = new QPlainTextEdit;
+    m_answer->setReadOnly(true);
+    m_answer->setPlaceholderText(tr("Press Generate (Ctrl+Return) to answer the prompt; the answer streams in here."));
+    m_answer->setMinimumHeight(90);
+    m_answer->setMaximumHeight(170);
+    m_answerStatus = new QLabel;
+    m_answerStatus->setStyleSheet(QStringLiteral("color: palette(mid);"));
+    m_metrics = new QLabel;
+    m_metrics->setWordWrap(true);
+    m_metrics->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_metrics->setToolTip(tr("The last answer: time to first token (preprocess + vision + prefill), decode speed, "
+                             "the prompt the language model read and the memory split."));
+    m_charts = new LlavaChartsPanel;
+    rightLayout->addWidget(answerTitle);
+    rightLayout->addWidget(m_answer);
+    rightLayout->addWidget(m_answerStatus);
+    rightLayout->addWidget(m_metrics);
+    rightLayout->addWidget(m_charts, 1);
+
+    auto* splitter = new QSplitter(Qt::Horizontal);
+    splitter->addWidget(middle);
+    splitter->addWidget(right);
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 2);
+    splitter->setSizes({760, 480});
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(splitter);
+    updateLegend();
+
+    // Wiring: every connect has this (or a child) as its context.
+    connect(m_controls, &LlavaControls::settingsChanged, this, [this] { requestSelection(true); });
+    connect(m_controls, &LlavaControls::generateRequested, this, [this] { generate(); });
+    connect(m_controls, &LlavaControls::stopRequested, this, &LlavaView::stop);
+    connect(m_shading, &QComboBox::currentIndexChanged, this, [this] {
+        updateLegend();
+        redrawBoard(false);
+    });
+    connect(m_tileOutlines, &QCheckBox::toggled, this, [this] {
+        updateLegend();
+        redrawBoard(false);
+    });
+    m_resizeTimer.setSingleShot(true);
+    m_resizeTimer.setInterval(150);
+    connect(&m_resizeTimer, &QTimer::timeout, this, [this] {
+        updateLegend();
+        redrawBoard(false);
+    });
+    connect(m_controller, &LlavaController::modelLoaded, this, &LlavaView::onModelLoaded);
+    connect(m_controller, &LlavaController::selectionFinished, this, &LlavaView::onSelectionFinished);
+    connect(m_controller, &LlavaController::selectionFailed, this, [this](quint64, const QString& message) {
+        Q_EMIT errorOccurred(tr("Could not select the visual tokens: %1").arg(message));
+    });
+    connect(m_controller, &LlavaController::generationStarted, this, &LlavaView::onGenerationStarted);
+    connect(m_controller, &LlavaController::tokenStreamed, this,
+            [this](quint64 jobId, const QString& delta, qint64) { onTokenStreamed(jobId, delta); });
+    connect(m_controller, &LlavaController::generationFinished, this, &LlavaView::onGenerationFinished);
+    connect(m_controller, &LlavaController::generationFailed, this, &LlavaView::onGenerationFailed);
+}
+
+LlavaView::~LlavaView()
+{
+    if (!m_controls->parent())
+        delete m_controls;
+}
+
+// ---------------------------------------------------------------------------------------- requests
+
+void LlavaView::setImage(const ImageU8& image, const QString& name)
+{
+    m_image = image;
+    m_imageName = name;
+    ++m_imageId;
+    if (m_controller->hasModel())
+        requestSelection(false);
+}
+
+void LlavaView::requestSelection(bool isDebounced)
+{
+    if (m_image.pixels.empty() || !m_controller->hasModel())
+        return;
+    SelectionJob job;
+    job.imageId = m_imageId;
+    job.image = m_image;
+    job.settings = m_controls->settings();
+    if (m_controller->isGenerating())
+        Q_EMIT statusMessage(tr("The selection follows when the answer is done (Stop ends it now)."), 4000);
+    if (isDebounced)
+        m_controller->requestSelectionDebounced(std::move(job));
+    else
+        m_controller->requestSelection(std::move(job));
+}
+
+bool LlavaView::generate()
+{
+    QString problem;
+    if (!m_controller->hasModel())
+        problem = tr("No LLaVA-NeXT model is loaded.");
+    else if (m_image.pixels.empty())
+        problem = tr("Open an image first.");
+    else if (m_controls->prompt().trimmed().isEmpty())
+        problem = tr("The prompt is empty: type a question about the image first.");
+    if (!problem.isEmpty()) {
+        Q_EMIT errorOccurred(problem);
+        return false;
+    }
+    GenerationJob job;
+    job.imageId = m_imageId;
+    job.request.image = m_image;
+    job.request.prompt = m_controls->prompt().trimmed().toStdString();
+    const VisualTokenSettings settings = m_controls->settings();
+    job.request.method = settings.method;
+    job.request.budget = settings.budget;
+    job.request.alpha = settings.alpha;
+    job.request.mode = settings.mode;
+    job.request.seed = settings.seed;
+    job.request.maxNewTokens = m_controls->maxNewTokens();
+    job.request.attentionMaps = true;
+    m_controls->setGenerating(true);
+    m_controller->requestGeneration(std::move(job));
+    return true;
+}
+
+void LlavaView::stop() { m_controller->stopGeneration(); }
+
+void LlavaView::showBanner(const QString& message)
+{
+    m_banner->setText(QStringLiteral("⚠ ") + message.toHtmlEscaped());
+    m_banner->setVisible(!message.isEmpty());
+}
+
+// ---------------------------------------------------------------------------------------- results
+
+void LlavaView::onModelLoaded(const ModelInfo& info)
+{
+    const LlavaNextConfig& config = info.summary.config.llavaNext;
+    const int layers = config.vision.numHiddenLayers;
+    // hidden_states[k] is the output of layer k - 1 (0 = the embeddings); -2 of 24 layers = layer 22.
+    const int featureLayer = config.visionFeatureLayer < 0 ? layers + config.visionFeatureLayer : config.visionFeatureLayer - 1;
+    m_controls->setFeatureLayer(featureLayer);
+    m_shading->setItemText(2, tr("CLS attention, layer %1 (feature layer)").arg(featureLayer));
+    m_canvas->setPlaceholder(tr("Selecting the visual tokens…"));
+    m_banner->setVisible(false);
+    m_result.reset();
+    requestSelection(false);
+}
+
+void LlavaView::onSelectionFinished(const SelectionOutcome& outcome)
+{
+    if (outcome.imageId != m_imageId || !outcome.record)
+        return;  // made for an image no longer shown
+    showRecord(outcome.record, outcome.elapsedMs, false);
+}
+
+void LlavaView::showRecord(std::shared_ptr<const ImageReductionRecord> record, double selectionMs, bool isAnswer)
+{
+    m_record = std::move(record);
+    const ImageReductionRecord& r = *m_record;
+    m_table->setRowCount(int(r.partitions.size()));
+    for (int row = 0; row < int(r.partitions.size()); ++row) {
+        const PartitionRecord& partition = r.partitions[size_t(row)];
+        const QStringList cells = {
+            partitionName(partition),
+            QStringLiteral("%1, %2  %3×%4").arg(partition.x, 0, 'f', 0).arg(partition.y, 0, 'f', 0)
+                .arg(partition.width, 0, 'f', 0).arg(partition.height, 0, 'f', 0),
+            QString::number(partition.budget),
+            QString::number(partition.selected.size()),
+            QString::number(partition.kept.size()),
+            partition.isFullImage ? QStringLiteral("–") : QString::number(partition.share, 'g', 3),
+        };
+        for (int column = 0; column < ColumnCount; ++column) {
+            auto* item = new QTableWidgetItem(cells[column]);
+            item->setTextAlignment(column <= ColumnRegion ? Qt::AlignLeft | Qt::AlignVCenter : Qt::AlignRight | Qt::AlignVCenter);
+            m_table->setItem(row, column, item);
+        }
+    }
+    const int tokensPerPartition = r.patchGrid * r.patchGrid;
+    const QString grid = r.gridRows * r.gridColumns > 0 ? tr("full image + %1×%2 tiles").arg(r.gridRows).arg(r.gridColumns)
+                                                        : tr("full image");
+    QString counts = tr("<b>%1 of %2</b> visual tokens reach the language model (%3) · budget %4, %5 selected · %6 of "
+                        "%7 tokens each")
+                         .arg(r.tokensKept).arg(r.tokensUnreduced).arg(settingsText(r.settings).toHtmlEscaped())
+                         .arg(r.totalBudget).arg(r.tokensSelected).arg(grid).arg(tokensPerPartition);
+    if (r.settings.method == LlavaMethod::Full)
+        counts = tr("<b>%1 of %2</b> visual tokens reach the language model (full: every token, image_newline rows "
+                    "included) · %3 of %4 tokens each")
+                     .arg(r.tokensKept).arg(r.tokensUnreduced).arg(grid).arg(tokensPerPartition);
+    if (selectionMs > 0)
+        counts += tr(" · selection %1 ms").arg(selectionMs, 0, 'f', 0);
+    m_counts->setText(counts);
+    // Every row visible (LLaVA-NeXT images have at most a handful of partitions).
+    m_table->setFixedHeight(m_table->horizontalHeader()->height() + 4 +
+                            std::min(int(r.partitions.size()), 8) * m_table->verticalHeader()->defaultSectionSize());
+    redrawBoard(true, isAnswer);
+}
+
+void LlavaView::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    m_resizeTimer.start();
+}
+
+void LlavaView::redrawBoard(bool isNewRecord, bool isAnswer)
+{
+    if (!m_record)
+        return;
+    // Drawn off the GUI thread; a newer board (or style) wins.
+    const quint64 generation = ++m_boardGeneration;
+    const BoardJob job{m_image, m_record, boardStyle()};
+    if (job.image.width != job.record->imageWidth || job.image.height != job.record->imageHeight)
+        return;  // the record belongs to an image no longer shown; its successor is on its way
+    auto* watcher = new QFutureWatcher<BoardResult>(this);
+    connect(watcher, &QFutureWatcher<BoardResult>::finished, this, [this, watcher, generation, isNewRecord, isAnswer] {
+        const BoardResult result = watcher->result();
+        watcher->deleteLater();
+        if (generation != m_boardGeneration)
+            return;
+        if (!result.error.isEmpty()) {
+            Q_EMIT errorOccurred(tr("Cannot draw the tiles: %1").arg(result.error));
+            return;
+        }
+        m_board = result.board;
+        m_canvas->setPicture(m_board.picture, nullptr, 1);
+        Q_EMIT boardShown();
+        if (isNewRecord)
+            Q_EMIT selectionShown();
+        if (isAnswer)
+            Q_EMIT generationShown();
+    });
+    watcher->setFuture(QtConcurrent::run([job] {
+        BoardResult result;
+        try {
+            result.board = renderTileBoard(job.image, *job.record, job.style);
+        } catch (const std::exception& error) {
+            result.error = QString::fromStdString(error.what());
+        }
+        return result;
+    }));
+}
+
+TileBoardStyle LlavaView::boardStyle() const
+{
+    TileBoardStyle style;
+    style.shading = TileShading(m_shading->currentData().toInt());
+    style.showTileOutlines = m_tileOutlines->isChecked();
+    // Drawn at the canvas's size in device pixels (CanvasView fits it inside a 4 px margin), so
+    // the captions stay readable; a canvas not laid out yet gets a sensible minimum.
+    const qreal ratio = devicePixelRatioF();
+    style.widthPx = int(std::max(kMinimumBoardWidthPx, m_canvas->width() - 8) * ratio);
+    style.maxHeightPx = int(std::max(kMinimumBoardWidthPx / 2, m_canvas->height() - 8) * ratio);
+    return style;
+}
+
+void LlavaView::updateLegend()
+{
+    const qreal ratio = devicePixelRatioF();
+    QImage legend = renderTileLegend(boardStyle(), int(std::max(420, m_legend->width() - 8) * ratio));
+    legend.setDevicePixelRatio(ratio);
+    m_legend->setPixmap(QPixmap::fromImage(legend));
+}
+
+void LlavaView::onGenerationStarted(quint64)
+{
+    m_answer->clear();
+    m_streamedPieces = 0;
+    m_streamedTokens = 0;
+    m_answerStatus->setText(tr("reading the image and the prompt…"));
+    m_controls->setGenerating(true);
+    m_banner->setVisible(false);
+}
+
+void LlavaView::onTokenStreamed(quint64, const QString& delta)
+{
+    ++m_streamedPieces;
+    QTextCursor cursor(m_answer->document());
+    cursor.movePosition(QTextCursor::End);
+    cursor.insertText(delta);
+    m_answer->ensureCursorVisible();
+    m_answerStatus->setText(tr("streaming… %1 pieces").arg(m_streamedPieces));
+}
+
+void LlavaView::onGenerationFinished(const GenerationOutcome& outcome)
+{
+    m_controls->setGenerating(false);
+    m_result = outcome.result;
+    const GenerateResult& result = *m_result;
+    // The streamed pieces add up to the decoded answer (the callback's contract); should a piece
+    // have been lost, the box still ends with the answer itself.
+    if (m_answer->toPlainText() != QString::fromStdString(result.text))
+        m_answer->setPlainText(QString::fromStdString(result.text));
+    m_answerStatus->setText(tr("%1 tokens, %2").arg(result.tokenIds.size())
+                                .arg(result.stoppedAtEos ? tr("ended by the model") : tr("stopped at the token limit")));
+    showMetrics(result);
+    m_charts->addRun(result);
+    Q_EMIT statusMessage(tr("Answered in %1 ms (first token after %2 ms)").arg(result.timings.totalMs, 0, 'f', 0)
+                             .arg(result.timings.ttftMs, 0, 'f', 0), 5000);
+    if (outcome.imageId == m_imageId)
+        showRecord(std::make_shared<const ImageReductionRecord>(result.reduction), 0, true);
+    else
+        Q_EMIT generationShown();
+}
+
+void LlavaView::onGenerationFailed(quint64, const QString& message, bool isCancelled)
+{
+    m_controls->setGenerating(false);
+    if (isCancelled) {
+        m_answerStatus->setText(tr("stopped after %1 pieces; the answer so far stays").arg(m_streamedPieces));
+        Q_EMIT statusMessage(tr("Answer stopped."), 5000);
+        return;
+    }
+    m_answerStatus->setText(tr("failed"));
+    Q_EMIT errorOccurred(tr("The answer failed: %1").arg(message));
+}
+
+void LlavaView::showMetrics(const GenerateResult& result)
+{
+    const GenerateTimings& t = result.timings;
+    const MemorySplit& memory = result.memory;
+    m_metrics->setText(tr("<b>TTFT %1 ms</b> (preprocess %2, vision %3, prefill %4) · <b>%5 tokens/s</b> decode "
+                          "(%6 by HiRED's definition)<br>prompt %7 tokens, %8 of them visual · memory: weights %9 MiB, "
+                          "activations %10 MiB, KV cache %11 MiB")
+                           .arg(t.ttftMs, 0, 'f', 1).arg(t.preprocessMs, 0, 'f', 1).arg(t.visionMs, 0, 'f', 1)
+                           .arg(t.prefillMs, 0, 'f', 1).arg(t.decodeTokensPerSecond, 0, 'f', 1)
+                           .arg(t.hiredTokensPerSecond, 0, 'f', 1).arg(result.promptTokens).arg(result.visualTokens)
+                           .arg(mib(memory.weightsBytes)).arg(mib(std::max<int64_t>(0, memory.activationsPeakBytes)))
+                           .arg(mib(memory.kvCacheBytes)));
+}
+
+// ---------------------------------------------------------------------------------------- state
+
+int LlavaView::shownPartitionCount() const { return m_table->rowCount(); }
+
+std::vector<int> LlavaView::shownKeptCounts() const
+{
+    std::vector<int> counts;
+    for (int row = 0; row < m_table->rowCount(); ++row)
+        counts.push_back(m_table->item(row, ColumnKept) ? m_table->item(row, ColumnKept)->text().toInt() : -1);
+    return counts;
+}
+
+QString LlavaView::countsText() const { return m_counts->text(); }
+QString LlavaView::answerText() const { return m_answer->toPlainText(); }
+QString LlavaView::answerStatusText() const { return m_answerStatus->text(); }
+QString LlavaView::metricsText() const { return m_metrics->text(); }
+QString LlavaView::bannerText() const { return m_banner->isVisible() ? m_banner->text() : QString(); }
+
+}  // namespace tokenscope

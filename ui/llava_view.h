@@ -1,0 +1,131 @@
+#pragma once
+
+// The window's LLaVA-NeXT view, shown in place of the ViLT canvas while a LLaVA-NeXT model is
+// loaded. Middle: the tile board (viz/tile_overlay.h: the full image and each AnyRes tile with
+// its kept tokens or a CLS-attention map, a budget bar per partition), its key, the counts and a
+// table of the partitions. Right: the answer streaming in, its timings and memory, and the charts
+// of the answers so far (LlavaChartsPanel). The knobs, the prompt and Generate / Stop are a
+// separate widget, controls(), which the window puts in its left column (taking ownership).
+//
+// Knob changes ask the worker for a selection only (Engine::selectVisualTokens: no language
+// model), debounced, newest wins; Generate streams an answer token by token through queued
+// signals. Inference runs on LlavaController's thread; boards are drawn on Qt's thread pool. Errors
+// (bad input, empty prompt, out of memory) are reported through errorOccurred and leave what is
+// shown in place. GUI thread only.
+
+#include <QImage>
+#include <QString>
+#include <QTimer>
+#include <QWidget>
+
+#include <memory>
+#include <vector>
+
+#include "engine/generation.h"
+#include "ui/generation_types.h"
+#include "ui/generation_worker.h"
+#include "viz/tile_overlay.h"
+
+class QComboBox;
+class QCheckBox;
+class QLabel;
+class QPlainTextEdit;
+class QTableWidget;
+
+namespace tokenscope {
+
+class CanvasView;
+class LlavaChartsPanel;
+class LlavaController;
+class LlavaControls;
+
+class LlavaView : public QWidget {
+    Q_OBJECT
+public:
+    explicit LlavaView(GenerationBackendLoader loader = {}, QWidget* parent = nullptr);
+    ~LlavaView() override;
+
+    LlavaControls* controls() const { return m_controls; }
+    LlavaController* controller() const { return m_controller; }
+
+    // The image to work on (a copy is kept); with a model loaded a selection follows at once.
+    void setImage(const ImageU8& image, const QString& name);
+    // Asks for what the knobs keep of the image (no language model).
+    void requestSelection(bool isDebounced);
+    // Starts an answer with the knobs and the prompt. Returns false (after errorOccurred) when
+    // there is no model, no image or no prompt.
+    bool generate();
+    void stop();
+    // A message shown above the board until the next success (the window's errors land here too).
+    void showBanner(const QString& message);
+
+    // State, for tests and the screenshot mode.
+    bool hasRecord() const { return m_record != nullptr; }
+    const ImageReductionRecord* shownRecord() const { return m_record.get(); }
+    const GenerateResult* lastResult() const { return m_result.get(); }
+    int shownPartitionCount() const;           // rows of the partition table
+    std::vector<int> shownKeptCounts() const;  // the table's "kept" column, per partition
+    std::vector<QRect> boardPartitionRects() const { return m_board.partitionRects; }
+    QString countsText() const;
+    QString answerText() const;
+    QString answerStatusText() const;
+    QString metricsText() const;
+    QString bannerText() const;
+    CanvasView* canvas() const { return m_canvas; }
+    LlavaChartsPanel* charts() const { return m_charts; }
+    QComboBox* shadingCombo() const { return m_shading; }
+    // How the board is drawn now: the shading and outlines chosen, sized to the canvas.
+    TileBoardStyle boardStyle() const;
+
+Q_SIGNALS:
+    void selectionShown();   // a new record (a selection's or an answer's) is on screen, board drawn
+    void generationShown();  // an answer finished: text, record, timings, charts on screen
+    void boardShown();       // a board was drawn (a new record, another shading, a resize)
+    void errorOccurred(const QString& message);
+    void statusMessage(const QString& message, int timeoutMs);
+
+protected:
+    void resizeEvent(QResizeEvent* event) override;
+
+private:
+    void onModelLoaded(const ModelInfo& info);
+    void onSelectionFinished(const SelectionOutcome& outcome);
+    void onGenerationStarted(quint64 jobId);
+    void onTokenStreamed(quint64 jobId, const QString& delta);
+    void onGenerationFinished(const GenerationOutcome& outcome);
+    void onGenerationFailed(quint64 jobId, const QString& message, bool isCancelled);
+    // Table and counts now, the board once it is drawn off the GUI thread; then selectionShown
+    // (and generationShown when isAnswer).
+    void showRecord(std::shared_ptr<const ImageReductionRecord> record, double selectionMs, bool isAnswer);
+    // isNewRecord: selectionShown follows the board (and generationShown when isAnswer).
+    void redrawBoard(bool isNewRecord, bool isAnswer = false);
+    void updateLegend();
+    void showMetrics(const GenerateResult& result);
+
+    LlavaController* m_controller = nullptr;
+    LlavaControls* m_controls = nullptr;  // parentless until the window places it
+    QLabel* m_banner = nullptr;
+    QComboBox* m_shading = nullptr;
+    QCheckBox* m_tileOutlines = nullptr;
+    CanvasView* m_canvas = nullptr;
+    QLabel* m_legend = nullptr;
+    QLabel* m_counts = nullptr;
+    QTableWidget* m_table = nullptr;
+    QPlainTextEdit* m_answer = nullptr;
+    QLabel* m_answerStatus = nullptr;
+    QLabel* m_metrics = nullptr;
+    LlavaChartsPanel* m_charts = nullptr;
+
+    ImageU8 m_image;
+    QString m_imageName;
+    quint64 m_imageId = 0;
+    std::shared_ptr<const ImageReductionRecord> m_record;  // shown
+    std::shared_ptr<const GenerateResult> m_result;        // the last finished answer
+    TileBoard m_board;
+    quint64 m_boardGeneration = 0;  // the newest board being drawn; older ones are dropped
+    QTimer m_resizeTimer;           // redraws the board at the new size once resizing pauses
+    int m_streamedPieces = 0;
+    int m_streamedTokens = 0;
+};
+
+}  // namespace tokenscope
