@@ -11,6 +11,7 @@
 #include <fstream>
 #include <torch/torch.h>
 
+#include "support/cli_process.h"
 #include "checkpoint/tensor_file.h"
 #include "support/tensor_compare.h"
 
@@ -20,18 +21,9 @@ using tokenscope::test::dataPath;
 
 namespace {
 
-struct Run {
-    int exitCode = -1;
-    QString out, err;
-};
+using Run = tokenscope::test::CliRun;
 
-Run cli(const QStringList& args) {
-    QProcess process;
-    process.start(TOKENSCOPE_CLI_PATH, args);
-    if (!process.waitForFinished(120000)) return {};
-    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2,
-            QString::fromUtf8(process.readAllStandardOutput()), QString::fromUtf8(process.readAllStandardError())};
-}
+Run cli(const QStringList& args) { return tokenscope::test::runCli(args, 120000); }
 
 const QString kViltDir = QString::fromStdString(dataPath("vilt"));
 const QString kPhoto = QString::fromStdString(dataPath("images/photo.png"));

@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 
+#include "support/cli_process.h"
 #include "eval/sweep_table.h"
 #include "support/shapes_model.h"
 #include "viz/shapes_task.h"
@@ -24,18 +25,9 @@ using namespace tokenscope;
 
 namespace {
 
-struct Run {
-    int exitCode = -1;
-    QString out, err;
-};
+using Run = tokenscope::test::CliRun;
 
-Run cli(const QStringList& args) {
-    QProcess process;
-    process.start(TOKENSCOPE_CLI_PATH, args);
-    if (!process.waitForFinished(300000)) return {};
-    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2,
-            QString::fromUtf8(process.readAllStandardOutput()), QString::fromUtf8(process.readAllStandardError())};
-}
+Run cli(const QStringList& args) { return tokenscope::test::runCli(args, 300000); }
 
 QJsonObject parseObject(const QString& text) {
     QJsonParseError error;

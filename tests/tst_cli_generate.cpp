@@ -13,6 +13,7 @@
 #include <fstream>
 #include <torch/torch.h>
 
+#include "support/cli_process.h"
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/tensor_file.h"
 #include "config/model_config.h"
@@ -28,18 +29,9 @@ using tokenscope::test::equal;
 
 namespace {
 
-struct Run {
-    int exitCode = -1;
-    QString out, err;
-};
+using Run = tokenscope::test::CliRun;
 
-Run cli(const QStringList& args) {
-    QProcess process;
-    process.start(TOKENSCOPE_CLI_PATH, args);
-    if (!process.waitForFinished(300000)) return {};
-    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2,
-            QString::fromUtf8(process.readAllStandardOutput()), QString::fromUtf8(process.readAllStandardError())};
-}
+Run cli(const QStringList& args) { return tokenscope::test::runCli(args, 300000); }
 
 const QString kFixtureDir = QString::fromStdString(dataPath("llava_next"));
 const QString kTinyDir = QString::fromStdString(dataPath("../../resources/models/llava-next-tiny-random"));
