@@ -213,11 +213,12 @@ int runSweep(const Arguments& args) {
     auto folder = fs::path(model.source).lexically_normal();
     if (folder.filename().empty()) folder = folder.parent_path();  // "dir/"
     const std::string modelName = model.randomWeights || folder.filename().empty() ? model.source : folder.filename().string();
-    chart.subtitle = QStringLiteral("%1 · split seed %2, %3 examples, batch %4 · %5 %6, %7 threads")
+    chart.subtitle = QStringLiteral("%1 · split seed %2, %3 examples, batch %4 · %5 %6, threads: %7")
                          .arg(QString::fromStdString(modelName))
                          .arg(options.seed)
                          .arg(options.count)
-                         .arg(options.run.batch)
+                         .arg(QString::number(options.run.batch) +
+                              (options.run.passes > 1 ? QStringLiteral(", fastest of %1 passes").arg(options.run.passes) : QString()))
                          .arg(QString::fromStdString(args.value("device")))
                          .arg(QString::fromStdString(args.value("dtype")))
                          .arg(std::getenv("OMP_NUM_THREADS") ? QString::fromLocal8Bit(std::getenv("OMP_NUM_THREADS"))

@@ -178,7 +178,7 @@ QImage renderSweepChart(const std::vector<SweepRow>& rows, const SweepChartOptio
         break;
     }
 
-    // Series: lines first, then markers on top, then the knob labels of each series' ends.
+    // Series: lines first, then markers on top.
     for (const auto& method : methods) {
         QPolygonF line;
         for (const auto& row : rows)
@@ -189,22 +189,24 @@ QImage renderSweepChart(const std::vector<SweepRow>& rows, const SweepChartOptio
             painter.drawPolyline(line);
         }
     }
+    // Markers, the unreduced one last so no series hides it; each series' strongest setting labelled.
     painter.setFont(knobFont);
-    for (const auto& method : methods) {
-        std::vector<const SweepRow*> series;
-        for (const auto& row : rows)
-            if (row.method == method) series.push_back(&row);
-        for (const SweepRow* row : series)
-            drawMarker(painter, toPixel(row->examplesPerSecond, row->accuracy * 100), sweepMethodColor(method), method == "none");
-        if (method == "none" || series.empty()) continue;
-        painter.setPen(sweepMethodColor(method).darker(115));
-        for (const SweepRow* row : {series.front(), series.back()}) {
-            if (row->knob.empty()) continue;
-            const QPointF at = toPixel(row->examplesPerSecond, row->accuracy * 100);
-            painter.drawText(QRectF(at.x() + 8, at.y() - 20, 140, 16), Qt::AlignLeft | Qt::AlignVCenter,
-                             QString::fromStdString(row->knob));
-            if (series.size() == 1) break;
+    std::vector<std::string> drawOrder;
+    for (const auto& method : methods)
+        if (method != "none") drawOrder.push_back(method);
+    if (std::find(methods.begin(), methods.end(), "none") != methods.end()) drawOrder.push_back("none");
+    for (const auto& method : drawOrder) {
+        const SweepRow* last = nullptr;
+        for (const auto& row : rows) {
+            if (row.method != method) continue;
+            drawMarker(painter, toPixel(row.examplesPerSecond, row.accuracy * 100), sweepMethodColor(method), method == "none");
+            last = &row;
         }
+        if (method == "none" || !last || last->knob.empty()) continue;
+        const QPointF at = toPixel(last->examplesPerSecond, last->accuracy * 100);
+        painter.setPen(sweepMethodColor(method).darker(115));
+        painter.drawText(QRectF(at.x() + 8, at.y() - 20, 140, 16), Qt::AlignLeft | Qt::AlignVCenter,
+                         QString::fromStdString(last->knob));
     }
     painter.setClipping(false);
 

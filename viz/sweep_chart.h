@@ -1,9 +1,9 @@
 #pragma once
 
 // The trade-off figure of the PuMer paper from a sweep (core/eval/sweep_table.h): accuracy
-// against throughput, one coloured series per method with its points joined in knob order, the
-// unreduced model as a black diamond with a dashed line at its accuracy, labelled axes, a legend
-// and a title. `tokenscope-cli eval --sweep` writes it as sweep.png.
+// against throughput, one coloured series per method with its points joined in knob order and its
+// strongest setting labelled, the unreduced model as a black diamond with a dashed line at its
+// accuracy, labelled axes, a legend and a title. `tokenscope-cli eval --sweep` writes it as sweep.png.
 //
 // Thread: reentrant (QImage + QPainter); text needs a QGuiApplication (offscreen is enough).
 // Errors: no rows, or a size below 320 x 240, throw tokenscope::Error.
