@@ -30,7 +30,7 @@ std::vector<OptionSpec> modelOptions() {
 
 std::vector<OptionSpec> methodOptions() {
     return {
-        {"method", "NAME", "none", "none, pumer, tome, smres (smaller resolution), random, uniform"},
+        {"method", "NAME", "none", "none, pumer, tome, smres (smaller resolution), random, uniform, dynamicvit (models with predictors)"},
         {"preset", "NAME", "", "PuMer preset from the released checkpoints: vqav2, nlvr2, snli-ve"},
         {"mode", "reference|fixed", "reference", "PuMer: the reference code with its quirks, or with them fixed"},
         {"layers", "LIST", "2,5,8", "PuMer: reduction layers (0-based)"},
@@ -45,6 +45,8 @@ std::vector<OptionSpec> methodOptions() {
         {"keep", "F", "0.54", "random, uniform, smres: fraction of image patches kept"},
         {"resolution", "PX", "", "smres: shortest edge in pixels (default: from --keep)"},
         {"drop-seed", "N", "0", "random: seed of the dropped patches"},
+        {"keep-ratio", "RHO", "0.7", "dynamicvit: stage i keeps int(P0 * RHO^i) of the P0 patches"},
+        {"prune-loc", "LIST", "", "dynamicvit: blocks the pruned tokens enter (default: the checkpoint's, e.g. 3,6,9)"},
     };
 }
 
@@ -108,6 +110,8 @@ MethodSettings methodFromArgs(const Arguments& args, const std::string& methodNa
     m.keepRatio = parseRatio(args, "keep");
     if (args.has("resolution")) m.shortestEdge = args.intValue("resolution", 32, 4096);
     m.seed = static_cast<uint64_t>(args.intValue("drop-seed", 0, 1 << 30));
+    m.dynamicVitKeepRatio = parseRatio(args, "keep-ratio");
+    if (args.has("prune-loc")) m.dynamicVitLocations = parseIntList(args.value("prune-loc"), "prune-loc");
     return m;
 }
 

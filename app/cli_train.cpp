@@ -146,6 +146,8 @@ int runTrain(const Arguments& args) {
     if (args.has("distill-from")) options.teacherDir = args.value("distill-from");
     options.distillWeight = std::stod(args.value("distill-weight"));
     options.method = methodFromArgs(args, args.value("method"));
+    options.ratioWeight = std::stod(args.value("ratio-weight"));
+    options.trainPredictorOnly = args.has("train-predictor-only");
     options.batchSize = args.intValue("batch", 1, 4096);
     options.steps = args.intValue("steps", 1, 100000000);
     options.learningRate = std::stod(args.value("lr"));
@@ -167,6 +169,11 @@ int runTrain(const Arguments& args) {
         }
         std::cerr << "step " << p.step << "/" << p.steps << std::fixed << std::setprecision(4) << "  loss " << p.loss;
         if (p.distillLoss > 0) std::cerr << " (task " << p.taskLoss << ", kl " << p.distillLoss << ")";
+        if (!p.keepFractions.empty()) {
+            std::cerr << "  ratio " << p.ratioLoss << " kept";
+            for (const auto f : p.keepFractions) std::cerr << " " << std::setprecision(3) << f;
+            std::cerr << std::setprecision(4);
+        }
         std::cerr << std::setprecision(3) << "  train acc " << p.trainAccuracy << std::scientific << std::setprecision(2)
                   << "  lr " << p.learningRate << std::fixed << std::setprecision(1) << "  " << p.examplesPerSecond
                   << " ex/s  elapsed " << formatDuration(p.elapsedSeconds) << "  ETA " << formatDuration(p.etaSeconds)
@@ -203,6 +210,8 @@ std::vector<Command> trainCommands() {
                      {"init-from", "DIR", "", "start from this model folder instead of random weights"},
                      {"distill-from", "DIR", "", "teacher model folder: add KL(student || teacher) to the loss"},
                      {"distill-weight", "W", "1.0", "weight of the distillation term"},
+                     {"ratio-weight", "W", "2.0", "dynamicvit: weight of the keep-ratio loss"},
+                     {"train-predictor-only", "", "", "dynamicvit: freeze the model, train only the predictors"},
                      {"steps", "N", "3000", "optimizer steps"},
                      {"batch", "B", "64", "examples per step"},
                      {"lr", "LR", "1e-3", "peak learning rate (AdamW)"},

@@ -11,8 +11,10 @@
 #include <QJsonObject>
 #include <QSignalSpy>
 #include <QSlider>
+#include <QStandardItemModel>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QComboBox>
 
 #include "ui/controls_panel.h"
 #include "ui/main_window.h"
@@ -153,6 +155,36 @@ private Q_SLOTS:
             QCOMPARE(cells[5].toInt(), layer.textTokens);
             QVERIFY2(!cells[7].isEmpty(), "the unreduced baseline is in the row");
         }
+    }
+
+    // DynamicViT is listed but not selectable on a model without predictors (the bundled tiny one);
+    // its knobs survive the controls and a session file.
+    void dynamicVitKnobs()
+    {
+        ControlsPanel* controls = m_window->controls();
+        const int index = controls->methodCombo()->findData(int(Method::DynamicVit));
+        QVERIFY(index >= 0);
+        auto* items = qobject_cast<QStandardItemModel*>(controls->methodCombo()->model());
+        QVERIFY(items);
+        QVERIFY(!items->item(index)->isEnabled());
+        QVERIFY(items->item(index)->toolTip().contains(QStringLiteral("--method dynamicvit")));
+
+        MethodSettings settings;
+        settings.method = Method::DynamicVit;
+        settings.dynamicVitKeepRatio = 0.55;
+        settings.dynamicVitLocations = {2, 5, 8};
+        const MethodSettings restored = methodSettingsFromJson(methodSettingsToJson(settings));
+        QCOMPARE(restored.method, Method::DynamicVit);
+        QCOMPARE(restored.dynamicVitKeepRatio, 0.55);
+        QCOMPARE(restored.dynamicVitLocations, (std::vector<int>{2, 5, 8}));
+
+        const MethodSettings before = controls->methodSettings();
+        controls->setMethodSettings(settings);  // no run: setMethodSettings does not signal
+        const MethodSettings shown = controls->methodSettings();
+        QCOMPARE(shown.method, Method::DynamicVit);
+        QCOMPARE(shown.dynamicVitKeepRatio, 0.55);
+        QCOMPARE(shown.dynamicVitLocations, (std::vector<int>{2, 5, 8}));
+        controls->setMethodSettings(before);
     }
 
     void randomWeightArchitectureGetsTheBundledVocab()

@@ -16,6 +16,7 @@
 #include <QSlider>
 #include <QSpinBox>
 #include <QStackedWidget>
+#include <QStandardItemModel>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -31,7 +32,7 @@ namespace {
 
 const char* const kBuiltinPrefix = "builtin:";
 
-enum Page { PageNone, PagePumer, PageTome, PageKeep };
+enum Page { PageNone, PagePumer, PageTome, PageKeep, PageDynamicVit };
 
 Page pageOf(Method method)
 {
@@ -41,6 +42,7 @@ Page pageOf(Method method)
     case Method::RandomDrop:
     case Method::UniformDrop:
     case Method::SmallerResolution: return PageKeep;
+    case Method::DynamicVit: return PageDynamicVit;
     case Method::None: break;
     }
     return PageNone;
@@ -220,6 +222,26 @@ void ControlsPanel::setModelInfo(const ModelInfo& info)
                                                         : QString()));
     }
     m_modelInfo->setToolTip(QString::fromStdString(summary.source));
+    // DynamicViT only where the checkpoint carries trained predictors.
+    const auto& dynamicVit = vilt.dynamicVit;
+    if (auto* items = qobject_cast<QStandardItemModel*>(m_method->model())) {
+        if (QStandardItem* item = items->item(m_method->findData(int(Method::DynamicVit)))) {
+            item->setEnabled(dynamicVit.has_value());
+            item->setToolTip(dynamicVit ? tr("DynamicViT: learned predictors drop the least useful patches in stages.")
+                                        : tr("This model has no DynamicViT predictor weights; train them with "
+                                             "tokenscope-cli train --method dynamicvit --train-predictor-only."));
+        }
+    }
+    if (dynamicVit) {
+        QStringList trained;
+        for (int l : dynamicVit->pruneLocations)
+            trained << QString::number(l);
+        m_pruneLocations->setPlaceholderText(tr("trained: %1").arg(trained.join(',')));
+        const bool wasUpdating = m_isUpdating;
+        m_isUpdating = true;
+        m_dynamicVitKeepRatio->setValue(dynamicVit->keepRatio);
+        m_isUpdating = wasUpdating;
+    }
     // Select the loaded model in the list.
     const QString key = info.source.folder.isEmpty() ? QString(kBuiltinPrefix) + info.source.builtinName
                                                      : info.source.folder;
@@ -309,6 +331,7 @@ QWidget* ControlsPanel::buildMethodGroup()
     m_method->addItem(tr("Random drop"), int(Method::RandomDrop));
     m_method->addItem(tr("Uniform drop"), int(Method::UniformDrop));
     m_method->addItem(tr("Smaller resolution"), int(Method::SmallerResolution));
+    m_method->addItem(tr("DynamicViT (learned pruning)"), int(Method::DynamicVit));
     m_method->setToolTip(tr("How the model saves work: by removing (pruning) or combining (merging) "
                             "tokens as they pass through the layers."));
     form->addRow(tr("Method"), m_method);
@@ -404,6 +427,22 @@ QWidget* ControlsPanel::buildMethodGroup()
     keepForm->addRow(tr("Seed"), m_seed);
     m_pages->addWidget(keep);
 
+    // DynamicViT
+    auto* dynamicVit = new QWidget;
+    auto* dynamicVitForm = new QFormLayout(dynamicVit);
+    dynamicVitForm->setContentsMargins(0, 0, 0, 0);
+    m_dynamicVitKeepRatio = new ValueSlider(0.3, 1.0, 0.05, 2, dynamicVit);
+    m_dynamicVitKeepRatio->setToolTip(tr("Keep ratio ρ: after the i-th pruning step ρ^i of the patches are left "
+                                         "(0.7: 70%, 49%, 34%)."));
+    m_pruneLocations = new QLineEdit(dynamicVit);
+    m_pruneLocations->setToolTip(tr("The layers that see each pruning step's fewer patches, e.g. 3,6,9; empty: "
+                                    "the layers the predictors were trained at."));
+    dynamicVitForm->addRow(tr("Keep ratio ρ"), m_dynamicVitKeepRatio);
+    dynamicVitForm->addRow(tr("Prune before"), m_pruneLocations);
+    dynamicVitForm->addRow(hint(tr("A small trained network scores every patch; the lowest-scored are dropped "
+                                   "before the listed layers.")));
+    m_pages->addWidget(dynamicVit);
+
     layout->addWidget(m_pages);
     m_methodSummary = new QLabel(group);
     m_methodSummary->setWordWrap(true);
@@ -439,9 +478,10 @@ QWidget* ControlsPanel::buildMethodGroup()
         connect(slider, &ValueSlider::valueChanged, this, makesCustom);
     for (QComboBox* combo : {m_mode, m_score, m_mergeStyle})
         connect(combo, &QComboBox::currentIndexChanged, this, makesCustom);
-    for (ValueSlider* slider : {m_tomeR, m_tomeInflect, m_keepRatio})
+    for (ValueSlider* slider : {m_tomeR, m_tomeInflect, m_keepRatio, m_dynamicVitKeepRatio})
         connect(slider, &ValueSlider::valueChanged, this, &ControlsPanel::emitSettingsChanged);
     connect(m_tomeSchedule, &QLineEdit::editingFinished, this, &ControlsPanel::emitSettingsChanged);
+    connect(m_pruneLocations, &QLineEdit::editingFinished, this, &ControlsPanel::emitSettingsChanged);
     connect(m_tomeJoint, &QCheckBox::toggled, this, &ControlsPanel::emitSettingsChanged);
     connect(m_shortestEdge, &QSpinBox::valueChanged, this, &ControlsPanel::emitSettingsChanged);
     connect(m_seed, &QSpinBox::valueChanged, this, &ControlsPanel::emitSettingsChanged);
@@ -577,6 +617,13 @@ MethodSettings ControlsPanel::methodSettings() const
     settings.keepRatio = m_keepRatio->value();
     settings.shortestEdge = m_shortestEdge->value();
     settings.seed = uint64_t(m_seed->value());
+    settings.dynamicVitKeepRatio = m_dynamicVitKeepRatio->value();
+    for (const QString& part : m_pruneLocations->text().split(',', Qt::SkipEmptyParts)) {
+        bool isNumber = false;
+        const int l = part.trimmed().toInt(&isNumber);
+        if (isNumber)
+            settings.dynamicVitLocations.push_back(l);
+    }
     return settings;
 }
 
@@ -601,6 +648,11 @@ void ControlsPanel::setMethodSettings(const MethodSettings& settings)
     m_keepRatio->setValue(settings.keepRatio);
     m_shortestEdge->setValue(settings.shortestEdge);
     m_seed->setValue(int(settings.seed));
+    m_dynamicVitKeepRatio->setValue(settings.dynamicVitKeepRatio);
+    QStringList locations;
+    for (int l : settings.dynamicVitLocations)
+        locations << QString::number(l);
+    m_pruneLocations->setText(locations.join(','));
     {
         // Explicit settings are custom until applyPumerPreset says otherwise.
         const QSignalBlocker blocker(m_preset);

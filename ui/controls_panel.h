@@ -149,6 +149,8 @@ private:
     ValueSlider* m_keepRatio = nullptr;
     QSpinBox* m_shortestEdge = nullptr;
     QSpinBox* m_seed = nullptr;
+    ValueSlider* m_dynamicVitKeepRatio = nullptr;
+    QLineEdit* m_pruneLocations = nullptr;
     QLabel* m_methodSummary = nullptr;
     int m_layerCount = 12;
     bool m_isUpdating = false;

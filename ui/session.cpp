@@ -10,9 +10,11 @@ namespace tokenscope {
 
 QJsonObject methodSettingsToJson(const MethodSettings& settings)
 {
-    QJsonArray layers, schedule;
+    QJsonArray layers, schedule, pruneLocations;
     for (int layer : settings.layers)
         layers.append(layer);
+    for (int layer : settings.dynamicVitLocations)
+        pruneLocations.append(layer);
     for (int r : settings.tomeSchedule)
         schedule.append(r);
     return QJsonObject{
@@ -31,6 +33,8 @@ QJsonObject methodSettingsToJson(const MethodSettings& settings)
         {"keep_ratio", settings.keepRatio},
         {"shortest_edge", settings.shortestEdge},
         {"seed", QString::number(settings.seed)},
+        {"dynamicvit_keep_ratio", settings.dynamicVitKeepRatio},
+        {"prune_locations", pruneLocations},
     };
 }
 
@@ -58,6 +62,9 @@ MethodSettings methodSettingsFromJson(const QJsonObject& object)
     settings.keepRatio = object.value("keep_ratio").toDouble(settings.keepRatio);
     settings.shortestEdge = object.value("shortest_edge").toInt(settings.shortestEdge);
     settings.seed = object.value("seed").toString("0").toULongLong();
+    settings.dynamicVitKeepRatio = object.value("dynamicvit_keep_ratio").toDouble(settings.dynamicVitKeepRatio);
+    for (const QJsonValue& value : object.value("prune_locations").toArray())
+        settings.dynamicVitLocations.push_back(value.toInt());
     return settings;
 }
 

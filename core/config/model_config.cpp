@@ -119,6 +119,27 @@ std::vector<std::string> parseId2Label(const Json& config, const std::string& wh
     return labels;
 }
 
+// "dynamicvit_config": {"prune_locations": [3, 6, 9], "keep_ratio": 0.7}.
+DynamicVitConfig parseDynamicVit(const Json& object, int layers, const std::string& where) {
+    const std::string at = where + ": key 'dynamicvit_config'";
+    if (!object.is_object()) throw Error(at + " must be an object");
+    DynamicVitConfig c;
+    const Json* locations = object.contains("prune_locations") ? &object.at("prune_locations") : nullptr;
+    if (!locations || !locations->is_array() || locations->empty())
+        throw Error(at + " needs 'prune_locations', a non-empty list of block indices");
+    for (const auto& value : *locations) {
+        if (!value.is_number_integer()) throw Error(at + ": 'prune_locations' must hold integers, not " + value.dump());
+        const auto l = value.get<int64_t>();
+        if (l < 1 || l >= layers || (!c.pruneLocations.empty() && l <= c.pruneLocations.back()))
+            throw Error(at + ": 'prune_locations' must increase strictly within 1.." + std::to_string(layers - 1) +
+                        ", not " + locations->dump());
+        c.pruneLocations.push_back(static_cast<int>(l));
+    }
+    c.keepRatio = ConfigReader(object, at).number("keep_ratio", c.keepRatio, 0.0, 1.0);
+    if (!(c.keepRatio > 0.0)) throw Error(at + ": 'keep_ratio' must be above 0");
+    return c;
+}
+
 ViltConfig parseVilt(const Json& config, const std::string& architecture, const std::string& where) {
     ConfigReader r(config, where);
     ViltConfig c;
@@ -160,6 +181,10 @@ ViltConfig parseVilt(const Json& config, const std::string& architecture, const 
     c.id2label = parseId2Label(config, where);
     if (c.head == ViltHead::QuestionAnswering || c.head == ViltHead::ImagesAndTextClassification) {
         if (c.id2label.empty()) throw Error(where + ": key 'id2label' is missing (needed by " + architecture + ")");
+    }
+    if (r.has("dynamicvit_config")) {
+        if (c.hiddenSize < 4) throw Error(where + ": DynamicViT predictors need hidden_size >= 4");
+        c.dynamicVit = parseDynamicVit(config.at("dynamicvit_config"), c.numHiddenLayers, where);
     }
     return c;
 }

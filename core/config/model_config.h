@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +13,14 @@ enum class ModelFamily { Vilt, ClipVision, LlavaNext };
 enum class ViltHead { None, QuestionAnswering, ImagesAndTextClassification, ImageAndTextRetrieval };
 
 enum class Activation { Gelu, GeluTanh, QuickGelu, Relu };
+
+// DynamicViT predictors trained for a ViLT checkpoint (config.json "dynamicvit_config",
+// docs/algorithms.md §4): one predictor per prune location; location k = the block that first sees
+// the pruned tokens (the predictor reads block k-1's output). keepRatio = the ρ it was trained for.
+struct DynamicVitConfig {
+    std::vector<int> pruneLocations;  // strictly increasing, in [1, num_hidden_layers - 1]
+    double keepRatio = 0.7;
+};
 
 // transformers' ViltConfig, the keys that shape the network. Defaults are HF's.
 struct ViltConfig {
@@ -33,6 +42,7 @@ struct ViltConfig {
     Activation hiddenAct = Activation::Gelu;
     ViltHead head = ViltHead::None;
     std::vector<std::string> id2label;  // index = label id; empty for heads without labels
+    std::optional<DynamicVitConfig> dynamicVit;  // set: the checkpoint carries DynamicViT predictors
 };
 
 // transformers' CLIPVisionConfig (standalone, or the "vision_config" of a CLIP/LLaVA config).

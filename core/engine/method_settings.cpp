@@ -7,13 +7,14 @@
 namespace tokenscope {
 
 namespace {
-constexpr std::array<std::pair<Method, const char*>, 6> kMethodNames{{
+constexpr std::array<std::pair<Method, const char*>, 7> kMethodNames{{
     {Method::None, "none"},
     {Method::Pumer, "pumer"},
     {Method::Tome, "tome"},
     {Method::SmallerResolution, "smres"},
     {Method::RandomDrop, "random"},
     {Method::UniformDrop, "uniform"},
+    {Method::DynamicVit, "dynamicvit"},
 }};
 }  // namespace
 
@@ -28,7 +29,7 @@ Method parseMethod(const std::string& name) {
     for (const auto& [m, n] : kMethodNames) {
         if (name == n) return m;
     }
-    throw Error("unknown method '" + name + "' (use none, pumer, tome, smres, random or uniform)");
+    throw Error("unknown method '" + name + "' (use none, pumer, tome, smres, random, uniform or dynamicvit)");
 }
 
 MethodSettings pumerPreset(const std::string& name) {
@@ -84,6 +85,13 @@ std::string describe(const MethodSettings& s) {
             break;
         case Method::UniformDrop:
             out << " keep " << s.keepRatio;
+            break;
+        case Method::DynamicVit:
+            out << " rho " << s.dynamicVitKeepRatio;
+            if (!s.dynamicVitLocations.empty()) {
+                out << " L";
+                for (std::size_t i = 0; i < s.dynamicVitLocations.size(); ++i) out << (i ? "," : "") << s.dynamicVitLocations[i];
+            }
             break;
     }
     return out.str();

@@ -17,9 +17,9 @@
 
 namespace tokenscope {
 
-enum class Method { None, Pumer, Tome, SmallerResolution, RandomDrop, UniformDrop };
+enum class Method { None, Pumer, Tome, SmallerResolution, RandomDrop, UniformDrop, DynamicVit };
 
-std::string methodName(Method method);             // "none" "pumer" "tome" "smres" "random" "uniform"
+std::string methodName(Method method);             // "none" "pumer" "tome" "smres" "random" "uniform" "dynamicvit"
 Method parseMethod(const std::string& name);        // throws Error listing the names
 
 // Every knob of every method. Only the fields of the chosen method matter.
@@ -44,6 +44,11 @@ struct MethodSettings {
     double keepRatio = 0.54;
     int shortestEdge = 0;  // smres: explicit shortest edge in pixels (0 = derive from keepRatio)
     uint64_t seed = 0;     // random
+    // DynamicViT (docs/algorithms.md §4), only on checkpoints with trained predictors: stage i keeps
+    // int(P0 · ρ^i) of the P0 initial patches, pruned before the blocks in dynamicVitLocations
+    // (empty = the locations the predictors were trained at, config.json dynamicvit_config).
+    double dynamicVitKeepRatio = 0.7;  // ρ
+    std::vector<int> dynamicVitLocations;
 };
 
 // Presets from the released PuMer checkpoints: "vqav2" and "nlvr2" (layers 2,5,8, p 0.1, r 0.3,

@@ -136,22 +136,26 @@ TokenTrace buildTrace(const ViltEncoding& encoding, int64_t sample, const std::v
         }
     };
 
-    std::map<int, const ReductionRecord*> byLayer;
-    for (const auto& r : encoding.reductions) byLayer[r.layer] = &r.record;
+    std::map<int, const ViltLayerReduction*> byLayer;
+    for (const auto& r : encoding.reductions) byLayer[r.layer] = &r;
     trace.imageDroppedAt.assign(imageOriginals, -1);
     trace.textDroppedAt.assign(textOriginals, -1);
     if (auto it = byLayer.find(-1); it != byLayer.end()) {  // dropped at the embedding
         LayerTrace before;
         before.imageTokensIn = imageCount;
         before.textTokensIn = textCount;
-        apply(*it->second, before);
+        apply(it->second->record, before);
     }
     for (int l = 0; l < geometry.numLayers; ++l) {
         LayerTrace layer;
         layer.layer = l;
         layer.imageTokensIn = imageCount;
         layer.textTokensIn = textCount;
-        if (auto it = byLayer.find(l); it != byLayer.end()) apply(*it->second, layer);
+        if (auto it = byLayer.find(l); it != byLayer.end()) {
+            apply(it->second->record, layer);
+            // DynamicViT prunes before the block: its attention already saw the shorter sequence.
+            if (it->second->method == ReductionMethod::DynamicVit) layer.imageTokensIn = imageCount;
+        }
         layer.imageTokens = imageCount;
         layer.textTokens = textCount;
         layer.jointSequence = jointSequence;

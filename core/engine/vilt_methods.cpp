@@ -68,6 +68,29 @@ std::optional<ViltReduction> viltReductionFor(const MethodSettings& settings, co
             reduction.drop.seed = settings.seed;
             return reduction;
         }
+        case Method::DynamicVit: {
+            if (!config.dynamicVit)
+                throw Error("this model has no DynamicViT predictor weights; train them with tokenscope-cli train "
+                            "--init-from MODEL --distill-from MODEL --method dynamicvit --keep-ratio 0.7 "
+                            "--train-predictor-only --out DIR");
+            const auto& trained = config.dynamicVit->pruneLocations;
+            const auto& locations = settings.dynamicVitLocations.empty() ? trained : settings.dynamicVitLocations;
+            if (locations.size() != trained.size())
+                throw Error("this model has " + std::to_string(trained.size()) +
+                            " DynamicViT predictors, so --prune-loc must list " + std::to_string(trained.size()) +
+                            " blocks");
+            for (std::size_t i = 0; i < locations.size(); ++i) {
+                if (locations[i] < 1 || locations[i] >= layers || (i > 0 && locations[i] <= locations[i - 1]))
+                    throw Error("DynamicViT prune locations must increase strictly within 1.." + std::to_string(layers - 1));
+            }
+            if (!(settings.dynamicVitKeepRatio > 0.0 && settings.dynamicVitKeepRatio <= 1.0))
+                throw Error("the DynamicViT keep ratio must lie in (0, 1]");
+            ViltReduction reduction;
+            reduction.method = ReductionMethod::DynamicVit;
+            reduction.dynamicVit.locations = locations;
+            reduction.dynamicVit.keepRatio = settings.dynamicVitKeepRatio;
+            return reduction;
+        }
     }
     return std::nullopt;
 }

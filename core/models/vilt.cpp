@@ -154,6 +154,11 @@ ViltImpl::ViltImpl(const ViltConfig& config) : m_config(config) {
         case ViltHead::None:
             break;
     }
+    if (config.dynamicVit) {
+        auto& predictors = moduleAt(*this, "dynamicvit.predictors");
+        for (std::size_t i = 0; i < config.dynamicVit->pruneLocations.size(); ++i)
+            m_dynamicVitPredictors.push_back(predictors.register_module(std::to_string(i), DynamicVitPredictor(c)));
+    }
 }
 
 torch::Tensor ViltImpl::textEmbeddings(const ViltInputs& inputs) {
@@ -470,10 +475,27 @@ ViltEncoding ViltImpl::encodeReduced(torch::Tensor hidden, ViltEncoding& encodin
         if (dropped.record) encoding.reductions.push_back({-1, method, std::move(*dropped.record)});
     }
     const auto schedule = tomeSchedule(static_cast<int64_t>(m_layers.size()), reduction.tome.schedule);
+    // DynamicViT: the next stage, the patch count P0 its budgets refer to, the keep decision (training).
+    const auto& dynamicVit = reduction.dynamicVit;
+    std::size_t stage = 0;
+    const auto initialPatches = state.hidden.size(1) - state.textLength - 1;
+    torch::Tensor decision;
+    if (method == ReductionMethod::DynamicVit) {
+        if (static_cast<int64_t>(dynamicVit.locations.size()) != dynamicVitPredictorCount() || dynamicVit.locations.empty())
+            throw Error("DynamicViT needs one prune location per predictor: the model has " +
+                        std::to_string(dynamicVitPredictorCount()) + ", the settings name " +
+                        std::to_string(dynamicVit.locations.size()));
+        decision = state.mask.slice(1, state.textLength + 1);  // [B, N0] valid patches
+    }
     LayerClock clock(options.timeLayers);
     for (std::size_t i = 0; i < m_layers.size(); ++i) {
         if (options.cancel && options.cancel->load()) throw Cancelled();
         clock.start(state.hidden);
+        if (method == ReductionMethod::DynamicVit && stage < dynamicVit.locations.size() &&
+            dynamicVit.locations[stage] == static_cast<int>(i)) {
+            dynamicVitStage(static_cast<int>(stage), static_cast<int>(i), dynamicVit, initialPatches, state, decision, encoding);
+            ++stage;
+        }
         ViltLayerStep step;
         switch (method) {
             case ReductionMethod::Pumer: {
@@ -489,6 +511,12 @@ ViltEncoding ViltImpl::encodeReduced(torch::Tensor hidden, ViltEncoding& encodin
             case ReductionMethod::UniformDrop:
                 step = runViltLayer(*m_layers[i], state, ReductionMode::Fixed, nullptr, options.keepAttentions);
                 break;
+            case ReductionMethod::DynamicVit:
+                // Training: once a policy exists, attention must stay differentiable in it.
+                step = dynamicVit.training && stage > 0
+                           ? runViltPolicyLayer(*m_layers[i], state, options.keepAttentions)
+                           : runViltLayer(*m_layers[i], state, ReductionMode::Fixed, nullptr, options.keepAttentions);
+                break;
         }
         clock.stop(step.state.hidden, encoding.layerMs);
         state = std::move(step.state);
@@ -496,6 +524,8 @@ ViltEncoding ViltImpl::encodeReduced(torch::Tensor hidden, ViltEncoding& encodin
         if (options.keepAttentions) encoding.attentions.push_back(step.attention);
         if (options.keepHiddenStates) encoding.hiddenStates.push_back(state.hidden);
     }
+    if (method == ReductionMethod::DynamicVit && stage != dynamicVit.locations.size())
+        throw Error("DynamicViT prune locations must increase strictly within 0.." + std::to_string(m_layers.size() - 1));
     encoding.textLength = state.textLength;
     encoding.finalMask = state.mask;
     encoding.lastHiddenState =

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "config/model_config.h"
+#include "models/dynamic_vit.h"
 #include "models/transformer_block.h"
 #include "reduce/pumer.h"
 
@@ -30,7 +31,9 @@ struct ViltInputs {
 //  * Tome: ToMe (§3) in every block whose schedule entry is > 0.
 //  * RandomDrop / UniformDrop: image patches dropped once at the embedding, before block 0
 //    (cheap baselines in the spirit of §5 and HiRED's "Spatial" selection, §2.7).
-enum class ReductionMethod { Pumer, Tome, RandomDrop, UniformDrop };
+//  * DynamicVit: DynamicViT (§4, models/dynamic_vit.h) with the model's trained predictors, pruning
+//    image patches before the blocks in ViltReduction::dynamicVit.locations.
+enum class ReductionMethod { Pumer, Tome, RandomDrop, UniformDrop, DynamicVit };
 
 // ToMe inside ViLT (docs/algorithms.md §3, §1.3 last paragraph). In block l with r = schedule[l] > 0,
 // between the attention residual and the MLP: bipartite soft matching on the head-mean keys of that
@@ -81,6 +84,7 @@ struct ViltReduction {
     std::vector<int> layers;  // Pumer: 0-based block indices
     TomeSettings tome;
     DropSettings drop;
+    DynamicVitSettings dynamicVit;  // needs a model built with predictors (ViltConfig::dynamicVit)
 };
 constexpr double kPumerLayerNormEps = 1e-6;
 
@@ -93,7 +97,8 @@ struct ViltForwardOptions {
 };
 
 // What one reducing step did. layer = block index, or -1 for RandomDrop/UniformDrop at the embedding
-// (before block 0: a trace shows those patches as gone at layer 0).
+// (before block 0: a trace shows those patches as gone at layer 0). DynamicVit: layer = the prune
+// location, the block whose attention first sees the pruned tokens.
 //
 // Record contents per method (all [B, ...], provenance 0/1 in the hidden dtype, columns = the
 // embedding's image positions [image CLS, N patches incl. padding] = I0, or its text positions T0):
@@ -117,6 +122,10 @@ struct ViltForwardOptions {
 //    kept (CLS first, raster order, -1 for fillers); imageOrigin = keptIndex; imageSource [B, I_out, I0]
 //    (filler rows zero); imageSize [B, I_out]; imageScore undefined; text untouched (textSource
 //    undefined).
+//  * DynamicVit (layer = prune location k, before block k): see dynamicVitPrune(); keptIndex [B, 1 + keep]
+//    input image positions (CLS first, patches in keep-score order); imageScore [B, I_in] = the
+//    predictor's keep probability (CLS 1); imageSource [B, I_out, I0] carried; text untouched. Only at
+//    inference (DynamicVitSettings::training records nothing).
 struct ViltLayerReduction {
     int layer = 0;
     ReductionMethod method = ReductionMethod::Pumer;
@@ -139,6 +148,8 @@ struct ViltEncoding {
     torch::Tensor finalMask;                 // [B, L'] key weights after the last block (reduction only;
                                              // ToMe: valid originals inside each token)
     std::vector<double> layerMs;             // per block wall time (options.timeLayers), device synchronised
+    std::vector<torch::Tensor> keepFractions;  // DynamicVit training: per stage [B], the fraction of each
+                                               // sample's valid patches its keep decisions still hold
 };
 
 // One encoder block with an optional reducer between its halves; shared by encode() and tests.
@@ -171,6 +182,10 @@ struct ViltDropResult {
     std::optional<ReductionRecord> record;
 };
 ViltDropResult dropImagePatches(const ViltLayerState& embeddings, ReductionMethod method, const DropSettings& drop);
+// DynamicViT training after the first prune location (models/vilt_dynamic_vit.cpp): one plain block
+// whose attention weighs keys by state.mask (the keep policy) through the multiplicative masked
+// softmax, so that gradients reach the keep decisions.
+ViltLayerStep runViltPolicyLayer(PreNormBlockImpl& block, const ViltLayerState& state, bool keepAttention);
 
 struct ViltOutputs {
     torch::Tensor logits;              // VQA [B, labels]; NLVR2 [B, labels]; retrieval [B, 1]
@@ -184,6 +199,9 @@ public:
     // The encoder alone for one image per sample; imageTokenType is 1, or 1..num_images for NLVR2.
     ViltEncoding encode(const ViltInputs& inputs, int64_t imageTokenType, const ViltForwardOptions& options);
     const ViltConfig& config() const { return m_config; }
+    // DynamicViT predictors (registered when config.dynamicVit is set), one per prune location.
+    int64_t dynamicVitPredictorCount() const { return static_cast<int64_t>(m_dynamicVitPredictors.size()); }
+    DynamicVitPredictor dynamicVitPredictor(int64_t stage) const { return m_dynamicVitPredictors.at(static_cast<std::size_t>(stage)); }
 
 private:
     torch::Tensor textEmbeddings(const ViltInputs& inputs);
@@ -193,6 +211,11 @@ private:
     torch::Tensor classify(const torch::Tensor& pooled);
     // The encoder loop with options.reduction set (hidden = the embeddings [B, L, C]).
     ViltEncoding encodeReduced(torch::Tensor hidden, ViltEncoding& encoding, const ViltForwardOptions& options);
+    // DynamicViT at a prune location (models/vilt_dynamic_vit.cpp): inference prunes state and
+    // records at `layer`; training updates the keep decision [B, N0] and the mask, and appends the
+    // stage's keep fraction.
+    void dynamicVitStage(int stage, int layer, const DynamicVitSettings& settings, int64_t initialPatches,
+                         ViltLayerState& state, torch::Tensor& decision, ViltEncoding& encoding);
 
     ViltConfig m_config;
     // vilt.embeddings.*
@@ -207,6 +230,7 @@ private:
     // heads
     torch::nn::Linear m_classifierIn{nullptr}, m_classifierOut{nullptr}, m_rankOutput{nullptr};
     torch::nn::LayerNorm m_classifierNorm{nullptr};
+    std::vector<DynamicVitPredictor> m_dynamicVitPredictors;  // dynamicvit.predictors.{i}
 };
 TORCH_MODULE(Vilt);
 

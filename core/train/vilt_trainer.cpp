@@ -19,6 +19,7 @@
 #include "config/model_config.h"
 #include "engine/vilt_methods.h"
 #include "image/vilt_preprocess.h"
+#include "models/dynamic_vit.h"
 #include "models/vilt.h"
 #include "text/bert_tokenizer.h"
 
@@ -89,7 +90,20 @@ Vilt loadVilt(const std::string& dir, const ViltConfig& config, uint64_t seed, b
     const bool hasWeights = fs::exists(fs::path(dir) / "model.safetensors") || fs::exists(fs::path(dir) / "pytorch_model.bin") ||
                             fs::exists(fs::path(dir) / "model.safetensors.index.json");
     if (hasWeights) {
-        loadStateDict(*model, Checkpoint::open(dir), {});
+        const auto checkpoint = Checkpoint::open(dir);
+        const auto names = checkpoint.names();
+        const bool hasPredictors = std::any_of(names.begin(), names.end(), isDynamicVitParameter);
+        if (config.dynamicVit && !hasPredictors) {
+            // A backbone without DynamicViT predictors: they keep their initialisation.
+            for (const auto& child : model->named_children()) {
+                if (child.key() == "dynamicvit") continue;
+                StateDictOptions load;
+                load.prefix = child.key() + ".";
+                loadStateDict(*child.value(), checkpoint, load);
+            }
+        } else {
+            loadStateDict(*model, checkpoint, {});
+        }
     } else if (requireWeights) {
         throw Error(dir + ": no weights (model.safetensors) in this folder");
     } else {
@@ -113,11 +127,33 @@ double learningRateAt(const TrainOptions& o, int64_t step) {
     return o.learningRate * 0.5 * (1.0 + std::cos(kPi * std::min(1.0, t)));
 }
 
+// Method dynamicvit: writes "dynamicvit_config" into the folder's config.json (locations: the
+// method's, else the folder's, else DynamicViT's default for the depth; the method's keep ratio).
+void writeDynamicVitConfig(const fs::path& dir, const TrainOptions& o, const ViltConfig& config) {
+    auto locations = o.method.dynamicVitLocations;
+    if (locations.empty()) locations = config.dynamicVit ? config.dynamicVit->pruneLocations
+                                                         : defaultDynamicVitLocations(config.numHiddenLayers);
+    const auto path = (dir / "config.json").string();
+    nlohmann::json json;
+    {
+        std::ifstream in(path);
+        try {
+            in >> json;
+        } catch (const std::exception& e) {
+            throw Error(path + ": unreadable: " + e.what());
+        }
+    }
+    json["dynamicvit_config"] = {{"prune_locations", locations}, {"keep_ratio", o.method.dynamicVitKeepRatio}};
+    std::ofstream out(path);
+    out << json.dump(2) << "\n";
+    if (!out) throw Error(path + ": cannot write");
+}
+
 bool isNoDecay(const std::string& name) {
     const bool bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
     return bias || name.find("LayerNorm") != std::string::npos || name.find("layernorm") != std::string::npos ||
            name.find("classifier.1.") != std::string::npos || name.find("cls_token") != std::string::npos ||
-           name.find("position_embeddings") != std::string::npos;
+           name.find("position_embeddings") != std::string::npos || name.find(".in_conv.0.") != std::string::npos;
 }
 
 struct Validation {
@@ -164,6 +200,9 @@ TrainSummary trainVilt(const TrainOptions& o) {
     if (!o.train || !o.validation) throw Error("training needs a train and a validation example source");
     if (o.batchSize < 1 || o.steps < 1) throw Error("training needs a batch size and a step count of at least 1");
     const fs::path dir(o.modelDir);
+    const bool isDynamicVit = o.method.method == Method::DynamicVit;
+    if (o.trainPredictorOnly && !isDynamicVit) throw Error("training only the predictors needs --method dynamicvit");
+    if (isDynamicVit) writeDynamicVitConfig(dir, o, loadModelConfig((dir / "config.json").string()).vilt);
     const auto config = loadModelConfig((dir / "config.json").string());
     if (config.family != ModelFamily::Vilt || config.vilt.head != ViltHead::QuestionAnswering)
         throw Error((dir / "config.json").string() + ": training needs a ViltForQuestionAnswering config");
@@ -187,7 +226,11 @@ TrainSummary trainVilt(const TrainOptions& o) {
     }
 
     std::vector<torch::Tensor> decay, noDecay;
-    for (const auto& item : model->named_parameters(true)) (isNoDecay(item.key()) ? noDecay : decay).push_back(item.value());
+    for (const auto& [name, parameter] : dynamicVitTrainableParameters(*model, o.trainPredictorOnly))
+        (isNoDecay(name) ? noDecay : decay).push_back(parameter);
+    // The training forward of DynamicViT: Gumbel decisions as masks (validation prunes).
+    auto trainReduction = reduction;
+    if (isDynamicVit) trainReduction->dynamicVit.training = true;
     std::vector<torch::optim::OptimizerParamGroup> groups;
     groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
                                    torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay)));
@@ -236,6 +279,10 @@ TrainSummary trainVilt(const TrainOptions& o) {
     if (!appendLog) {
         log << "step,loss,task_loss,distill_loss,train_accuracy,learning_rate,examples_per_s,elapsed_s,validation_accuracy";
         for (const auto& g : o.groupNames) log << ",val_" << g;
+        if (isDynamicVit) {
+            log << ",ratio_loss";
+            for (std::size_t i = 0; i < reduction->dynamicVit.locations.size(); ++i) log << ",keep_" << i + 1;
+        }
         log << "\n";
     }
 
@@ -250,7 +297,8 @@ TrainSummary trainVilt(const TrainOptions& o) {
     TrainSummary summary;
     const auto runStart = std::chrono::steady_clock::now();
     auto windowStart = runStart;
-    double lossSum = 0, taskSum = 0, distillSum = 0;
+    double lossSum = 0, taskSum = 0, distillSum = 0, ratioSum = 0;
+    std::vector<double> keepSums(isDynamicVit ? reduction->dynamicVit.locations.size() : 0, 0.0);
     int64_t right = 0, seen = 0, windowSteps = 0;
     auto next = fetch(start);
     for (int64_t step = start; step < o.steps; ++step) {
@@ -258,8 +306,9 @@ TrainSummary trainVilt(const TrainOptions& o) {
         if (step + 1 < o.steps) next = fetch(step + 1);
         const auto batch = maker.make(examples, labelCount);
         ViltForwardOptions forward;
-        forward.reduction = reduction;
-        const auto logits = model->forward(batch.inputs, forward).logits;  // [B, labels]
+        forward.reduction = trainReduction;
+        const auto outputs = model->forward(batch.inputs, forward);
+        const auto& logits = outputs.logits;  // [B, labels]
         const auto target = torch::one_hot(batch.labels, labelCount).to(logits.dtype());
         auto taskLoss = torch::binary_cross_entropy_with_logits(logits, target) * static_cast<double>(labelCount);
         auto loss = taskLoss;
@@ -273,6 +322,14 @@ TrainSummary trainVilt(const TrainOptions& o) {
             const auto s = torch::log_softmax(logits, 1), t = torch::log_softmax(teacherLogits, 1);
             distill = (t.exp() * (t - s)).sum() / static_cast<double>(logits.size(0));
             loss = loss + o.distillWeight * distill;
+        }
+        if (isDynamicVit) {
+            const auto& fractions = outputs.images.front().keepFractions;
+            const auto ratio = dynamicVitRatioLoss(fractions, o.method.dynamicVitKeepRatio);
+            loss = loss + o.ratioWeight * ratio;
+            ratioSum += ratio.item<double>();
+            for (std::size_t i = 0; i < fractions.size() && i < keepSums.size(); ++i)
+                keepSums[i] += fractions[i].mean().item<double>();
         }
         const double lr = learningRateAt(o, step);
         for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
@@ -298,6 +355,9 @@ TrainSummary trainVilt(const TrainOptions& o) {
             progress.loss = lossSum / windowSteps;
             progress.taskLoss = taskSum / windowSteps;
             progress.distillLoss = distillSum / windowSteps;
+            progress.ratioLoss = ratioSum / windowSteps;
+            progress.keepFractions.clear();
+            for (const auto sum : keepSums) progress.keepFractions.push_back(sum / windowSteps);
             progress.trainAccuracy = seen ? static_cast<double>(right) / seen : 0.0;
             progress.learningRate = lr;
             progress.examplesPerSecond = windowSeconds > 0 ? seen / windowSeconds : 0.0;
@@ -321,9 +381,14 @@ TrainSummary trainVilt(const TrainOptions& o) {
                 log << ",";
                 if (progress.validated && g < progress.groupAccuracy.size()) log << progress.groupAccuracy[g];
             }
+            if (isDynamicVit) {
+                log << "," << progress.ratioLoss;
+                for (const auto f : progress.keepFractions) log << "," << f;
+            }
             log << "\n" << std::flush;
             if (o.progress) o.progress(progress);
-            lossSum = taskSum = distillSum = 0;
+            lossSum = taskSum = distillSum = ratioSum = 0;
+            std::fill(keepSums.begin(), keepSums.end(), 0.0);
             right = seen = windowSteps = 0;
             windowStart = std::chrono::steady_clock::now();
         }

@@ -6,6 +6,9 @@
 // frozen teacher (PuMer's recipe, docs/algorithms.md §1.10: KL(log_softmax student,
 // log_softmax teacher), batchmean, no temperature), optional token reduction active in the
 // forward pass (fine-tuning with the reducers in place), checkpoints, validation and resume.
+// Method dynamicvit trains DynamicViT predictors (docs/algorithms.md §4.3): the training forward
+// uses hard Gumbel keep decisions as attention masks, the loss adds ratioWeight times the ratio
+// loss, and validation prunes for real.
 //
 // Torch-free on purpose: the CLI and tests include it. Examples come from a deterministic source
 // indexed by position, so a resumed run sees exactly the examples it would have seen.
@@ -35,6 +38,8 @@ struct TrainProgress {
     int64_t step = 0, steps = 0;  // steps done, total
     double loss = 0;              // mean over the steps since the last report
     double taskLoss = 0, distillLoss = 0;
+    double ratioLoss = 0;               // DynamicViT: the ratio loss (before its weight)
+    std::vector<double> keepFractions;  // DynamicViT: mean fraction of patches kept per stage
     double trainAccuracy = 0;     // over the same steps
     double learningRate = 0;
     double examplesPerSecond = 0;
@@ -54,6 +59,11 @@ struct TrainOptions {
     std::string teacherDir;       // distillation teacher (a model folder); empty = none
     double distillWeight = 1.0;
     MethodSettings method;        // reduction active in training forward passes (None = plain)
+    // DynamicViT (method.method == DynamicVit): config.json gets "dynamicvit_config" (the method's
+    // locations, else the folder's, else L/4, L/2, 3L/4; its keep ratio); predictors missing from
+    // model.safetensors start from DynamicViT's initialisation.
+    double ratioWeight = 2.0;
+    bool trainPredictorOnly = false;  // freeze everything but the predictors (DynamicViT only)
     int batchSize = 64;
     int64_t steps = 1000;
     double learningRate = 1e-3;
