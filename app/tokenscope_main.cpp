@@ -35,7 +35,7 @@ int main(int argc, char** argv)
     const QCommandLineOption archOption("arch", "Built-in architecture with random weights instead of a folder, e.g. vilt-b32.", "NAME");
     const QCommandLineOption imageOption("image", "Image file (default: the bundled sample).", "FILE");
     const QCommandLineOption questionOption("question", "The question.", "TEXT");
-    const QCommandLineOption methodOption("method", "none | pumer (VQAv2 preset) | tome | smres | random | uniform.", "NAME");
+    const QCommandLineOption methodOption("method", "none | pumer (VQAv2 preset) | tome | smres | random | uniform | dynamicvit (models with predictors).", "NAME");
     const QCommandLineOption layerOption("layer", "Layer to show (default: the one after the first reduction).", "N");
     const QCommandLineOption compareOption("compare", "Start in compare mode (against the unreduced model).");
     const QCommandLineOption deviceOption("device", "cpu | cuda.", "DEVICE", "cpu");
