@@ -56,7 +56,7 @@ struct RunOutcome {
 };
 
 // A quick evaluation of a configuration on a task split, for the Trade-off chart's marked point:
-// the method's pass and the unreduced one (cached per model), their accuracy and throughput.
+// the unreduced pass and the method's, back to back, their accuracy and throughput.
 struct EvalJob {
     quint64 id = 0;
     MethodSettings method;

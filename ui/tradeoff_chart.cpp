@@ -22,6 +22,24 @@ const QColor kReferenceColor{150, 150, 150};
 
 QString percent(double fraction) { return QStringLiteral("%1%").arg(100.0 * fraction, 0, 'f', 1); }
 
+// A five-pointed star for the current configuration's marker. QCustomPlot scales a custom
+// scatter path by size / 6, so an outer radius of 3 spans the scatter size.
+QPainterPath starPath(double radius)
+{
+    QPainterPath path;
+    for (int i = 0; i < 10; ++i) {
+        const double r = i % 2 ? radius * 0.45 : radius;
+        const double angle = i * 3.14159265358979323846 / 5;
+        const QPointF point(r * std::sin(angle), -r * std::cos(angle));
+        if (i == 0)
+            path.moveTo(point);
+        else
+            path.lineTo(point);
+    }
+    path.closeSubpath();
+    return path;
+}
+
 }  // namespace
 
 TradeoffChart::TradeoffChart(QWidget* parent) : QWidget(parent)
@@ -36,8 +54,13 @@ TradeoffChart::TradeoffChart(QWidget* parent) : QWidget(parent)
     QFont legendFont = m_plot->font();
     legendFont.setPointSizeF(legendFont.pointSizeF() * 0.85);
     m_plot->legend->setFont(legendFont);
-    m_plot->legend->setBrush(QColor(255, 255, 255, 200));
-    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignLeft);
+    // The legend below the axes, in rows of three, so it never hides a point.
+    m_plot->legend->setBrush(Qt::NoBrush);
+    m_plot->legend->setBorderPen(Qt::NoPen);
+    m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    m_plot->legend->setWrap(3);
+    m_plot->plotLayout()->addElement(1, 0, m_plot->legend);
+    m_plot->plotLayout()->setRowStretchFactor(1, 0.001);
     m_plot->xAxis->setLabel(tr("speed-up over the unreduced model (×)"));
     m_plot->yAxis->setLabel(tr("accuracy (%)"));
     m_pointLabel = new QLabel(this);
@@ -172,7 +195,9 @@ void TradeoffChart::rebuild()
         QCPGraph* graph = m_plot->addGraph();
         graph->setName(tr("current configuration"));
         graph->setLineStyle(QCPGraph::lsNone);
-        graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, QPen(kCurrentColor, 2), QBrush(kCurrentFill), 18));
+        QPen outline(kCurrentColor, 1.2);
+        outline.setCosmetic(true);  // not scaled with the path
+        graph->setScatterStyle(QCPScatterStyle(starPath(3), outline, QBrush(kCurrentFill), 22));
         graph->setData({m_current->speedup}, {m_current->accuracy * 100});
         extend(m_current->speedup, m_current->accuracy);
     }
