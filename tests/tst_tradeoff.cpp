@@ -40,7 +40,8 @@ struct Calls {
     std::atomic<int> runs{0};
 };
 
-// Runs take 30 ms; an evaluation takes 40 steps of 10 ms and polls its cancel flag between them.
+// Runs take 30 ms; an evaluation takes 100 steps of 10 ms and polls its cancel flag between them
+// (long enough that a run requested right after it starts always finds it in flight).
 class SlowEvalBackend : public ModelBackend {
 public:
     explicit SlowEvalBackend(std::shared_ptr<Calls> calls) : m_calls(std::move(calls))
@@ -60,7 +61,7 @@ public:
     EvalOutcome evaluate(const EvalJob& job, const std::atomic<bool>* cancel) override
     {
         ++m_calls->evalStarted;
-        for (int step = 0; step < 40; ++step) {
+        for (int step = 0; step < 100; ++step) {
             if (cancel && cancel->load()) {
                 ++m_calls->evalCancelled;
                 throw Cancelled();
@@ -165,7 +166,7 @@ private Q_SLOTS:
         controller.requestEval(evalJob(0.3));
         const quint64 newest = controller.requestEval(evalJob(0.4));
         QVERIFY(evalFinished.wait(5000));
-        QTest::qWait(600);  // nothing else arrives
+        QTest::qWait(1200);  // nothing else arrives
         QCOMPARE(evalFinished.size(), 1);
         const auto outcome = evalFinished.front().front().value<EvalOutcome>();
         QCOMPARE(outcome.jobId, newest);
