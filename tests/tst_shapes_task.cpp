@@ -52,9 +52,9 @@ private slots:
         QCOMPARE(a.question, b.question);
         QCOMPARE(a.answer, b.answer);
         QVERIFY(a.image.pixels == b.image.pixels);
-        QCOMPARE(a.image.width, 128);
-        QCOMPARE(a.image.height, 128);
-        QCOMPARE(static_cast<int>(a.image.pixels.size()), 128 * 128 * 3);
+        QCOMPARE(a.image.width, 192);
+        QCOMPARE(a.image.height, 192);
+        QCOMPARE(static_cast<int>(a.image.pixels.size()), 192 * 192 * 3);
     }
 
     void seedsAreDifferentSplits()
@@ -187,6 +187,28 @@ private slots:
         QVERIFY(checked >= 20);
     }
 
+    void objectsSitOnePerGridCell()
+    {
+        // Each object inside its own cell of the 8 x 8 grid, so with patches of a cell's size
+        // every object is one image token.
+        for (int size : {192, 128}) {
+            ShapesOptions options;
+            options.imageSize = size;
+            const double cell = double(size) / options.grid;
+            for (uint64_t i = 0; i < 400; ++i) {
+                const auto sample = makeSample(6, i, options);
+                std::set<int> cells;
+                for (const auto& o : sample.objects) {
+                    const int column = int(o.x / cell), row = int(o.y / cell);
+                    QVERIFY(cells.insert(row * options.grid + column).second);
+                    QVERIFY(o.x - o.radius >= column * cell && o.x + o.radius <= (column + 1) * cell);
+                    QVERIFY(o.y - o.radius >= row * cell && o.y + o.radius <= (row + 1) * cell);
+                    QVERIFY(o.radius >= 0.2 * cell);
+                }
+            }
+        }
+    }
+
     void questionWordsCoverTheQuestions()
     {
         const auto words = questionWords();
@@ -212,6 +234,9 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, makeSample(1, 1, options));
         options = {};
         options.imageSize = 16;
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, makeSample(1, 1, options));
+        options = {};
+        options.grid = 2;
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, makeSample(1, 1, options));
     }
 };

@@ -44,6 +44,7 @@ const std::array<cv::Vec3b, kColors> kColorRgb = {cv::Vec3b(215, 40, 40),  cv::V
                                                   cv::Vec3b(145, 60, 185), cv::Vec3b(245, 135, 30)};
 constexpr double kStarInner = 0.45;   // inner radius of the five-pointed star / outer radius
 constexpr double kCrossHalf = 0.32;   // half width of a cross arm / outer radius
+constexpr double kMinRadius = 0.25, kMaxRadius = 0.47;  // circumradius / grid cell side
 
 // Polygon vertices of a shape (not for circles), centred at the origin, unit circumradius.
 std::vector<cv::Point2d> unitPolygon(ShapeKind kind) {
@@ -159,24 +160,24 @@ bool matches(const SceneObject& o, const Requirement& r) {
     return (r.kind < 0 || static_cast<int>(o.kind) == r.kind) && (r.color < 0 || o.color == r.color);
 }
 
-// Places 2..6 non-overlapping objects. With a requirement, exactly `count` of them match it.
+// Places the objects, each in its own cell of the options.grid x options.grid grid (shuffled
+// cells, a random size and an offset that keeps the shape inside its cell). With a requirement,
+// exactly `count` of them match it.
 bool placeObjects(std::vector<SceneObject>& objects, Rng& rng, const ShapesOptions& options, const Requirement& need) {
-    const double size = options.imageSize;
+    const double cell = static_cast<double>(options.imageSize) / options.grid;
     int total = rng.range(options.minObjects, options.maxObjects);
     if (need.count >= 0) total = std::clamp(std::max(total, need.count), 1, options.maxObjects);
+    std::vector<int> cells(static_cast<std::size_t>(options.grid * options.grid));
+    for (std::size_t i = 0; i < cells.size(); ++i) cells[i] = static_cast<int>(i);
+    for (int i = 0; i < total; ++i) std::swap(cells[static_cast<std::size_t>(i)], cells[i + rng.next() % (cells.size() - i)]);
     objects.clear();
     for (int i = 0; i < total; ++i) {
         SceneObject o;
-        bool placed = false;
-        for (int attempt = 0; attempt < 200 && !placed; ++attempt) {
-            o.radius = static_cast<float>(size * rng.uniform(0.07, 0.15));
-            o.x = static_cast<float>(rng.uniform(o.radius + 2, size - o.radius - 2));
-            o.y = static_cast<float>(rng.uniform(o.radius + 2, size - o.radius - 2));
-            placed = std::all_of(objects.begin(), objects.end(), [&](const SceneObject& other) {
-                return std::hypot(o.x - other.x, o.y - other.y) >= o.radius + other.radius + 3;
-            });
-        }
-        if (!placed) return false;
+        o.radius = static_cast<float>(cell * rng.uniform(kMinRadius, kMaxRadius));
+        const double room = std::max(0.0, cell / 2 - o.radius - 0.5);
+        const int column = cells[static_cast<std::size_t>(i)] % options.grid, row = cells[static_cast<std::size_t>(i)] / options.grid;
+        o.x = static_cast<float>((column + 0.5) * cell + rng.uniform(-room, room));
+        o.y = static_cast<float>((row + 0.5) * cell + rng.uniform(-room, room));
         o.angle = static_cast<float>(rng.uniform(-0.26, 0.26));
         // Attributes: the first `count` objects match the requirement, the rest must not.
         for (int attempt = 0;; ++attempt) {
@@ -390,9 +391,32 @@ std::vector<std::string> questionWords() {
     return words;
 }
 
+namespace {
+int64_t cellOf(const SceneObject& o, const ShapesOptions& options) {
+    const double cell = static_cast<double>(options.imageSize) / options.grid;
+    const int column = std::clamp(static_cast<int>(o.x / cell), 0, options.grid - 1);
+    const int row = std::clamp(static_cast<int>(o.y / cell), 0, options.grid - 1);
+    return row * options.grid + column;
+}
+}  // namespace
+
+std::vector<int64_t> cellLabels(const ShapesSample& sample, const ShapesOptions& options) {
+    std::vector<int64_t> labels(static_cast<std::size_t>(options.grid * options.grid), 0);
+    for (const auto& o : sample.objects)
+        labels[static_cast<std::size_t>(cellOf(o, options))] = 1 + o.color * kShapeKinds + static_cast<int>(o.kind);
+    return labels;
+}
+
+std::vector<int64_t> relevantCells(const ShapesSample& sample, const ShapesOptions& options) {
+    std::vector<int64_t> cells;
+    for (const int i : sample.relevant) cells.push_back(cellOf(sample.objects.at(static_cast<std::size_t>(i)), options));
+    return cells;
+}
+
 ShapesSample makeSample(uint64_t seed, uint64_t index, const ShapesOptions& options) {
-    if (options.imageSize < 32 || options.minObjects < 2 || options.maxObjects < options.minObjects || options.maxObjects > kMaxObjects)
-        throw std::invalid_argument("shapes: bad options (image size >= 32, 2 <= objects <= 5)");
+    if (options.imageSize < 32 || options.minObjects < 2 || options.maxObjects < options.minObjects ||
+        options.maxObjects > kMaxObjects || options.grid < 3 || options.grid * 4 > options.imageSize)
+        throw std::invalid_argument("shapes: bad options (image size >= 32, 2 <= objects <= 5, grid >= 3 with cells of 4 px or more)");
     Rng rng(seed * 0xD1B54A32D192ED03ull ^ (index + 0x8CB92BA72F3D8DD7ull));
     ShapesSample sample;
     sample.seed = seed;

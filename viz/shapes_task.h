@@ -2,8 +2,8 @@
 
 // Shapes VQA: a procedurally generated visual question answering task whose answers depend on
 // where things are in the image, so pruning the wrong patches changes the answer. Scenes of 2 to 5
-// shapes (circle, square, triangle, star, cross) in six colours and several sizes on a textured,
-// cluttered background; questions in varied English of five types (colour of a named shape, count
+// shapes (circle, square, triangle, star, cross) in six colours and several sizes, one per cell of
+// an 8 x 8 grid, on a textured, cluttered background; questions in varied English of five types (colour of a named shape, count
 // of a kind, existence, spatial relation, which is larger). Drawn with OpenCV (no Qt, no torch).
 //
 // Deterministic: a sample is a pure function of (seed, index, options). Splits are seeds: the
@@ -38,7 +38,11 @@ struct SceneObject {
 };
 
 struct ShapesOptions {
-    int imageSize = 128;   // square scenes, pixels
+    int imageSize = 192;   // square scenes, pixels
+    // Objects sit one per cell of a grid x grid layout (offset and sized to stay inside the
+    // cell). With the bundled model's patches (image size / 8) every object is one image token,
+    // so pruning that token removes the object from the model's view.
+    int grid = 8;
     int minObjects = 2;
     int maxObjects = kMaxObjects;
     bool clutter = true;   // background texture, lines and specks
@@ -60,5 +64,12 @@ const std::vector<std::string>& answerVocabulary();
 std::vector<std::string> questionWords();
 
 ShapesSample makeSample(uint64_t seed, uint64_t index, const ShapesOptions& options = {});
+
+// What is in each grid cell, row-major (grid x grid): 0 = no object, else 1 + colour * 5 + kind.
+// Training's auxiliary patch loss uses it (one cell = one patch of the bundled model).
+constexpr int kCellClasses = 1 + kColors * kShapeKinds;
+std::vector<int64_t> cellLabels(const ShapesSample& sample, const ShapesOptions& options);
+// The grid cells (row-major) of the objects the question is about (sample.relevant).
+std::vector<int64_t> relevantCells(const ShapesSample& sample, const ShapesOptions& options);
 
 }  // namespace tokenscope::shapes
