@@ -52,7 +52,7 @@ void writeFreshShapesModel(const fs::path& dir, const Arguments& args) {
         {"architectures", {"ViltForQuestionAnswering"}},
         {"model_type", "vilt"},
         {"hidden_size", hidden},
-        {"num_hidden_layers", args.intValue("layers", 1, 48)},
+        {"num_hidden_layers", args.intValue("depth", 1, 48)},
         {"num_attention_heads", heads},
         {"intermediate_size", args.intValue("mlp", 8, 16384)},
         {"hidden_act", "gelu"},
@@ -127,8 +127,12 @@ int runTrain(const Arguments& args) {
     const auto valSeed = static_cast<uint64_t>(args.intValue("val-seed", 0, 1 << 30));
     if (trainSeed == valSeed) throw UsageError("--train-seed and --val-seed must differ");
     const auto& answers = shapes::answerVocabulary();
-    const auto source = [&answers, scenes](uint64_t seed) {
-        return [&answers, scenes, seed](uint64_t first, int count, std::vector<TrainExample>& out) {
+    const double patchLossWeight = std::stod(args.value("patch-loss"));
+    const bool patchLabels = patchLossWeight > 0;
+    const double attentionLossWeight = std::stod(args.value("attention-loss"));
+    const bool relevantCells = attentionLossWeight > 0;
+    const auto source = [&answers, scenes, patchLabels, relevantCells](uint64_t seed) {
+        return [&answers, scenes, seed, patchLabels, relevantCells](uint64_t first, int count, std::vector<TrainExample>& out) {
             for (int i = 0; i < count; ++i) {
                 auto s = shapes::makeSample(seed, first + static_cast<uint64_t>(i), scenes);
                 TrainExample e;
@@ -136,6 +140,8 @@ int runTrain(const Arguments& args) {
                 e.group = static_cast<int>(s.type);
                 e.image = std::move(s.image);
                 e.question = std::move(s.question);
+                if (patchLabels) e.patchLabels = shapes::cellLabels(s, scenes);
+                if (relevantCells) e.relevantPatches = shapes::relevantCells(s, scenes);
                 out.push_back(std::move(e));
             }
         };
@@ -148,6 +154,10 @@ int runTrain(const Arguments& args) {
     options.method = methodFromArgs(args, args.value("method"));
     options.ratioWeight = std::stod(args.value("ratio-weight"));
     options.trainPredictorOnly = args.has("train-predictor-only");
+    options.patchLossWeight = patchLossWeight;
+    options.patchLossLayer = args.intValue("patch-loss-layer", 1, 48);
+    options.patchClasses = shapes::kCellClasses;
+    options.attentionLossWeight = attentionLossWeight;
     options.batchSize = args.intValue("batch", 1, 4096);
     options.steps = args.intValue("steps", 1, 100000000);
     options.learningRate = std::stod(args.value("lr"));
@@ -169,6 +179,8 @@ int runTrain(const Arguments& args) {
         }
         std::cerr << "step " << p.step << "/" << p.steps << std::fixed << std::setprecision(4) << "  loss " << p.loss;
         if (p.distillLoss > 0) std::cerr << " (task " << p.taskLoss << ", kl " << p.distillLoss << ")";
+        if (p.patchLoss > 0 || p.attentionLoss > 0)
+            std::cerr << " (task " << p.taskLoss << ", patch " << p.patchLoss << ", attention " << p.attentionLoss << ")";
         if (!p.keepFractions.empty()) {
             std::cerr << "  ratio " << p.ratioLoss << " kept";
             for (const auto f : p.keepFractions) std::cerr << " " << std::setprecision(3) << f;
@@ -211,6 +223,9 @@ std::vector<Command> trainCommands() {
                      {"distill-from", "DIR", "", "teacher model folder: add KL(student || teacher) to the loss"},
                      {"distill-weight", "W", "1.0", "weight of the distillation term"},
                      {"ratio-weight", "W", "2.0", "dynamicvit: weight of the keep-ratio loss"},
+                     {"patch-loss", "W", "0", "weight of the auxiliary patch loss (what is in each grid cell; training only, not saved)"},
+                     {"patch-loss-layer", "N", "2", "patch loss on the tokens after this many blocks"},
+                     {"attention-loss", "W", "0", "weight of the auxiliary attention loss (the last block's [CLS] looks at the question's objects; training only)"},
                      {"train-predictor-only", "", "", "dynamicvit: freeze the model, train only the predictors"},
                      {"steps", "N", "3000", "optimizer steps"},
                      {"batch", "B", "64", "examples per step"},
@@ -224,12 +239,12 @@ std::vector<Command> trainCommands() {
                      {"train-seed", "S", "1", "split seed of the training data"},
                      {"val-seed", "S", "2", "split seed of the validation data"},
                      {"seed", "N", "0", "seed of the initial weights"},
-                     {"image-size", "PX", "128", "fresh model: scene size (and the model's image size)"},
-                     {"patch", "PX", "16", "fresh model: patch size"},
-                     {"hidden", "N", "96", "fresh model: hidden size"},
-                     {"layers", "N", "12", "fresh model: encoder layers"},
+                     {"image-size", "PX", "192", "fresh model: scene size (and the model's image size)"},
+                     {"patch", "PX", "24", "fresh model: patch size (image size / 8: one grid cell, one object)"},
+                     {"hidden", "N", "128", "fresh model: hidden size"},
+                     {"depth", "N", "6", "fresh model: encoder layers"},
                      {"heads", "N", "4", "fresh model: attention heads"},
-                     {"mlp", "N", "192", "fresh model: MLP size"}}),
+                     {"mlp", "N", "256", "fresh model: MLP size"}}),
          runTrain},
     };
 }

@@ -175,6 +175,108 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(std::exception, trainVilt(other));
     }
 
+    void patchLossLearnsResumesAndIsNotSaved()
+    {
+        // Every patch of the tiny model's 2 x 2 grid is labelled with the image's colour (class 1 + label).
+        const auto withPatches = [](ExampleSource source, std::size_t cells) {
+            return ExampleSource([source, cells](uint64_t first, int count, std::vector<TrainExample>& out) {
+                const auto start = out.size();
+                source(first, count, out);
+                for (auto i = start; i < out.size(); ++i) out[i].patchLabels.assign(cells, out[i].label + 1);
+            });
+        };
+        const auto options = [&](const fs::path& dir, std::size_t cells) {
+            auto o = baseOptions(dir);
+            o.steps = 20;
+            o.patchLossWeight = 1.0;
+            o.patchLossLayer = 1;
+            o.patchClasses = 3;
+            o.train = withPatches(colourSource(1), cells);
+            return o;
+        };
+        const auto plain = m_root / "patch-plain", straight = m_root / "patch-straight", resumed = m_root / "patch-resumed";
+        for (const auto& dir : {plain, straight, resumed}) writeTinyModel(dir);
+        auto p = baseOptions(plain);
+        p.steps = 2;
+        trainVilt(p);
+
+        auto o = options(straight, 4);
+        std::vector<double> patchLosses;
+        o.progress = [&](const TrainProgress& progress) {
+            if (progress.note.empty()) patchLosses.push_back(progress.patchLoss);
+        };
+        trainVilt(o);
+        QVERIFY(patchLosses.size() >= 2);
+        QVERIFY2(patchLosses.back() < 0.5 * patchLosses.front(),
+                 qPrintable(QString("patch loss %1 -> %2").arg(patchLosses.front()).arg(patchLosses.back())));
+        QVERIFY(fs::exists(straight / "checkpoint" / "patch_head.safetensors"));
+        // The head is training-only: the model file holds exactly a plain run's tensors.
+        const auto a = readTensorFile((straight / "model.safetensors").string());
+        const auto reference = readTensorFile((plain / "model.safetensors").string());
+        QCOMPARE(a.size(), reference.size());
+        for (const auto& [name, tensor] : reference) QVERIFY2(a.count(name), name.c_str());
+
+        // Stopped and resumed (the head and its optimizer state come back): the straight run's weights.
+        std::atomic<bool> cancel{false};
+        auto first = options(resumed, 4);
+        first.cancel = &cancel;
+        first.progress = [&](const TrainProgress& progress) {
+            if (progress.step >= 5) cancel = true;
+        };
+        QVERIFY(trainVilt(first).cancelled);
+        trainVilt(options(resumed, 4));
+        const auto b = readTensorFile((resumed / "model.safetensors").string());
+        for (const auto& [name, tensor] : a) QVERIFY2(torch::allclose(tensor, b.at(name), 1e-5, 1e-6), name.c_str());
+
+        // Labels for another grid: refused, naming both counts.
+        const auto wrong = m_root / "patch-wrong";
+        writeTinyModel(wrong);
+        try {
+            trainVilt(options(wrong, 9));
+            QFAIL("labels for 9 patches on a 4-patch model were accepted");
+        } catch (const std::exception& e) {
+            QVERIFY2(QString(e.what()).contains("9 per example") && QString(e.what()).contains("4 patches"), e.what());
+        }
+    }
+
+    void attentionLossTeachesWhereToLook()
+    {
+        // The question is always about patch 3 (bottom right): the [CLS] attention learns to go there.
+        const auto dir = m_root / "attention";
+        writeTinyModel(dir);
+        auto o = baseOptions(dir);
+        o.steps = 80;
+        o.attentionLossWeight = 1.0;
+        const auto pointAt = [](ExampleSource source, int64_t cell) {
+            return ExampleSource([source, cell](uint64_t first, int count, std::vector<TrainExample>& out) {
+                const auto start = out.size();
+                source(first, count, out);
+                for (auto i = start; i < out.size(); ++i) out[i].relevantPatches = {cell};
+            });
+        };
+        o.train = pointAt(colourSource(1), 3);
+        std::vector<double> losses;
+        o.progress = [&](const TrainProgress& p) {
+            if (p.note.empty()) losses.push_back(p.attentionLoss);
+        };
+        trainVilt(o);
+        QVERIFY(losses.size() >= 2);
+        QVERIFY2(losses.front() > 1.0, qPrintable(QString::number(losses.front())));  // about -log(1/8) at first
+        QVERIFY2(losses.back() < 0.5 * losses.front(), qPrintable(QString("attention loss %1 -> %2").arg(losses.front()).arg(losses.back())));
+
+        const auto bad = m_root / "attention-bad";
+        writeTinyModel(bad);
+        auto b = baseOptions(bad);
+        b.attentionLossWeight = 1.0;
+        b.train = pointAt(colourSource(1), 4);
+        try {
+            trainVilt(b);
+            QFAIL("a relevant patch outside the grid was accepted");
+        } catch (const std::exception& e) {
+            QVERIFY2(QString(e.what()).contains("outside the model's 4 patches"), e.what());
+        }
+    }
+
     void distillationFromAnIdenticalTeacherStartsAtZero()
     {
         const auto teacher = m_root / "teacher", student = m_root / "student";

@@ -35,6 +35,8 @@ struct Batch {
     ViltInputs inputs;
     torch::Tensor labels;  // [B] int64
     std::vector<int> groups;
+    torch::Tensor patchLabels;  // [B, G] int64 when every example has G patch labels, else undefined
+    std::vector<std::vector<int64_t>> relevantPatches;
 };
 
 class BatchMaker {
@@ -62,6 +64,7 @@ public:
                             std::to_string(labelCount) + " labels");
             labels.push_back(e.label);
             batch.groups.push_back(e.group);
+            batch.relevantPatches.push_back(e.relevantPatches);
         }
         auto ids = torch::zeros({n, static_cast<int64_t>(longest)}, torch::kLong);
         auto mask = torch::zeros({n, static_cast<int64_t>(longest)}, torch::kLong);
@@ -76,6 +79,15 @@ public:
         batch.inputs.pixelValues = pixels.pixelValues;
         batch.inputs.pixelMask = pixels.pixelMask;
         batch.labels = torch::tensor(labels, torch::kLong);
+        const auto cells = examples.empty() ? 0 : examples.front().patchLabels.size();
+        const bool dense = cells > 0 && std::all_of(examples.begin(), examples.end(), [cells](const TrainExample& e) {
+            return e.patchLabels.size() == cells;
+        });
+        if (dense) {
+            batch.patchLabels = torch::empty({n, static_cast<int64_t>(cells)}, torch::kLong);
+            for (int64_t b = 0; b < n; ++b)
+                batch.patchLabels[b].copy_(torch::tensor(examples[static_cast<std::size_t>(b)].patchLabels, torch::kLong));
+        }
         return batch;
     }
 
@@ -194,6 +206,53 @@ Validation validate(Vilt& model, const BatchMaker& maker, const TrainOptions& o,
     return result;
 }
 
+// The auxiliary patch loss: the head's class scores for the patch tokens after block layer - 1
+// against the batch's per-patch labels (row-major over the model's patch grid).
+torch::Tensor patchLoss(const ViltEncoding& encoding, const Batch& batch, torch::nn::Linear& head, int layer,
+                        int64_t classes) {
+    if (!batch.patchLabels.defined()) throw Error("the patch loss needs patch labels on every training example");
+    const auto& hidden = encoding.hiddenStates.at(static_cast<std::size_t>(layer));  // [B, T + 1 + N, C]
+    const int64_t cells = encoding.gridHeight * encoding.gridWidth;
+    if (batch.patchLabels.size(1) != cells)
+        throw Error("patch labels: " + std::to_string(batch.patchLabels.size(1)) + " per example, but the model's patch grid has " +
+                    std::to_string(cells) + " patches (use patches of the scene grid's cell size)");
+    const int64_t patches = encoding.imagePatchIndex.size(1);
+    const auto tokens = hidden.narrow(1, encoding.textLength + 1, patches);                   // [B, N, C]
+    const auto& where = encoding.imagePatchIndex;                                              // [B, N, 2]
+    const auto cell = where.select(2, 0) * encoding.gridWidth + where.select(2, 1);            // [B, N]
+    const auto target = batch.patchLabels.gather(1, cell);                                     // [B, N]
+    auto weight = torch::ones({classes}, hidden.options());
+    weight[0] = 0.1;  // empty patches: most of the grid
+    return torch::nn::functional::cross_entropy(head(tokens).reshape({-1, classes}), target.reshape({-1}),
+                                                torch::nn::functional::CrossEntropyFuncOptions().weight(weight));
+}
+
+// The auxiliary attention loss: -log of the last block's text-[CLS] attention mass (mean over
+// heads) on each example's relevant patches, averaged over the examples that have some.
+torch::Tensor attentionLoss(const ViltEncoding& encoding, const Batch& batch) {
+    const auto& attention = encoding.attentions.back();  // [B, H, L, L]
+    const int64_t patches = encoding.imagePatchIndex.size(1);
+    const auto row = attention.select(2, 0).narrow(2, encoding.textLength + 1, patches).mean(1);  // [B, N]
+    const int64_t cells = encoding.gridHeight * encoding.gridWidth, n = row.size(0);
+    auto relevant = torch::zeros({n, cells}, row.options());
+    std::vector<int64_t> counted;
+    for (int64_t b = 0; b < n; ++b) {
+        const auto& list = batch.relevantPatches[static_cast<std::size_t>(b)];
+        for (const auto cell : list) {
+            if (cell < 0 || cell >= cells)
+                throw Error("relevant patch " + std::to_string(cell) + " is outside the model's " + std::to_string(cells) + " patches");
+            relevant[b][cell] = 1.0;
+        }
+        if (!list.empty()) counted.push_back(b);
+    }
+    if (counted.empty()) return torch::zeros({}, row.options());
+    const auto& where = encoding.imagePatchIndex;
+    const auto cell = where.select(2, 0) * encoding.gridWidth + where.select(2, 1);  // [B, N]
+    const auto mass = (row * relevant.gather(1, cell)).sum(1);                      // [B]
+    const auto index = torch::tensor(counted, torch::kLong);
+    return -torch::log(mass.index_select(0, index) + 1e-6).mean();
+}
+
 }  // namespace
 
 TrainSummary trainVilt(const TrainOptions& o) {
@@ -228,6 +287,18 @@ TrainSummary trainVilt(const TrainOptions& o) {
     std::vector<torch::Tensor> decay, noDecay;
     for (const auto& [name, parameter] : dynamicVitTrainableParameters(*model, o.trainPredictorOnly))
         (isNoDecay(name) ? noDecay : decay).push_back(parameter);
+    const bool usesPatchLoss = o.patchLossWeight > 0;
+    const bool usesAttentionLoss = o.attentionLossWeight > 0;
+    if (usesAttentionLoss && o.method.method != Method::None) throw Error("the attention loss trains plain models (no --method)");
+    torch::nn::Linear patchHead{nullptr};
+    if (usesPatchLoss) {
+        if (o.method.method != Method::None) throw Error("the patch loss trains plain models (no --method)");
+        if (o.patchClasses < 2) throw Error("the patch loss needs at least 2 patch classes");
+        if (o.patchLossLayer < 1 || o.patchLossLayer > config.vilt.numHiddenLayers)
+            throw Error("the patch loss layer must be 1.." + std::to_string(config.vilt.numHiddenLayers));
+        patchHead = torch::nn::Linear(config.vilt.hiddenSize, o.patchClasses);
+        for (const auto& item : patchHead->named_parameters()) (isNoDecay(item.key()) ? noDecay : decay).push_back(item.value());
+    }
     // The training forward of DynamicViT: Gumbel decisions as masks (validation prunes).
     auto trainReduction = reduction;
     if (isDynamicVit) trainReduction->dynamicVit.training = true;
@@ -255,6 +326,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
             throw Error(checkpointDir.string() + ": this checkpoint was made with other --steps / --batch values; "
                                                  "use the same ones to resume, or delete the folder to start again");
         loadStateDict(*model, Checkpoint::open((checkpointDir / "model.safetensors").string()), {});
+        if (usesPatchLoss) loadStateDict(*patchHead, Checkpoint::open((checkpointDir / "patch_head.safetensors").string()), {});
         try {
             torch::load(optimizer, (checkpointDir / "optimizer.pt").string());
         } catch (const c10::Error& e) {
@@ -268,6 +340,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
     const auto writeCheckpoint = [&](int64_t step) {
         fs::create_directories(checkpointDir);
         writeTensorFile((checkpointDir / "model.safetensors").string(), stateDict(*model));
+        if (usesPatchLoss) writeTensorFile((checkpointDir / "patch_head.safetensors").string(), stateDict(*patchHead));
         torch::save(optimizer, (checkpointDir / "optimizer.pt").string());
         std::ofstream((checkpointDir / "state.json").string())
             << nlohmann::json{{"step", step}, {"steps", o.steps}, {"batch_size", o.batchSize}}.dump(2) << "\n";
@@ -279,6 +352,8 @@ TrainSummary trainVilt(const TrainOptions& o) {
     if (!appendLog) {
         log << "step,loss,task_loss,distill_loss,train_accuracy,learning_rate,examples_per_s,elapsed_s,validation_accuracy";
         for (const auto& g : o.groupNames) log << ",val_" << g;
+        if (usesPatchLoss) log << ",patch_loss";
+        if (usesAttentionLoss) log << ",attention_loss";
         if (isDynamicVit) {
             log << ",ratio_loss";
             for (std::size_t i = 0; i < reduction->dynamicVit.locations.size(); ++i) log << ",keep_" << i + 1;
@@ -297,7 +372,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
     TrainSummary summary;
     const auto runStart = std::chrono::steady_clock::now();
     auto windowStart = runStart;
-    double lossSum = 0, taskSum = 0, distillSum = 0, ratioSum = 0;
+    double lossSum = 0, taskSum = 0, distillSum = 0, ratioSum = 0, patchSum = 0, attentionSum = 0;
     std::vector<double> keepSums(isDynamicVit ? reduction->dynamicVit.locations.size() : 0, 0.0);
     int64_t right = 0, seen = 0, windowSteps = 0;
     auto next = fetch(start);
@@ -307,11 +382,23 @@ TrainSummary trainVilt(const TrainOptions& o) {
         const auto batch = maker.make(examples, labelCount);
         ViltForwardOptions forward;
         forward.reduction = trainReduction;
+        forward.keepHiddenStates = usesPatchLoss;
+        forward.keepAttentions = usesAttentionLoss;
         const auto outputs = model->forward(batch.inputs, forward);
         const auto& logits = outputs.logits;  // [B, labels]
         const auto target = torch::one_hot(batch.labels, labelCount).to(logits.dtype());
         auto taskLoss = torch::binary_cross_entropy_with_logits(logits, target) * static_cast<double>(labelCount);
         auto loss = taskLoss;
+        if (usesPatchLoss) {
+            const auto aux = patchLoss(outputs.images.front(), batch, patchHead, o.patchLossLayer, o.patchClasses);
+            loss = loss + o.patchLossWeight * aux;
+            patchSum += aux.item<double>();
+        }
+        if (usesAttentionLoss) {
+            const auto aux = attentionLoss(outputs.images.front(), batch);
+            loss = loss + o.attentionLossWeight * aux;
+            attentionSum += aux.item<double>();
+        }
         torch::Tensor distill;
         if (teacher) {
             torch::Tensor teacherLogits;
@@ -356,6 +443,8 @@ TrainSummary trainVilt(const TrainOptions& o) {
             progress.taskLoss = taskSum / windowSteps;
             progress.distillLoss = distillSum / windowSteps;
             progress.ratioLoss = ratioSum / windowSteps;
+            progress.patchLoss = patchSum / windowSteps;
+            progress.attentionLoss = attentionSum / windowSteps;
             progress.keepFractions.clear();
             for (const auto sum : keepSums) progress.keepFractions.push_back(sum / windowSteps);
             progress.trainAccuracy = seen ? static_cast<double>(right) / seen : 0.0;
@@ -381,13 +470,15 @@ TrainSummary trainVilt(const TrainOptions& o) {
                 log << ",";
                 if (progress.validated && g < progress.groupAccuracy.size()) log << progress.groupAccuracy[g];
             }
+            if (usesPatchLoss) log << "," << progress.patchLoss;
+            if (usesAttentionLoss) log << "," << progress.attentionLoss;
             if (isDynamicVit) {
                 log << "," << progress.ratioLoss;
                 for (const auto f : progress.keepFractions) log << "," << f;
             }
             log << "\n" << std::flush;
             if (o.progress) o.progress(progress);
-            lossSum = taskSum = distillSum = ratioSum = 0;
+            lossSum = taskSum = distillSum = ratioSum = patchSum = attentionSum = 0;
             std::fill(keepSums.begin(), keepSums.end(), 0.0);
             right = seen = windowSteps = 0;
             windowStart = std::chrono::steady_clock::now();

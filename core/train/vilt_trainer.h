@@ -29,6 +29,12 @@ struct TrainExample {
     std::string question;
     int64_t label = 0;  // index into the config's id2label
     int group = 0;      // for per-group validation accuracy (question type)
+    // Optional dense supervision: one class per patch of the model's grid, row-major (0 = nothing
+    // there). Used by TrainOptions::patchLossWeight; empty = none for this example.
+    std::vector<int64_t> patchLabels;
+    // Optional: the patches (row-major grid indices) holding what the question is about; used by
+    // TrainOptions::attentionLossWeight. Empty = nothing to point at (e.g. "no" to "is there...?").
+    std::vector<int64_t> relevantPatches;
 };
 
 // Fills out with examples [first, first + count) of a split. Must be deterministic.
@@ -39,6 +45,8 @@ struct TrainProgress {
     double loss = 0;              // mean over the steps since the last report
     double taskLoss = 0, distillLoss = 0;
     double ratioLoss = 0;               // DynamicViT: the ratio loss (before its weight)
+    double patchLoss = 0;               // the auxiliary patch loss (before its weight)
+    double attentionLoss = 0;           // the auxiliary attention loss (before its weight)
     std::vector<double> keepFractions;  // DynamicViT: mean fraction of patches kept per stage
     double trainAccuracy = 0;     // over the same steps
     double learningRate = 0;
@@ -64,6 +72,17 @@ struct TrainOptions {
     // model.safetensors start from DynamicViT's initialisation.
     double ratioWeight = 2.0;
     bool trainPredictorOnly = false;  // freeze everything but the predictors (DynamicViT only)
+    // Auxiliary patch loss (training only, never saved in model.safetensors): a linear head on the
+    // patch tokens after block patchLossLayer - 1 predicts each TrainExample::patchLabels class;
+    // cross-entropy with empty patches weighted 0.1, times this weight. 0 = off. It teaches the
+    // patch embeddings what is where early, which the answer loss alone does slowly.
+    double patchLossWeight = 0.0;
+    int patchLossLayer = 2;
+    int patchClasses = 0;  // classes of patchLabels (> 0 when patchLossWeight > 0)
+    // Auxiliary attention loss (training only): -log of the attention mass that the text [CLS]
+    // query of the last block puts on the example's relevantPatches (mean over heads), times this
+    // weight; examples without relevant patches do not count. 0 = off. It teaches where to look.
+    double attentionLossWeight = 0.0;
     int batchSize = 64;
     int64_t steps = 1000;
     double learningRate = 1e-3;
