@@ -296,16 +296,28 @@ QWidget* ControlsPanel::buildInputGroup()
     return group;
 }
 
-void ControlsPanel::setSampleImages(const QStringList& paths)
+void ControlsPanel::setSampleImages(const QList<SampleScene>& samples)
 {
     m_gallery->clear();
-    for (const QString& path : paths) {
-        QImage thumbnail(path);
+    for (const SampleScene& sample : samples) {
+        QImage thumbnail(sample.path);
         auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(thumbnail.scaled(112, 112, Qt::KeepAspectRatio,
                                                                                      Qt::SmoothTransformation))),
                                          QString(), m_gallery);
-        item->setData(Qt::UserRole, path);
-        item->setToolTip(QFileInfo(path).fileName());
+        item->setData(Qt::UserRole, sample.path);
+        QString tip = QFileInfo(sample.path).fileName();
+        if (!sample.question.isEmpty()) {
+            tip += tr("\nQuestion: %1").arg(sample.question);
+            if (!sample.answer.isEmpty())
+                tip += tr("\nRight answer: %1").arg(sample.answer);
+            if (m_question->findText(sample.question) < 0) {
+                const QSignalBlocker blocker(m_question);
+                const QString current = m_question->currentText();
+                m_question->insertItem(0, sample.question);
+                m_question->setCurrentText(current);
+            }
+        }
+        item->setToolTip(tip);
     }
 }
 
@@ -547,13 +559,10 @@ void ControlsPanel::applyPumerPreset(const QString& name)
     constexpr int kPresetDepth = 12;  // the presets name layers of 12-layer ViLT-B/32
     m_note.clear();
     if (m_layerCount < kPresetDepth) {
-        std::set<int> mapped;
-        for (int layer : preset.layers)
-            mapped.insert(std::min(m_layerCount - 1, layer * m_layerCount / kPresetDepth));
         QStringList original, scaled;
         for (int layer : preset.layers)
             original << QString::number(layer);
-        preset.layers.assign(mapped.begin(), mapped.end());
+        preset.layers = presetLayersAtDepth(preset.layers, m_layerCount);
         for (int layer : preset.layers)
             scaled << QString::number(layer);
         m_note = tr("Preset layers %1 are for 12 layers; on this %2-layer model they sit at the same depth: %3.")

@@ -131,21 +131,14 @@ EvalSummary summarize(const EvalSet& set, const MethodEval& method, const Method
     return summarizeEval(records, questionTypeNames());
 }
 
-std::vector<SweepPoint> sweepGrid(int layerCount, int imageTokens) {
+std::vector<SweepPoint> sweepGrid(int layerCount, int imageTokens, bool hasDynamicVit) {
     if (layerCount < 1) throw Error("the sweep needs a model with layers");
     std::vector<SweepPoint> grid;
     grid.push_back({MethodSettings{}, ""});
 
     // PuMer: the paper's layers 2, 5, 8 of 12, at the same depth fractions of another depth.
     MethodSettings pumer = pumerPreset("vqav2");
-    if (layerCount != 12) {
-        std::vector<int> layers;
-        for (int l : pumer.layers) {
-            const int scaled = std::clamp(static_cast<int>(std::lround(l * layerCount / 12.0)), 0, layerCount - 1);
-            if (std::find(layers.begin(), layers.end(), scaled) == layers.end()) layers.push_back(scaled);
-        }
-        pumer.layers = layers;
-    }
+    pumer.layers = presetLayersAtDepth(pumer.layers, layerCount);
     // (prune, image merge, text merge), lightest first; the second is the VQAv2 preset.
     const double ratios[][3] = {{0.05, 0.15, 0.1}, {0.1, 0.3, 0.2}, {0.2, 0.3, 0.2},
                                 {0.3, 0.4, 0.3},   {0.4, 0.5, 0.3}, {0.5, 0.6, 0.4}};
@@ -171,6 +164,16 @@ std::vector<SweepPoint> sweepGrid(int layerCount, int imageTokens) {
         m.method = Method::Tome;
         m.tomeR = r;
         grid.push_back({m, "r " + std::to_string(r)});
+    }
+
+    // DynamicViT: the predictors' keep ratio per stage (trained at one; others are extrapolations).
+    if (hasDynamicVit) {
+        for (int keep = 9; keep >= 5; --keep) {
+            MethodSettings m;
+            m.method = Method::DynamicVit;
+            m.dynamicVitKeepRatio = keep / 10.0;
+            grid.push_back({m, formatKnob("rho %.1f", m.dynamicVitKeepRatio)});
+        }
     }
 
     // Token budgets before the first layer.
@@ -216,7 +219,8 @@ std::vector<SweepRow> runSweep(Engine& engine, const EvalSet& set, const EvalRun
     };
     const auto none = evaluateMethod(engine, set, MethodSettings{}, optionsFor("unreduced"));
     const auto unreducedProbe = probeTokens(engine, set, MethodSettings{}, cancel);
-    const auto grid = sweepGrid(engine.summary().config.vilt.numHiddenLayers, unreducedProbe.firstLayerImageTokens);
+    const auto& config = engine.summary().config.vilt;
+    const auto grid = sweepGrid(config.numHiddenLayers, unreducedProbe.firstLayerImageTokens, config.dynamicVit.has_value());
     const int total = static_cast<int>(grid.size());
     std::vector<SweepRow> rows;
     std::vector<int> edgesSeen{std::min(unreducedProbe.resizedHeight, unreducedProbe.resizedWidth)};

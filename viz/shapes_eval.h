@@ -97,11 +97,12 @@ EvalSummary summarize(const EvalSet& set, const MethodEval& method, const Method
 // tokens at the last layer), random / uniform dropping and smaller resolution (keep 0.9 .. 0.2).
 // PuMer reduces in layers 2, 5, 8 (the preset's) of a 12-layer model, at the same depth fractions
 // of a shallower one. imageTokens: the unreduced model's image tokens (image CLS included).
+// hasDynamicVit (a checkpoint with trained predictors): DynamicViT at keep ratios 0.9 .. 0.5.
 struct SweepPoint {
     MethodSettings method;
     std::string knob;  // the swept value in words, for sweep.csv
 };
-std::vector<SweepPoint> sweepGrid(int layerCount, int imageTokens);
+std::vector<SweepPoint> sweepGrid(int layerCount, int imageTokens, bool hasDynamicVit = false);
 
 // A sweep.csv row for a pass; none is the unreduced pass of the same sweep (speed-up, agreement).
 SweepRow sweepRow(const SweepPoint& point, const EvalSet& set, const MethodEval& method, const MethodEval& none);

@@ -73,6 +73,7 @@ QColor sweepMethodColor(const std::string& method) {
     if (method == "random") return QColor(204, 121, 167);  // reddish purple
     if (method == "uniform") return QColor(0, 158, 115);  // bluish green
     if (method == "smres") return QColor(230, 159, 0);    // orange
+    if (method == "dynamicvit") return QColor(86, 180, 233);  // sky blue
     static const QColor others[] = {QColor(86, 180, 233), QColor(240, 228, 66), QColor(120, 94, 240)};
     return others[std::hash<std::string>{}(method) % 3];
 }
@@ -84,6 +85,7 @@ QString sweepMethodLabel(const std::string& method) {
     if (method == "random") return QStringLiteral("random drop");
     if (method == "uniform") return QStringLiteral("uniform drop");
     if (method == "smres") return QStringLiteral("smaller resolution");
+    if (method == "dynamicvit") return QStringLiteral("DynamicViT");
     return QString::fromStdString(method);
 }
 

@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <sstream>
 
 #include "common/error.h"
@@ -30,6 +32,17 @@ Method parseMethod(const std::string& name) {
         if (name == n) return m;
     }
     throw Error("unknown method '" + name + "' (use none, pumer, tome, smres, random, uniform or dynamicvit)");
+}
+
+std::vector<int> presetLayersAtDepth(const std::vector<int>& layers, int depth) {
+    constexpr int kPresetDepth = 12;
+    if (depth >= kPresetDepth || depth < 1) return layers;
+    std::vector<int> scaled;
+    for (int l : layers) {
+        const int at = std::clamp(static_cast<int>(std::lround(l * depth / static_cast<double>(kPresetDepth))), 0, depth - 1);
+        if (std::find(scaled.begin(), scaled.end(), at) == scaled.end()) scaled.push_back(at);
+    }
+    return scaled;
 }
 
 MethodSettings pumerPreset(const std::string& name) {

@@ -54,6 +54,9 @@ struct MethodSettings {
 // Presets from the released PuMer checkpoints: "vqav2" and "nlvr2" (layers 2,5,8, p 0.1, r 0.3,
 // t 0.2) and "snli-ve" (layers 2,4,6,8). Throws Error for an unknown name.
 MethodSettings pumerPreset(const std::string& name);
+// The presets name layers of 12-layer ViLT-B/32: the same depth fractions in a model of `depth`
+// layers (rounded, clamped, duplicates dropped; unchanged for 12 or more layers).
+std::vector<int> presetLayersAtDepth(const std::vector<int>& layers, int depth);
 // One line, e.g. "pumer reference L2,5,8 p0.1 r0.3 t0.2".
 std::string describe(const MethodSettings& settings);
 
