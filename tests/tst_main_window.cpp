@@ -1,19 +1,24 @@
 // The window on the bundled tiny model (offscreen): a knob starts a run and the overlay and counts
 // follow the trace, the scrubber changes the shown layer, compare mode shows the diff, a click
 // shows a token's provenance, and a corrupt checkpoint is reported while the old model keeps working.
+// The bundled scenes list (images/scenes.json) and a first start: the trained Shapes model on the
+// default scene answers its question right.
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QSignalSpy>
 #include <QSlider>
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "ui/answer_panel.h"
 #include "ui/canvas_view.h"
 #include "ui/controls_panel.h"
 #include "ui/layer_scrubber.h"
 #include "ui/main_window.h"
 #include "ui/run_controller.h"
+#include "ui/sample_scenes.h"
 #include "viz/image_io.h"
 #include "viz/overlay.h"
 
@@ -37,6 +42,8 @@ private Q_SLOTS:
     {
         MainWindowOptions options;
         options.usesSettings = false;
+        options.model.folder = resourceDir() + "/models/vilt-tiny-random";
+        options.imagePath = resourceDir() + "/images/photo.png";
         m_window = std::make_unique<MainWindow>(options);
         QSignalSpy shown(m_window.get(), &MainWindow::resultShown);
         m_window->resize(1400, 900);
@@ -148,6 +155,72 @@ private Q_SLOTS:
         QVERIFY(!m_window->openImageFile(path));
         QVERIFY(m_window->lastError().contains("Could not open the image"));
         QVERIFY(m_window->hasResult());
+    }
+
+    void sampleScenesListDefaultFirstThenOtherImages()
+    {
+        QTemporaryDir folder;
+        QVERIFY(folder.isValid());
+        const QDir dir(folder.path());
+        for (const char* name : {"a.png", "b.png", "scene-1.png", "scene-2.png"})
+            QVERIFY(QFile::copy(resourceDir() + "/images/photo.png", dir.filePath(name)));
+        QFile json(dir.filePath("scenes.json"));
+        QVERIFY(json.open(QIODevice::WriteOnly));
+        json.write(R"({"default": "scene-2.png", "scenes": [
+            {"image": "scene-1.png", "question": "what color is the star?", "answer": "red", "type": "color"},
+            {"image": "scene-2.png", "question": "how many circles are there?", "answer": "2", "type": "count"}]})");
+        json.close();
+        const SampleScenes samples = loadSampleScenes(folder.path());
+        QVERIFY2(samples.error.isEmpty(), qPrintable(samples.error));
+        QStringList names;
+        for (const SampleScene& scene : samples.scenes)
+            names << QFileInfo(scene.path).fileName();
+        QCOMPARE(names, (QStringList{"scene-2.png", "scene-1.png", "a.png", "b.png"}));
+        QCOMPARE(samples.scenes[0].question, QStringLiteral("how many circles are there?"));
+        QCOMPARE(samples.scenes[0].answer, QStringLiteral("2"));
+        QVERIFY(samples.scenes[2].question.isEmpty());
+        QVERIFY(findSampleScene(samples, dir.filePath("scene-1.png")));
+        QVERIFY(!findSampleScene(samples, dir.filePath("missing.png")));
+
+        // Broken JSON or a listed image that is missing: named in the error, the images still listed.
+        QVERIFY(json.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        json.write(R"({"scenes": [{"image": "gone.png", "question": "q", "answer": "a"}]})");
+        json.close();
+        const SampleScenes missing = loadSampleScenes(folder.path());
+        QVERIFY2(missing.error.contains("gone.png"), qPrintable(missing.error));
+        QCOMPARE(missing.scenes.size(), 4);
+        QVERIFY(json.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        json.write("{ not json");
+        json.close();
+        const SampleScenes broken = loadSampleScenes(folder.path());
+        QVERIFY2(broken.error.contains("scenes.json"), qPrintable(broken.error));
+        QCOMPARE(broken.scenes.size(), 4);
+    }
+
+    void firstStartAnswersTheDefaultSceneRight()
+    {
+        // A new user's first start: no options, no settings.
+        const QString trained = resourceDir() + "/models/shapes-vilt";
+        QVERIFY2(QFileInfo::exists(trained + "/model.safetensors"), "the trained Shapes model is bundled");
+        QCOMPARE(MainWindow::defaultModelFolder(), trained);
+        const SampleScenes samples = loadSampleScenes(resourceDir() + "/images");
+        QVERIFY2(samples.error.isEmpty(), qPrintable(samples.error));
+        QVERIFY(!samples.scenes.isEmpty());
+        const SampleScene scene = samples.scenes.front();
+        QVERIFY2(!scene.question.isEmpty() && !scene.answer.isEmpty(), "the default image is a Shapes scene with its question");
+
+        MainWindowOptions options;
+        options.usesSettings = false;
+        MainWindow window(options);
+        QSignalSpy shown(&window, &MainWindow::resultShown);
+        window.resize(1400, 900);
+        window.show();
+        QVERIFY2(waitForResult(shown, 120000), qPrintable(window.lastError()));
+        QCOMPARE(QDir(window.controller()->model().source.folder).canonicalPath(), QDir(trained).canonicalPath());
+        QCOMPARE(window.controls()->question(), scene.question);
+        QCOMPARE(window.expectedAnswer(), scene.answer);
+        QCOMPARE(QString::fromStdString(window.outcome().result->answers.front().label), scene.answer);
+        QCOMPARE(window.answers()->expectedVerdict(), QStringLiteral("right"));
     }
 };
 

@@ -45,6 +45,10 @@ std::unique_ptr<MainWindow> makeWindow(const MainWindowOptions& extra = {})
 {
     MainWindowOptions options = extra;
     options.usesSettings = false;
+    if (options.model.folder.isEmpty() && options.model.builtinName.isEmpty())
+        options.model.folder = resourceDir() + "/models/vilt-tiny-random";
+    if (options.imagePath.isEmpty())
+        options.imagePath = resourceDir() + "/images/photo.png";
     auto window = std::make_unique<MainWindow>(options);
     window->resize(1400, 900);
     window->show();

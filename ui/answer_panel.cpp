@@ -91,6 +91,10 @@ AnswerPanel::AnswerPanel(QWidget* parent) : QWidget(parent)
     m_verdict->setWordWrap(true);
     layout->addLayout(columns);
     layout->addWidget(m_verdict);
+    m_expected = new QLabel(this);
+    m_expected->setWordWrap(true);
+    m_expected->setToolTip(tr("The answer the Shapes VQA generator knows to be right for this bundled scene and question."));
+    layout->addWidget(m_expected);
     clear();
 }
 
@@ -116,6 +120,33 @@ void AnswerPanel::setAnswers(const QString& title, const std::vector<ScoredAnswe
                                .arg(QString::fromStdString(reference.front().label).toHtmlEscaped(),
                                     QString::fromStdString(answers.front().label).toHtmlEscaped()));
     }
+    showExpected();
+}
+
+void AnswerPanel::setExpectedAnswer(const QString& answer)
+{
+    m_expectedAnswer = answer;
+    showExpected();
+}
+
+QString AnswerPanel::expectedVerdict() const
+{
+    if (m_expectedAnswer.isEmpty() || m_answers->answers.empty())
+        return {};
+    return QString::fromStdString(m_answers->answers.front().label) == m_expectedAnswer ? QStringLiteral("right")
+                                                                                        : QStringLiteral("wrong");
+}
+
+void AnswerPanel::showExpected()
+{
+    const QString verdict = expectedVerdict();
+    m_expected->setVisible(!verdict.isEmpty());
+    if (verdict == QLatin1String("right"))
+        m_expected->setText(tr("<span style='color:#009e73'>✔ right: the scene's answer is <b>%1</b></span>")
+                                .arg(m_expectedAnswer.toHtmlEscaped()));
+    else if (!verdict.isEmpty())
+        m_expected->setText(tr("<span style='color:#d55e00'>✘ wrong: the scene's answer is <b>%1</b></span>")
+                                .arg(m_expectedAnswer.toHtmlEscaped()));
 }
 
 void AnswerPanel::clear() { setAnswers(tr("Answers"), {}, tr("Unreduced"), {}); }

@@ -25,11 +25,18 @@ public:
     void clear();
     // "same top answer" / "top answer changed: a -> b" (tests, screenshots).
     QString verdict() const;
+    // A bundled scene's right answer for the shown question (empty: none known, the line hides).
+    void setExpectedAnswer(const QString& answer);
+    // "right" / "wrong" against the expected answer; empty when none is known (tests).
+    QString expectedVerdict() const;
 
 private:
     AnswerList* m_answers;
     AnswerList* m_reference;
     QLabel* m_verdict;
+    QLabel* m_expected;
+    QString m_expectedAnswer;
+    void showExpected();
 };
 
 }  // namespace tokenscope

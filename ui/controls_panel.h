@@ -13,6 +13,7 @@
 
 #include "engine/trace.h"
 #include "ui/run_types.h"
+#include "ui/sample_scenes.h"
 #include "viz/overlay.h"
 
 class QAbstractButton;
@@ -66,7 +67,8 @@ public:
     void setViltControlsVisible(bool isVisible);
 
     // Input
-    void setSampleImages(const QStringList& paths);
+    // The gallery; a scene's question also joins the question suggestions.
+    void setSampleImages(const QList<SampleScene>& samples);
     QString question() const;
     void setQuestion(const QString& question);
 

@@ -37,6 +37,7 @@
 #include "ui/llava_controller.h"
 #include "ui/llava_view.h"
 #include "ui/run_controller.h"
+#include "ui/sample_scenes.h"
 #include "viz/image_io.h"
 #include "viz/overlay.h"
 
@@ -202,7 +203,14 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     connect(m_controls, &ControlsPanel::cancelLoadRequested, m_controller, &RunController::cancelLoad);
     connect(m_controls, &ControlsPanel::openImageRequested, this, &MainWindow::chooseImageFile);
     connect(m_controls, &ControlsPanel::pasteImageRequested, this, &MainWindow::pasteImage);
-    connect(m_controls, &ControlsPanel::sampleImageChosen, this, [this](const QString& path) { openImageFile(path); });
+    connect(m_controls, &ControlsPanel::sampleImageChosen, this, [this](const QString& path) {
+        // A bundled scene brings its question along.
+        if (const SampleScene* scene = findSampleScene(m_samples, path); scene && !scene->question.isEmpty()) {
+            m_controls->setQuestion(scene->question);
+            ++m_inputId;
+        }
+        openImageFile(path);
+    });
     connect(m_controls, &ControlsPanel::questionChanged, this, [this] {
         ++m_inputId;
         requestRun(true);
@@ -225,30 +233,32 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     for (CanvasView* view : {m_canvas, m_canvasA, m_canvasB})
         connect(view, &CanvasView::tokenClicked, this, &MainWindow::showProvenance);
 
-    // Samples, then the first input and model.
-    QStringList samples;
-    for (const QFileInfo& file : QDir(resourceDir() + "/images").entryInfoList({"*.png", "*.jpg", "*.jpeg"}, QDir::Files, QDir::Name))
-        samples << file.absoluteFilePath();
-    m_controls->setSampleImages(samples);
+    // Samples, then the first input and model. A first start (no settings, no options) opens the
+    // bundled trained model on the default scene with its question.
+    m_samples = loadSampleScenes(resourceDir() + "/images");
+    m_controls->setSampleImages(m_samples.scenes);
+    if (!m_samples.error.isEmpty())
+        showNote(m_samples.error);
     if (options.usesSettings)
         restoreSettings();
+    QString imagePath = m_options.imagePath;
+    if (imagePath.isEmpty() && !m_samples.scenes.isEmpty())
+        imagePath = m_samples.scenes.front().path;
+    const SampleScene* scene = findSampleScene(m_samples, imagePath);
     if (!options.question.isEmpty())
         m_controls->setQuestion(options.question);
     else if (m_controls->question().isEmpty())
-        m_controls->setQuestion(tr(kDefaultQuestion));
+        m_controls->setQuestion(scene && !scene->question.isEmpty() ? scene->question : tr(kDefaultQuestion));
     if (options.method)
         m_controls->setMethodSettings(*options.method);
     m_pendingLayer = options.layer;
 
-    QString imagePath = options.imagePath;
-    if (imagePath.isEmpty() && !samples.isEmpty())
-        imagePath = samples.front();
     if (!imagePath.isEmpty())
         openImageFile(imagePath);
 
     ModelSource source = options.model;
     if (source.folder.isEmpty() && source.builtinName.isEmpty())
-        source.folder = resourceDir() + "/models/vilt-tiny-random";
+        source.folder = defaultModelFolder();
     loadModel(source);
     resize(1540, 940);
 }
@@ -461,6 +471,7 @@ void MainWindow::showResult(const RunOutcome& outcome, const OverlayJob& job, in
     const RunResult* reference = referenceResult();
     m_answers->setAnswers(tr("A: %1").arg(QString::fromStdString(describe(outcome.result->method))), outcome.result->answers,
                           referenceName(), reference ? reference->answers : std::vector<ScoredAnswer>{});
+    m_answers->setExpectedAnswer(expectedAnswer());
     m_charts->addRun(*outcome.result, outcome.baseline.get(), outcome.totalMs);
     updateDeltas();
     showLayer();
@@ -474,6 +485,20 @@ void MainWindow::showResult(const RunOutcome& outcome, const OverlayJob& job, in
     m_lastResultDrawMs = double(drawTimer.nsecsElapsed()) / 1e6;
     requestQuickEval();  // after the run the user asked for, on the worker when it is free
     Q_EMIT resultShown();
+}
+
+QString MainWindow::expectedAnswer() const
+{
+    const SampleScene* scene = findSampleScene(m_samples, m_imagePath);
+    if (!scene || scene->question.isEmpty())
+        return {};
+    return m_controls->question().trimmed().compare(scene->question, Qt::CaseInsensitive) == 0 ? scene->answer : QString();
+}
+
+QString MainWindow::defaultModelFolder()
+{
+    const QString trained = resourceDir() + "/models/shapes-vilt";
+    return QFileInfo::exists(trained + "/model.safetensors") ? trained : resourceDir() + "/models/vilt-tiny-random";
 }
 
 int MainWindow::shownLayerIndex() const { return m_scrubber->currentIndex(); }

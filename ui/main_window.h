@@ -17,6 +17,7 @@
 #include "ui/overlay_cache.h"
 #include "ui/resource_paths.h"
 #include "ui/run_types.h"
+#include "ui/sample_scenes.h"
 #include "ui/session.h"
 
 class QLabel;
@@ -84,6 +85,10 @@ public:
     QString provenanceText() const;
     QString lastError() const { return m_lastError; }
     bool isCompareShown() const;
+    // The bundled scene's right answer when the shown image is one and the question is its question.
+    QString expectedAnswer() const;
+    // resources/models/shapes-vilt (the trained model) when present, else vilt-tiny-random.
+    static QString defaultModelFolder();
     // GUI-thread cost of showing the last result (its first layer drawn off the thread) and of the last layer
     // drawn (overlays, legend, text strip, counts), in milliseconds. For tokenscope-ui-bench.
     double lastResultDrawMs() const { return m_lastResultDrawMs; }
@@ -159,6 +164,7 @@ private:
     ImageU8 m_image;
     QString m_imageName;
     QString m_imagePath;
+    SampleScenes m_samples;  // the bundled images, scenes with their questions
     quint64 m_inputId = 0;  // (image, question) pair
     quint64 m_imageId = 0;
     RunOutcome m_outcome;
