@@ -131,17 +131,21 @@ int runTrain(const Arguments& args) {
     const bool patchLabels = patchLossWeight > 0;
     const double attentionLossWeight = std::stod(args.value("attention-loss"));
     const bool relevantCells = attentionLossWeight > 0;
-    const auto source = [&answers, scenes, patchLabels, relevantCells](uint64_t seed) {
-        return [&answers, scenes, seed, patchLabels, relevantCells](uint64_t first, int count, std::vector<TrainExample>& out) {
+    const double groundingLossWeight = std::stod(args.value("grounding-loss"));
+    const bool grounding = groundingLossWeight > 0;
+    const auto source = [&answers, scenes, patchLabels, relevantCells, grounding](uint64_t seed) {
+        return [&answers, scenes, seed, patchLabels, relevantCells, grounding](uint64_t first, int count,
+                                                                               std::vector<TrainExample>& out) {
             for (int i = 0; i < count; ++i) {
                 auto s = shapes::makeSample(seed, first + static_cast<uint64_t>(i), scenes);
                 TrainExample e;
                 e.label = std::find(answers.begin(), answers.end(), s.answer) - answers.begin();
                 e.group = static_cast<int>(s.type);
-                e.image = std::move(s.image);
-                e.question = std::move(s.question);
                 if (patchLabels) e.patchLabels = shapes::cellLabels(s, scenes);
                 if (relevantCells) e.relevantPatches = shapes::relevantCells(s, scenes);
+                if (grounding) e.groundedWords = shapes::groundedWords(s, scenes);
+                e.image = std::move(s.image);
+                e.question = std::move(s.question);
                 out.push_back(std::move(e));
             }
         };
@@ -158,6 +162,8 @@ int runTrain(const Arguments& args) {
     options.patchLossLayer = args.intValue("patch-loss-layer", 1, 48);
     options.patchClasses = shapes::kCellClasses;
     options.attentionLossWeight = attentionLossWeight;
+    options.groundingLossWeight = groundingLossWeight;
+    options.groundingLayer = args.intValue("grounding-layer", 0, 47);
     options.batchSize = args.intValue("batch", 1, 4096);
     options.steps = args.intValue("steps", 1, 100000000);
     options.learningRate = std::stod(args.value("lr"));
@@ -179,8 +185,9 @@ int runTrain(const Arguments& args) {
         }
         std::cerr << "step " << p.step << "/" << p.steps << std::fixed << std::setprecision(4) << "  loss " << p.loss;
         if (p.distillLoss > 0) std::cerr << " (task " << p.taskLoss << ", kl " << p.distillLoss << ")";
-        if (p.patchLoss > 0 || p.attentionLoss > 0)
-            std::cerr << " (task " << p.taskLoss << ", patch " << p.patchLoss << ", attention " << p.attentionLoss << ")";
+        if (p.patchLoss > 0 || p.attentionLoss > 0 || p.groundingLoss > 0)
+            std::cerr << " (task " << p.taskLoss << ", patch " << p.patchLoss << ", attention " << p.attentionLoss
+                      << ", grounding " << p.groundingLoss << ")";
         if (!p.keepFractions.empty()) {
             std::cerr << "  ratio " << p.ratioLoss << " kept";
             for (const auto f : p.keepFractions) std::cerr << " " << std::setprecision(3) << f;
@@ -225,6 +232,8 @@ std::vector<Command> trainCommands() {
                      {"ratio-weight", "W", "2.0", "dynamicvit: weight of the keep-ratio loss"},
                      {"patch-loss", "W", "0", "weight of the auxiliary patch loss (what is in each grid cell; training only, not saved)"},
                      {"patch-loss-layer", "N", "2", "patch loss on the tokens after this many blocks"},
+                     {"grounding-loss", "W", "0", "weight of the auxiliary grounding loss (colour and shape words look at what they name; training only)"},
+                     {"grounding-layer", "N", "1", "grounding loss on this block's attention (0-based)"},
                      {"attention-loss", "W", "0", "weight of the auxiliary attention loss (the last block's [CLS] looks at the question's objects; training only)"},
                      {"train-predictor-only", "", "", "dynamicvit: freeze the model, train only the predictors"},
                      {"steps", "N", "3000", "optimizer steps"},

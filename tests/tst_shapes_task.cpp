@@ -209,6 +209,40 @@ private slots:
         }
     }
 
+    void groundedWordsPointAtWhatTheyName()
+    {
+        ShapesOptions options;
+        int colourWords = 0, shapeWords = 0;
+        for (uint64_t i = 0; i < 300; ++i) {
+            const auto sample = makeSample(8, i, options);
+            const auto labels = cellLabels(sample, options);
+            for (const auto& [word, cells] : groundedWords(sample, options)) {
+                QVERIFY2(countWords(sample.question, word) > 0, word.c_str());
+                QVERIFY(!cells.empty());
+                // Every object of that colour / kind, and nothing else.
+                int colour = -1, kind = -1;
+                for (int c = 0; c < kColors; ++c)
+                    if (word == colorName(c)) colour = c;
+                for (int k = 0; k < kShapeKinds; ++k)
+                    if (word == shapeName(ShapeKind(k)) || word == std::string(shapeName(ShapeKind(k))) + "s" ||
+                        (k == int(ShapeKind::Cross) && word == "crosses"))
+                        kind = k;
+                QVERIFY2(colour >= 0 || kind >= 0, word.c_str());
+                colourWords += colour >= 0;
+                shapeWords += kind >= 0;
+                std::set<int64_t> expected;
+                for (std::size_t cell = 0; cell < labels.size(); ++cell) {
+                    if (labels[cell] == 0) continue;
+                    const int c = int(labels[cell] - 1) / kShapeKinds, k = int(labels[cell] - 1) % kShapeKinds;
+                    if ((colour >= 0 && c == colour) || (kind >= 0 && k == kind)) expected.insert(int64_t(cell));
+                }
+                QCOMPARE(std::set<int64_t>(cells.begin(), cells.end()), expected);
+            }
+        }
+        QVERIFY(colourWords > 50);
+        QVERIFY(shapeWords > 50);
+    }
+
     void questionWordsCoverTheQuestions()
     {
         const auto words = questionWords();

@@ -264,6 +264,28 @@ private slots:
         QVERIFY2(losses.front() > 1.0, qPrintable(QString::number(losses.front())));  // about -log(1/8) at first
         QVERIFY2(losses.back() < 0.5 * losses.front(), qPrintable(QString("attention loss %1 -> %2").arg(losses.front()).arg(losses.back())));
 
+        // The grounding loss: the word "color" learns to look at patch 2 in block 0.
+        const auto grounded = m_root / "grounding";
+        writeTinyModel(grounded);
+        auto g = baseOptions(grounded);
+        g.steps = 80;
+        g.groundingLossWeight = 1.0;
+        g.groundingLayer = 0;
+        g.train = ExampleSource([source = colourSource(1)](uint64_t first, int count, std::vector<TrainExample>& out) {
+            const auto start = out.size();
+            source(first, count, out);
+            for (auto i = start; i < out.size(); ++i) out[i].groundedWords = {{"color", {2}}, {"absent", {1}}};
+        });
+        std::vector<double> groundingLosses;
+        g.progress = [&](const TrainProgress& p) {
+            if (p.note.empty()) groundingLosses.push_back(p.groundingLoss);
+        };
+        trainVilt(g);
+        QVERIFY(groundingLosses.size() >= 2);
+        QVERIFY2(groundingLosses.front() > 1.0, qPrintable(QString::number(groundingLosses.front())));
+        QVERIFY2(groundingLosses.back() < 0.5 * groundingLosses.front(),
+                 qPrintable(QString("grounding loss %1 -> %2").arg(groundingLosses.front()).arg(groundingLosses.back())));
+
         const auto bad = m_root / "attention-bad";
         writeTinyModel(bad);
         auto b = baseOptions(bad);

@@ -413,6 +413,33 @@ std::vector<int64_t> relevantCells(const ShapesSample& sample, const ShapesOptio
     return cells;
 }
 
+std::vector<std::pair<std::string, std::vector<int64_t>>> groundedWords(const ShapesSample& sample, const ShapesOptions& options) {
+    std::vector<std::string> words;
+    std::string word;
+    for (char ch : sample.question + " ") {
+        if (std::isalnum(static_cast<unsigned char>(ch))) {
+            word += ch;
+        } else if (!word.empty()) {
+            words.push_back(word);
+            word.clear();
+        }
+    }
+    const auto has = [&](const std::string& w) { return std::find(words.begin(), words.end(), w) != words.end(); };
+    std::vector<std::pair<std::string, std::vector<int64_t>>> grounded;
+    const auto add = [&](const std::string& w, const auto& matches) {
+        std::vector<int64_t> cells;
+        for (const auto& o : sample.objects)
+            if (matches(o)) cells.push_back(cellOf(o, options));
+        if (!cells.empty()) grounded.emplace_back(w, std::move(cells));
+    };
+    for (int c = 0; c < kColors; ++c)
+        if (has(kColorNames[c])) add(kColorNames[c], [c](const SceneObject& o) { return o.color == c; });
+    for (int k = 0; k < kShapeKinds; ++k)
+        for (const char* w : {kShapeNames[k], kShapePlurals[k]})
+            if (has(w)) add(w, [k](const SceneObject& o) { return static_cast<int>(o.kind) == k; });
+    return grounded;
+}
+
 ShapesSample makeSample(uint64_t seed, uint64_t index, const ShapesOptions& options) {
     if (options.imageSize < 32 || options.minObjects < 2 || options.maxObjects < options.minObjects ||
         options.maxObjects > kMaxObjects || options.grid < 3 || options.grid * 4 > options.imageSize)

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "image/pil_resample.h"
@@ -71,5 +72,8 @@ constexpr int kCellClasses = 1 + kColors * kShapeKinds;
 std::vector<int64_t> cellLabels(const ShapesSample& sample, const ShapesOptions& options);
 // The grid cells (row-major) of the objects the question is about (sample.relevant).
 std::vector<int64_t> relevantCells(const ShapesSample& sample, const ShapesOptions& options);
+// Each colour or shape word of the question (a shape's singular or plural) with the cells of the
+// scene's objects of that colour or kind; words naming nothing in the scene are left out.
+std::vector<std::pair<std::string, std::vector<int64_t>>> groundedWords(const ShapesSample& sample, const ShapesOptions& options);
 
 }  // namespace tokenscope::shapes

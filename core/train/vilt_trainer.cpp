@@ -37,6 +37,11 @@ struct Batch {
     std::vector<int> groups;
     torch::Tensor patchLabels;  // [B, G] int64 when every example has G patch labels, else undefined
     std::vector<std::vector<int64_t>> relevantPatches;
+    struct Grounded {
+        int64_t sample = 0, position = 0;  // the word's token
+        std::vector<int64_t> patches;
+    };
+    std::vector<Grounded> grounded;
 };
 
 class BatchMaker {
@@ -65,6 +70,13 @@ public:
             labels.push_back(e.label);
             batch.groups.push_back(e.group);
             batch.relevantPatches.push_back(e.relevantPatches);
+            const auto& tokens = encodings.back().tokens;
+            for (const auto& [word, patches] : e.groundedWords) {
+                if (patches.empty()) continue;
+                for (std::size_t t = 0; t < tokens.size(); ++t)
+                    if (tokens[t] == word)
+                        batch.grounded.push_back({static_cast<int64_t>(batch.groups.size() - 1), static_cast<int64_t>(t), patches});
+            }
         }
         auto ids = torch::zeros({n, static_cast<int64_t>(longest)}, torch::kLong);
         auto mask = torch::zeros({n, static_cast<int64_t>(longest)}, torch::kLong);
@@ -253,6 +265,33 @@ torch::Tensor attentionLoss(const ViltEncoding& encoding, const Batch& batch) {
     return -torch::log(mass.index_select(0, index) + 1e-6).mean();
 }
 
+// The auxiliary grounding loss: -log of the attention mass (mean over heads) that each grounded
+// word's token puts on its patches in the given block, averaged over the words.
+torch::Tensor groundingLoss(const ViltEncoding& encoding, const Batch& batch, int layer) {
+    const auto& attention = encoding.attentions.at(static_cast<std::size_t>(layer)).mean(1);  // [B, L, L]
+    if (batch.grounded.empty()) return torch::zeros({}, attention.options());
+    const int64_t patches = encoding.imagePatchIndex.size(1);
+    const int64_t cells = encoding.gridHeight * encoding.gridWidth;
+    const auto count = static_cast<int64_t>(batch.grounded.size());
+    std::vector<int64_t> samples, positions;
+    auto relevant = torch::zeros({count, cells}, attention.options());
+    for (int64_t i = 0; i < count; ++i) {
+        const auto& g = batch.grounded[static_cast<std::size_t>(i)];
+        samples.push_back(g.sample);
+        positions.push_back(g.position);
+        for (const auto cell : g.patches) {
+            if (cell < 0 || cell >= cells)
+                throw Error("grounded patch " + std::to_string(cell) + " is outside the model's " + std::to_string(cells) + " patches");
+            relevant[i][cell] = 1.0;
+        }
+    }
+    const auto sampleIndex = torch::tensor(samples, torch::kLong), positionIndex = torch::tensor(positions, torch::kLong);
+    const auto rows = attention.index({sampleIndex, positionIndex}).narrow(1, encoding.textLength + 1, patches);  // [P, N]
+    const auto& where = encoding.imagePatchIndex;
+    const auto cell = (where.select(2, 0) * encoding.gridWidth + where.select(2, 1)).index_select(0, sampleIndex);  // [P, N]
+    return -torch::log((rows * relevant.gather(1, cell)).sum(1) + 1e-6).mean();
+}
+
 }  // namespace
 
 TrainSummary trainVilt(const TrainOptions& o) {
@@ -289,6 +328,10 @@ TrainSummary trainVilt(const TrainOptions& o) {
         (isNoDecay(name) ? noDecay : decay).push_back(parameter);
     const bool usesPatchLoss = o.patchLossWeight > 0;
     const bool usesAttentionLoss = o.attentionLossWeight > 0;
+    const bool usesGroundingLoss = o.groundingLossWeight > 0;
+    if (usesGroundingLoss && o.method.method != Method::None) throw Error("the grounding loss trains plain models (no --method)");
+    if (usesGroundingLoss && (o.groundingLayer < 0 || o.groundingLayer >= config.vilt.numHiddenLayers))
+        throw Error("the grounding layer must be 0.." + std::to_string(config.vilt.numHiddenLayers - 1));
     if (usesAttentionLoss && o.method.method != Method::None) throw Error("the attention loss trains plain models (no --method)");
     torch::nn::Linear patchHead{nullptr};
     if (usesPatchLoss) {
@@ -354,6 +397,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
         for (const auto& g : o.groupNames) log << ",val_" << g;
         if (usesPatchLoss) log << ",patch_loss";
         if (usesAttentionLoss) log << ",attention_loss";
+        if (usesGroundingLoss) log << ",grounding_loss";
         if (isDynamicVit) {
             log << ",ratio_loss";
             for (std::size_t i = 0; i < reduction->dynamicVit.locations.size(); ++i) log << ",keep_" << i + 1;
@@ -372,7 +416,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
     TrainSummary summary;
     const auto runStart = std::chrono::steady_clock::now();
     auto windowStart = runStart;
-    double lossSum = 0, taskSum = 0, distillSum = 0, ratioSum = 0, patchSum = 0, attentionSum = 0;
+    double lossSum = 0, taskSum = 0, distillSum = 0, ratioSum = 0, patchSum = 0, attentionSum = 0, groundingSum = 0;
     std::vector<double> keepSums(isDynamicVit ? reduction->dynamicVit.locations.size() : 0, 0.0);
     int64_t right = 0, seen = 0, windowSteps = 0;
     auto next = fetch(start);
@@ -383,7 +427,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
         ViltForwardOptions forward;
         forward.reduction = trainReduction;
         forward.keepHiddenStates = usesPatchLoss;
-        forward.keepAttentions = usesAttentionLoss;
+        forward.keepAttentions = usesAttentionLoss || usesGroundingLoss;
         const auto outputs = model->forward(batch.inputs, forward);
         const auto& logits = outputs.logits;  // [B, labels]
         const auto target = torch::one_hot(batch.labels, labelCount).to(logits.dtype());
@@ -398,6 +442,11 @@ TrainSummary trainVilt(const TrainOptions& o) {
             const auto aux = attentionLoss(outputs.images.front(), batch);
             loss = loss + o.attentionLossWeight * aux;
             attentionSum += aux.item<double>();
+        }
+        if (usesGroundingLoss) {
+            const auto aux = groundingLoss(outputs.images.front(), batch, o.groundingLayer);
+            loss = loss + o.groundingLossWeight * aux;
+            groundingSum += aux.item<double>();
         }
         torch::Tensor distill;
         if (teacher) {
@@ -445,6 +494,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
             progress.ratioLoss = ratioSum / windowSteps;
             progress.patchLoss = patchSum / windowSteps;
             progress.attentionLoss = attentionSum / windowSteps;
+            progress.groundingLoss = groundingSum / windowSteps;
             progress.keepFractions.clear();
             for (const auto sum : keepSums) progress.keepFractions.push_back(sum / windowSteps);
             progress.trainAccuracy = seen ? static_cast<double>(right) / seen : 0.0;
@@ -472,13 +522,14 @@ TrainSummary trainVilt(const TrainOptions& o) {
             }
             if (usesPatchLoss) log << "," << progress.patchLoss;
             if (usesAttentionLoss) log << "," << progress.attentionLoss;
+            if (usesGroundingLoss) log << "," << progress.groundingLoss;
             if (isDynamicVit) {
                 log << "," << progress.ratioLoss;
                 for (const auto f : progress.keepFractions) log << "," << f;
             }
             log << "\n" << std::flush;
             if (o.progress) o.progress(progress);
-            lossSum = taskSum = distillSum = ratioSum = patchSum = attentionSum = 0;
+            lossSum = taskSum = distillSum = ratioSum = patchSum = attentionSum = groundingSum = 0;
             std::fill(keepSums.begin(), keepSums.end(), 0.0);
             right = seen = windowSteps = 0;
             windowStart = std::chrono::steady_clock::now();

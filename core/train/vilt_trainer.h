@@ -35,6 +35,9 @@ struct TrainExample {
     // Optional: the patches (row-major grid indices) holding what the question is about; used by
     // TrainOptions::attentionLossWeight. Empty = nothing to point at (e.g. "no" to "is there...?").
     std::vector<int64_t> relevantPatches;
+    // Optional: question words and the patches showing what each names ("red" -> the red objects'
+    // patches); used by TrainOptions::groundingLossWeight. Words not in the question are ignored.
+    std::vector<std::pair<std::string, std::vector<int64_t>>> groundedWords;
 };
 
 // Fills out with examples [first, first + count) of a split. Must be deterministic.
@@ -47,6 +50,7 @@ struct TrainProgress {
     double ratioLoss = 0;               // DynamicViT: the ratio loss (before its weight)
     double patchLoss = 0;               // the auxiliary patch loss (before its weight)
     double attentionLoss = 0;           // the auxiliary attention loss (before its weight)
+    double groundingLoss = 0;           // the auxiliary grounding loss (before its weight)
     std::vector<double> keepFractions;  // DynamicViT: mean fraction of patches kept per stage
     double trainAccuracy = 0;     // over the same steps
     double learningRate = 0;
@@ -83,6 +87,11 @@ struct TrainOptions {
     // query of the last block puts on the example's relevantPatches (mean over heads), times this
     // weight; examples without relevant patches do not count. 0 = off. It teaches where to look.
     double attentionLossWeight = 0.0;
+    // Auxiliary grounding loss (training only): -log of the attention mass that each grounded word
+    // of the question puts on its patches in block groundingLayer (0-based, mean over heads), times
+    // this weight. 0 = off. It teaches the words to find what they name, one hop, early.
+    double groundingLossWeight = 0.0;
+    int groundingLayer = 1;
     int batchSize = 64;
     int64_t steps = 1000;
     double learningRate = 1e-3;
