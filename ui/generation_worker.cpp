@@ -70,18 +70,9 @@ GenerationWorker::~GenerationWorker() = default;
 
 void GenerationWorker::loadModel(const ModelSource& source)
 {
-    EngineOptions options;
-    options.device = source.device;
-    options.precision = source.precision;
-    options.cancel = m_loadCancel;
-    int lastPercent = -1;  // thinned to whole percents; the signal is queued to the GUI
-    options.progress = [this, &lastPercent](uint64_t done, uint64_t total) {
-        const int percent = total > 0 ? int(100.0 * double(done) / double(total)) : 0;
-        if (percent != lastPercent) {
-            lastPercent = percent;
-            Q_EMIT loadProgress(percent / 100.0);
-        }
-    };
+    // Progress signals are queued to the GUI.
+    const EngineOptions options =
+        loadOptionsFor(source, m_loadCancel, [this](double fraction) { Q_EMIT loadProgress(fraction); });
     try {
         std::unique_ptr<GenerationBackend> backend = m_loader(source, options);
         if (isCancelRaised(m_loadCancel))

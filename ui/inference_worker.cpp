@@ -92,23 +92,12 @@ InferenceWorker::~InferenceWorker() = default;
 
 void InferenceWorker::loadModel(const ModelSource& source)
 {
-    EngineOptions options;
-    options.device = source.device;
-    options.precision = source.precision;
-    options.cancel = m_loadCancel;
+    // Progress signals are queued to the GUI.
+    EngineOptions options = loadOptionsFor(source, m_loadCancel, [this](double fraction) { Q_EMIT loadProgress(fraction); });
     // A random-weight architecture has no vocab of its own; the bundled BERT-style one has ids
     // below 30522, so it fits every ViLT embedding table.
     if (source.folder.isEmpty())
         options.vocabPath = bundledVocabPath().toStdString();
-    // Called on this thread; the signal is queued to the GUI. Thinned to whole percents.
-    int lastPercent = -1;
-    options.progress = [this, &lastPercent](uint64_t done, uint64_t total) {
-        const int percent = total > 0 ? int(100.0 * double(done) / double(total)) : 0;
-        if (percent != lastPercent) {
-            lastPercent = percent;
-            Q_EMIT loadProgress(percent / 100.0);
-        }
-    };
     try {
         QElapsedTimer timer;
         timer.start();

@@ -21,4 +21,22 @@ void registerRunTypes()
     qRegisterMetaType<EvalOutcome>();
 }
 
+EngineOptions loadOptionsFor(const ModelSource& source, const std::atomic<bool>* cancel,
+                             std::function<void(double fraction)> onFraction)
+{
+    EngineOptions options;
+    options.device = source.device;
+    options.precision = source.precision;
+    options.cancel = cancel;
+    auto lastPercent = std::make_shared<int>(-1);
+    options.progress = [lastPercent, onFraction = std::move(onFraction)](uint64_t done, uint64_t total) {
+        const int percent = total > 0 ? int(100.0 * double(done) / double(total)) : 0;
+        if (percent != *lastPercent) {
+            *lastPercent = percent;
+            onFraction(percent / 100.0);
+        }
+    };
+    return options;
+}
+
 }  // namespace tokenscope

@@ -8,6 +8,8 @@
 #include <QString>
 #include <QStringList>
 
+#include <atomic>
+#include <functional>
 #include <memory>
 
 #include "engine/engine.h"
@@ -81,6 +83,11 @@ struct EvalOutcome {
 
 // Registers the types above for queued connections; call once before connecting.
 void registerRunTypes();
+
+// How a worker loads `source`: its device and precision, the cancel flag, and the loading
+// progress thinned to whole percents and handed to onFraction (0..1, on the loading thread).
+EngineOptions loadOptionsFor(const ModelSource& source, const std::atomic<bool>* cancel,
+                             std::function<void(double fraction)> onFraction);
 
 }  // namespace tokenscope
 
