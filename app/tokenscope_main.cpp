@@ -16,6 +16,7 @@
 #include "ui/llava_controls.h"
 #include "ui/llava_view.h"
 #include "ui/main_window.h"
+#include "ui/run_controller.h"
 
 using namespace tokenscope;
 
@@ -131,7 +132,22 @@ int main(int argc, char** argv)
             app.exit(status);
         });
     };
-    QObject::connect(&window, &MainWindow::resultShown, &window, [&] { save(0); }, Qt::SingleShotConnection);
+    QObject::connect(&window, &MainWindow::resultShown, &window, [&] {
+        // What the screenshot shows, in words: the question, the answer and, for a bundled scene, the right one.
+        const RunOutcome& outcome = window.outcome();
+        if (outcome.result && !outcome.result->answers.empty()) {
+            const ScoredAnswer& top = outcome.result->answers.front();
+            std::printf("model:    %s\nquestion: %s\nanswer:   %s (%.2f) under %s\n",
+                        qPrintable(window.controller()->model().source.folder), qPrintable(window.controls()->question()),
+                        top.label.c_str(), top.score, describe(outcome.result->method).c_str());
+            const QString expected = window.expectedAnswer();
+            if (!expected.isEmpty())
+                std::printf("the scene's answer: %s (%s)\n", qPrintable(expected),
+                            QString::fromStdString(top.label) == expected ? "right" : "wrong");
+            std::fflush(stdout);
+        }
+        save(0);
+    }, Qt::SingleShotConnection);
     if (parser.isSet(generateOption))
         QObject::connect(window.llava(), &LlavaView::generationShown, &window, [&] { save(0); }, Qt::SingleShotConnection);
     else

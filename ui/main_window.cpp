@@ -239,6 +239,7 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     m_controls->setSampleImages(m_samples.scenes);
     if (!m_samples.error.isEmpty())
         showNote(m_samples.error);
+    m_controls->setQuestion(QString());  // filled below: given, restored, the scene's, or the preset
     if (options.usesSettings)
         restoreSettings();
     QString imagePath = m_options.imagePath;
