@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Reproduces the bundled Shapes VQA models from scratch with tokenscope-cli (CPU, one thread each):
+#   resources/models/shapes-vilt        the trained ViLT (6 layers, 128 wide, 192-px scenes in 24-px
+#                                       patches) with DynamicViT predictors trained on it, its
+#                                       training log, test accuracy and the accuracy/throughput sweep
+#   resources/models/shapes-vilt-pumer  the same model fine-tuned with PuMer in place and KL
+#                                       distillation from it (PuMer's recipe)
+# Usage: tools/train_shapes_model.sh [WORK_DIR]   (default: build/shapes-train; resumable: a
+# stopped stage continues from its checkpoint when the script is run again)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cli=${TOKENSCOPE_CLI:-build/app/tokenscope-cli}
+work=${1:-build/shapes-train}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+mkdir -p "$work"
+stage() { echo; echo "== $*"; }
+
+stage "1. the backbone, from random weights (47 min on one core of the project's machine)"
+[[ -f "$work/base/model.safetensors" ]] ||
+    "$cli" train --task shapes --out "$work/base" --steps 4000 --batch 32 --lr 5e-4 --warmup 0.03 \
+        --patch-loss 1 --attention-loss 0.1 --validate-every 250 --val-n 320 --checkpoint-every 250 --log-every 50
+
+stage "2. PuMer fine-tuning with the reducers in place, distilled from the backbone"
+[[ -f "$work/pumer/model.safetensors" ]] ||
+    "$cli" train --task shapes --out "$work/pumer" --init-from "$work/base" --distill-from "$work/base" \
+        --method pumer --layers 1,3,4 --prune 0.1 --merge 0.3 --merge-text 0.2 \
+        --steps 300 --batch 32 --lr 1e-4 --warmup 0.05 --validate-every 150 --val-n 320 --checkpoint-every 150 --log-every 50
+
+stage "3. DynamicViT predictors on the frozen backbone (ratio loss + distillation)"
+[[ -f "$work/dynamicvit/model.safetensors" ]] ||
+    "$cli" train --task shapes --out "$work/dynamicvit" --init-from "$work/base" --distill-from "$work/base" \
+        --method dynamicvit --keep-ratio 0.7 --train-predictor-only \
+        --steps 200 --batch 32 --lr 1e-3 --warmup 0.05 --validate-every 100 --val-n 320 --checkpoint-every 100 --log-every 50
+
+stage "4. test accuracy (seed 3, never seen in training) and the sweep"
+pumer=(--method pumer --layers 1,3,4 --prune 0.1 --merge 0.3 --merge-text 0.2)
+"$cli" eval --model "$work/base" --seed 3 --n 1000 --json > "$work/base_test.json"
+"$cli" eval --model "$work/base" --seed 3 --n 1000 "${pumer[@]}" --json > "$work/base_pumer_test.json"
+"$cli" eval --model "$work/pumer" --seed 3 --n 1000 "${pumer[@]}" --json > "$work/pumer_test.json"
+"$cli" eval --model "$work/dynamicvit" --seed 3 --n 1000 --method dynamicvit --keep-ratio 0.7 --json > "$work/dynamicvit_test.json"
+"$cli" eval --model "$work/dynamicvit" --sweep --seed 3 --n 500 --batch 32 --passes 2 --out "$work/dynamicvit"
+echo
+echo "Copy $work/dynamicvit to resources/models/shapes-vilt and $work/pumer to resources/models/shapes-vilt-pumer"
+echo "(config.json, model.safetensors, vocab.txt, preprocessor_config.json, train_log.csv, train_command.txt, sweep.*)."
