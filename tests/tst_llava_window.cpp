@@ -111,6 +111,7 @@ private Q_SLOTS:
         MainWindowOptions options;
         options.usesSettings = false;
         options.model.folder = resourceDir() + "/models/llava-next-tiny-random";
+        options.imagePath = resourceDir() + "/images/photo.png";
         m_window = std::make_unique<MainWindow>(options);
         QSignalSpy shown(m_window->llava(), &LlavaView::selectionShown);
         m_window->resize(1440, 900);
