@@ -1,5 +1,7 @@
 #include "ui/llava_view.h"
 
+#include <utility>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFutureWatcher>
@@ -320,11 +322,14 @@ void LlavaView::redrawBoard(bool isNewRecord, bool isAnswer)
         return;
     // Drawn off the GUI thread; a newer board (or style) wins.
     const quint64 generation = ++m_boardGeneration;
+    // A newer draw (a resize, a style change) supersedes this one: it announces what this one would have.
+    m_boardAnnouncesRecord = m_boardAnnouncesRecord || isNewRecord;
+    m_boardAnnouncesAnswer = m_boardAnnouncesAnswer || isAnswer;
     const BoardJob job{m_image, m_record, boardStyle()};
     if (job.image.width != job.record->imageWidth || job.image.height != job.record->imageHeight)
         return;  // the record belongs to an image no longer shown; its successor is on its way
     auto* watcher = new QFutureWatcher<BoardResult>(this);
-    connect(watcher, &QFutureWatcher<BoardResult>::finished, this, [this, watcher, generation, isNewRecord, isAnswer] {
+    connect(watcher, &QFutureWatcher<BoardResult>::finished, this, [this, watcher, generation] {
         const BoardResult result = watcher->result();
         watcher->deleteLater();
         if (generation != m_boardGeneration)
@@ -336,6 +341,8 @@ void LlavaView::redrawBoard(bool isNewRecord, bool isAnswer)
         m_board = result.board;
         m_canvas->setPicture(m_board.picture, nullptr, 1);
         Q_EMIT boardShown();
+        const bool isNewRecord = std::exchange(m_boardAnnouncesRecord, false);
+        const bool isAnswer = std::exchange(m_boardAnnouncesAnswer, false);
         if (isNewRecord)
             Q_EMIT selectionShown();
         if (isAnswer)

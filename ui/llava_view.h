@@ -123,6 +123,8 @@ private:
     std::shared_ptr<const GenerateResult> m_result;        // the last finished answer
     TileBoard m_board;
     quint64 m_boardGeneration = 0;  // the newest board being drawn; older ones are dropped
+    bool m_boardAnnouncesRecord = false;  // the board being drawn shows a new record / an answer
+    bool m_boardAnnouncesAnswer = false;  // (carried over to a draw that supersedes it)
     QTimer m_resizeTimer;           // redraws the board at the new size once resizing pauses
     int m_streamedPieces = 0;
     int m_streamedTokens = 0;
