@@ -214,6 +214,22 @@ std::string describe(const std::vector<SceneObject>& objects, int i, Rng& rng) {
     return std::string(kColorNames[o.color]) + " " + kShapeNames[kind];
 }
 
+// A question's words and punctuation marks, in order ("is the star red?" -> is, the, star, red, ?).
+std::vector<std::string> splitQuestion(const std::string& question) {
+    std::vector<std::string> words;
+    std::string word;
+    for (char ch : question + " ") {
+        if (std::isalnum(static_cast<unsigned char>(ch))) {
+            word += ch;
+            continue;
+        }
+        if (!word.empty()) words.push_back(word);
+        word.clear();
+        if (ch != ' ') words.emplace_back(1, ch);
+    }
+    return words;
+}
+
 std::string fill(std::string text, const std::string& key, const std::string& value) {
     for (std::size_t at; (at = text.find(key)) != std::string::npos;) text.replace(at, key.size(), value);
     return text;
@@ -374,17 +390,7 @@ std::vector<std::string> questionWords() {
     options.imageSize = 64;
     options.clutter = false;
     for (uint64_t i = 0; i < 3000; ++i) {
-        const auto sample = makeSample(0xC0FFEE, i, options);
-        std::string word;
-        for (char ch : sample.question + " ") {
-            if (std::isalnum(static_cast<unsigned char>(ch))) {
-                word += ch;
-            } else {
-                if (!word.empty()) words.push_back(word);
-                word.clear();
-                if (ch != ' ') words.emplace_back(1, ch);
-            }
-        }
+        for (auto& w : splitQuestion(makeSample(0xC0FFEE, i, options).question)) words.push_back(std::move(w));
     }
     std::sort(words.begin(), words.end());
     words.erase(std::unique(words.begin(), words.end()), words.end());
@@ -414,16 +420,7 @@ std::vector<int64_t> relevantCells(const ShapesSample& sample, const ShapesOptio
 }
 
 std::vector<std::pair<std::string, std::vector<int64_t>>> groundedWords(const ShapesSample& sample, const ShapesOptions& options) {
-    std::vector<std::string> words;
-    std::string word;
-    for (char ch : sample.question + " ") {
-        if (std::isalnum(static_cast<unsigned char>(ch))) {
-            word += ch;
-        } else if (!word.empty()) {
-            words.push_back(word);
-            word.clear();
-        }
-    }
+    const auto words = splitQuestion(sample.question);
     const auto has = [&](const std::string& w) { return std::find(words.begin(), words.end(), w) != words.end(); };
     std::vector<std::pair<std::string, std::vector<int64_t>>> grounded;
     const auto add = [&](const std::string& w, const auto& matches) {

@@ -218,6 +218,12 @@ Validation validate(Vilt& model, const BatchMaker& maker, const TrainOptions& o,
     return result;
 }
 
+// The row-major grid cell of every patch token [B, N] (the auxiliary losses' labels index cells).
+torch::Tensor patchCells(const ViltEncoding& encoding) {
+    const auto& where = encoding.imagePatchIndex;  // [B, N, 2] (row, col)
+    return where.select(2, 0) * encoding.gridWidth + where.select(2, 1);
+}
+
 // The auxiliary patch loss: the head's class scores for the patch tokens after block layer - 1
 // against the batch's per-patch labels (row-major over the model's patch grid).
 torch::Tensor patchLoss(const ViltEncoding& encoding, const Batch& batch, torch::nn::Linear& head, int layer,
@@ -230,8 +236,7 @@ torch::Tensor patchLoss(const ViltEncoding& encoding, const Batch& batch, torch:
                     std::to_string(cells) + " patches (use patches of the scene grid's cell size)");
     const int64_t patches = encoding.imagePatchIndex.size(1);
     const auto tokens = hidden.narrow(1, encoding.textLength + 1, patches);                   // [B, N, C]
-    const auto& where = encoding.imagePatchIndex;                                              // [B, N, 2]
-    const auto cell = where.select(2, 0) * encoding.gridWidth + where.select(2, 1);            // [B, N]
+    const auto cell = patchCells(encoding);                                                    // [B, N]
     const auto target = batch.patchLabels.gather(1, cell);                                     // [B, N]
     auto weight = torch::ones({classes}, hidden.options());
     weight[0] = 0.1;  // empty patches: most of the grid
@@ -258,8 +263,7 @@ torch::Tensor attentionLoss(const ViltEncoding& encoding, const Batch& batch) {
         if (!list.empty()) counted.push_back(b);
     }
     if (counted.empty()) return torch::zeros({}, row.options());
-    const auto& where = encoding.imagePatchIndex;
-    const auto cell = where.select(2, 0) * encoding.gridWidth + where.select(2, 1);  // [B, N]
+    const auto cell = patchCells(encoding);  // [B, N]
     const auto mass = (row * relevant.gather(1, cell)).sum(1);                      // [B]
     const auto index = torch::tensor(counted, torch::kLong);
     return -torch::log(mass.index_select(0, index) + 1e-6).mean();
@@ -287,8 +291,7 @@ torch::Tensor groundingLoss(const ViltEncoding& encoding, const Batch& batch, in
     }
     const auto sampleIndex = torch::tensor(samples, torch::kLong), positionIndex = torch::tensor(positions, torch::kLong);
     const auto rows = attention.index({sampleIndex, positionIndex}).narrow(1, encoding.textLength + 1, patches);  // [P, N]
-    const auto& where = encoding.imagePatchIndex;
-    const auto cell = (where.select(2, 0) * encoding.gridWidth + where.select(2, 1)).index_select(0, sampleIndex);  // [P, N]
+    const auto cell = patchCells(encoding).index_select(0, sampleIndex);  // [P, N]
     return -torch::log((rows * relevant.gather(1, cell)).sum(1) + 1e-6).mean();
 }
 
