@@ -98,6 +98,22 @@ void copyModelFolder(const fs::path& from, const fs::path& to) {
     }
 }
 
+// Jobs for the last block's heads on a Shapes question: head 0 looks at the object a colour
+// question names, or at the first of a relation or size pair (head 1 at the second); for a count
+// or existence question head 0 splits its attention evenly between the objects counted and the
+// text [CLS], so the split tells how many there are (all on the [CLS]: none).
+std::vector<TrainExample::HeadTarget> shapesHeadTargets(const shapes::ShapesSample& s, const shapes::ShapesOptions& scenes) {
+    const auto cells = shapes::relevantCells(s, scenes);
+    switch (s.type) {
+    case shapes::QuestionType::Color: return {{0, cells, false}};
+    case shapes::QuestionType::Count:
+    case shapes::QuestionType::Exist: return {{0, cells, true}};
+    case shapes::QuestionType::Relation:
+    case shapes::QuestionType::Size: return {{0, {cells.at(0)}, false}, {1, {cells.at(1)}, false}};
+    }
+    return {};
+}
+
 int runTrain(const Arguments& args) {
     if (args.value("task") != "shapes") throw UsageError("--task must be shapes (the only built-in task)");
     const fs::path dir = args.require("out");
@@ -133,9 +149,12 @@ int runTrain(const Arguments& args) {
     const bool relevantCells = attentionLossWeight > 0;
     const double groundingLossWeight = std::stod(args.value("grounding-loss"));
     const bool grounding = groundingLossWeight > 0;
-    const auto source = [&answers, scenes, patchLabels, relevantCells, grounding](uint64_t seed) {
-        return [&answers, scenes, seed, patchLabels, relevantCells, grounding](uint64_t first, int count,
-                                                                               std::vector<TrainExample>& out) {
+    const double roleLossWeight = std::stod(args.value("role-loss"));
+    const double headAttentionLossWeight = std::stod(args.value("head-attention-loss"));
+    const bool roles = roleLossWeight > 0, headTargets = headAttentionLossWeight > 0;
+    const auto source = [&answers, scenes, patchLabels, relevantCells, grounding, roles, headTargets](uint64_t seed) {
+        return [&answers, scenes, seed, patchLabels, relevantCells, grounding, roles, headTargets](
+                   uint64_t first, int count, std::vector<TrainExample>& out) {
             for (int i = 0; i < count; ++i) {
                 auto s = shapes::makeSample(seed, first + static_cast<uint64_t>(i), scenes);
                 TrainExample e;
@@ -144,6 +163,8 @@ int runTrain(const Arguments& args) {
                 if (patchLabels) e.patchLabels = shapes::cellLabels(s, scenes);
                 if (relevantCells) e.relevantPatches = shapes::relevantCells(s, scenes);
                 if (grounding) e.groundedWords = shapes::groundedWords(s, scenes);
+                if (roles) e.patchRoles = shapes::patchRoles(s, scenes);
+                if (headTargets) e.headTargets = shapesHeadTargets(s, scenes);
                 e.image = std::move(s.image);
                 e.question = std::move(s.question);
                 out.push_back(std::move(e));
@@ -164,8 +185,15 @@ int runTrain(const Arguments& args) {
     options.attentionLossWeight = attentionLossWeight;
     options.groundingLossWeight = groundingLossWeight;
     options.groundingLayer = args.intValue("grounding-layer", 0, 47);
+    options.roleLossWeight = roleLossWeight;
+    options.roleLossLayer = args.intValue("role-loss-layer", 1, 48);
+    options.roleClasses = shapes::kRoleClasses;
+    options.headAttentionLossWeight = headAttentionLossWeight;
+    options.positionLossWeight = std::stod(args.value("position-loss"));
+    options.positionLossLayer = args.intValue("position-loss-layer", 1, 48);
     options.batchSize = args.intValue("batch", 1, 4096);
     options.steps = args.intValue("steps", 1, 100000000);
+    options.stopAfter = args.intValue("stop-after", 0, 100000000);
     options.learningRate = std::stod(args.value("lr"));
     options.weightDecay = std::stod(args.value("weight-decay"));
     options.warmupFraction = parseRatio(args, "warmup");
@@ -185,9 +213,10 @@ int runTrain(const Arguments& args) {
         }
         std::cerr << "step " << p.step << "/" << p.steps << std::fixed << std::setprecision(4) << "  loss " << p.loss;
         if (p.distillLoss > 0) std::cerr << " (task " << p.taskLoss << ", kl " << p.distillLoss << ")";
-        if (p.patchLoss > 0 || p.attentionLoss > 0 || p.groundingLoss > 0)
+        if (p.patchLoss > 0 || p.attentionLoss > 0 || p.groundingLoss > 0 || p.roleLoss > 0 || p.headAttentionLoss > 0 ||
+            p.positionLoss > 0)
             std::cerr << " (task " << p.taskLoss << ", patch " << p.patchLoss << ", attention " << p.attentionLoss
-                      << ", grounding " << p.groundingLoss << ")";
+                      << ", grounding " << p.groundingLoss << ", role " << p.roleLoss << ", heads " << p.headAttentionLoss << ", position " << p.positionLoss << ")";
         if (!p.keepFractions.empty()) {
             std::cerr << "  ratio " << p.ratioLoss << " kept";
             for (const auto f : p.keepFractions) std::cerr << " " << std::setprecision(3) << f;
@@ -234,6 +263,12 @@ std::vector<Command> trainCommands() {
                      {"patch-loss-layer", "N", "2", "patch loss on the tokens after this many blocks"},
                      {"grounding-loss", "W", "0", "weight of the auxiliary grounding loss (colour and shape words look at what they name; training only)"},
                      {"grounding-layer", "N", "1", "grounding loss on this block's attention (0-based)"},
+                     {"role-loss", "W", "0", "weight of the auxiliary role loss (which patches the question is about; training only)"},
+                     {"role-loss-layer", "N", "3", "role loss on the tokens after this many blocks"},
+                     {"stop-after", "N", "0", "stop after N steps, keeping the --steps schedule (0 = all; run again without it to go on)"},
+                     {"position-loss", "W", "0", "weight of the auxiliary position loss (each patch's column and row; training only)"},
+                     {"position-loss-layer", "N", "2", "position loss on the tokens after this many blocks"},
+                     {"head-attention-loss", "W", "0", "weight of the auxiliary head attention loss (jobs for the last block's heads; training only)"},
                      {"attention-loss", "W", "0", "weight of the auxiliary attention loss (the last block's [CLS] looks at the question's objects; training only)"},
                      {"train-predictor-only", "", "", "dynamicvit: freeze the model, train only the predictors"},
                      {"steps", "N", "3000", "optimizer steps"},

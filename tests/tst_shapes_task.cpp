@@ -243,6 +243,43 @@ private slots:
         QVERIFY(shapeWords > 50);
     }
 
+    void patchRolesMarkWhatTheQuestionIsAbout()
+    {
+        // The roles alone (with the grid) must give the answer to count, existence and relation
+        // questions: role 1 is what is counted or named first, role 2 what is named second.
+        ShapesOptions options;
+        int relations = 0;
+        for (uint64_t i = 0; i < 400; ++i) {
+            const auto sample = makeSample(9, i, options);
+            const auto roles = patchRoles(sample, options);
+            const auto labels = cellLabels(sample, options);
+            QCOMPARE(int(roles.size()), options.grid * options.grid);
+            int first = -1, second = -1, ones = 0, twos = 0;
+            for (int cell = 0; cell < int(roles.size()); ++cell) {
+                if (roles[cell] != 0) QVERIFY(labels[cell] != 0);  // only cells that hold an object
+                if (roles[cell] == 1) first = cell, ++ones;
+                if (roles[cell] == 2) second = cell, ++twos;
+            }
+            const bool pair = sample.type == QuestionType::Relation || sample.type == QuestionType::Size;
+            QCOMPARE(twos, pair ? 1 : 0);
+            if (sample.type == QuestionType::Count) QCOMPARE(std::to_string(ones), sample.answer);
+            if (sample.type == QuestionType::Exist) QCOMPARE(std::string(ones > 0 ? "yes" : "no"), sample.answer);
+            if (sample.type == QuestionType::Color || pair) QCOMPARE(ones, 1);
+            if (sample.type != QuestionType::Relation) continue;
+            ++relations;
+            const auto has = [&](const char* word) { return countWords(sample.question, word) > 0; };
+            const int dc = first % options.grid - second % options.grid, dr = first / options.grid - second / options.grid;
+            bool truth = false;
+            if (has("left")) truth = dc < 0;
+            else if (has("right")) truth = dc > 0;
+            else if (has("above") || has("higher") || has("over")) truth = dr < 0;
+            else if (has("below") || has("lower") || has("under")) truth = dr > 0;
+            else QFAIL(sample.question.c_str());
+            QCOMPARE(std::string(truth ? "yes" : "no"), sample.answer);
+        }
+        QVERIFY(relations > 30);
+    }
+
     void questionWordsCoverTheQuestions()
     {
         const auto words = questionWords();

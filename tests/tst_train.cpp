@@ -168,6 +168,23 @@ private slots:
             QVERIFY2(torch::allclose(tensor, b.at(name), 1e-5, 1e-6), name.c_str());
         }
 
+        // Stopped on purpose after 7 of the 20 steps' schedule: a model is written, and a run
+        // without the stop goes on to the straight run's weights.
+        const auto staged = m_root / "staged";
+        writeTinyModel(staged);
+        auto part = baseOptions(staged);
+        part.steps = 20;
+        part.stopAfter = 7;
+        const auto partial = trainVilt(part);
+        QCOMPARE(partial.steps, int64_t(7));
+        QVERIFY(!partial.cancelled);
+        QVERIFY(fs::exists(staged / "model.safetensors"));
+        QCOMPARE(nlohmann::json::parse(std::ifstream(staged / "checkpoint" / "state.json")).at("step").get<int64_t>(), int64_t(7));
+        part.stopAfter = 0;
+        QCOMPARE(trainVilt(part).steps, int64_t(20));
+        const auto c = readTensorFile((staged / "model.safetensors").string());
+        for (const auto& [name, tensor] : a) QVERIFY2(torch::allclose(tensor, c.at(name), 1e-5, 1e-6), name.c_str());
+
         // Other --steps than the checkpoint's: refused, naming the folder.
         auto other = baseOptions(resumed);
         other.steps = 30;
@@ -296,6 +313,75 @@ private slots:
             QFAIL("a relevant patch outside the grid was accepted");
         } catch (const std::exception& e) {
             QVERIFY2(QString(e.what()).contains("outside the model's 4 patches"), e.what());
+        }
+    }
+
+    void roleHeadAttentionAndPositionLossesLearn()
+    {
+        // Roles: the question is always about patch 3 (role 1) and patch 0 (role 2); heads: head 1
+        // splits its [CLS] attention between patch 3 and the text [CLS]; and each patch's place.
+        const auto withJobs = [](ExampleSource source, int64_t role, int head) {
+            return ExampleSource([source, role, head](uint64_t first, int count, std::vector<TrainExample>& out) {
+                const auto start = out.size();
+                source(first, count, out);
+                for (auto i = start; i < out.size(); ++i) {
+                    out[i].patchRoles = {2, 0, 0, role};
+                    out[i].headTargets = {{head, {3}, true}};
+                }
+            });
+        };
+        const auto dir = m_root / "roles";
+        writeTinyModel(dir);
+        auto o = baseOptions(dir);
+        o.steps = 80;
+        o.roleLossWeight = 1.0;
+        o.roleLossLayer = 1;
+        o.headAttentionLossWeight = 1.0;
+        o.positionLossWeight = 1.0;
+        o.positionLossLayer = 1;
+        o.train = withJobs(colourSource(1), 1, 1);
+        std::vector<double> roleLosses, headLosses, positionLosses;
+        o.progress = [&](const TrainProgress& p) {
+            if (!p.note.empty()) return;
+            roleLosses.push_back(p.roleLoss);
+            headLosses.push_back(p.headAttentionLoss);
+            positionLosses.push_back(p.positionLoss);
+        };
+        trainVilt(o);
+        QVERIFY(roleLosses.size() >= 2);
+        QVERIFY2(roleLosses.back() < 0.8 * roleLosses.front(),
+                 qPrintable(QString("role loss %1 -> %2").arg(roleLosses.front()).arg(roleLosses.back())));
+        // Column and row of a 2 x 2 grid (at -0.5 and 0.5): a mean squared error of 0.25 for a constant guess.
+        QVERIFY2(positionLosses.back() < 0.5 * positionLosses.front() && positionLosses.back() < 0.15,
+                 qPrintable(QString("position loss %1 -> %2").arg(positionLosses.front()).arg(positionLosses.back())));
+        QVERIFY(fs::exists(dir / "checkpoint" / "position_head.safetensors"));
+        // Uniform over two of about ten positions: about log 10 at first, log 2 (0.69) at best.
+        QVERIFY2(headLosses.front() > 1.5, qPrintable(QString::number(headLosses.front())));
+        QVERIFY2(headLosses.back() < 1.0, qPrintable(QString("head attention loss %1 -> %2").arg(headLosses.front()).arg(headLosses.back())));
+        QVERIFY(fs::exists(dir / "checkpoint" / "role_head.safetensors"));
+
+        // A role outside the classes and a head the model does not have: refused, saying why.
+        const auto bad = m_root / "roles-bad";
+        writeTinyModel(bad);
+        auto b = baseOptions(bad);
+        b.roleLossWeight = 1.0;
+        b.roleLossLayer = 1;
+        b.train = withJobs(colourSource(1), 3, 0);
+        try {
+            trainVilt(b);
+            QFAIL("role 3 of 3 classes was accepted");
+        } catch (const std::exception& e) {
+            QVERIFY2(QString(e.what()).contains("role labels must lie in 0..2"), e.what());
+        }
+        writeTinyModel(bad);
+        b = baseOptions(bad);
+        b.headAttentionLossWeight = 1.0;
+        b.train = withJobs(colourSource(1), 1, 2);
+        try {
+            trainVilt(b);
+            QFAIL("head 2 of a 2-head model was accepted");
+        } catch (const std::exception& e) {
+            QVERIFY2(QString(e.what()).contains("the model has 2 heads"), e.what());
         }
     }
 

@@ -413,6 +413,14 @@ std::vector<int64_t> cellLabels(const ShapesSample& sample, const ShapesOptions&
     return labels;
 }
 
+std::vector<int64_t> patchRoles(const ShapesSample& sample, const ShapesOptions& options) {
+    std::vector<int64_t> roles(static_cast<std::size_t>(options.grid * options.grid), 0);
+    const bool pair = sample.type == QuestionType::Relation || sample.type == QuestionType::Size;
+    const auto cells = relevantCells(sample, options);
+    for (std::size_t i = 0; i < cells.size(); ++i) roles[static_cast<std::size_t>(cells[i])] = pair && i == 1 ? 2 : 1;
+    return roles;
+}
+
 std::vector<int64_t> relevantCells(const ShapesSample& sample, const ShapesOptions& options) {
     std::vector<int64_t> cells;
     for (const int i : sample.relevant) cells.push_back(cellOf(sample.objects.at(static_cast<std::size_t>(i)), options));

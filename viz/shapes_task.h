@@ -72,6 +72,11 @@ constexpr int kCellClasses = 1 + kColors * kShapeKinds;
 std::vector<int64_t> cellLabels(const ShapesSample& sample, const ShapesOptions& options);
 // The grid cells (row-major) of the objects the question is about (sample.relevant).
 std::vector<int64_t> relevantCells(const ShapesSample& sample, const ShapesOptions& options);
+// Each grid cell's role in the question (row-major): 0 = none, 1 = the object a colour question
+// names, the objects a count or existence question is about, or the first of a relation or size
+// question's pair, 2 = the second of that pair. Training's auxiliary role loss uses it.
+constexpr int kRoleClasses = 3;
+std::vector<int64_t> patchRoles(const ShapesSample& sample, const ShapesOptions& options);
 // Each colour or shape word of the question (a shape's singular or plural) with the cells of the
 // scene's objects of that colour or kind; words naming nothing in the scene are left out.
 std::vector<std::pair<std::string, std::vector<int64_t>>> groundedWords(const ShapesSample& sample, const ShapesOptions& options);

@@ -36,13 +36,33 @@ struct Batch {
     torch::Tensor labels;  // [B] int64
     std::vector<int> groups;
     torch::Tensor patchLabels;  // [B, G] int64 when every example has G patch labels, else undefined
+    torch::Tensor patchRoles;   // [B, G] int64 likewise
     std::vector<std::vector<int64_t>> relevantPatches;
     struct Grounded {
         int64_t sample = 0, position = 0;  // the word's token
         std::vector<int64_t> patches;
     };
     std::vector<Grounded> grounded;
+    struct HeadTarget {
+        int64_t sample = 0;
+        TrainExample::HeadTarget target;
+    };
+    std::vector<HeadTarget> headTargets;
 };
+
+// [B, G] int64 from each example's per-cell vector, or undefined unless every example has one of
+// the same length.
+torch::Tensor denseCells(const std::vector<TrainExample>& examples, std::vector<int64_t> TrainExample::*field) {
+    const auto cells = examples.empty() ? 0 : (examples.front().*field).size();
+    const bool dense = cells > 0 && std::all_of(examples.begin(), examples.end(), [cells, field](const TrainExample& e) {
+        return (e.*field).size() == cells;
+    });
+    if (!dense) return {};
+    const auto n = static_cast<int64_t>(examples.size());
+    auto out = torch::empty({n, static_cast<int64_t>(cells)}, torch::kLong);
+    for (int64_t b = 0; b < n; ++b) out[b].copy_(torch::tensor(examples[static_cast<std::size_t>(b)].*field, torch::kLong));
+    return out;
+}
 
 class BatchMaker {
 public:
@@ -70,6 +90,7 @@ public:
             labels.push_back(e.label);
             batch.groups.push_back(e.group);
             batch.relevantPatches.push_back(e.relevantPatches);
+            for (const auto& t : e.headTargets) batch.headTargets.push_back({static_cast<int64_t>(batch.groups.size() - 1), t});
             const auto& tokens = encodings.back().tokens;
             for (const auto& [word, patches] : e.groundedWords) {
                 if (patches.empty()) continue;
@@ -91,15 +112,8 @@ public:
         batch.inputs.pixelValues = pixels.pixelValues;
         batch.inputs.pixelMask = pixels.pixelMask;
         batch.labels = torch::tensor(labels, torch::kLong);
-        const auto cells = examples.empty() ? 0 : examples.front().patchLabels.size();
-        const bool dense = cells > 0 && std::all_of(examples.begin(), examples.end(), [cells](const TrainExample& e) {
-            return e.patchLabels.size() == cells;
-        });
-        if (dense) {
-            batch.patchLabels = torch::empty({n, static_cast<int64_t>(cells)}, torch::kLong);
-            for (int64_t b = 0; b < n; ++b)
-                batch.patchLabels[b].copy_(torch::tensor(examples[static_cast<std::size_t>(b)].patchLabels, torch::kLong));
-        }
+        batch.patchLabels = denseCells(examples, &TrainExample::patchLabels);
+        batch.patchRoles = denseCells(examples, &TrainExample::patchRoles);
         return batch;
     }
 
@@ -224,20 +238,23 @@ torch::Tensor patchCells(const ViltEncoding& encoding) {
     return where.select(2, 0) * encoding.gridWidth + where.select(2, 1);
 }
 
-// The auxiliary patch loss: the head's class scores for the patch tokens after block layer - 1
-// against the batch's per-patch labels (row-major over the model's patch grid).
-torch::Tensor patchLoss(const ViltEncoding& encoding, const Batch& batch, torch::nn::Linear& head, int layer,
-                        int64_t classes) {
-    if (!batch.patchLabels.defined()) throw Error("the patch loss needs patch labels on every training example");
+// The auxiliary patch and role losses: the head's class scores for the patch tokens after block
+// layer - 1 against per-patch labels [B, G] (row-major over the model's patch grid; `what` names
+// them in errors).
+torch::Tensor patchLoss(const ViltEncoding& encoding, const torch::Tensor& labels, const char* what, torch::nn::Linear& head,
+                        int layer, int64_t classes) {
+    if (!labels.defined()) throw Error(std::string("the ") + what + " loss needs " + what + " labels on every training example");
     const auto& hidden = encoding.hiddenStates.at(static_cast<std::size_t>(layer));  // [B, T + 1 + N, C]
     const int64_t cells = encoding.gridHeight * encoding.gridWidth;
-    if (batch.patchLabels.size(1) != cells)
-        throw Error("patch labels: " + std::to_string(batch.patchLabels.size(1)) + " per example, but the model's patch grid has " +
+    if (labels.size(1) != cells)
+        throw Error(std::string(what) + " labels: " + std::to_string(labels.size(1)) + " per example, but the model's patch grid has " +
                     std::to_string(cells) + " patches (use patches of the scene grid's cell size)");
+    if (labels.numel() > 0 && (labels.min().item<int64_t>() < 0 || labels.max().item<int64_t>() >= classes))
+        throw Error(std::string(what) + " labels must lie in 0.." + std::to_string(classes - 1));
     const int64_t patches = encoding.imagePatchIndex.size(1);
     const auto tokens = hidden.narrow(1, encoding.textLength + 1, patches);                   // [B, N, C]
     const auto cell = patchCells(encoding);                                                    // [B, N]
-    const auto target = batch.patchLabels.gather(1, cell);                                     // [B, N]
+    const auto target = labels.gather(1, cell);                                                // [B, N]
     auto weight = torch::ones({classes}, hidden.options());
     weight[0] = 0.1;  // empty patches: most of the grid
     return torch::nn::functional::cross_entropy(head(tokens).reshape({-1, classes}), target.reshape({-1}),
@@ -295,6 +312,57 @@ torch::Tensor groundingLoss(const ViltEncoding& encoding, const Batch& batch, in
     return -torch::log((rows * relevant.gather(1, cell)).sum(1) + 1e-6).mean();
 }
 
+// The auxiliary position loss: the head's two outputs for the patch tokens after block layer - 1
+// against each patch's column and row, scaled to -1..1 (mean squared error).
+torch::Tensor positionLoss(const ViltEncoding& encoding, torch::nn::Linear& head, int layer) {
+    const auto& hidden = encoding.hiddenStates.at(static_cast<std::size_t>(layer));  // [B, T + 1 + N, C]
+    const int64_t patches = encoding.imagePatchIndex.size(1);
+    const auto tokens = hidden.narrow(1, encoding.textLength + 1, patches);           // [B, N, C]
+    const auto& where = encoding.imagePatchIndex;                                      // [B, N, 2] (row, col)
+    const auto scale = [](const torch::Tensor& index, int64_t size) {
+        return (index.to(torch::kFloat) + 0.5) * (2.0 / static_cast<double>(size)) - 1.0;
+    };
+    const auto target = torch::stack({scale(where.select(2, 1), encoding.gridWidth), scale(where.select(2, 0), encoding.gridHeight)}, 2);
+    return torch::mse_loss(head(tokens), target.to(hidden.dtype()));
+}
+
+// The auxiliary head attention loss: for each head target, the cross-entropy between the last
+// block's text-[CLS] attention of that head and the uniform distribution over the target's
+// patches (and the text [CLS] when the target includes it), averaged over the targets.
+torch::Tensor headAttentionLoss(const ViltEncoding& encoding, const Batch& batch) {
+    const auto& attention = encoding.attentions.back();  // [B, H, L, L]
+    if (batch.headTargets.empty()) return torch::zeros({}, attention.options());
+    const int64_t patches = encoding.imagePatchIndex.size(1), heads = attention.size(1);
+    const int64_t cells = encoding.gridHeight * encoding.gridWidth;
+    const auto count = static_cast<int64_t>(batch.headTargets.size());
+    std::vector<int64_t> samples, headIndex;
+    std::vector<float> withCls;
+    auto relevant = torch::zeros({count, cells}, attention.options());
+    for (int64_t i = 0; i < count; ++i) {
+        const auto& [sample, t] = batch.headTargets[static_cast<std::size_t>(i)];
+        if (t.head < 0 || t.head >= heads)
+            throw Error("head target " + std::to_string(t.head) + ": the model has " + std::to_string(heads) + " heads");
+        samples.push_back(sample);
+        headIndex.push_back(t.head);
+        withCls.push_back(t.textCls ? 1.0F : 0.0F);
+        for (const auto cell : t.patches) {
+            if (cell < 0 || cell >= cells)
+                throw Error("head target patch " + std::to_string(cell) + " is outside the model's " + std::to_string(cells) + " patches");
+            relevant[i][cell] = 1.0;
+        }
+    }
+    const auto sampleIndex = torch::tensor(samples, torch::kLong);
+    const auto rows = attention.index({sampleIndex, torch::tensor(headIndex, torch::kLong), 0});  // [P, L]
+    const auto logs = torch::log(rows + 1e-6);
+    const auto mask = relevant.gather(1, patchCells(encoding).index_select(0, sampleIndex));     // [P, N]
+    const auto cls = torch::tensor(withCls, attention.options());
+    const auto total = (logs.narrow(1, encoding.textLength + 1, patches) * mask).sum(1) + cls * logs.select(1, 0);
+    const auto size = mask.sum(1) + cls;
+    const auto used = size > 0;
+    if (!used.any().item<bool>()) return torch::zeros({}, attention.options());
+    return -(total.masked_select(used) / size.masked_select(used)).mean();
+}
+
 }  // namespace
 
 TrainSummary trainVilt(const TrainOptions& o) {
@@ -332,6 +400,11 @@ TrainSummary trainVilt(const TrainOptions& o) {
     const bool usesPatchLoss = o.patchLossWeight > 0;
     const bool usesAttentionLoss = o.attentionLossWeight > 0;
     const bool usesGroundingLoss = o.groundingLossWeight > 0;
+    const bool usesRoleLoss = o.roleLossWeight > 0;
+    const bool usesHeadAttentionLoss = o.headAttentionLossWeight > 0;
+    const bool usesPositionLoss = o.positionLossWeight > 0;
+    if ((usesRoleLoss || usesHeadAttentionLoss || usesPositionLoss) && o.method.method != Method::None)
+        throw Error("the role, head attention and position losses train plain models (no --method)");
     if (usesGroundingLoss && o.method.method != Method::None) throw Error("the grounding loss trains plain models (no --method)");
     if (usesGroundingLoss && (o.groundingLayer < 0 || o.groundingLayer >= config.vilt.numHiddenLayers))
         throw Error("the grounding layer must be 0.." + std::to_string(config.vilt.numHiddenLayers - 1));
@@ -344,6 +417,21 @@ TrainSummary trainVilt(const TrainOptions& o) {
             throw Error("the patch loss layer must be 1.." + std::to_string(config.vilt.numHiddenLayers));
         patchHead = torch::nn::Linear(config.vilt.hiddenSize, o.patchClasses);
         for (const auto& item : patchHead->named_parameters()) (isNoDecay(item.key()) ? noDecay : decay).push_back(item.value());
+    }
+    torch::nn::Linear roleHead{nullptr};
+    if (usesRoleLoss) {
+        if (o.roleClasses < 2) throw Error("the role loss needs at least 2 role classes");
+        if (o.roleLossLayer < 1 || o.roleLossLayer > config.vilt.numHiddenLayers)
+            throw Error("the role loss layer must be 1.." + std::to_string(config.vilt.numHiddenLayers));
+        roleHead = torch::nn::Linear(config.vilt.hiddenSize, o.roleClasses);
+        for (const auto& item : roleHead->named_parameters()) (isNoDecay(item.key()) ? noDecay : decay).push_back(item.value());
+    }
+    torch::nn::Linear positionHead{nullptr};
+    if (usesPositionLoss) {
+        if (o.positionLossLayer < 1 || o.positionLossLayer > config.vilt.numHiddenLayers)
+            throw Error("the position loss layer must be 1.." + std::to_string(config.vilt.numHiddenLayers));
+        positionHead = torch::nn::Linear(config.vilt.hiddenSize, 2);
+        for (const auto& item : positionHead->named_parameters()) (isNoDecay(item.key()) ? noDecay : decay).push_back(item.value());
     }
     // The training forward of DynamicViT: Gumbel decisions as masks (validation prunes).
     auto trainReduction = reduction;
@@ -373,6 +461,9 @@ TrainSummary trainVilt(const TrainOptions& o) {
                                                  "use the same ones to resume, or delete the folder to start again");
         loadStateDict(*model, Checkpoint::open((checkpointDir / "model.safetensors").string()), {});
         if (usesPatchLoss) loadStateDict(*patchHead, Checkpoint::open((checkpointDir / "patch_head.safetensors").string()), {});
+        if (usesRoleLoss) loadStateDict(*roleHead, Checkpoint::open((checkpointDir / "role_head.safetensors").string()), {});
+        if (usesPositionLoss)
+            loadStateDict(*positionHead, Checkpoint::open((checkpointDir / "position_head.safetensors").string()), {});
         try {
             torch::load(optimizer, (checkpointDir / "optimizer.pt").string());
         } catch (const c10::Error& e) {
@@ -387,6 +478,8 @@ TrainSummary trainVilt(const TrainOptions& o) {
         fs::create_directories(checkpointDir);
         writeTensorFile((checkpointDir / "model.safetensors").string(), stateDict(*model));
         if (usesPatchLoss) writeTensorFile((checkpointDir / "patch_head.safetensors").string(), stateDict(*patchHead));
+        if (usesRoleLoss) writeTensorFile((checkpointDir / "role_head.safetensors").string(), stateDict(*roleHead));
+        if (usesPositionLoss) writeTensorFile((checkpointDir / "position_head.safetensors").string(), stateDict(*positionHead));
         torch::save(optimizer, (checkpointDir / "optimizer.pt").string());
         std::ofstream((checkpointDir / "state.json").string())
             << nlohmann::json{{"step", step}, {"steps", o.steps}, {"batch_size", o.batchSize}}.dump(2) << "\n";
@@ -401,6 +494,9 @@ TrainSummary trainVilt(const TrainOptions& o) {
         if (usesPatchLoss) log << ",patch_loss";
         if (usesAttentionLoss) log << ",attention_loss";
         if (usesGroundingLoss) log << ",grounding_loss";
+        if (usesRoleLoss) log << ",role_loss";
+        if (usesHeadAttentionLoss) log << ",head_attention_loss";
+        if (usesPositionLoss) log << ",position_loss";
         if (isDynamicVit) {
             log << ",ratio_loss";
             for (std::size_t i = 0; i < reduction->dynamicVit.locations.size(); ++i) log << ",keep_" << i + 1;
@@ -419,7 +515,8 @@ TrainSummary trainVilt(const TrainOptions& o) {
     TrainSummary summary;
     const auto runStart = std::chrono::steady_clock::now();
     auto windowStart = runStart;
-    double lossSum = 0, taskSum = 0, distillSum = 0, ratioSum = 0, patchSum = 0, attentionSum = 0, groundingSum = 0;
+    double lossSum = 0, taskSum = 0, distillSum = 0, ratioSum = 0, patchSum = 0, attentionSum = 0, groundingSum = 0, roleSum = 0,
+           headSum = 0, positionSum = 0;
     std::vector<double> keepSums(isDynamicVit ? reduction->dynamicVit.locations.size() : 0, 0.0);
     int64_t right = 0, seen = 0, windowSteps = 0;
     auto next = fetch(start);
@@ -429,15 +526,15 @@ TrainSummary trainVilt(const TrainOptions& o) {
         const auto batch = maker.make(examples, labelCount);
         ViltForwardOptions forward;
         forward.reduction = trainReduction;
-        forward.keepHiddenStates = usesPatchLoss;
-        forward.keepAttentions = usesAttentionLoss || usesGroundingLoss;
+        forward.keepHiddenStates = usesPatchLoss || usesRoleLoss || usesPositionLoss;
+        forward.keepAttentions = usesAttentionLoss || usesGroundingLoss || usesHeadAttentionLoss;
         const auto outputs = model->forward(batch.inputs, forward);
         const auto& logits = outputs.logits;  // [B, labels]
         const auto target = torch::one_hot(batch.labels, labelCount).to(logits.dtype());
         auto taskLoss = torch::binary_cross_entropy_with_logits(logits, target) * static_cast<double>(labelCount);
         auto loss = taskLoss;
         if (usesPatchLoss) {
-            const auto aux = patchLoss(outputs.images.front(), batch, patchHead, o.patchLossLayer, o.patchClasses);
+            const auto aux = patchLoss(outputs.images.front(), batch.patchLabels, "patch", patchHead, o.patchLossLayer, o.patchClasses);
             loss = loss + o.patchLossWeight * aux;
             patchSum += aux.item<double>();
         }
@@ -450,6 +547,21 @@ TrainSummary trainVilt(const TrainOptions& o) {
             const auto aux = groundingLoss(outputs.images.front(), batch, o.groundingLayer);
             loss = loss + o.groundingLossWeight * aux;
             groundingSum += aux.item<double>();
+        }
+        if (usesRoleLoss) {
+            const auto aux = patchLoss(outputs.images.front(), batch.patchRoles, "role", roleHead, o.roleLossLayer, o.roleClasses);
+            loss = loss + o.roleLossWeight * aux;
+            roleSum += aux.item<double>();
+        }
+        if (usesHeadAttentionLoss) {
+            const auto aux = headAttentionLoss(outputs.images.front(), batch);
+            loss = loss + o.headAttentionLossWeight * aux;
+            headSum += aux.item<double>();
+        }
+        if (usesPositionLoss) {
+            const auto aux = positionLoss(outputs.images.front(), positionHead, o.positionLossLayer);
+            loss = loss + o.positionLossWeight * aux;
+            positionSum += aux.item<double>();
         }
         torch::Tensor distill;
         if (teacher) {
@@ -484,7 +596,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
         seen += logits.size(0);
         ++windowSteps;
         const int64_t done = step + 1;
-        const bool last = done == o.steps;
+        const bool last = done == o.steps || done == o.stopAfter;
         const bool cancelled = o.cancel && o.cancel->load();
         const bool validateNow = last || cancelled || (o.validateEvery > 0 && done % o.validateEvery == 0);
         if (done % std::max(1, o.logEvery) == 0 || validateNow) {
@@ -498,6 +610,9 @@ TrainSummary trainVilt(const TrainOptions& o) {
             progress.patchLoss = patchSum / windowSteps;
             progress.attentionLoss = attentionSum / windowSteps;
             progress.groundingLoss = groundingSum / windowSteps;
+            progress.roleLoss = roleSum / windowSteps;
+            progress.headAttentionLoss = headSum / windowSteps;
+            progress.positionLoss = positionSum / windowSteps;
             progress.keepFractions.clear();
             for (const auto sum : keepSums) progress.keepFractions.push_back(sum / windowSteps);
             progress.trainAccuracy = seen ? static_cast<double>(right) / seen : 0.0;
@@ -526,13 +641,16 @@ TrainSummary trainVilt(const TrainOptions& o) {
             if (usesPatchLoss) log << "," << progress.patchLoss;
             if (usesAttentionLoss) log << "," << progress.attentionLoss;
             if (usesGroundingLoss) log << "," << progress.groundingLoss;
+            if (usesRoleLoss) log << "," << progress.roleLoss;
+            if (usesHeadAttentionLoss) log << "," << progress.headAttentionLoss;
+            if (usesPositionLoss) log << "," << progress.positionLoss;
             if (isDynamicVit) {
                 log << "," << progress.ratioLoss;
                 for (const auto f : progress.keepFractions) log << "," << f;
             }
             log << "\n" << std::flush;
             if (o.progress) o.progress(progress);
-            lossSum = taskSum = distillSum = ratioSum = patchSum = attentionSum = groundingSum = 0;
+            lossSum = taskSum = distillSum = ratioSum = patchSum = attentionSum = groundingSum = roleSum = headSum = positionSum = 0;
             std::fill(keepSums.begin(), keepSums.end(), 0.0);
             right = seen = windowSteps = 0;
             windowStart = std::chrono::steady_clock::now();
@@ -543,6 +661,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
             summary.cancelled = true;
             break;
         }
+        if (last) break;
     }
     if (next.valid()) next.wait();
     if (!summary.cancelled) writeTensorFile((dir / "model.safetensors").string(), stateDict(*model));

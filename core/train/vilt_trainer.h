@@ -38,6 +38,18 @@ struct TrainExample {
     // Optional: question words and the patches showing what each names ("red" -> the red objects'
     // patches); used by TrainOptions::groundingLossWeight. Words not in the question are ignored.
     std::vector<std::pair<std::string, std::vector<int64_t>>> groundedWords;
+    // Optional: each patch's role in the question, row-major over the grid (0 = none, 1 = what the
+    // question names first or the things it counts, 2 = what it names second); used by
+    // TrainOptions::roleLossWeight. Empty = none for this example.
+    std::vector<int64_t> patchRoles;
+    // Optional: where the last block's text [CLS] should look, head by head; used by
+    // TrainOptions::headAttentionLossWeight.
+    struct HeadTarget {
+        int head = 0;
+        std::vector<int64_t> patches;  // row-major grid cells
+        bool textCls = false;          // the text [CLS] itself is part of the target (a "none" slot)
+    };
+    std::vector<HeadTarget> headTargets;
 };
 
 // Fills out with examples [first, first + count) of a split. Must be deterministic.
@@ -51,6 +63,9 @@ struct TrainProgress {
     double patchLoss = 0;               // the auxiliary patch loss (before its weight)
     double attentionLoss = 0;           // the auxiliary attention loss (before its weight)
     double groundingLoss = 0;           // the auxiliary grounding loss (before its weight)
+    double roleLoss = 0;                // the auxiliary role loss (before its weight)
+    double headAttentionLoss = 0;       // the auxiliary head attention loss (before its weight)
+    double positionLoss = 0;            // the auxiliary position loss (before its weight)
     std::vector<double> keepFractions;  // DynamicViT: mean fraction of patches kept per stage
     double trainAccuracy = 0;     // over the same steps
     double learningRate = 0;
@@ -92,8 +107,30 @@ struct TrainOptions {
     // this weight. 0 = off. It teaches the words to find what they name, one hop, early.
     double groundingLossWeight = 0.0;
     int groundingLayer = 1;
+    // Auxiliary role loss (training only): like the patch loss, a linear head on the patch tokens
+    // after block roleLossLayer - 1 predicts each TrainExample::patchRoles class (roleClasses of
+    // them; role 0 weighted 0.1). It teaches each patch, early, whether the question is about it.
+    double roleLossWeight = 0.0;
+    int roleLossLayer = 3;
+    int roleClasses = 3;
+    // Auxiliary position loss (training only): a linear head on the patch tokens after block
+    // positionLossLayer - 1 regresses each patch's column and row (scaled to -1..1), mean squared
+    // error times this weight. It makes "where" readable along a line, which left/right and
+    // above/below comparisons need and the answer loss alone finds slowly.
+    double positionLossWeight = 0.0;
+    int positionLossLayer = 2;
+    // Auxiliary head attention loss (training only): for each TrainExample::headTargets entry, the
+    // cross-entropy between that head's last-block text-[CLS] attention and the uniform
+    // distribution over the target (its patches, and the text [CLS] when asked), times this
+    // weight. It gives heads jobs: one looks at the first thing named, one at the second, and a
+    // count is read off how the attention splits between the counted patches and the [CLS].
+    double headAttentionLossWeight = 0.0;
     int batchSize = 64;
     int64_t steps = 1000;
+    // Stop after this many steps as if the run had ended there (model.safetensors, checkpoint and
+    // a validation are written), keeping the schedule of `steps`; a later run without it resumes.
+    // 0 = run all the steps.
+    int64_t stopAfter = 0;
     double learningRate = 1e-3;
     double weightDecay = 0.01;
     double warmupFraction = 0.05;
