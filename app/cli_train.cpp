@@ -151,9 +151,10 @@ int runTrain(const Arguments& args) {
     const bool grounding = groundingLossWeight > 0;
     const double roleLossWeight = std::stod(args.value("role-loss"));
     const double headAttentionLossWeight = std::stod(args.value("head-attention-loss"));
-    const bool roles = roleLossWeight > 0, headTargets = headAttentionLossWeight > 0;
-    const auto source = [&answers, scenes, patchLabels, relevantCells, grounding, roles, headTargets](uint64_t seed) {
-        return [&answers, scenes, seed, patchLabels, relevantCells, grounding, roles, headTargets](
+    const double clsLossWeight = std::stod(args.value("cls-loss"));
+    const bool roles = roleLossWeight > 0, headTargets = headAttentionLossWeight > 0, clsTargets = clsLossWeight > 0;
+    const auto source = [&answers, scenes, patchLabels, relevantCells, grounding, roles, headTargets, clsTargets](uint64_t seed) {
+        return [&answers, scenes, seed, patchLabels, relevantCells, grounding, roles, headTargets, clsTargets](
                    uint64_t first, int count, std::vector<TrainExample>& out) {
             for (int i = 0; i < count; ++i) {
                 auto s = shapes::makeSample(seed, first + static_cast<uint64_t>(i), scenes);
@@ -165,6 +166,13 @@ int runTrain(const Arguments& args) {
                 if (grounding) e.groundedWords = shapes::groundedWords(s, scenes);
                 if (roles) e.patchRoles = shapes::patchRoles(s, scenes);
                 if (headTargets) e.headTargets = shapesHeadTargets(s, scenes);
+                if (clsTargets && s.type == shapes::QuestionType::Relation) {
+                    // How far the first object is from the second, in columns and rows (-1..1).
+                    const auto cells = shapes::relevantCells(s, scenes);
+                    const float span = static_cast<float>(scenes.grid - 1);
+                    e.clsTargets = {static_cast<float>(cells.at(0) % scenes.grid - cells.at(1) % scenes.grid) / span,
+                                    static_cast<float>(cells.at(0) / scenes.grid - cells.at(1) / scenes.grid) / span};
+                }
                 e.image = std::move(s.image);
                 e.question = std::move(s.question);
                 out.push_back(std::move(e));
@@ -190,6 +198,8 @@ int runTrain(const Arguments& args) {
     options.roleClasses = shapes::kRoleClasses;
     options.headAttentionLossWeight = headAttentionLossWeight;
     options.positionLossWeight = std::stod(args.value("position-loss"));
+    options.clsLossWeight = clsLossWeight;
+    options.clsTargetSize = 2;
     options.positionLossLayer = args.intValue("position-loss-layer", 1, 48);
     options.batchSize = args.intValue("batch", 1, 4096);
     options.steps = args.intValue("steps", 1, 100000000);
@@ -214,9 +224,9 @@ int runTrain(const Arguments& args) {
         std::cerr << "step " << p.step << "/" << p.steps << std::fixed << std::setprecision(4) << "  loss " << p.loss;
         if (p.distillLoss > 0) std::cerr << " (task " << p.taskLoss << ", kl " << p.distillLoss << ")";
         if (p.patchLoss > 0 || p.attentionLoss > 0 || p.groundingLoss > 0 || p.roleLoss > 0 || p.headAttentionLoss > 0 ||
-            p.positionLoss > 0)
+            p.positionLoss > 0 || p.clsLoss > 0)
             std::cerr << " (task " << p.taskLoss << ", patch " << p.patchLoss << ", attention " << p.attentionLoss
-                      << ", grounding " << p.groundingLoss << ", role " << p.roleLoss << ", heads " << p.headAttentionLoss << ", position " << p.positionLoss << ")";
+                      << ", grounding " << p.groundingLoss << ", role " << p.roleLoss << ", heads " << p.headAttentionLoss << ", position " << p.positionLoss << ", cls " << p.clsLoss << ")";
         if (!p.keepFractions.empty()) {
             std::cerr << "  ratio " << p.ratioLoss << " kept";
             for (const auto f : p.keepFractions) std::cerr << " " << std::setprecision(3) << f;
@@ -268,6 +278,7 @@ std::vector<Command> trainCommands() {
                      {"stop-after", "N", "0", "stop after N steps, keeping the --steps schedule (0 = all; run again without it to go on)"},
                      {"position-loss", "W", "0", "weight of the auxiliary position loss (each patch's column and row; training only)"},
                      {"position-loss-layer", "N", "2", "position loss on the tokens after this many blocks"},
+                     {"cls-loss", "W", "0", "weight of the auxiliary [CLS] loss (how far apart a relation question's two objects are; training only)"},
                      {"head-attention-loss", "W", "0", "weight of the auxiliary head attention loss (jobs for the last block's heads; training only)"},
                      {"attention-loss", "W", "0", "weight of the auxiliary attention loss (the last block's [CLS] looks at the question's objects; training only)"},
                      {"train-predictor-only", "", "", "dynamicvit: freeze the model, train only the predictors"},

@@ -316,7 +316,7 @@ private slots:
         }
     }
 
-    void roleHeadAttentionAndPositionLossesLearn()
+    void roleHeadAttentionPositionAndClsLossesLearn()
     {
         // Roles: the question is always about patch 3 (role 1) and patch 0 (role 2); heads: head 1
         // splits its [CLS] attention between patch 3 and the text [CLS]; and each patch's place.
@@ -327,6 +327,8 @@ private slots:
                 for (auto i = start; i < out.size(); ++i) {
                     out[i].patchRoles = {2, 0, 0, role};
                     out[i].headTargets = {{head, {3}, true}};
+                    // [CLS] targets on every other example: +-0.8 by the image's colour, and 0.5.
+                    if (i % 2 == 0) out[i].clsTargets = {out[i].label == 0 ? 0.8F : -0.8F, 0.5F};
                 }
             });
         };
@@ -340,21 +342,36 @@ private slots:
         o.positionLossWeight = 1.0;
         o.positionLossLayer = 1;
         o.train = withJobs(colourSource(1), 1, 1);
-        std::vector<double> roleLosses, headLosses, positionLosses;
+        std::vector<double> roleLosses, headLosses, positionLosses, clsLosses;
         o.progress = [&](const TrainProgress& p) {
             if (!p.note.empty()) return;
             roleLosses.push_back(p.roleLoss);
             headLosses.push_back(p.headAttentionLoss);
             positionLosses.push_back(p.positionLoss);
+            clsLosses.push_back(p.clsLoss);
         };
         trainVilt(o);
         QVERIFY(roleLosses.size() >= 2);
+        QCOMPARE(clsLosses.back(), 0.0);  // not asked for
+        clsLosses.clear();
         QVERIFY2(roleLosses.back() < 0.8 * roleLosses.front(),
                  qPrintable(QString("role loss %1 -> %2").arg(roleLosses.front()).arg(roleLosses.back())));
         // Column and row of a 2 x 2 grid (at -0.5 and 0.5): a mean squared error of 0.25 for a constant guess.
         QVERIFY2(positionLosses.back() < 0.5 * positionLosses.front() && positionLosses.back() < 0.15,
                  qPrintable(QString("position loss %1 -> %2").arg(positionLosses.front()).arg(positionLosses.back())));
         QVERIFY(fs::exists(dir / "checkpoint" / "position_head.safetensors"));
+        // The [CLS] loss on its own run: a constant guess of 0 scores (0.64 + 0.25) / 2 = 0.445.
+        const auto clsDir = m_root / "cls";
+        writeTinyModel(clsDir);
+        auto c = baseOptions(clsDir);
+        c.steps = 80;
+        c.clsLossWeight = 1.0;
+        c.clsTargetSize = 2;
+        c.train = o.train;
+        c.progress = o.progress;
+        trainVilt(c);
+        QVERIFY2(clsLosses.front() > 0.2 && clsLosses.back() < 0.1,
+                 qPrintable(QString("[CLS] loss %1 -> %2").arg(clsLosses.front()).arg(clsLosses.back())));
         // Uniform over two of about ten positions: about log 10 at first, log 2 (0.69) at best.
         QVERIFY2(headLosses.front() > 1.5, qPrintable(QString::number(headLosses.front())));
         QVERIFY2(headLosses.back() < 1.0, qPrintable(QString("head attention loss %1 -> %2").arg(headLosses.front()).arg(headLosses.back())));
@@ -372,6 +389,17 @@ private slots:
             QFAIL("role 3 of 3 classes was accepted");
         } catch (const std::exception& e) {
             QVERIFY2(QString(e.what()).contains("role labels must lie in 0..2"), e.what());
+        }
+        writeTinyModel(bad);
+        b = baseOptions(bad);
+        b.clsLossWeight = 1.0;
+        b.clsTargetSize = 3;
+        b.train = withJobs(colourSource(1), 1, 0);
+        try {
+            trainVilt(b);
+            QFAIL("2 [CLS] targets for a loss set up for 3 were accepted");
+        } catch (const std::exception& e) {
+            QVERIFY2(QString(e.what()).contains("2 numbers per example") && QString(e.what()).contains("for 3"), e.what());
         }
         writeTinyModel(bad);
         b = baseOptions(bad);

@@ -48,6 +48,8 @@ struct Batch {
         TrainExample::HeadTarget target;
     };
     std::vector<HeadTarget> headTargets;
+    std::vector<int64_t> clsSamples;  // the examples with [CLS] targets
+    torch::Tensor clsTargets;         // [clsSamples, K] float
 };
 
 // [B, G] int64 from each example's per-cell vector, or undefined unless every example has one of
@@ -114,6 +116,18 @@ public:
         batch.labels = torch::tensor(labels, torch::kLong);
         batch.patchLabels = denseCells(examples, &TrainExample::patchLabels);
         batch.patchRoles = denseCells(examples, &TrainExample::patchRoles);
+        std::vector<float> targets;
+        for (int64_t b = 0; b < n; ++b) {
+            const auto& t = examples[static_cast<std::size_t>(b)].clsTargets;
+            if (t.empty()) continue;
+            if (!batch.clsSamples.empty() && t.size() * batch.clsSamples.size() != targets.size())
+                throw Error("[CLS] targets: examples with " + std::to_string(t.size()) + " and " +
+                            std::to_string(targets.size() / batch.clsSamples.size()) + " numbers in one batch");
+            batch.clsSamples.push_back(b);
+            targets.insert(targets.end(), t.begin(), t.end());
+        }
+        if (!batch.clsSamples.empty())
+            batch.clsTargets = torch::tensor(targets).reshape({static_cast<int64_t>(batch.clsSamples.size()), -1});
         return batch;
     }
 
@@ -326,6 +340,18 @@ torch::Tensor positionLoss(const ViltEncoding& encoding, torch::nn::Linear& head
     return torch::mse_loss(head(tokens), target.to(hidden.dtype()));
 }
 
+// The auxiliary [CLS] regression loss: the head's outputs for the text [CLS] after the last block
+// against the batch's [CLS] targets (mean squared error over the examples that have them).
+torch::Tensor clsLoss(const ViltEncoding& encoding, const Batch& batch, torch::nn::Linear& head) {
+    const auto& hidden = encoding.hiddenStates.back();  // [B, T + 1 + N, C]
+    if (batch.clsSamples.empty()) return torch::zeros({}, hidden.options());
+    if (batch.clsTargets.size(1) != head->options.out_features())
+        throw Error("[CLS] targets: " + std::to_string(batch.clsTargets.size(1)) + " numbers per example, but the loss was set up for " +
+                    std::to_string(head->options.out_features()));
+    const auto cls = hidden.select(1, 0).index_select(0, torch::tensor(batch.clsSamples, torch::kLong));
+    return torch::mse_loss(head(cls), batch.clsTargets.to(hidden.dtype()));
+}
+
 // The auxiliary head attention loss: for each head target, the cross-entropy between the last
 // block's text-[CLS] attention of that head and the uniform distribution over the target's
 // patches (and the text [CLS] when the target includes it), averaged over the targets.
@@ -403,8 +429,9 @@ TrainSummary trainVilt(const TrainOptions& o) {
     const bool usesRoleLoss = o.roleLossWeight > 0;
     const bool usesHeadAttentionLoss = o.headAttentionLossWeight > 0;
     const bool usesPositionLoss = o.positionLossWeight > 0;
-    if ((usesRoleLoss || usesHeadAttentionLoss || usesPositionLoss) && o.method.method != Method::None)
-        throw Error("the role, head attention and position losses train plain models (no --method)");
+    const bool usesClsLoss = o.clsLossWeight > 0;
+    if ((usesRoleLoss || usesHeadAttentionLoss || usesPositionLoss || usesClsLoss) && o.method.method != Method::None)
+        throw Error("the role, head attention, position and [CLS] losses train plain models (no --method)");
     if (usesGroundingLoss && o.method.method != Method::None) throw Error("the grounding loss trains plain models (no --method)");
     if (usesGroundingLoss && (o.groundingLayer < 0 || o.groundingLayer >= config.vilt.numHiddenLayers))
         throw Error("the grounding layer must be 0.." + std::to_string(config.vilt.numHiddenLayers - 1));
@@ -425,6 +452,12 @@ TrainSummary trainVilt(const TrainOptions& o) {
             throw Error("the role loss layer must be 1.." + std::to_string(config.vilt.numHiddenLayers));
         roleHead = torch::nn::Linear(config.vilt.hiddenSize, o.roleClasses);
         for (const auto& item : roleHead->named_parameters()) (isNoDecay(item.key()) ? noDecay : decay).push_back(item.value());
+    }
+    torch::nn::Linear clsHead{nullptr};
+    if (usesClsLoss) {
+        if (o.clsTargetSize < 1) throw Error("the [CLS] loss needs at least 1 target number");
+        clsHead = torch::nn::Linear(config.vilt.hiddenSize, o.clsTargetSize);
+        for (const auto& item : clsHead->named_parameters()) (isNoDecay(item.key()) ? noDecay : decay).push_back(item.value());
     }
     torch::nn::Linear positionHead{nullptr};
     if (usesPositionLoss) {
@@ -462,6 +495,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
         loadStateDict(*model, Checkpoint::open((checkpointDir / "model.safetensors").string()), {});
         if (usesPatchLoss) loadStateDict(*patchHead, Checkpoint::open((checkpointDir / "patch_head.safetensors").string()), {});
         if (usesRoleLoss) loadStateDict(*roleHead, Checkpoint::open((checkpointDir / "role_head.safetensors").string()), {});
+        if (usesClsLoss) loadStateDict(*clsHead, Checkpoint::open((checkpointDir / "cls_head.safetensors").string()), {});
         if (usesPositionLoss)
             loadStateDict(*positionHead, Checkpoint::open((checkpointDir / "position_head.safetensors").string()), {});
         try {
@@ -480,6 +514,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
         if (usesPatchLoss) writeTensorFile((checkpointDir / "patch_head.safetensors").string(), stateDict(*patchHead));
         if (usesRoleLoss) writeTensorFile((checkpointDir / "role_head.safetensors").string(), stateDict(*roleHead));
         if (usesPositionLoss) writeTensorFile((checkpointDir / "position_head.safetensors").string(), stateDict(*positionHead));
+        if (usesClsLoss) writeTensorFile((checkpointDir / "cls_head.safetensors").string(), stateDict(*clsHead));
         torch::save(optimizer, (checkpointDir / "optimizer.pt").string());
         std::ofstream((checkpointDir / "state.json").string())
             << nlohmann::json{{"step", step}, {"steps", o.steps}, {"batch_size", o.batchSize}}.dump(2) << "\n";
@@ -497,6 +532,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
         if (usesRoleLoss) log << ",role_loss";
         if (usesHeadAttentionLoss) log << ",head_attention_loss";
         if (usesPositionLoss) log << ",position_loss";
+        if (usesClsLoss) log << ",cls_loss";
         if (isDynamicVit) {
             log << ",ratio_loss";
             for (std::size_t i = 0; i < reduction->dynamicVit.locations.size(); ++i) log << ",keep_" << i + 1;
@@ -516,7 +552,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
     const auto runStart = std::chrono::steady_clock::now();
     auto windowStart = runStart;
     double lossSum = 0, taskSum = 0, distillSum = 0, ratioSum = 0, patchSum = 0, attentionSum = 0, groundingSum = 0, roleSum = 0,
-           headSum = 0, positionSum = 0;
+           headSum = 0, positionSum = 0, clsSum = 0;
     std::vector<double> keepSums(isDynamicVit ? reduction->dynamicVit.locations.size() : 0, 0.0);
     int64_t right = 0, seen = 0, windowSteps = 0;
     auto next = fetch(start);
@@ -526,7 +562,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
         const auto batch = maker.make(examples, labelCount);
         ViltForwardOptions forward;
         forward.reduction = trainReduction;
-        forward.keepHiddenStates = usesPatchLoss || usesRoleLoss || usesPositionLoss;
+        forward.keepHiddenStates = usesPatchLoss || usesRoleLoss || usesPositionLoss || usesClsLoss;
         forward.keepAttentions = usesAttentionLoss || usesGroundingLoss || usesHeadAttentionLoss;
         const auto outputs = model->forward(batch.inputs, forward);
         const auto& logits = outputs.logits;  // [B, labels]
@@ -562,6 +598,11 @@ TrainSummary trainVilt(const TrainOptions& o) {
             const auto aux = positionLoss(outputs.images.front(), positionHead, o.positionLossLayer);
             loss = loss + o.positionLossWeight * aux;
             positionSum += aux.item<double>();
+        }
+        if (usesClsLoss) {
+            const auto aux = clsLoss(outputs.images.front(), batch, clsHead);
+            loss = loss + o.clsLossWeight * aux;
+            clsSum += aux.item<double>();
         }
         torch::Tensor distill;
         if (teacher) {
@@ -613,6 +654,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
             progress.roleLoss = roleSum / windowSteps;
             progress.headAttentionLoss = headSum / windowSteps;
             progress.positionLoss = positionSum / windowSteps;
+            progress.clsLoss = clsSum / windowSteps;
             progress.keepFractions.clear();
             for (const auto sum : keepSums) progress.keepFractions.push_back(sum / windowSteps);
             progress.trainAccuracy = seen ? static_cast<double>(right) / seen : 0.0;
@@ -644,13 +686,14 @@ TrainSummary trainVilt(const TrainOptions& o) {
             if (usesRoleLoss) log << "," << progress.roleLoss;
             if (usesHeadAttentionLoss) log << "," << progress.headAttentionLoss;
             if (usesPositionLoss) log << "," << progress.positionLoss;
+            if (usesClsLoss) log << "," << progress.clsLoss;
             if (isDynamicVit) {
                 log << "," << progress.ratioLoss;
                 for (const auto f : progress.keepFractions) log << "," << f;
             }
             log << "\n" << std::flush;
             if (o.progress) o.progress(progress);
-            lossSum = taskSum = distillSum = ratioSum = patchSum = attentionSum = groundingSum = roleSum = headSum = positionSum = 0;
+            lossSum = taskSum = distillSum = ratioSum = patchSum = attentionSum = groundingSum = roleSum = headSum = positionSum = clsSum = 0;
             std::fill(keepSums.begin(), keepSums.end(), 0.0);
             right = seen = windowSteps = 0;
             windowStart = std::chrono::steady_clock::now();

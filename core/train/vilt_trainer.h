@@ -50,6 +50,10 @@ struct TrainExample {
         bool textCls = false;          // the text [CLS] itself is part of the target (a "none" slot)
     };
     std::vector<HeadTarget> headTargets;
+    // Optional: numbers the text [CLS] should carry after the last block (e.g. how far apart, in
+    // columns and rows, the two objects of a relation question are); used by
+    // TrainOptions::clsLossWeight. Empty = none for this example.
+    std::vector<float> clsTargets;
 };
 
 // Fills out with examples [first, first + count) of a split. Must be deterministic.
@@ -66,6 +70,7 @@ struct TrainProgress {
     double roleLoss = 0;                // the auxiliary role loss (before its weight)
     double headAttentionLoss = 0;       // the auxiliary head attention loss (before its weight)
     double positionLoss = 0;            // the auxiliary position loss (before its weight)
+    double clsLoss = 0;                 // the auxiliary [CLS] regression loss (before its weight)
     std::vector<double> keepFractions;  // DynamicViT: mean fraction of patches kept per stage
     double trainAccuracy = 0;     // over the same steps
     double learningRate = 0;
@@ -119,6 +124,12 @@ struct TrainOptions {
     // above/below comparisons need and the answer loss alone finds slowly.
     double positionLossWeight = 0.0;
     int positionLossLayer = 2;
+    // Auxiliary [CLS] regression loss (training only): a linear head on the text [CLS] after the
+    // last block regresses TrainExample::clsTargets (clsTargetSize numbers; examples without
+    // targets do not count), mean squared error times this weight. It asks for the intermediate
+    // result an answer needs (where one object is from another) instead of only the answer.
+    double clsLossWeight = 0.0;
+    int clsTargetSize = 0;
     // Auxiliary head attention loss (training only): for each TrainExample::headTargets entry, the
     // cross-entropy between that head's last-block text-[CLS] attention and the uniform
     // distribution over the target (its patches, and the text [CLS] when asked), times this
