@@ -436,36 +436,29 @@ TrainSummary trainVilt(const TrainOptions& o) {
     if (usesGroundingLoss && (o.groundingLayer < 0 || o.groundingLayer >= config.vilt.numHiddenLayers))
         throw Error("the grounding layer must be 0.." + std::to_string(config.vilt.numHiddenLayers - 1));
     if (usesAttentionLoss && o.method.method != Method::None) throw Error("the attention loss trains plain models (no --method)");
-    torch::nn::Linear patchHead{nullptr};
-    if (usesPatchLoss) {
-        if (o.method.method != Method::None) throw Error("the patch loss trains plain models (no --method)");
-        if (o.patchClasses < 2) throw Error("the patch loss needs at least 2 patch classes");
-        if (o.patchLossLayer < 1 || o.patchLossLayer > config.vilt.numHiddenLayers)
-            throw Error("the patch loss layer must be 1.." + std::to_string(config.vilt.numHiddenLayers));
-        patchHead = torch::nn::Linear(config.vilt.hiddenSize, o.patchClasses);
-        for (const auto& item : patchHead->named_parameters()) (isNoDecay(item.key()) ? noDecay : decay).push_back(item.value());
-    }
-    torch::nn::Linear roleHead{nullptr};
-    if (usesRoleLoss) {
-        if (o.roleClasses < 2) throw Error("the role loss needs at least 2 role classes");
-        if (o.roleLossLayer < 1 || o.roleLossLayer > config.vilt.numHiddenLayers)
-            throw Error("the role loss layer must be 1.." + std::to_string(config.vilt.numHiddenLayers));
-        roleHead = torch::nn::Linear(config.vilt.hiddenSize, o.roleClasses);
-        for (const auto& item : roleHead->named_parameters()) (isNoDecay(item.key()) ? noDecay : decay).push_back(item.value());
-    }
-    torch::nn::Linear clsHead{nullptr};
-    if (usesClsLoss) {
-        if (o.clsTargetSize < 1) throw Error("the [CLS] loss needs at least 1 target number");
-        clsHead = torch::nn::Linear(config.vilt.hiddenSize, o.clsTargetSize);
-        for (const auto& item : clsHead->named_parameters()) (isNoDecay(item.key()) ? noDecay : decay).push_back(item.value());
-    }
-    torch::nn::Linear positionHead{nullptr};
-    if (usesPositionLoss) {
-        if (o.positionLossLayer < 1 || o.positionLossLayer > config.vilt.numHiddenLayers)
-            throw Error("the position loss layer must be 1.." + std::to_string(config.vilt.numHiddenLayers));
-        positionHead = torch::nn::Linear(config.vilt.hiddenSize, 2);
-        for (const auto& item : positionHead->named_parameters()) (isNoDecay(item.key()) ? noDecay : decay).push_back(item.value());
-    }
+    // The training-only linear heads of the auxiliary losses, saved in the checkpoint only.
+    struct AuxHead {
+        torch::nn::Linear head{nullptr};
+        std::string file;
+    };
+    std::vector<AuxHead> auxHeads;
+    const auto auxHead = [&](const std::string& name, bool used, int layer, int outputs) {
+        if (!used) return torch::nn::Linear{nullptr};
+        if (layer < 1 || layer > config.vilt.numHiddenLayers)
+            throw Error("the " + name + " loss layer must be 1.." + std::to_string(config.vilt.numHiddenLayers));
+        torch::nn::Linear head(config.vilt.hiddenSize, outputs);
+        for (const auto& item : head->named_parameters()) (isNoDecay(item.key()) ? noDecay : decay).push_back(item.value());
+        auxHeads.push_back({head, name + "_head.safetensors"});
+        return head;
+    };
+    if (usesPatchLoss && o.method.method != Method::None) throw Error("the patch loss trains plain models (no --method)");
+    if (usesPatchLoss && o.patchClasses < 2) throw Error("the patch loss needs at least 2 patch classes");
+    if (usesRoleLoss && o.roleClasses < 2) throw Error("the role loss needs at least 2 role classes");
+    if (usesClsLoss && o.clsTargetSize < 1) throw Error("the [CLS] loss needs at least 1 target number");
+    auto patchHead = auxHead("patch", usesPatchLoss, o.patchLossLayer, o.patchClasses);
+    auto roleHead = auxHead("role", usesRoleLoss, o.roleLossLayer, o.roleClasses);
+    auto positionHead = auxHead("position", usesPositionLoss, o.positionLossLayer, 2);
+    auto clsHead = auxHead("cls", usesClsLoss, config.vilt.numHiddenLayers, o.clsTargetSize);
     // The training forward of DynamicViT: Gumbel decisions as masks (validation prunes).
     auto trainReduction = reduction;
     if (isDynamicVit) trainReduction->dynamicVit.training = true;
@@ -493,11 +486,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
             throw Error(checkpointDir.string() + ": this checkpoint was made with other --steps / --batch values; "
                                                  "use the same ones to resume, or delete the folder to start again");
         loadStateDict(*model, Checkpoint::open((checkpointDir / "model.safetensors").string()), {});
-        if (usesPatchLoss) loadStateDict(*patchHead, Checkpoint::open((checkpointDir / "patch_head.safetensors").string()), {});
-        if (usesRoleLoss) loadStateDict(*roleHead, Checkpoint::open((checkpointDir / "role_head.safetensors").string()), {});
-        if (usesClsLoss) loadStateDict(*clsHead, Checkpoint::open((checkpointDir / "cls_head.safetensors").string()), {});
-        if (usesPositionLoss)
-            loadStateDict(*positionHead, Checkpoint::open((checkpointDir / "position_head.safetensors").string()), {});
+        for (auto& [head, file] : auxHeads) loadStateDict(*head, Checkpoint::open((checkpointDir / file).string()), {});
         try {
             torch::load(optimizer, (checkpointDir / "optimizer.pt").string());
         } catch (const c10::Error& e) {
@@ -511,10 +500,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
     const auto writeCheckpoint = [&](int64_t step) {
         fs::create_directories(checkpointDir);
         writeTensorFile((checkpointDir / "model.safetensors").string(), stateDict(*model));
-        if (usesPatchLoss) writeTensorFile((checkpointDir / "patch_head.safetensors").string(), stateDict(*patchHead));
-        if (usesRoleLoss) writeTensorFile((checkpointDir / "role_head.safetensors").string(), stateDict(*roleHead));
-        if (usesPositionLoss) writeTensorFile((checkpointDir / "position_head.safetensors").string(), stateDict(*positionHead));
-        if (usesClsLoss) writeTensorFile((checkpointDir / "cls_head.safetensors").string(), stateDict(*clsHead));
+        for (auto& [head, file] : auxHeads) writeTensorFile((checkpointDir / file).string(), stateDict(*head));
         torch::save(optimizer, (checkpointDir / "optimizer.pt").string());
         std::ofstream((checkpointDir / "state.json").string())
             << nlohmann::json{{"step", step}, {"steps", o.steps}, {"batch_size", o.batchSize}}.dump(2) << "\n";
@@ -569,41 +555,20 @@ TrainSummary trainVilt(const TrainOptions& o) {
         const auto target = torch::one_hot(batch.labels, labelCount).to(logits.dtype());
         auto taskLoss = torch::binary_cross_entropy_with_logits(logits, target) * static_cast<double>(labelCount);
         auto loss = taskLoss;
-        if (usesPatchLoss) {
-            const auto aux = patchLoss(outputs.images.front(), batch.patchLabels, "patch", patchHead, o.patchLossLayer, o.patchClasses);
-            loss = loss + o.patchLossWeight * aux;
-            patchSum += aux.item<double>();
-        }
-        if (usesAttentionLoss) {
-            const auto aux = attentionLoss(outputs.images.front(), batch);
-            loss = loss + o.attentionLossWeight * aux;
-            attentionSum += aux.item<double>();
-        }
-        if (usesGroundingLoss) {
-            const auto aux = groundingLoss(outputs.images.front(), batch, o.groundingLayer);
-            loss = loss + o.groundingLossWeight * aux;
-            groundingSum += aux.item<double>();
-        }
-        if (usesRoleLoss) {
-            const auto aux = patchLoss(outputs.images.front(), batch.patchRoles, "role", roleHead, o.roleLossLayer, o.roleClasses);
-            loss = loss + o.roleLossWeight * aux;
-            roleSum += aux.item<double>();
-        }
-        if (usesHeadAttentionLoss) {
-            const auto aux = headAttentionLoss(outputs.images.front(), batch);
-            loss = loss + o.headAttentionLossWeight * aux;
-            headSum += aux.item<double>();
-        }
-        if (usesPositionLoss) {
-            const auto aux = positionLoss(outputs.images.front(), positionHead, o.positionLossLayer);
-            loss = loss + o.positionLossWeight * aux;
-            positionSum += aux.item<double>();
-        }
-        if (usesClsLoss) {
-            const auto aux = clsLoss(outputs.images.front(), batch, clsHead);
-            loss = loss + o.clsLossWeight * aux;
-            clsSum += aux.item<double>();
-        }
+        const auto& encoding = outputs.images.front();
+        const auto add = [&loss](double weight, double& sum, const torch::Tensor& aux) {
+            loss = loss + weight * aux;
+            sum += aux.item<double>();
+        };
+        if (usesPatchLoss)
+            add(o.patchLossWeight, patchSum, patchLoss(encoding, batch.patchLabels, "patch", patchHead, o.patchLossLayer, o.patchClasses));
+        if (usesAttentionLoss) add(o.attentionLossWeight, attentionSum, attentionLoss(encoding, batch));
+        if (usesGroundingLoss) add(o.groundingLossWeight, groundingSum, groundingLoss(encoding, batch, o.groundingLayer));
+        if (usesRoleLoss)
+            add(o.roleLossWeight, roleSum, patchLoss(encoding, batch.patchRoles, "role", roleHead, o.roleLossLayer, o.roleClasses));
+        if (usesHeadAttentionLoss) add(o.headAttentionLossWeight, headSum, headAttentionLoss(encoding, batch));
+        if (usesPositionLoss) add(o.positionLossWeight, positionSum, positionLoss(encoding, positionHead, o.positionLossLayer));
+        if (usesClsLoss) add(o.clsLossWeight, clsSum, clsLoss(encoding, batch, clsHead));
         torch::Tensor distill;
         if (teacher) {
             torch::Tensor teacherLogits;
