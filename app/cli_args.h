@@ -31,6 +31,7 @@ public:
     std::vector<std::string> values(const std::string& name) const;
     int intValue(const std::string& name, int minimum, int maximum) const;
     std::string require(const std::string& name) const;  // UsageError when absent
+    bool isSwitch(const std::string& name) const { return spec(name).valueName.empty(); }  // "--flag", no value
     // What was given on the command line, by option name (a switch maps to "1").
     const std::map<std::string, std::vector<std::string>>& given() const { return m_values; }
     static std::string usage(const std::vector<OptionSpec>& specs);

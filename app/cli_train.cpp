@@ -133,7 +133,7 @@ int runTrain(const Arguments& args) {
         std::ofstream command(dir / "train_command.txt", std::ios::app);
         command << "tokenscope-cli train";
         for (const auto& [name, values] : args.given())
-            for (const auto& v : values) command << " --" << name << (v.empty() ? "" : " '" + v + "'");
+            for (const auto& v : values) command << " --" << name << (args.isSwitch(name) ? "" : " '" + v + "'");
         command << "\n";
     }
 

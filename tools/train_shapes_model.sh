@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces the bundled Shapes VQA models from scratch with tokenscope-cli (CPU, one thread each):
 #   resources/models/shapes-vilt        the trained ViLT (6 layers, 128 wide, 192-px scenes in 24-px
-#                                       patches) with DynamicViT predictors trained on it, its
-#                                       training log, test accuracy and the accuracy/throughput sweep
+#                                       patches; five training stages, about 2 h 15 min on one core)
+#                                       with DynamicViT predictors trained on it, its training logs,
+#                                       test accuracy and the accuracy/throughput sweep
 #   resources/models/shapes-vilt-pumer  the same model fine-tuned with PuMer in place and KL
 #                                       distillation from it (PuMer's recipe)
 # Usage: tools/train_shapes_model.sh [WORK_DIR]   (default: build/shapes-train; resumable: a
@@ -28,10 +29,23 @@ roles=(--role-loss 1 --role-loss-layer 3 --head-attention-loss 0.3)
         --steps 4000 --stop-after 1250 --batch 32 --lr 3e-4 --warmup 0.02 "${aux[@]}" "${roles[@]}" \
         --validate-every 250 --val-n 320 --checkpoint-every 250 --log-every 50
 
-stage "1c. where things are, for left/right and above/below (train seed 13; 33 min)"
+stage "1c. where things are, for left/right and above/below (train seed 13; 30 min)"
+where=(--position-loss 1 --position-loss-layer 5)
+[[ -f "$work/where/model.safetensors" ]] ||
+    "$cli" train --task shapes --out "$work/where" --init-from "$work/roles" --train-seed 13 \
+        --steps 3000 --batch 32 --lr 3e-4 --warmup 0.02 "${aux[@]}" "${roles[@]}" "${where[@]}" \
+        --validate-every 250 --val-n 320 --checkpoint-every 250 --log-every 50
+
+stage "1d. how far apart a relation's two objects are, read at the [CLS] (train seed 14; 31 min)"
+[[ -f "$work/apart/model.safetensors" ]] ||
+    "$cli" train --task shapes --out "$work/apart" --init-from "$work/where" --train-seed 14 \
+        --steps 4000 --stop-after 3000 --batch 32 --lr 3e-4 --warmup 0.02 "${aux[@]}" "${roles[@]}" "${where[@]}" --cls-loss 1 \
+        --validate-every 250 --val-n 320 --checkpoint-every 250 --log-every 50
+
+stage "1e. the same, the [CLS] loss weighed 3 (train seed 16; 22 min)"
 [[ -f "$work/base/model.safetensors" ]] ||
-    "$cli" train --task shapes --out "$work/base" --init-from "$work/roles" --train-seed 13 \
-        --steps 3000 --batch 32 --lr 3e-4 --warmup 0.02 "${aux[@]}" "${roles[@]}" --position-loss 1 --position-loss-layer 5 \
+    "$cli" train --task shapes --out "$work/base" --init-from "$work/apart" --train-seed 16 \
+        --steps 2000 --batch 32 --lr 3e-4 --warmup 0.02 "${aux[@]}" "${roles[@]}" "${where[@]}" --cls-loss 3 \
         --validate-every 250 --val-n 320 --checkpoint-every 250 --log-every 50
 
 stage "2. PuMer fine-tuning with the reducers in place, distilled from the backbone"
@@ -52,7 +66,8 @@ pumer=(--method pumer --layers 1,3,4 --prune 0.1 --merge 0.3 --merge-text 0.2)
 "$cli" eval --model "$work/base" --seed 3 --n 1000 "${pumer[@]}" --json > "$work/base_pumer_test.json"
 "$cli" eval --model "$work/pumer" --seed 3 --n 1000 "${pumer[@]}" --json > "$work/pumer_test.json"
 "$cli" eval --model "$work/dynamicvit" --seed 3 --n 1000 --method dynamicvit --keep-ratio 0.7 --json > "$work/dynamicvit_test.json"
-"$cli" eval --model "$work/dynamicvit" --sweep --seed 3 --n 500 --batch 32 --passes 2 --out "$work/dynamicvit"
+"$cli" eval --model "$work/dynamicvit" --sweep --seed 3 --n 500 --batch 32 --passes 3 --out "$work/dynamicvit"
 echo
 echo "Copy $work/dynamicvit to resources/models/shapes-vilt and $work/pumer to resources/models/shapes-vilt-pumer"
-echo "(config.json, model.safetensors, vocab.txt, preprocessor_config.json, train_log.csv, train_command.txt, sweep.*)."
+echo "(config.json, model.safetensors, vocab.txt, preprocessor_config.json, train_command.txt, sweep.*), and each"
+echo "stage's train_log.csv as train_log_N_STAGE.csv (1_scratch, 2_roles, 3_where, 4_apart, 5_base)."
