@@ -103,8 +103,9 @@ private Q_SLOTS:
         QSignalSpy started(other->controller(), &RunController::runStarted);
         QVERIFY(other->openSession(path));
         QCOMPARE(other->controls()->question(), QStringLiteral("How many cats are there?"));
+        // The run may start a little later (debounced): wait for it, then for its result.
+        QTRY_VERIFY2_WITH_TIMEOUT(started.size() >= 1, "opening a session starts a run", 60000);
         QVERIFY(waitForSettledResult(*other));
-        QVERIFY2(started.size() >= 1, "opening a session starts a run");
         const MethodSettings restored = other->controls()->methodSettings();
         QCOMPARE(restored.method, saved.method);
         QCOMPARE(restored.pruneRatio, saved.pruneRatio);
