@@ -153,8 +153,10 @@ int runTrain(const Arguments& args) {
     const double headAttentionLossWeight = std::stod(args.value("head-attention-loss"));
     const double clsLossWeight = std::stod(args.value("cls-loss"));
     const bool roles = roleLossWeight > 0, headTargets = headAttentionLossWeight > 0, clsTargets = clsLossWeight > 0;
-    const auto source = [&answers, scenes, patchLabels, relevantCells, grounding, roles, headTargets, clsTargets](uint64_t seed) {
-        return [&answers, scenes, seed, patchLabels, relevantCells, grounding, roles, headTargets, clsTargets](
+    const bool clsDirection = args.has("cls-direction");
+    if (clsDirection && !clsTargets) throw UsageError("--cls-direction needs --cls-loss");
+    const auto source = [&answers, scenes, patchLabels, relevantCells, grounding, roles, headTargets, clsTargets, clsDirection](uint64_t seed) {
+        return [&answers, scenes, seed, patchLabels, relevantCells, grounding, roles, headTargets, clsTargets, clsDirection](
                    uint64_t first, int count, std::vector<TrainExample>& out) {
             for (int i = 0; i < count; ++i) {
                 auto s = shapes::makeSample(seed, first + static_cast<uint64_t>(i), scenes);
@@ -170,8 +172,11 @@ int runTrain(const Arguments& args) {
                     // How far the first object is from the second, in columns and rows (-1..1).
                     const auto cells = shapes::relevantCells(s, scenes);
                     const float span = static_cast<float>(scenes.grid - 1);
-                    e.clsTargets = {static_cast<float>(cells.at(0) % scenes.grid - cells.at(1) % scenes.grid) / span,
-                                    static_cast<float>(cells.at(0) / scenes.grid - cells.at(1) / scenes.grid) / span};
+                    const float dx = static_cast<float>(cells.at(0) % scenes.grid - cells.at(1) % scenes.grid) / span;
+                    const float dy = static_cast<float>(cells.at(0) / scenes.grid - cells.at(1) / scenes.grid) / span;
+                    e.clsTargets = {dx, dy};
+                    // ... and along the direction the question asks about (> 0: the answer is yes).
+                    if (clsDirection) e.clsTargets.push_back(dx * static_cast<float>(s.directionX) + dy * static_cast<float>(s.directionY));
                 }
                 e.image = std::move(s.image);
                 e.question = std::move(s.question);
@@ -199,7 +204,7 @@ int runTrain(const Arguments& args) {
     options.headAttentionLossWeight = headAttentionLossWeight;
     options.positionLossWeight = std::stod(args.value("position-loss"));
     options.clsLossWeight = clsLossWeight;
-    options.clsTargetSize = 2;
+    options.clsTargetSize = clsDirection ? 3 : 2;
     options.positionLossLayer = args.intValue("position-loss-layer", 1, 48);
     options.batchSize = args.intValue("batch", 1, 4096);
     options.steps = args.intValue("steps", 1, 100000000);
@@ -279,6 +284,7 @@ std::vector<Command> trainCommands() {
                      {"position-loss", "W", "0", "weight of the auxiliary position loss (each patch's column and row; training only)"},
                      {"position-loss-layer", "N", "2", "position loss on the tokens after this many blocks"},
                      {"cls-loss", "W", "0", "weight of the auxiliary [CLS] loss (how far apart a relation question's two objects are; training only)"},
+                     {"cls-direction", "", "", "the [CLS] loss also regresses the distance along the direction the relation question asks about"},
                      {"head-attention-loss", "W", "0", "weight of the auxiliary head attention loss (jobs for the last block's heads; training only)"},
                      {"attention-loss", "W", "0", "weight of the auxiliary attention loss (the last block's [CLS] looks at the question's objects; training only)"},
                      {"train-predictor-only", "", "", "dynamicvit: freeze the model, train only the predictors"},

@@ -276,6 +276,9 @@ private slots:
             else if (has("below") || has("lower") || has("under")) truth = dr > 0;
             else QFAIL(sample.question.c_str());
             QCOMPARE(std::string(truth ? "yes" : "no"), sample.answer);
+            // The direction the question asks about says the same.
+            QCOMPARE(std::abs(sample.directionX) + std::abs(sample.directionY), 1);
+            QCOMPARE(dc * sample.directionX + dr * sample.directionY > 0, truth);
         }
         QVERIFY(relations > 30);
     }

@@ -240,6 +240,7 @@ std::string fill(std::string text, const std::string& key, const std::string& va
 struct Question {
     std::string text, answer;
     std::vector<int> relevant;
+    int directionX = 0, directionY = 0;
 };
 
 bool askColor(const std::vector<SceneObject>& objects, Rng& rng, Question& q) {
@@ -333,9 +334,11 @@ bool askRelation(const std::vector<SceneObject>& objects, Rng& rng, const Shapes
     if (horizontal) {
         text = rng.pick(askFirst ? left : right);
         truth = askFirst ? dx < 0 : dx > 0;
+        q.directionX = askFirst ? -1 : 1;
     } else {
         text = rng.pick(askFirst ? above : below);
         truth = askFirst ? dy < 0 : dy > 0;
+        q.directionY = askFirst ? -1 : 1;
     }
     q.text = fill(fill(text, "{a}", nameA), "{b}", nameB);
     q.answer = truth ? "yes" : "no";
@@ -478,6 +481,8 @@ ShapesSample makeSample(uint64_t seed, uint64_t index, const ShapesOptions& opti
     sample.question = q.text;
     sample.answer = q.answer;
     sample.relevant = q.relevant;
+    sample.directionX = q.directionX;
+    sample.directionY = q.directionY;
 
     cv::Mat canvas(options.imageSize, options.imageSize, CV_8UC3);
     drawBackground(canvas, rng, options.clutter);

@@ -56,6 +56,9 @@ struct ShapesSample {
     QuestionType type = QuestionType::Color;
     std::vector<SceneObject> objects;  // drawing order
     std::vector<int> relevant;         // indices into objects the question is about
+    // A relation question: the direction it asks about (left = -1, 0; below = 0, 1); "yes" when the
+    // first object lies that way from the second. 0, 0 for other questions.
+    int directionX = 0, directionY = 0;
     uint64_t seed = 0, index = 0;
 };
 
