@@ -1,7 +1,8 @@
-// tokenscope-cli eval / eval --sweep / shapes end to end, on a tiny random-weight Shapes model
-// folder (tests/support/shapes_model.h): valid JSON with accuracy in [0, 1] and consistent counts,
-// the same split giving the same answers, every method in sweep.csv and a sweep.png of the default
-// size, the sample files matching the generator, and usage errors.
+// tokenscope-cli eval / eval --sweep / shapes / train end to end, on a tiny random-weight Shapes
+// model folder (tests/support/shapes_model.h): valid JSON with accuracy in [0, 1] and consistent
+// counts, the same split giving the same answers, every method in sweep.csv and a sweep.png of the
+// default size, the sample files matching the generator, the [CLS] targets `train` asks for, and
+// usage errors.
 
 #include <QDir>
 #include <QFile>
@@ -16,6 +17,7 @@
 #include <set>
 #include <string>
 
+#include "checkpoint/checkpoint.h"
 #include "support/cli_process.h"
 #include "eval/sweep_table.h"
 #include "support/shapes_model.h"
@@ -198,6 +200,37 @@ private slots:
         const auto csvLines = QString::fromUtf8(csv.readAll()).trimmed().split('\n');
         QCOMPARE(csvLines.size(), 4);
         QCOMPARE(csvLines[0], QString("seed,index,file,question,answer,type"));
+    }
+
+    // --cls-direction gives the [CLS] head a third target; without it the head has two, and the
+    // switch alone (no --cls-loss) is refused.
+    void trainClsTargets() {
+        const auto train = [this](const QString& name, QStringList extra) {
+            const QString out = m_dir.filePath(name);
+            QStringList args = {"train", "--task", "shapes", "--out", out, "--steps", "2", "--batch", "4",
+                                "--hidden", "32", "--depth", "2", "--heads", "2", "--mlp", "64", "--val-n", "8",
+                                "--validate-every", "2", "--checkpoint-every", "2", "--log-every", "1"};
+            return std::make_pair(cli(args + extra), out);
+        };
+        for (const bool direction : {false, true}) {
+            QStringList extra = {"--cls-loss", "1"};
+            if (direction) extra << "--cls-direction";
+            const auto [run, out] = train(direction ? "cls3" : "cls2", extra);
+            QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+            const auto head = Checkpoint::open((out + "/checkpoint/cls_head.safetensors").toStdString());
+            torch::Tensor weight;
+            for (const auto& name : head.names())
+                if (name.find("weight") != std::string::npos) weight = head.tensor(name);
+            QVERIFY(weight.defined());
+            QCOMPARE(weight.size(0), direction ? 3 : 2);
+            QFile command(out + "/train_command.txt");
+            QVERIFY(command.open(QIODevice::ReadOnly));
+            // A switch is written without a value, so the command runs again as written.
+            QCOMPARE(QString::fromUtf8(command.readAll()).contains("--cls-direction --"), direction);
+        }
+        const auto [refused, out] = train("cls-refused", {"--cls-direction"});
+        QCOMPARE(refused.exitCode, 2);
+        QVERIFY2(refused.err.contains("--cls-direction needs --cls-loss"), qPrintable(refused.err));
     }
 
     void usageAndErrors() {
