@@ -2,7 +2,9 @@
 // tests/data/tome (bipartite_soft_matching -> merge_wavg, merge_source, merge mean, unmerge, the
 // chained 2-round case), plus invariants. Floats atol 1e-5, indices exact.
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <string>
 
@@ -163,6 +165,35 @@ private slots:
             QVERIFY(checkOwnership(source, size, tokens, "round " + std::to_string(round)));
             if (classToken) QCOMPARE(source[0][0].sum().item<float>(), 1.0f);
         }
+    }
+
+    // Scores within rounding of the best count as equal, and the first of them wins, as exact ties
+    // do in the reference: duplicate tokens that a GEMM scored one unit of rounding apart.
+    void nearTiesGoToTheFirst() {
+        const float one = 1.0F, above = std::nextafter(one, 2.0F);
+        const auto scores = torch::tensor({one, 0.5F, above, 0.9F, 0.2F, 0.95F}).reshape({1, 2, 3});
+        const auto [best, index] = bestPartner(scores, /*descending=*/true);
+        QCOMPARE(index[0][0].item<int64_t>(), int64_t(0));  // 1 vs 1 + ulp: the first
+        QCOMPARE(index[0][1].item<int64_t>(), int64_t(2));  // 0.95 beats 0.9: no tie
+        QCOMPARE(best[0][1].item<float>(), 0.95F);
+        const auto low = bestPartner(torch::tensor({0.3F, std::nextafter(0.2F, 0.0F), 0.2F}).reshape({1, 1, 3}), false);
+        QCOMPARE(std::get<1>(low)[0][0].item<int64_t>(), int64_t(1));
+        const auto infinite = bestPartner(torch::full({1, 1, 3}, -std::numeric_limits<float>::infinity()), true);
+        QCOMPARE(std::get<1>(infinite)[0][0].item<int64_t>(), int64_t(0));
+
+        // Tokens 1, 3, 5 (set B) point one way; token 3 is a hair off (its scores a few units of
+        // rounding above token 1's). Tokens 2 and 4 (set A) merge into token 1, the first of B, as
+        // they would with exact duplicates.
+        auto metric = torch::zeros({1, 6, 2});
+        metric[0][0][1] = 1.0;
+        for (int i = 1; i < 6; ++i) metric[0][i][0] = 1.0;
+        metric[0][3][1] = 1e-6;
+        metric[0][2][1] = metric[0][4][1] = 0.25;
+        const auto normed = metric / metric.norm(2, -1, true);
+        QVERIFY((normed[0][2] * normed[0][3]).sum().item<float>() > (normed[0][2] * normed[0][1]).sum().item<float>());
+        const auto match = bipartiteSoftMatching(metric, 2, /*classToken=*/true);
+        QCOMPARE(match.r, int64_t(2));
+        QVERIFY(torch::equal(match.destinationIndex, torch::zeros({1, 2}, torch::kLong)));
     }
 
     void schedules() {

@@ -31,7 +31,7 @@ BipartiteMatch finishMatch(const torch::Tensor& scores, int64_t tokens, int64_t 
     match.tokens = tokens;
     match.r = r;
     match.hasClassToken = sortUnmerged;
-    const auto best = descending ? scores.max(-1) : scores.min(-1);
+    const auto best = bestPartner(scores, descending);
     const auto& nodeBest = std::get<0>(best);   // [B, Na]
     const auto& nodeIndex = std::get<1>(best);  // [B, Na]
     const auto edgeIdx = nodeBest.argsort(-1, descending);

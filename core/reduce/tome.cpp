@@ -29,6 +29,21 @@ c10::string_view reduceName(MergeReduce mode) {
 
 }  // namespace
 
+std::tuple<torch::Tensor, torch::Tensor> bestPartner(const torch::Tensor& scores, bool descending) {
+    double epsilon = std::numeric_limits<float>::epsilon();
+    switch (scores.scalar_type()) {
+        case torch::kDouble: epsilon = std::numeric_limits<double>::epsilon(); break;
+        case torch::kHalf: epsilon = 1.0 / 1024; break;
+        case torch::kBFloat16: epsilon = 1.0 / 128; break;
+        default: break;
+    }
+    const double tolerance = 8 * epsilon;
+    const auto extreme = descending ? scores.amax(-1, true) : scores.amin(-1, true);                  // [B, Na, 1]
+    const auto near = descending ? scores >= extreme - tolerance : scores <= extreme + tolerance;  // [B, Na, Nb]
+    const auto index = near.to(torch::kInt).argmax(-1);  // the first of the near-best
+    return {scores.gather(-1, index.unsqueeze(-1)).squeeze(-1), index};
+}
+
 BipartiteMatch bipartiteSoftMatching(const torch::Tensor& metric, int64_t r, bool classToken) {
     requireRank(metric, 3, "metric");
     BipartiteMatch match;
@@ -45,7 +60,7 @@ BipartiteMatch bipartiteSoftMatching(const torch::Tensor& metric, int64_t r, boo
     auto scores = torch::matmul(a, b.transpose(-1, -2));  // [B, Na, Nb]
     if (classToken) scores.select(1, 0).fill_(-std::numeric_limits<double>::infinity());
 
-    const auto best = scores.max(-1);
+    const auto best = bestPartner(scores, /*descending=*/true);
     const auto& nodeMax = std::get<0>(best);  // [B, Na]
     const auto& nodeIdx = std::get<1>(best);  // [B, Na]
     const auto edgeIdx = nodeMax.argsort(-1, true);  // [B, Na]

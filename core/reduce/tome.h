@@ -9,6 +9,7 @@
 // Errors (bad ranks) throw tokenscope::Error.
 
 #include <cstdint>
+#include <tuple>
 #include <vector>
 
 #include <torch/torch.h>
@@ -27,6 +28,14 @@ struct BipartiteMatch {
 };
 
 enum class MergeReduce { Sum, Mean, Amax };
+
+// The best partner of every row of scores [B, Na, Nb] (largest when `descending`, else smallest):
+// its score and index, the first index among those within a few units of rounding of the best (8
+// machine epsilons of the dtype, relative to the scale of 1). The reference takes the first of
+// exactly equal scores; a float GEMM need not score equal tokens (duplicate padding patches, a
+// flat background) exactly equally, as OpenBLAS's FMA kernels round a row in an edge tile
+// differently from the same row inside, and the choice among them would depend on the CPU.
+std::tuple<torch::Tensor, torch::Tensor> bestPartner(const torch::Tensor& scores, bool descending);
 
 // ToMe's bipartite_soft_matching. metric [B, N, C] (head-averaged keys); the metric is L2-normalised
 // per token (no epsilon, like the reference: an all-zero key gives NaN). classToken protects
