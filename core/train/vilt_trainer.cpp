@@ -252,24 +252,28 @@ torch::Tensor patchCells(const ViltEncoding& encoding) {
     return where.select(2, 0) * encoding.gridWidth + where.select(2, 1);
 }
 
+// The image patch tokens [B, N, C] of the hidden state after block layer - 1 (text, then the
+// image [CLS], then the patches).
+torch::Tensor patchTokens(const ViltEncoding& encoding, int layer) {
+    const auto& hidden = encoding.hiddenStates.at(static_cast<std::size_t>(layer));  // [B, T + 1 + N, C]
+    return hidden.narrow(1, encoding.textLength + 1, encoding.imagePatchIndex.size(1));
+}
+
 // The auxiliary patch and role losses: the head's class scores for the patch tokens after block
 // layer - 1 against per-patch labels [B, G] (row-major over the model's patch grid; `what` names
 // them in errors).
 torch::Tensor patchLoss(const ViltEncoding& encoding, const torch::Tensor& labels, const char* what, torch::nn::Linear& head,
                         int layer, int64_t classes) {
     if (!labels.defined()) throw Error(std::string("the ") + what + " loss needs " + what + " labels on every training example");
-    const auto& hidden = encoding.hiddenStates.at(static_cast<std::size_t>(layer));  // [B, T + 1 + N, C]
     const int64_t cells = encoding.gridHeight * encoding.gridWidth;
     if (labels.size(1) != cells)
         throw Error(std::string(what) + " labels: " + std::to_string(labels.size(1)) + " per example, but the model's patch grid has " +
                     std::to_string(cells) + " patches (use patches of the scene grid's cell size)");
     if (labels.numel() > 0 && (labels.min().item<int64_t>() < 0 || labels.max().item<int64_t>() >= classes))
         throw Error(std::string(what) + " labels must lie in 0.." + std::to_string(classes - 1));
-    const int64_t patches = encoding.imagePatchIndex.size(1);
-    const auto tokens = hidden.narrow(1, encoding.textLength + 1, patches);                   // [B, N, C]
-    const auto cell = patchCells(encoding);                                                    // [B, N]
-    const auto target = labels.gather(1, cell);                                                // [B, N]
-    auto weight = torch::ones({classes}, hidden.options());
+    const auto tokens = patchTokens(encoding, layer);  // [B, N, C]
+    const auto target = labels.gather(1, patchCells(encoding));  // [B, N]
+    auto weight = torch::ones({classes}, tokens.options());
     weight[0] = 0.1;  // empty patches: most of the grid
     return torch::nn::functional::cross_entropy(head(tokens).reshape({-1, classes}), target.reshape({-1}),
                                                 torch::nn::functional::CrossEntropyFuncOptions().weight(weight));
@@ -329,15 +333,13 @@ torch::Tensor groundingLoss(const ViltEncoding& encoding, const Batch& batch, in
 // The auxiliary position loss: the head's two outputs for the patch tokens after block layer - 1
 // against each patch's column and row, scaled to -1..1 (mean squared error).
 torch::Tensor positionLoss(const ViltEncoding& encoding, torch::nn::Linear& head, int layer) {
-    const auto& hidden = encoding.hiddenStates.at(static_cast<std::size_t>(layer));  // [B, T + 1 + N, C]
-    const int64_t patches = encoding.imagePatchIndex.size(1);
-    const auto tokens = hidden.narrow(1, encoding.textLength + 1, patches);           // [B, N, C]
+    const auto tokens = patchTokens(encoding, layer);  // [B, N, C]
     const auto& where = encoding.imagePatchIndex;                                      // [B, N, 2] (row, col)
     const auto scale = [](const torch::Tensor& index, int64_t size) {
         return (index.to(torch::kFloat) + 0.5) * (2.0 / static_cast<double>(size)) - 1.0;
     };
     const auto target = torch::stack({scale(where.select(2, 1), encoding.gridWidth), scale(where.select(2, 0), encoding.gridHeight)}, 2);
-    return torch::mse_loss(head(tokens), target.to(hidden.dtype()));
+    return torch::mse_loss(head(tokens), target.to(tokens.dtype()));
 }
 
 // The auxiliary [CLS] regression loss: the head's outputs for the text [CLS] after the last block
