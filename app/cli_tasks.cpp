@@ -218,7 +218,7 @@ int runSweep(const Arguments& args) {
                          .arg(options.seed)
                          .arg(options.count)
                          .arg(QString::number(options.run.batch) +
-                              (options.run.passes > 1 ? QStringLiteral(", fastest of %1 passes").arg(options.run.passes) : QString()))
+                              (options.run.passes > 1 ? QStringLiteral(", fastest of %1 passes in turns").arg(options.run.passes) : QString()))
                          .arg(QString::fromStdString(args.value("device")))
                          .arg(QString::fromStdString(args.value("dtype")))
                          .arg(std::getenv("OMP_NUM_THREADS") ? QString::fromLocal8Bit(std::getenv("OMP_NUM_THREADS"))
@@ -285,7 +285,7 @@ std::vector<OptionSpec> evalOptions() {
         {"seed", "S", "3", "split seed of the test scenes (the bundled model trained on 1, validated on 2)"},
         {"n", "N", "500", "examples (samples 0..N-1 of the split)"},
         {"batch", "N", "32", "examples per forward pass (the same for every method)"},
-        {"passes", "N", "1", "timed passes per configuration; examples/s from the fastest (busy machines)"},
+        {"passes", "N", "1", "timed passes per configuration; examples/s from the fastest (busy machines; a sweep takes them in turns)"},
         {"image-size", "PX", "", "side of the scenes (default: the model's image_size, as training draws them)"},
         {"json", "", "", "print one JSON object (a JSON array of rows with --sweep)"},
         {"sweep", "", "", "every method over its knob range: writes sweep.csv and sweep.png into --out"},

@@ -18,9 +18,11 @@
 #include <string>
 
 #include "checkpoint/checkpoint.h"
+#include "engine/engine.h"
 #include "support/cli_process.h"
 #include "eval/sweep_table.h"
 #include "support/shapes_model.h"
+#include "viz/shapes_eval.h"
 #include "viz/shapes_task.h"
 
 using namespace tokenscope;
@@ -200,6 +202,40 @@ private slots:
         const auto csvLines = QString::fromUtf8(csv.readAll()).trimmed().split('\n');
         QCOMPARE(csvLines.size(), 4);
         QCOMPARE(csvLines[0], QString("seed,index,file,question,answer,type"));
+    }
+
+    // With K passes the sweep times every configuration once before it times any again, and the
+    // rows (answers, tokens) are those of a one-pass sweep.
+    void sweepTakesPassesInTurns() {
+        const auto engine = Engine::open(m_model.toStdString());
+        const auto set = shapes::makeEvalSet(3, 8, shapes::sceneOptionsFor(engine->summary().config));
+        const auto sweep = [&](int passes, std::vector<std::string>& labels) {
+            shapes::EvalRunOptions options;
+            options.batch = 4;
+            options.passes = passes;
+            shapes::SweepCallbacks callbacks;
+            callbacks.progressFor = [&labels](const std::string& label) {
+                labels.push_back(label);
+                return shapes::EvalProgress{};
+            };
+            return shapes::runSweep(*engine, set, options, {Method::Tome, Method::RandomDrop}, callbacks);
+        };
+        std::vector<std::string> once, twice;
+        const auto oneRound = sweep(1, once);
+        const auto twoRounds = sweep(2, twice);
+        QCOMPARE(twoRounds.size(), oneRound.size());
+        QVERIFY(oneRound.size() > 3);
+        QCOMPARE(once.size(), oneRound.size());
+        QCOMPARE(twice.size(), 2 * once.size());
+        for (std::size_t i = 0; i < once.size(); ++i) {
+            QCOMPARE(twice[i], once[i] + " (pass 1/2)");
+            QCOMPARE(twice[i + once.size()], once[i] + " (pass 2/2)");
+            QCOMPARE(twoRounds[i].settings, oneRound[i].settings);
+            QCOMPARE(twoRounds[i].accuracy, oneRound[i].accuracy);
+            QCOMPARE(twoRounds[i].imageTokens, oneRound[i].imageTokens);
+            QVERIFY(twoRounds[i].examplesPerSecond > 0);
+        }
+        QCOMPARE(once.front(), std::string("unreduced"));
     }
 
     // --cls-direction gives the [CLS] head a third target; without it the head has two, and the

@@ -110,13 +110,17 @@ SweepRow sweepRow(const SweepPoint& point, const EvalSet& set, const MethodEval&
 // Runs the grid (only the given methods when `methods` is non-empty; none always runs, first) and
 // returns one row per configuration in grid order. Smaller-resolution points become explicit
 // shortest edges (the processor's size divisor makes several keep ratios the same size), and a
-// point whose image size equals the unreduced one's or an earlier point's is left out. onRow is
-// called after each row with its index and the grid's size. Throws Error / Cancelled.
+// point whose image size equals the unreduced one's or an earlier point's is left out. With
+// options.passes = K the configurations are timed in K rounds (every one once per round, none
+// first), and each keeps its fastest pass: a slow spell of the machine costs a configuration at
+// most one pass. onRow is called in the last round after each row, with its index and the number
+// of configurations. Throws Error / Cancelled.
 struct SweepCallbacks {
     std::function<void(const SweepRow& row, int index, int total)> onRow;
     std::function<EvalProgress(const std::string& label)> progressFor;  // may be empty
 };
-// options.progress is replaced by callbacks.progressFor per configuration.
+// options.progress is replaced by callbacks.progressFor per configuration and round (the label
+// ends in " (pass k/K)" when K > 1).
 std::vector<SweepRow> runSweep(Engine& engine, const EvalSet& set, const EvalRunOptions& options,
                                const std::vector<Method>& methods, const SweepCallbacks& callbacks = {});
 
