@@ -7,11 +7,14 @@
 #include <QComboBox>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QTabWidget>
 #include <QTimer>
 
 #include <cstdio>
 
 #include "common/error.h"
+#include "ui/charts_panel.h"
+#include "ui/tradeoff_chart.h"
 #include "ui/controls_panel.h"
 #include "ui/llava_controls.h"
 #include "ui/llava_view.h"
@@ -39,6 +42,10 @@ int main(int argc, char** argv)
     const QCommandLineOption methodOption("method", "none | pumer (VQAv2 preset) | tome | smres | random | uniform | dynamicvit (models with predictors).", "NAME");
     const QCommandLineOption layerOption("layer", "Layer to show (default: the one after the first reduction).", "N");
     const QCommandLineOption compareOption("compare", "Start in compare mode (against the unreduced model).");
+    const QCommandLineOption chartOption("chart",
+                                         "Chart tab to show: tokens | latency | runs | tradeoff (with --screenshot, tradeoff "
+                                         "waits for the current configuration's point).",
+                                         "NAME");
     const QCommandLineOption deviceOption("device", "cpu | cuda.", "DEVICE", "cpu");
     const QCommandLineOption sizeOption("size", "Window size for screenshots, WxH.", "WxH", "1600x1000");
     const QCommandLineOption promptOption("prompt", "LLaVA-NeXT: the prompt.", "TEXT");
@@ -49,7 +56,7 @@ int main(int argc, char** argv)
     const QCommandLineOption maxNewTokensOption("max-new-tokens", "LLaVA-NeXT: the longest answer in tokens.", "N");
     const QCommandLineOption generateOption("generate", "LLaVA-NeXT: answer the prompt once the model is loaded.");
     const QCommandLineOption llavaShowOption("llava-show", "LLaVA-NeXT: what the tiles show: kept | attention0 | attention.", "WHAT");
-    parser.addOptions({screenshotOption, modelOption, archOption, imageOption, questionOption, methodOption, layerOption,
+    parser.addOptions({screenshotOption, modelOption, archOption, imageOption, questionOption, methodOption, layerOption, chartOption,
                        compareOption, deviceOption, sizeOption, promptOption, llavaMethodOption, budgetOption, alphaOption,
                        hiredModeOption, maxNewTokensOption, generateOption, llavaShowOption});
     parser.process(app);
@@ -92,10 +99,18 @@ int main(int argc, char** argv)
     }
     if (parser.isSet(layerOption))
         options.layer = parser.value(layerOption).toInt();
+    const QStringList chartNames{"tokens", "latency", "runs", "tradeoff"};
+    const int chartTab = parser.isSet(chartOption) ? chartNames.indexOf(parser.value(chartOption)) : 0;
+    if (chartTab < 0) {
+        std::fprintf(stderr, "tokenscope: --chart takes %s\n", qPrintable(chartNames.join(", ")));
+        return 2;
+    }
+    const bool waitsForTradeoff = chartNames[chartTab] == "tradeoff";
 
     MainWindow window(options);
     if (parser.isSet(compareOption))
         window.controls()->setCompareEnabled(true);
+    window.charts()->tabs()->setCurrentIndex(chartTab);
     window.llava()->controls()->setSettings(llavaSettings);
     if (parser.isSet(promptOption))
         window.llava()->controls()->setPrompt(parser.value(promptOption));
@@ -146,8 +161,20 @@ int main(int argc, char** argv)
                             QString::fromStdString(top.label) == expected ? "right" : "wrong");
             std::fflush(stdout);
         }
-        save(0);
+        if (!waitsForTradeoff || !window.measuresTradeoff())
+            save(0);
     }, Qt::SingleShotConnection);
+    if (waitsForTradeoff)
+        QObject::connect(&window, &MainWindow::quickEvalShown, &window, [&] {
+            if (const auto point = window.charts()->tradeoff()->currentPoint()) {
+                std::printf("trade-off: %s: accuracy %.1f%% (unreduced %.1f%%), %.2fx the unreduced speed (%.1f examples/s), "
+                            "%d test scenes\n",
+                            qPrintable(point->settings), 100 * point->accuracy, 100 * point->unreducedAccuracy, point->speedup,
+                            point->examplesPerSecond, point->examples);
+                std::fflush(stdout);
+            }
+            save(0);
+        }, Qt::SingleShotConnection);
     if (parser.isSet(generateOption))
         QObject::connect(window.llava(), &LlavaView::generationShown, &window, [&] { save(0); }, Qt::SingleShotConnection);
     else

@@ -85,6 +85,8 @@ public:
     QString provenanceText() const;
     QString lastError() const { return m_lastError; }
     bool isCompareShown() const;
+    // Whether the Trade-off chart measures the current configuration (Shapes VQA models only).
+    bool measuresTradeoff() const { return m_isShapesModel; }
     // The bundled scene's right answer when the shown image is one and the question is its question.
     QString expectedAnswer() const;
     // resources/models/shapes-vilt (the trained model) when present, else vilt-tiny-random.

@@ -58,13 +58,14 @@ struct RunOutcome {
 };
 
 // A quick evaluation of a configuration on a task split, for the Trade-off chart's marked point:
-// the unreduced pass and the method's, back to back, their accuracy and throughput.
+// the unreduced passes and the method's, in turns, their accuracy and throughput.
 struct EvalJob {
     quint64 id = 0;
     MethodSettings method;
     quint64 seed = 3;   // the Shapes test split (shapes::kTestSeed), as sweeps use
     int examples = 96;
     int batch = 32;
+    int passes = 2;     // timed passes of each, in turns (shapes::evaluateInTurns); the faster counts
 };
 
 struct EvalOutcome {

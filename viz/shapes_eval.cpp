@@ -95,6 +95,31 @@ MethodEval evaluateMethod(Engine& engine, const EvalSet& set, const MethodSettin
     return result;
 }
 
+std::vector<MethodEval> evaluateInTurns(Engine& engine, const EvalSet& set, const std::vector<MethodSettings>& methods,
+                                        const EvalRunOptions& options, const TurnCallbacks& callbacks) {
+    const int rounds = options.passes;
+    if (rounds < 1) throw Error("the evaluation needs at least one timed pass");
+    EvalRunOptions once = options;
+    once.passes = 1;
+    std::vector<MethodEval> best(methods.size());
+    for (int round = 0; round < rounds; ++round) {
+        for (std::size_t i = 0; i < methods.size(); ++i) {
+            once.progress = callbacks.progressFor ? callbacks.progressFor(i, round) : EvalProgress{};
+            auto pass = evaluateMethod(engine, set, methods[i], once);
+            auto& kept = best[i];
+            if (round == 0) {
+                kept = std::move(pass);
+            } else if (pass.preprocessMs + pass.forwardMs < kept.preprocessMs + kept.forwardMs) {
+                kept.preprocessMs = pass.preprocessMs;
+                kept.forwardMs = pass.forwardMs;
+                kept.examplesPerSecond = pass.examplesPerSecond;
+            }
+            if (round + 1 == rounds && callbacks.onDone) callbacks.onDone(i, best);
+        }
+    }
+    return best;
+}
+
 TokenProbe probeTokens(Engine& engine, const EvalSet& set, const MethodSettings& method, const std::atomic<bool>* cancel) {
     if (set.size() < 1) throw Error("the evaluation set is empty");
     if (cancel && cancel->load()) throw Cancelled();
@@ -212,8 +237,7 @@ namespace tokenscope::shapes {
 std::vector<SweepRow> runSweep(Engine& engine, const EvalSet& set, const EvalRunOptions& options,
                                const std::vector<Method>& methods, const SweepCallbacks& callbacks) {
     const auto* cancel = options.cancel;
-    const int rounds = options.passes;
-    if (rounds < 1) throw Error("the evaluation needs at least one timed pass");
+    if (options.passes < 1) throw Error("the evaluation needs at least one timed pass");
 
     // The configurations: the grid (the unreduced model first), less the methods not asked for and
     // the smaller resolutions that land on a size already in.
@@ -236,35 +260,23 @@ std::vector<SweepRow> runSweep(Engine& engine, const EvalSet& set, const EvalRun
         points.push_back(point);
     }
 
-    // The timed passes go round the configurations in turns (every one once, then every one
-    // again), so a slow spell of a shared machine costs a configuration at most one of its passes
-    // instead of all of them; each keeps its fastest. Rows are complete in the last round.
-    EvalRunOptions once = options;
-    once.passes = 1;
+    std::vector<MethodSettings> methodsInOrder;
+    for (const auto& point : points) methodsInOrder.push_back(point.method);
     const int total = static_cast<int>(points.size());
-    std::vector<MethodEval> best(points.size());
     std::vector<SweepRow> rows;
-    for (int round = 0; round < rounds; ++round) {
-        for (int i = 0; i < total; ++i) {
-            const auto& point = points[static_cast<std::size_t>(i)];
-            std::string label = point.method.method == Method::None ? "unreduced" : describe(point.method);
-            if (rounds > 1) label += " (pass " + std::to_string(round + 1) + "/" + std::to_string(rounds) + ")";
-            EvalRunOptions labelled = once;
-            labelled.progress = callbacks.progressFor ? callbacks.progressFor(label) : EvalProgress{};
-            auto pass = evaluateMethod(engine, set, point.method, labelled);
-            auto& kept = best[static_cast<std::size_t>(i)];
-            if (round == 0) {
-                kept = std::move(pass);
-            } else if (pass.preprocessMs + pass.forwardMs < kept.preprocessMs + kept.forwardMs) {
-                kept.preprocessMs = pass.preprocessMs;
-                kept.forwardMs = pass.forwardMs;
-                kept.examplesPerSecond = pass.examplesPerSecond;
-            }
-            if (round + 1 < rounds) continue;
-            rows.push_back(sweepRow(point, set, kept, best.front()));
-            if (callbacks.onRow) callbacks.onRow(rows.back(), i, total);
-        }
-    }
+    TurnCallbacks turns;
+    if (callbacks.progressFor)
+        turns.progressFor = [&](std::size_t i, int round) {
+            const auto& method = points[i].method;
+            std::string label = method.method == Method::None ? "unreduced" : describe(method);
+            if (options.passes > 1) label += " (pass " + std::to_string(round + 1) + "/" + std::to_string(options.passes) + ")";
+            return callbacks.progressFor(label);
+        };
+    turns.onDone = [&](std::size_t i, const std::vector<MethodEval>& done) {
+        rows.push_back(sweepRow(points[i], set, done[i], done.front()));
+        if (callbacks.onRow) callbacks.onRow(rows.back(), static_cast<int>(i), total);
+    };
+    evaluateInTurns(engine, set, methodsInOrder, options, turns);
     return rows;
 }
 

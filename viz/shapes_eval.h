@@ -79,6 +79,19 @@ struct EvalRunOptions {
 // Cancelled when *cancel rises (polled between batches and between layers).
 MethodEval evaluateMethod(Engine& engine, const EvalSet& set, const MethodSettings& method, const EvalRunOptions& options);
 
+// Evaluates the configurations with options.passes timed passes each, taken in turns: every
+// configuration once per round, options.passes rounds, so a slow spell of a shared machine costs a
+// configuration at most one of its passes instead of all of them; each keeps its fastest (answers
+// and tokens from its first). progressFor gives each pass its progress (configuration, round from
+// 0); onDone is called in the last round once configuration i is final (entries after i are not).
+// Returns one MethodEval per configuration, in order. Throws Error / Cancelled.
+struct TurnCallbacks {
+    std::function<EvalProgress(std::size_t index, int round)> progressFor;                 // may be empty
+    std::function<void(std::size_t index, const std::vector<MethodEval>& done)> onDone;  // may be empty
+};
+std::vector<MethodEval> evaluateInTurns(Engine& engine, const EvalSet& set, const std::vector<MethodSettings>& methods,
+                                        const EvalRunOptions& options, const TurnCallbacks& callbacks = {});
+
 // The tokens a configuration leaves, from one traced run of example 0 (every Shapes image has the
 // same size, so the counts hold for the whole set).
 struct TokenProbe {
@@ -111,10 +124,9 @@ SweepRow sweepRow(const SweepPoint& point, const EvalSet& set, const MethodEval&
 // returns one row per configuration in grid order. Smaller-resolution points become explicit
 // shortest edges (the processor's size divisor makes several keep ratios the same size), and a
 // point whose image size equals the unreduced one's or an earlier point's is left out. With
-// options.passes = K the configurations are timed in K rounds (every one once per round, none
-// first), and each keeps its fastest pass: a slow spell of the machine costs a configuration at
-// most one pass. onRow is called in the last round after each row, with its index and the number
-// of configurations. Throws Error / Cancelled.
+// options.passes = K the configurations are timed in K rounds (evaluateInTurns, none first). onRow
+// is called in the last round after each row, with its index and the number of configurations.
+// Throws Error / Cancelled.
 struct SweepCallbacks {
     std::function<void(const SweepRow& row, int index, int total)> onRow;
     std::function<EvalProgress(const std::string& label)> progressFor;  // may be empty
