@@ -25,25 +25,6 @@ torch::Tensor composeOrigin(const BipartiteMatch& match, const torch::Tensor& be
     return before.gather(1, mergedOrigin(match));
 }
 
-// Finishes a match decided by scores [B, Na, Nb] (already masked), `descending` = best is largest.
-BipartiteMatch finishMatch(const torch::Tensor& scores, int64_t tokens, int64_t r, bool descending, bool sortUnmerged) {
-    BipartiteMatch match;
-    match.tokens = tokens;
-    match.r = r;
-    match.hasClassToken = sortUnmerged;
-    const auto best = bestPartner(scores, descending);
-    const auto& nodeBest = std::get<0>(best);   // [B, Na]
-    const auto& nodeIndex = std::get<1>(best);  // [B, Na]
-    const auto edgeIdx = nodeBest.argsort(-1, descending);
-    auto unmerged = edgeIdx.slice(1, r);
-    match.sourceIndex = edgeIdx.slice(1, 0, r);
-    match.destinationIndex = nodeIndex.gather(1, match.sourceIndex);
-    match.sourceScore = nodeBest.gather(1, match.sourceIndex);
-    if (sortUnmerged) unmerged = std::get<0>(unmerged.sort(1));
-    match.unmergedIndex = unmerged;
-    return match;
-}
-
 }  // namespace
 
 int64_t roundHalfEven(double value) {
@@ -98,7 +79,7 @@ BipartiteMatch tipMatching(const torch::Tensor& metric, const torch::Tensor& sco
     const auto b = weighted.slice(1, 1, c10::nullopt, 2);        // [B, Nb, c]
     auto similarity = torch::matmul(a, b.transpose(-1, -2));     // [B, Na, Nb]
     similarity.select(1, 0).fill_(-std::numeric_limits<double>::infinity());
-    return finishMatch(similarity, n, r, /*descending=*/true, /*sortUnmerged=*/true);
+    return matchFromScores(similarity, n, r, /*descending=*/true, /*sortUnmerged=*/true);
 }
 
 BipartiteMatch diffMatching(const torch::Tensor& scores, int64_t r) {
@@ -113,7 +94,7 @@ BipartiteMatch diffMatching(const torch::Tensor& scores, int64_t r) {
     const auto a = scores.slice(1, 0, c10::nullopt, 2);                // [B, Na]
     const auto b = scores.slice(1, 1, c10::nullopt, 2);                // [B, Nb]
     const auto distance = (a.unsqueeze(-1) - b.unsqueeze(1)).abs();    // [B, Na, Nb]
-    return finishMatch(distance, n, r, /*descending=*/false, /*sortUnmerged=*/false);
+    return matchFromScores(distance, n, r, /*descending=*/false, /*sortUnmerged=*/false);
 }
 
 PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& config) {

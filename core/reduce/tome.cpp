@@ -44,6 +44,26 @@ std::tuple<torch::Tensor, torch::Tensor> bestPartner(const torch::Tensor& scores
     return {scores.gather(-1, index.unsqueeze(-1)).squeeze(-1), index};
 }
 
+BipartiteMatch matchFromScores(const torch::Tensor& scores, int64_t tokens, int64_t r, bool descending, bool sortUnmerged) {
+    BipartiteMatch match;
+    match.tokens = tokens;
+    match.r = r;
+    match.hasClassToken = sortUnmerged;
+    const auto best = bestPartner(scores, descending);
+    const auto& nodeBest = std::get<0>(best);   // [B, Na]
+    const auto& nodeIndex = std::get<1>(best);  // [B, Na]
+    const auto edgeIdx = nodeBest.argsort(-1, descending);
+    auto unmerged = edgeIdx.slice(1, r);
+    match.sourceIndex = edgeIdx.slice(1, 0, r);
+    match.destinationIndex = nodeIndex.gather(1, match.sourceIndex);
+    match.sourceScore = nodeBest.gather(1, match.sourceIndex);
+    // With a class token the reference re-sorts so the CLS stays first; without one the unmerged
+    // tokens stay in best-score order.
+    if (sortUnmerged) unmerged = std::get<0>(unmerged.sort(1));
+    match.unmergedIndex = unmerged;
+    return match;
+}
+
 BipartiteMatch bipartiteSoftMatching(const torch::Tensor& metric, int64_t r, bool classToken) {
     requireRank(metric, 3, "metric");
     BipartiteMatch match;
@@ -60,19 +80,7 @@ BipartiteMatch bipartiteSoftMatching(const torch::Tensor& metric, int64_t r, boo
     auto scores = torch::matmul(a, b.transpose(-1, -2));  // [B, Na, Nb]
     if (classToken) scores.select(1, 0).fill_(-std::numeric_limits<double>::infinity());
 
-    const auto best = bestPartner(scores, /*descending=*/true);
-    const auto& nodeMax = std::get<0>(best);  // [B, Na]
-    const auto& nodeIdx = std::get<1>(best);  // [B, Na]
-    const auto edgeIdx = nodeMax.argsort(-1, true);  // [B, Na]
-    auto unmerged = edgeIdx.slice(1, match.r);
-    match.sourceIndex = edgeIdx.slice(1, 0, match.r);
-    match.destinationIndex = nodeIdx.gather(1, match.sourceIndex);
-    match.sourceScore = nodeMax.gather(1, match.sourceIndex);
-    // With a class token the reference re-sorts so the CLS stays first; without one the unmerged
-    // tokens stay in descending best-score order.
-    if (classToken) unmerged = std::get<0>(unmerged.sort(1));
-    match.unmergedIndex = unmerged;
-    return match;
+    return matchFromScores(scores, match.tokens, match.r, /*descending=*/true, /*sortUnmerged=*/classToken);
 }
 
 torch::Tensor applyMerge(const BipartiteMatch& match, const torch::Tensor& x, MergeReduce mode) {

@@ -37,6 +37,12 @@ enum class MergeReduce { Sum, Mean, Amax };
 // differently from the same row inside, and the choice among them would depend on the CPU.
 std::tuple<torch::Tensor, torch::Tensor> bestPartner(const torch::Tensor& scores, bool descending);
 
+// The match that scores [B, Na, Nb] (A against B, masked already) decide: each A token's best B
+// partner (bestPartner), the r A tokens with the best partners merge (best first). sortUnmerged:
+// the tokens left in A go back to position order (a class token stays first), else they stay in
+// score order. Shared by ToMe and PuMer's tip and diff styles.
+BipartiteMatch matchFromScores(const torch::Tensor& scores, int64_t tokens, int64_t r, bool descending, bool sortUnmerged);
+
 // ToMe's bipartite_soft_matching. metric [B, N, C] (head-averaged keys); the metric is L2-normalised
 // per token (no epsilon, like the reference: an all-zero key gives NaN). classToken protects
 // position 0 (never a source, never a destination, stays first).
