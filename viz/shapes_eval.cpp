@@ -50,71 +50,80 @@ std::vector<std::string> questionTypeNames() {
     return names;
 }
 
-MethodEval evaluateMethod(Engine& engine, const EvalSet& set, const MethodSettings& method, const EvalRunOptions& options) {
+namespace {
+
+// One timed pass of the set through predictBatch in batches, after an untimed warm-up batch when
+// asked (first-call allocations and caches stay out of the timing). Fills the timings, and the
+// answers when `keepAnswers`. progress gets (examples done, examples of the pass).
+void timedPass(Engine& engine, const EvalSet& set, const MethodSettings& method, int batch, const std::atomic<bool>* cancel,
+               bool warmUp, bool keepAnswers, const EvalProgress& progress, MethodEval& out) {
     const int total = set.size();
-    const int batch = options.batch;
-    const auto* cancel = options.cancel;
-    if (total < 1) throw Error("the evaluation set is empty");
-    if (batch < 1) throw Error("the batch size must be at least 1, not " + std::to_string(batch));
-    if (options.passes < 1) throw Error("the evaluation needs at least one timed pass");
-    const auto checkCancel = [cancel] {
-        if (cancel && cancel->load()) throw Cancelled();
-    };
     const auto predict = [&](int begin) {
+        if (cancel && cancel->load()) throw Cancelled();
         const int end = std::min(total, begin + batch);
         const std::vector<ImageU8> images(set.images.begin() + begin, set.images.begin() + end);
         const std::vector<std::string> questions(set.questions.begin() + begin, set.questions.begin() + end);
         return engine.predictBatch(images, questions, method, cancel);
     };
-
-    MethodEval result;
-    result.method = method;
-    result.batch = batch;
-    checkCancel();
-    predict(0);  // warm-up: first-call allocations and caches stay out of the timing
-    result.predicted.reserve(set.questions.size());
-    for (int pass = 0; pass < options.passes; ++pass) {
-        double preprocessMs = 0, forwardMs = 0;
-        for (int begin = 0; begin < total; begin += batch) {
-            checkCancel();
-            const auto prediction = predict(begin);
-            preprocessMs += prediction.preprocessMs;
-            forwardMs += prediction.forwardMs;
-            if (pass == 0) result.predicted.insert(result.predicted.end(), prediction.labels.begin(), prediction.labels.end());
-            if (options.progress) options.progress(pass * total + std::min(total, begin + batch), options.passes * total);
-        }
-        if (pass == 0 || preprocessMs + forwardMs < result.preprocessMs + result.forwardMs) {
-            result.preprocessMs = preprocessMs;
-            result.forwardMs = forwardMs;
-        }
+    if (warmUp) predict(0);
+    if (keepAnswers) out.predicted.reserve(set.questions.size());
+    out.preprocessMs = out.forwardMs = 0;
+    for (int begin = 0; begin < total; begin += batch) {
+        const auto prediction = predict(begin);
+        out.preprocessMs += prediction.preprocessMs;
+        out.forwardMs += prediction.forwardMs;
+        if (keepAnswers) out.predicted.insert(out.predicted.end(), prediction.labels.begin(), prediction.labels.end());
+        if (progress) progress(std::min(total, begin + batch), total);
     }
-    const double seconds = (result.preprocessMs + result.forwardMs) / 1000.0;
-    result.examplesPerSecond = seconds > 0 ? total / seconds : 0.0;
+    const double seconds = (out.preprocessMs + out.forwardMs) / 1000.0;
+    out.examplesPerSecond = seconds > 0 ? total / seconds : 0.0;
+}
 
-    result.imageTokens = probeTokens(engine, set, method, cancel).meanImageTokens;
-    return result;
+}  // namespace
+
+MethodEval evaluateMethod(Engine& engine, const EvalSet& set, const MethodSettings& method, const EvalRunOptions& options) {
+    return evaluateInTurns(engine, set, {method}, options).front();
 }
 
 std::vector<MethodEval> evaluateInTurns(Engine& engine, const EvalSet& set, const std::vector<MethodSettings>& methods,
                                         const EvalRunOptions& options, const TurnCallbacks& callbacks) {
     const int rounds = options.passes;
+    const int total = set.size();
+    if (total < 1) throw Error("the evaluation set is empty");
+    if (options.batch < 1) throw Error("the batch size must be at least 1, not " + std::to_string(options.batch));
     if (rounds < 1) throw Error("the evaluation needs at least one timed pass");
-    EvalRunOptions once = options;
-    once.passes = 1;
+    const int configurations = static_cast<int>(methods.size());
     std::vector<MethodEval> best(methods.size());
     for (int round = 0; round < rounds; ++round) {
-        for (std::size_t i = 0; i < methods.size(); ++i) {
-            once.progress = callbacks.progressFor ? callbacks.progressFor(i, round) : EvalProgress{};
-            auto pass = evaluateMethod(engine, set, methods[i], once);
-            auto& kept = best[i];
-            if (round == 0) {
-                kept = std::move(pass);
-            } else if (pass.preprocessMs + pass.forwardMs < kept.preprocessMs + kept.forwardMs) {
-                kept.preprocessMs = pass.preprocessMs;
-                kept.forwardMs = pass.forwardMs;
-                kept.examplesPerSecond = pass.examplesPerSecond;
+        for (int i = 0; i < configurations; ++i) {
+            const auto index = static_cast<std::size_t>(i);
+            // Without progressFor, options.progress counts every pass of every configuration.
+            EvalProgress progress;
+            if (callbacks.progressFor) {
+                progress = callbacks.progressFor(index, round);
+            } else if (options.progress) {
+                const int before = (round * configurations + i) * total;
+                progress = [&options, before, all = rounds * configurations * total](int done, int) { options.progress(before + done, all); };
             }
-            if (round + 1 == rounds && callbacks.onDone) callbacks.onDone(i, best);
+            // A configuration timed right after itself needs no second warm-up.
+            const bool warmUp = round == 0 || configurations > 1;
+            auto& kept = best[index];
+            if (round == 0) {
+                kept.method = methods[index];
+                kept.batch = options.batch;
+                timedPass(engine, set, methods[index], options.batch, options.cancel, warmUp, true, progress, kept);
+            } else {
+                MethodEval pass;
+                timedPass(engine, set, methods[index], options.batch, options.cancel, warmUp, false, progress, pass);
+                if (pass.preprocessMs + pass.forwardMs < kept.preprocessMs + kept.forwardMs) {
+                    kept.preprocessMs = pass.preprocessMs;
+                    kept.forwardMs = pass.forwardMs;
+                    kept.examplesPerSecond = pass.examplesPerSecond;
+                }
+            }
+            if (round + 1 < rounds) continue;
+            kept.imageTokens = probeTokens(engine, set, methods[index], options.cancel).meanImageTokens;
+            if (callbacks.onDone) callbacks.onDone(index, best);
         }
     }
     return best;

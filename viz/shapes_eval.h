@@ -74,8 +74,9 @@ struct EvalRunOptions {
     EvalProgress progress;
 };
 
-// Runs the set through predictBatch in batches (a warm-up batch first, untimed), then traces
-// example 0 for the token count. Throws Error (bad settings, no tokenizer, not a VQA model) or
+// Runs the set through predictBatch in batches (a warm-up batch first, untimed; options.passes
+// timed passes back to back: evaluateInTurns with one configuration), then traces example 0 for
+// the token count. Throws Error (bad settings, no tokenizer, not a VQA model) or
 // Cancelled when *cancel rises (polled between batches and between layers).
 MethodEval evaluateMethod(Engine& engine, const EvalSet& set, const MethodSettings& method, const EvalRunOptions& options);
 
