@@ -14,12 +14,12 @@
 
 #include "common/error.h"
 #include "ui/charts_panel.h"
-#include "ui/tradeoff_chart.h"
 #include "ui/controls_panel.h"
 #include "ui/llava_controls.h"
 #include "ui/llava_view.h"
 #include "ui/main_window.h"
 #include "ui/run_controller.h"
+#include "ui/tradeoff_chart.h"
 
 using namespace tokenscope;
 

@@ -5,7 +5,6 @@
 #include <QImage>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
@@ -16,12 +15,7 @@ namespace {
 
 tokenscope::test::CliRun runApp(const QStringList& args)
 {
-    QProcess process;
-    process.start(QStringLiteral(TOKENSCOPE_APP_PATH), args);
-    if (!process.waitForFinished(300000))
-        return {};
-    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2,
-            QString::fromUtf8(process.readAllStandardOutput()), QString::fromUtf8(process.readAllStandardError())};
+    return tokenscope::test::runProgram(QStringLiteral(TOKENSCOPE_APP_PATH), args);
 }
 
 }  // namespace

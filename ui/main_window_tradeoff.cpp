@@ -24,6 +24,7 @@ namespace {
 
 constexpr int kQuickEvalExamples = 96;
 constexpr int kQuickEvalBatch = 32;
+constexpr int kQuickEvalPasses = 2;  // of each, in turns with the unreduced model
 
 }  // namespace
 
@@ -87,6 +88,7 @@ void MainWindow::requestQuickEval()
     job.seed = shapes::kTestSeed;
     job.examples = kQuickEvalExamples;
     job.batch = kQuickEvalBatch;
+    job.passes = kQuickEvalPasses;
     m_controller->requestEval(job);
     m_charts->tradeoff()->setStatus(tr("Measuring %1 on %2 test scenes (split seed %3)…")
                                         .arg(key).arg(kQuickEvalExamples).arg(shapes::kTestSeed));

@@ -65,7 +65,7 @@ struct EvalJob {
     quint64 seed = 3;   // the Shapes test split (shapes::kTestSeed), as sweeps use
     int examples = 96;
     int batch = 32;
-    int passes = 2;     // timed passes of each, in turns (shapes::evaluateInTurns); the faster counts
+    int passes = 2;     // timed passes of each, in turns (shapes::evaluateInTurns); the fastest counts
 };
 
 struct EvalOutcome {

@@ -14,14 +14,20 @@ struct CliRun {
     QString out, err;
 };
 
-inline CliRun runCli(const QStringList& args, int timeoutMs = 300000)
+// Runs `program` with `args` (the window's binary too, for its screenshot mode).
+inline CliRun runProgram(const QString& program, const QStringList& args, int timeoutMs = 300000)
 {
     QProcess process;
-    process.start(QStringLiteral(TOKENSCOPE_CLI_PATH), args);
+    process.start(program, args);
     if (!process.waitForFinished(timeoutMs))
         return {};
     return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2,
             QString::fromUtf8(process.readAllStandardOutput()), QString::fromUtf8(process.readAllStandardError())};
+}
+
+inline CliRun runCli(const QStringList& args, int timeoutMs = 300000)
+{
+    return runProgram(QStringLiteral(TOKENSCOPE_CLI_PATH), args, timeoutMs);
 }
 
 }  // namespace tokenscope::test
