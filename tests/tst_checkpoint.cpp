@@ -1,6 +1,7 @@
 // Checkpoint loading end to end: the tiny ViLT fixture saved as pytorch_model.bin, as sharded
-// safetensors and as F16 gives the same model; missing, unexpected and mis-shaped tensors, bad
-// indexes, progress and cancel behave as documented.
+// safetensors and as F16 gives the same model; METER's Lightning .ckpt gives the tensors of its
+// safetensors twin and its config; missing, unexpected and mis-shaped tensors, bad indexes,
+// progress and cancel behave as documented.
 
 #include <filesystem>
 #include <fstream>
@@ -149,6 +150,70 @@ private slots:
         writeBytes(path, testing::makeTorchZip(testing::makeGlobalCallPickle("os", "system")));
         const auto message = errorOf([&] { Checkpoint::open(path); });
         QVERIFY2(message.contains("pytorch_model.bin") && message.contains("os.system"), qPrintable(message));
+    }
+
+    void lightningCheckpointFolder() {
+        // A folder holding only a Lightning checkpoint (any name, as METER's releases) opens it.
+        QTemporaryDir dir;
+        const std::string folder = dir.path().toStdString();
+        fs::copy_file(dataPath("meter/model.ckpt"), folder + "/meter_clip16_288_roberta_vqa.ckpt");
+        const auto checkpoint = Checkpoint::open(folder);
+        QCOMPARE(checkpoint.files().size(), std::size_t(1));
+        const auto reference = readTensorFile(dataPath("meter/model.safetensors"));
+        QCOMPARE(checkpoint.names().size(), reference.size());
+        for (const auto& [name, tensor] : reference) {
+            QVERIFY2(torch::equal(checkpoint.tensor(name), tensor), name.c_str());
+        }
+        QCOMPARE(checkpoint.info("token_type_embeddings.weight").shape, (std::vector<int64_t>{3, 32}));
+        QCOMPARE(checkpoint.info("text_transformer.embeddings.position_ids").dtype, DType::I64);
+        const auto& config = checkpoint.hyperParameterConfig();
+        QCOMPARE(config.at("num_heads").get<int>(), 4);
+        QCOMPARE(config.at("vit_heads").get<int>(), 4);
+        QCOMPARE(config.at("text_config").at("layer_norm_eps").get<double>(), 1e-05);
+        QVERIFY(checkpoint.skippedConfigEntries().empty());
+        // The file itself opens the same way.
+        QCOMPARE(Checkpoint::open(folder + "/meter_clip16_288_roberta_vqa.ckpt").names(), checkpoint.names());
+
+        // safetensors beside it is preferred (and has no hyper-parameters).
+        fs::copy_file(dataPath("meter/model.safetensors"), folder + "/model.safetensors");
+        const auto preferred = Checkpoint::open(folder);
+        QCOMPARE(fileNameOf(preferred.files().front()), std::string("model.safetensors"));
+        QVERIFY(preferred.hyperParameterConfig().is_null());
+        fs::remove(folder + "/model.safetensors");
+
+        // Two checkpoints: which one is meant is not guessed.
+        fs::copy_file(dataPath("meter/model.ckpt"), folder + "/last.ckpt");
+        const auto several = errorOf([&] { Checkpoint::open(folder); });
+        QVERIFY2(several.contains("holds several Lightning checkpoints (last.ckpt, meter_clip16_288_roberta_vqa.ckpt)"),
+                 qPrintable(several));
+    }
+
+    void lightningBookkeepingSkippedStateDictChecked() {
+        QTemporaryDir dir;
+        const std::string path = dir.filePath("model.ckpt").toStdString();
+        const std::string marker = dir.filePath("executed").toStdString();
+        testing::TorchBinWriter writer;
+        writer.addContiguous("classifier.weight", DType::F32, {2, 3});
+        writeBytes(path, writer.writeLightning([&](testing::PickleWriter& p) {
+            p.string("callbacks");
+            testing::pushGlobalCall(p, "os", "system", "touch '" + marker + "'");
+        }));
+        const auto checkpoint = Checkpoint::open(path);
+        QCOMPARE(checkpoint.names(), std::vector<std::string>{"classifier.weight"});
+        QCOMPARE(checkpoint.tensor("classifier.weight").sizes(), (c10::IntArrayRef{2, 3}));
+        QVERIFY(checkpoint.hyperParameterConfig().is_null());
+        QVERIFY(!fs::exists(marker));
+
+        // The same call inside state_dict is refused, naming the file and the global.
+        testing::PickleWriter p;
+        p.proto(2).emptyDict().string("state_dict").emptyDict().string("classifier.weight");
+        testing::pushGlobalCall(p, "os", "system", "touch '" + marker + "'");
+        p.setItem().setItem().stop();
+        writeBytes(path, testing::makeTorchZip(p.bytes()));
+        const auto message = errorOf([&] { Checkpoint::open(path); });
+        QCOMPARE(message, QString("model.ckpt: refuses to load: the pickle names the global 'os.system', which is not "
+                                  "part of a tensor state dict (state_dict entry 'classifier.weight')"));
+        QVERIFY(!fs::exists(marker));
     }
 
     void progressAndCancel() {

@@ -1,5 +1,6 @@
 #include "checkpoint/checkpoint.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 
+#include "checkpoint/lightning_ckpt.h"
 #include "checkpoint/safetensors.h"
 #include "checkpoint/torch_bin.h"
 #include "common/error.h"
@@ -64,8 +66,24 @@ Checkpoint Checkpoint::open(const std::string& pathOrFolder) {
         } else if (has("pytorch_model.bin")) {
             checkpoint.addTorchBin((folder / "pytorch_model.bin").string());
         } else {
-            throw Error(pathOrFolder + ": no weights found (expected model.safetensors, model.safetensors.index.json, "
-                                       "pytorch_model.bin or pytorch_model.bin.index.json)");
+            // A Lightning training run leaves its checkpoint under any name (METER:
+            // meter_clip16_288_roberta_vqa.ckpt); take it when it is the only one.
+            std::vector<std::string> lightning;
+            for (const auto& entry : fs::directory_iterator(folder, ec)) {
+                if (entry.path().extension() == ".ckpt" && entry.is_regular_file(ec)) lightning.push_back(entry.path().string());
+            }
+            std::sort(lightning.begin(), lightning.end());
+            if (lightning.empty()) {
+                throw Error(pathOrFolder + ": no weights found (expected model.safetensors, model.safetensors.index.json, "
+                                           "pytorch_model.bin, pytorch_model.bin.index.json or one *.ckpt)");
+            }
+            if (lightning.size() > 1) {
+                std::string list;
+                for (const auto& path : lightning) list += (list.empty() ? "" : ", ") + fileNameOf(path);
+                throw Error(pathOrFolder + ": holds several Lightning checkpoints (" + list +
+                            "); open one of them as a file");
+            }
+            checkpoint.addLightning(lightning.front());
         }
     } else {
         const std::string name = fileNameOf(pathOrFolder);
@@ -76,6 +94,8 @@ Checkpoint Checkpoint::open(const std::string& pathOrFolder) {
             checkpoint.addIndex(pathOrFolder, name.find(".safetensors") != std::string::npos);
         } else if (endsWith(".safetensors")) {
             checkpoint.addSafetensors(pathOrFolder);
+        } else if (endsWith(".ckpt")) {
+            checkpoint.addLightning(pathOrFolder);
         } else {
             checkpoint.addTorchBin(pathOrFolder);
         }
@@ -102,6 +122,15 @@ void Checkpoint::addTorchBin(const std::string& path) {
     const auto tensors = parseTorchBin(file->data(), file->size(), fileNameOf(path));
     m_files.push_back(file);
     for (const auto& [name, info] : tensors) addEntry(name, m_files.size() - 1, info);
+}
+
+void Checkpoint::addLightning(const std::string& path) {
+    auto file = MappedFile::open(path);
+    LightningCheckpoint lightning = parseLightningCheckpoint(file->data(), file->size(), fileNameOf(path));
+    m_files.push_back(file);
+    for (auto& [name, info] : lightning.tensors) addEntry(name, m_files.size() - 1, std::move(info));
+    m_hyperParameterConfig = std::move(lightning.config);
+    m_skippedConfigEntries = std::move(lightning.skippedConfigEntries);
 }
 
 void Checkpoint::addIndex(const std::string& indexPath, bool safetensors) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <torch/types.h>
 
 #include "common/dtype.h"
@@ -22,16 +23,23 @@ namespace tokenscope {
 // Called while weights are copied: bytes done so far and the total. Runs on the loading thread.
 using LoadProgress = std::function<void(uint64_t bytesDone, uint64_t bytesTotal)>;
 
-// The tensors of a Hugging Face checkpoint: one or several memory-mapped files (model.safetensors,
-// sharded safetensors through model.safetensors.index.json, pytorch_model.bin and its index).
-// Nothing is copied until a tensor is asked for. Not thread-safe for concurrent opens; reads are.
+// The tensors of a checkpoint: one or several memory-mapped files (model.safetensors, sharded
+// safetensors through model.safetensors.index.json, pytorch_model.bin and its index, a PyTorch
+// Lightning *.ckpt). Nothing is copied until a tensor is asked for. Not thread-safe for concurrent
+// opens; reads are.
 class Checkpoint {
 public:
-    // Opens a model folder or a single weights file. In a folder, safetensors is preferred over
-    // .bin. Throws Error naming the file and the problem.
+    // Opens a model folder or a single weights file. In a folder: model.safetensors.index.json,
+    // model.safetensors, pytorch_model.bin.index.json, pytorch_model.bin, else the folder's only
+    // *.ckpt (several are an Error). A file is read by its name: *.index.json, *.safetensors,
+    // *.ckpt (lightning_ckpt.h: state_dict's tensors, hyper_parameters.config kept, the rest of the
+    // bookkeeping skipped unexecuted), anything else as a torch.save state dict. Throws Error
+    // naming the file and the problem.
     static Checkpoint open(const std::string& pathOrFolder);
 
     bool contains(const std::string& name) const { return m_entries.count(name) != 0; }
+    // Names, and dtype/shape/strides through info(), come from the headers alone: listing them
+    // (e.g. to infer an architecture from shapes) reads no tensor data.
     std::vector<std::string> names() const;
     const TensorInfo& info(const std::string& name) const;
     const std::string& fileOf(const std::string& name) const;
@@ -40,6 +48,11 @@ public:
     uint64_t totalBytes() const { return m_totalBytes; }
     // Files that make up the checkpoint, in load order.
     std::vector<std::string> files() const;
+    // A Lightning checkpoint's hyper_parameters["config"] (plain values only, see
+    // LightningCheckpoint::config); null for every other format or when it has none.
+    const nlohmann::json& hyperParameterConfig() const { return m_hyperParameterConfig; }
+    // What was left out of hyperParameterConfig() and why (LightningCheckpoint::skippedConfigEntries).
+    const std::vector<std::string>& skippedConfigEntries() const { return m_skippedConfigEntries; }
 
 private:
     struct Entry {
@@ -48,12 +61,15 @@ private:
     };
     void addSafetensors(const std::string& path);
     void addTorchBin(const std::string& path);
+    void addLightning(const std::string& path);
     void addEntry(const std::string& name, std::size_t fileIndex, TensorInfo info);
     void addIndex(const std::string& indexPath, bool safetensors);
 
     std::vector<std::shared_ptr<MappedFile>> m_files;
     std::map<std::string, Entry> m_entries;
     uint64_t m_totalBytes = 0;
+    nlohmann::json m_hyperParameterConfig;
+    std::vector<std::string> m_skippedConfigEntries;
 };
 
 struct StateDictOptions {

@@ -60,6 +60,15 @@ enum Opcode : uint8_t {
     kStackGlobal = 0x93,
     kMemoize = 0x94,
     kFrame = 0x95,
+    // Only in bookkeeping that UnknownGlobals::Opaque skips (or pure stack manipulation).
+    kPop = '0',
+    kPopMark = '1',
+    kDup = '2',
+    kEmptySet = 0x8f,
+    kAddItems = 0x90,
+    kFrozenSet = 0x91,
+    kNewObjEx = 0x92,
+    kByteArray8 = 0x96,
 };
 
 constexpr int kHighestProtocol = 5;
@@ -98,7 +107,19 @@ std::string hexByte(uint8_t byte) {
     return buffer;
 }
 
+// An allow-listed callable given arguments it does not take (or an argument of the wrong kind).
+// Not an Error on purpose: PickleMachine::run turns it into one, except where
+// UnknownGlobals::Opaque turns the result into an opaque value instead.
+struct ArgumentProblem {
+    std::string message;
+};
+
 }  // namespace
+
+std::string refusedGlobalMessage(const std::string& fileName, const std::string& globalName) {
+    return fileName + ": refuses to load: the pickle names the global '" + globalName +
+           "', which is not part of a tensor state dict";
+}
 
 std::string_view pickleKindName(PickleKind kind) {
     switch (kind) {
@@ -114,6 +135,7 @@ std::string_view pickleKindName(PickleKind kind) {
     case PickleKind::Callable: return "global";
     case PickleKind::Storage: return "storage";
     case PickleKind::Tensor: return "tensor";
+    case PickleKind::Opaque: return "opaque object";
     }
     return "?";
 }
@@ -122,14 +144,22 @@ std::string_view pickleKindName(PickleKind kind) {
 class PickleMachine {
 public:
     PickleMachine(const uint8_t* bytes, std::size_t size, const std::string& fileName,
-                  const std::string& pickleName, const PickleLimits& limits)
-        : m_bytes(bytes), m_size(size), m_fileName(fileName), m_pickleName(pickleName), m_limits(limits) {}
+                  const std::string& pickleName, const PickleLimits& limits, UnknownGlobals unknownGlobals)
+        : m_bytes(bytes), m_size(size), m_fileName(fileName), m_pickleName(pickleName), m_limits(limits),
+          m_isLenient(unknownGlobals == UnknownGlobals::Opaque) {}
 
     PickleDocument run();
 
 private:
+    // The opcode loop; run() turns an ArgumentProblem escaping it into an Error.
+    PickleDocument runOpcodes();
     [[noreturn]] void fail(const std::string& problem) const {
         throw Error(m_fileName + ": " + m_pickleName + " byte " + std::to_string(m_opcodeStart) + ": " + problem);
+    }
+    [[noreturn]] static void badArgument(std::string problem) { throw ArgumentProblem{std::move(problem)}; }
+    [[noreturn]] void unsupportedOpcode(uint8_t opcode) const {
+        fail("unsupported pickle opcode " + hexByte(opcode) +
+             ((opcode >= 0x20 && opcode < 0x7f) ? std::string(" ('") + static_cast<char>(opcode) + "')" : ""));
     }
 
     // Input.
@@ -149,6 +179,7 @@ private:
     std::string readLine();
     std::string readText(uint64_t length);
     int64_t readLong(uint64_t byteCount);
+    void pushLong(uint64_t byteCount);
 
     // Values.
     std::size_t newValue(PickleKind kind);
@@ -168,6 +199,18 @@ private:
         return index;
     }
     PickleValue& at(std::size_t index) { return m_doc.m_values[index]; }
+    std::size_t newOpaque(PickleOpaqueOrigin origin, std::string text) {
+        const std::size_t index = newText(PickleKind::Opaque, std::move(text));
+        at(index).integer = static_cast<int64_t>(origin);
+        return index;
+    }
+    // What calling (REDUCE, NEWOBJ, NEWOBJ_EX) the opaque value `source` gives: another one of
+    // the same origin, so that the global stays named.
+    std::size_t newOpaqueFrom(std::size_t source) {
+        std::string text = at(source).text;
+        const auto origin = static_cast<PickleOpaqueOrigin>(at(source).integer);
+        return newOpaque(origin, std::move(text));
+    }
 
     // Stack.
     void push(std::size_t index) {
@@ -195,6 +238,7 @@ private:
 
     // Allow-listed objects.
     std::size_t resolveGlobal(const std::string& module, const std::string& name);
+    std::size_t apply(std::size_t callable, std::size_t args, bool isNewObj);
     std::size_t reduce(std::size_t callable, std::size_t args);
     std::size_t rebuildTensor(const std::vector<std::size_t>& args);
     std::size_t persistentLoad(std::size_t pid);
@@ -208,6 +252,7 @@ private:
     const std::string& m_fileName;
     const std::string& m_pickleName;
     const PickleLimits& m_limits;
+    const bool m_isLenient;
 
     PickleDocument m_doc;
     std::vector<std::size_t> m_stack;
@@ -261,6 +306,17 @@ int64_t PickleMachine::readLong(uint64_t byteCount) {
     return result;
 }
 
+void PickleMachine::pushLong(uint64_t byteCount) {
+    if (byteCount > 8 && m_isLenient) {
+        // A Python int that no tensor field can hold (an RNG state, a hash); skip its digits.
+        if (byteCount > remaining()) fail("the pickle ends inside an integer (truncated?)");
+        take(static_cast<std::size_t>(byteCount));
+        push(newOpaque(PickleOpaqueOrigin::Unsupported, "an int wider than 64 bits"));
+        return;
+    }
+    push(newInt(PickleKind::Int, readLong(byteCount)));
+}
+
 std::vector<std::size_t> PickleMachine::popMark() {
     if (m_marks.empty()) fail("opcode needs a MARK but there is none");
     const std::size_t mark = m_marks.back();
@@ -312,8 +368,9 @@ std::size_t PickleMachine::resolveGlobal(const std::string& module, const std::s
         }
     }
     if (!known) {
-        throw Error(m_fileName + ": refuses to load: the pickle names the global '" + printable(module) + "." +
-                    printable(name) + "', which is not part of a tensor state dict");
+        const std::string globalName = printable(module) + "." + printable(name);
+        if (m_isLenient) return newOpaque(PickleOpaqueOrigin::Global, globalName);
+        throw Error(refusedGlobalMessage(m_fileName, globalName));
     }
     const std::size_t index = newText(PickleKind::Callable, module + "." + name);
     at(index).integer = static_cast<int64_t>(callable);
@@ -324,8 +381,8 @@ std::size_t PickleMachine::resolveGlobal(const std::string& module, const std::s
 const PickleValue& PickleMachine::expect(std::size_t index, PickleKind kind, const char* what) {
     const PickleValue& value = at(index);
     if (value.kind != kind) {
-        fail(std::string(what) + " is a " + std::string(pickleKindName(value.kind)) + ", expected a " +
-             std::string(pickleKindName(kind)));
+        badArgument(std::string(what) + " is a " + std::string(pickleKindName(value.kind)) + ", expected a " +
+                    std::string(pickleKindName(kind)));
     }
     return value;
 }
@@ -333,7 +390,7 @@ const PickleValue& PickleMachine::expect(std::size_t index, PickleKind kind, con
 std::vector<int64_t> PickleMachine::intTuple(std::size_t index, const char* what) {
     const PickleValue& tuple = expect(index, PickleKind::Tuple, what);
     if (tuple.items.size() > m_limits.maxTensorDims) {
-        fail(std::string(what) + " has " + std::to_string(tuple.items.size()) + " dimensions, more than " +
+        badArgument(std::string(what) + " has " + std::to_string(tuple.items.size()) + " dimensions, more than " +
              std::to_string(m_limits.maxTensorDims));
     }
     std::vector<int64_t> values;
@@ -345,7 +402,7 @@ std::vector<int64_t> PickleMachine::intTuple(std::size_t index, const char* what
 std::size_t PickleMachine::rebuildTensor(const std::vector<std::size_t>& args) {
     // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
     if (args.size() != 6 && args.size() != 7) {
-        fail("_rebuild_tensor_v2 takes 6 or 7 arguments, got " + std::to_string(args.size()));
+        badArgument("_rebuild_tensor_v2 takes 6 or 7 arguments, got " + std::to_string(args.size()));
     }
     PickleTensor tensor;
     tensor.storage = static_cast<std::size_t>(expect(args[0], PickleKind::Storage, "tensor storage").integer);
@@ -353,12 +410,12 @@ std::size_t PickleMachine::rebuildTensor(const std::vector<std::size_t>& args) {
     tensor.shape = intTuple(args[2], "tensor size");
     tensor.strides = intTuple(args[3], "tensor stride");
     if (tensor.shape.size() != tensor.strides.size()) {
-        fail("tensor size has " + std::to_string(tensor.shape.size()) + " dimensions but its stride has " +
+        badArgument("tensor size has " + std::to_string(tensor.shape.size()) + " dimensions but its stride has " +
              std::to_string(tensor.strides.size()));
     }
     const PickleValue& requiresGrad = at(args[4]);
     if (requiresGrad.kind != PickleKind::Bool && requiresGrad.kind != PickleKind::Int) {
-        fail("tensor requires_grad is a " + std::string(pickleKindName(requiresGrad.kind)));
+        badArgument("tensor requires_grad is a " + std::string(pickleKindName(requiresGrad.kind)));
     }
     tensor.requiresGrad = requiresGrad.integer != 0;
     // args[5] (backward hooks, always an empty OrderedDict) and args[6] (metadata) carry nothing
@@ -367,27 +424,41 @@ std::size_t PickleMachine::rebuildTensor(const std::vector<std::size_t>& args) {
     return newInt(PickleKind::Tensor, static_cast<int64_t>(m_doc.m_tensors.size() - 1));
 }
 
-std::size_t PickleMachine::reduce(std::size_t callableIndex, std::size_t argsIndex) {
-    const PickleValue& callable = at(callableIndex);
-    if (callable.kind != PickleKind::Callable) {
-        fail("REDUCE/NEWOBJ on a " + std::string(pickleKindName(callable.kind)) + ", which is not callable");
+std::size_t PickleMachine::apply(std::size_t callableIndex, std::size_t argsIndex, bool isNewObj) {
+    const PickleKind kind = at(callableIndex).kind;
+    if (kind == PickleKind::Opaque) return newOpaqueFrom(callableIndex);
+    if (kind != PickleKind::Callable) {
+        fail("REDUCE/NEWOBJ on a " + std::string(pickleKindName(kind)) + ", which is not callable");
     }
+    try {
+        // cls.__new__(cls, *args): only OrderedDict can be made this way.
+        if (isNewObj && static_cast<PickleCallable>(at(callableIndex).integer) != PickleCallable::OrderedDict) {
+            badArgument("NEWOBJ is only supported for collections.OrderedDict");
+        }
+        return reduce(callableIndex, argsIndex);
+    } catch (const ArgumentProblem& problem) {
+        if (!m_isLenient) throw;
+        return newOpaque(PickleOpaqueOrigin::BadArguments, problem.message);
+    }
+}
+
+std::size_t PickleMachine::reduce(std::size_t callableIndex, std::size_t argsIndex) {
     const std::vector<std::size_t> args = expect(argsIndex, PickleKind::Tuple, "REDUCE arguments").items;
-    switch (static_cast<PickleCallable>(callable.integer)) {
+    switch (static_cast<PickleCallable>(at(callableIndex).integer)) {
     case PickleCallable::OrderedDict:
-        if (!args.empty()) fail("collections.OrderedDict is only supported with no arguments");
+        if (!args.empty()) badArgument("collections.OrderedDict is only supported with no arguments");
         return newValue(PickleKind::Dict);
     case PickleCallable::RebuildTensorV2:
         return rebuildTensor(args);
     case PickleCallable::RebuildParameter:
         // _rebuild_parameter(data, requires_grad, backward_hooks): the parameter is its tensor.
-        if (args.size() != 3) fail("_rebuild_parameter takes 3 arguments, got " + std::to_string(args.size()));
+        if (args.size() != 3) badArgument("_rebuild_parameter takes 3 arguments, got " + std::to_string(args.size()));
         expect(args[0], PickleKind::Tensor, "parameter data");
         return args[0];
     case PickleCallable::StorageType:
         break;
     }
-    fail("'" + printable(callable.text) + "' cannot be called in a state dict");
+    badArgument("'" + printable(at(callableIndex).text) + "' cannot be called in a state dict");
 }
 
 std::size_t PickleMachine::persistentLoad(std::size_t pid) {
@@ -415,6 +486,14 @@ std::size_t PickleMachine::persistentLoad(std::size_t pid) {
 }
 
 PickleDocument PickleMachine::run() {
+    try {
+        return runOpcodes();
+    } catch (const ArgumentProblem& problem) {
+        fail(problem.message);  // m_opcodeStart still names the opcode that applied the arguments
+    }
+}
+
+PickleDocument PickleMachine::runOpcodes() {
     if (m_size == 0) fail("empty pickle");
     while (true) {
         m_opcodeStart = m_pos;
@@ -470,11 +549,11 @@ PickleDocument PickleMachine::run() {
         case kBinInt: push(newInt(PickleKind::Int, readLong(4))); break;
         case kBinInt1: push(newInt(PickleKind::Int, static_cast<int64_t>(readLittleEndian(1)))); break;
         case kBinInt2: push(newInt(PickleKind::Int, static_cast<int64_t>(readLittleEndian(2)))); break;
-        case kLong1: push(newInt(PickleKind::Int, readLong(readLittleEndian(1)))); break;
+        case kLong1: pushLong(readLittleEndian(1)); break;
         case kLong4: {
             const uint64_t byteCount = readLittleEndian(4);
             if (byteCount & 0x80000000u) fail("LONG4 with a negative byte count");
-            push(newInt(PickleKind::Int, readLong(byteCount)));
+            pushLong(byteCount);
             break;
         }
         case kBinFloat: {
@@ -500,6 +579,14 @@ PickleDocument PickleMachine::run() {
         case kBinBytes: push(newText(PickleKind::Bytes, readText(readLittleEndian(4)))); break;
         case kShortBinBytes: push(newText(PickleKind::Bytes, readText(readLittleEndian(1)))); break;
         case kBinBytes8: push(newText(PickleKind::Bytes, readText(readLittleEndian(8)))); break;
+        case kByteArray8:
+            if (!m_isLenient) unsupportedOpcode(opcode);
+            push(newText(PickleKind::Bytes, readText(readLittleEndian(8))));
+            break;
+
+        case kPop: pop(); break;
+        case kPopMark: popMark(); break;
+        case kDup: push(top()); break;
 
         case kEmptyTuple: push(newValue(PickleKind::Tuple)); break;
         case kTuple: push(newSequence(PickleKind::Tuple, popMark())); break;
@@ -518,6 +605,7 @@ PickleDocument PickleMachine::run() {
         case kAppend: {
             const std::size_t item = pop();
             PickleValue& list = at(top());
+            if (list.kind == PickleKind::Opaque) break;  // a list subclass' elements are not needed
             if (list.kind != PickleKind::List) fail("APPEND to a " + std::string(pickleKindName(list.kind)));
             list.items.push_back(item);
             break;
@@ -525,10 +613,27 @@ PickleDocument PickleMachine::run() {
         case kAppends: {
             const std::vector<std::size_t> items = popMark();
             PickleValue& list = at(top());
+            if (list.kind == PickleKind::Opaque) break;
             if (list.kind != PickleKind::List) fail("APPENDS to a " + std::string(pickleKindName(list.kind)));
             list.items.insert(list.items.end(), items.begin(), items.end());
             break;
         }
+        case kEmptySet:
+            if (!m_isLenient) unsupportedOpcode(opcode);
+            push(newOpaque(PickleOpaqueOrigin::Unsupported, "a set"));
+            break;
+        case kAddItems: {
+            if (!m_isLenient) unsupportedOpcode(opcode);
+            popMark();
+            const PickleValue& set = at(top());
+            if (set.kind != PickleKind::Opaque) fail("ADDITEMS to a " + std::string(pickleKindName(set.kind)));
+            break;
+        }
+        case kFrozenSet:
+            if (!m_isLenient) unsupportedOpcode(opcode);
+            popMark();
+            push(newOpaque(PickleOpaqueOrigin::Unsupported, "a frozenset"));
+            break;
         case kEmptyDict: push(newValue(PickleKind::Dict)); break;
         case kDict: {
             std::vector<std::size_t> items = popMark();
@@ -540,7 +645,10 @@ PickleDocument PickleMachine::run() {
             const std::size_t value = pop();
             const std::size_t key = pop();
             PickleValue& dict = at(top());
-            if (dict.kind != PickleKind::Dict) fail("SETITEM on a " + std::string(pickleKindName(dict.kind)));
+            // An opaque object keeps the pairs (a dict subclass such as AttributeDict).
+            if (dict.kind != PickleKind::Dict && dict.kind != PickleKind::Opaque) {
+                fail("SETITEM on a " + std::string(pickleKindName(dict.kind)));
+            }
             dict.items.push_back(key);
             dict.items.push_back(value);
             break;
@@ -549,7 +657,9 @@ PickleDocument PickleMachine::run() {
             const std::vector<std::size_t> items = popMark();
             if (items.size() % 2 != 0) fail("SETITEMS with an odd number of keys and values");
             PickleValue& dict = at(top());
-            if (dict.kind != PickleKind::Dict) fail("SETITEMS on a " + std::string(pickleKindName(dict.kind)));
+            if (dict.kind != PickleKind::Dict && dict.kind != PickleKind::Opaque) {
+                fail("SETITEMS on a " + std::string(pickleKindName(dict.kind)));
+            }
             dict.items.insert(dict.items.end(), items.begin(), items.end());
             break;
         }
@@ -557,27 +667,37 @@ PickleDocument PickleMachine::run() {
         case kReduce: {
             const std::size_t args = pop();
             const std::size_t callable = pop();
-            push(reduce(callable, args));
+            push(apply(callable, args, false));
             break;
         }
         case kNewObj: {
-            // cls.__new__(cls, *args): only OrderedDict can be made this way.
             const std::size_t args = pop();
             const std::size_t cls = pop();
-            const PickleValue& callable = at(cls);
-            if (callable.kind != PickleKind::Callable ||
-                static_cast<PickleCallable>(callable.integer) != PickleCallable::OrderedDict) {
-                fail("NEWOBJ is only supported for collections.OrderedDict");
+            push(apply(cls, args, true));
+            break;
+        }
+        case kNewObjEx: {
+            // cls.__new__(cls, *args, **kwargs) (protocol 4): only for objects already opaque.
+            if (!m_isLenient) unsupportedOpcode(opcode);
+            pop();  // kwargs
+            pop();  // args
+            const std::size_t cls = pop();
+            if (at(cls).kind == PickleKind::Opaque) {
+                push(newOpaqueFrom(cls));
+            } else {
+                push(newOpaque(PickleOpaqueOrigin::BadArguments,
+                               "NEWOBJ_EX of a " + std::string(pickleKindName(at(cls).kind))));
             }
-            push(reduce(cls, args));
             break;
         }
         case kBuild: {
-            // The state of an OrderedDict (its _metadata attribute) or of a tensor is not needed.
+            // The state of an OrderedDict (its _metadata attribute) or of a tensor is not needed; an
+            // opaque object keeps a reference to it (argparse.Namespace's attributes).
             const std::size_t state = pop();
-            (void)state;
-            const PickleValue& target = at(top());
-            if (target.kind != PickleKind::Dict && target.kind != PickleKind::Tensor) {
+            PickleValue& target = at(top());
+            if (target.kind == PickleKind::Opaque) {
+                target.state = state;
+            } else if (target.kind != PickleKind::Dict && target.kind != PickleKind::Tensor) {
                 fail("BUILD on a " + std::string(pickleKindName(target.kind)));
             }
             break;
@@ -585,15 +705,14 @@ PickleDocument PickleMachine::run() {
         case kBinPersId: push(persistentLoad(pop())); break;
 
         default:
-            fail("unsupported pickle opcode " + hexByte(opcode) +
-                 ((opcode >= 0x20 && opcode < 0x7f) ? std::string(" ('") + static_cast<char>(opcode) + "')" : ""));
+            unsupportedOpcode(opcode);
         }
     }
 }
 
 PickleDocument readPickle(const uint8_t* bytes, std::size_t size, const std::string& fileName,
-                          const std::string& pickleName, const PickleLimits& limits) {
-    PickleMachine machine(bytes, size, fileName, pickleName, limits);
+                          const std::string& pickleName, const PickleLimits& limits, UnknownGlobals unknownGlobals) {
+    PickleMachine machine(bytes, size, fileName, pickleName, limits, unknownGlobals);
     return machine.run();
 }
 

@@ -32,57 +32,67 @@ std::string printable(std::string_view text) {
     return out;
 }
 
-class StateDictReader {
-public:
-    StateDictReader(const uint8_t* bytes, std::size_t size, const std::string& fileName)
-        : m_bytes(bytes), m_size(size), m_fileName(fileName) {}
-
-    std::map<std::string, TensorInfo> read();
-
-private:
-    [[noreturn]] void fail(const std::string& problem) const { throw Error(m_fileName + ": " + problem); }
-    void checkFormat() const;
-    void checkByteOrder(const ZipReader& zip, const std::string& folder) const;
-    TensorInfo tensorInfo(const std::string& name, const PickleTensor& tensor, const PickleDocument& doc,
-                          const ZipReader& zip, const std::string& folder) const;
-
-    const uint8_t* m_bytes;
-    std::size_t m_size;
-    const std::string& m_fileName;
-};
-
-void StateDictReader::checkFormat() const {
-    if (startsWith(m_bytes, m_size, "PK\x03\x04", 4) || startsWith(m_bytes, m_size, "PK\x05\x06", 4)) return;
-    if (startsWith(m_bytes, m_size, kLegacyMagic, sizeof kLegacyMagic)) {
-        fail("uses the legacy torch.save format (PyTorch < 1.6), which is not supported; re-save it with a "
-             "newer PyTorch (torch.save(torch.load(f), f)) or convert it to safetensors");
+// Checks that the buffer is a torch.save zip before the zip reader reports a less helpful error.
+void checkFormat(const uint8_t* bytes, std::size_t size, const std::string& fileName) {
+    if (startsWith(bytes, size, "PK\x03\x04", 4) || startsWith(bytes, size, "PK\x05\x06", 4)) return;
+    if (startsWith(bytes, size, kLegacyMagic, sizeof kLegacyMagic)) {
+        throw Error(fileName + ": uses the legacy torch.save format (PyTorch < 1.6), which is not supported; re-save it "
+                               "with a newer PyTorch (torch.save(torch.load(f), f)) or convert it to safetensors");
     }
-    if (m_size > 0 && m_bytes[0] == 0x80) {
-        fail("is a bare pickle, not a torch.save zip archive (legacy torch.save or pickle.dump?); "
-             "re-save it with PyTorch >= 1.6 or convert it to safetensors");
+    if (size > 0 && bytes[0] == 0x80) {
+        throw Error(fileName + ": is a bare pickle, not a torch.save zip archive (legacy torch.save or pickle.dump?); "
+                               "re-save it with PyTorch >= 1.6 or convert it to safetensors");
     }
-    fail("not a torch.save checkpoint: it does not start with a zip signature ('PK')");
+    throw Error(fileName + ": not a torch.save checkpoint: it does not start with a zip signature ('PK')");
 }
 
-void StateDictReader::checkByteOrder(const ZipReader& zip, const std::string& folder) const {
-    const ZipEntry* entry = zip.find(folder + "/byteorder");
-    if (entry == nullptr) return;  // written since torch 1.13; older files are little-endian
-    const std::string_view order(reinterpret_cast<const char*>(zip.data(*entry)),
-                                 static_cast<std::size_t>(std::min<uint64_t>(entry->size, 16)));
-    if (order == "little") return;
-    if (order == "big") fail("was saved on a big-endian machine; only little-endian checkpoints are supported");
-    fail("unknown byte order '" + printable(order) + "' in " + folder + "/byteorder");
+ZipReader openZip(const uint8_t* bytes, std::size_t size, const std::string& fileName) {
+    if (bytes == nullptr && size != 0) throw Error(fileName + ": no data");
+    checkFormat(bytes, size, fileName);
+    return ZipReader(bytes, size, fileName);
 }
 
-TensorInfo StateDictReader::tensorInfo(const std::string& name, const PickleTensor& tensor,
-                                       const PickleDocument& doc, const ZipReader& zip,
-                                       const std::string& folder) const {
+}  // namespace
+
+TorchArchive::TorchArchive(const uint8_t* bytes, std::size_t size, const std::string& fileName)
+    : m_fileName(fileName), m_zip(openZip(bytes, size, fileName)) {
+    if (m_zip.entries().empty()) fail("the zip archive is empty; a torch.save checkpoint holds data.pkl");
+
+    // All members live under one folder of any name; torch.save writes data.pkl first.
+    const std::string& firstName = m_zip.entries().front().name;
+    const std::size_t slash = firstName.find('/');
+    if (slash == std::string::npos || slash == 0) {
+        fail("zip entry '" + printable(firstName) + "' is not inside a folder; not a torch.save checkpoint");
+    }
+    m_folder = firstName.substr(0, slash);
+
+    if (const ZipEntry* entry = m_zip.find(m_folder + "/byteorder")) {  // written since torch 1.13
+        const std::string_view order(reinterpret_cast<const char*>(m_zip.data(*entry)),
+                                     static_cast<std::size_t>(std::min<uint64_t>(entry->size, 16)));
+        if (order == "big") fail("was saved on a big-endian machine; only little-endian checkpoints are supported");
+        if (order != "little") fail("unknown byte order '" + printable(order) + "' in " + m_folder + "/byteorder");
+    }
+    m_pickle = m_zip.find(m_folder + "/data.pkl");
+    if (m_pickle == nullptr) {
+        fail("no '" + printable(m_folder) + "/data.pkl' in the zip archive; not a torch.save checkpoint");
+    }
+}
+
+void TorchArchive::fail(const std::string& problem) const { throw Error(m_fileName + ": " + problem); }
+
+PickleDocument TorchArchive::readPickle(UnknownGlobals unknownGlobals) const {
+    return tokenscope::readPickle(m_zip.data(*m_pickle), static_cast<std::size_t>(m_pickle->size), m_fileName,
+                                  m_folder + "/data.pkl", PickleLimits{}, unknownGlobals);
+}
+
+TensorInfo TorchArchive::tensorInfo(const std::string& name, const PickleTensor& tensor,
+                                    const PickleDocument& doc) const {
     const std::string what = "tensor '" + printable(name) + "'";
     const PickleStorage& storage = doc.storages().at(tensor.storage);
-    const ZipEntry* entry = zip.find(folder + "/data/" + storage.key);
+    const ZipEntry* entry = m_zip.find(m_folder + "/data/" + storage.key);
     if (entry == nullptr) {
         fail(what + " uses storage '" + printable(storage.key) + "', but the archive has no entry '" +
-             printable(folder) + "/data/" + printable(storage.key) + "'");
+             printable(m_folder) + "/data/" + printable(storage.key) + "'");
     }
 
     const uint64_t elementSize = dtypeSize(storage.dtype);
@@ -147,58 +157,50 @@ TensorInfo StateDictReader::tensorInfo(const std::string& name, const PickleTens
     return info;
 }
 
-std::map<std::string, TensorInfo> StateDictReader::read() {
-    checkFormat();
-    const ZipReader zip(m_bytes, m_size, m_fileName);
-    if (zip.entries().empty()) fail("the zip archive is empty; a torch.save checkpoint holds data.pkl");
-
-    // All members live under one folder of any name; torch.save writes data.pkl first.
-    const std::string& firstName = zip.entries().front().name;
-    const std::size_t slash = firstName.find('/');
-    if (slash == std::string::npos || slash == 0) {
-        fail("zip entry '" + printable(firstName) + "' is not inside a folder; not a torch.save checkpoint");
+std::string TorchArchive::unexpectedValue(const PickleDocument& doc, std::size_t index, const std::string& what,
+                                          const std::string& expected) const {
+    const PickleValue& value = doc.value(index);
+    if (value.kind == PickleKind::Opaque) {
+        switch (static_cast<PickleOpaqueOrigin>(value.integer)) {
+        case PickleOpaqueOrigin::Global: return refusedGlobalMessage(m_fileName, value.text) + " (" + what + ")";
+        case PickleOpaqueOrigin::BadArguments: return m_fileName + ": " + what + " is not " + expected + ": " + value.text;
+        case PickleOpaqueOrigin::Unsupported: return m_fileName + ": " + what + " is " + value.text + ", not " + expected;
+        }
     }
-    const std::string folder = firstName.substr(0, slash);
+    return m_fileName + ": " + what + " is a " + std::string(pickleKindName(value.kind)) + ", not " + expected;
+}
 
-    checkByteOrder(zip, folder);
-    const ZipEntry* pickle = zip.find(folder + "/data.pkl");
-    if (pickle == nullptr) {
-        fail("no '" + printable(folder) + "/data.pkl' in the zip archive; not a torch.save checkpoint");
-    }
-
-    const PickleDocument doc = readPickle(zip.data(*pickle), static_cast<std::size_t>(pickle->size), m_fileName,
-                                          folder + "/data.pkl");
-    const PickleValue& root = doc.value(doc.root());
-    if (root.kind != PickleKind::Dict) {
-        fail("data.pkl holds a " + std::string(pickleKindName(root.kind)) + ", not a state dict of tensors");
-    }
-
+std::map<std::string, TensorInfo> TorchArchive::tensorsOf(const PickleDocument& doc, std::size_t dictIndex,
+                                                          const std::string& what, const std::string& hint) const {
+    const PickleValue& dict = doc.value(dictIndex);
+    if (dict.kind != PickleKind::Dict) throw Error(unexpectedValue(doc, dictIndex, what, "a dict of tensors"));
     std::map<std::string, TensorInfo> tensors;
-    for (std::size_t i = 0; i + 1 < root.items.size(); i += 2) {
-        const PickleValue& key = doc.value(root.items[i]);
-        const PickleValue& value = doc.value(root.items[i + 1]);
+    for (std::size_t i = 0; i + 1 < dict.items.size(); i += 2) {
+        const PickleValue& key = doc.value(dict.items[i]);
+        const PickleValue& value = doc.value(dict.items[i + 1]);
         if (key.kind != PickleKind::String) {
-            fail("state dict key " + std::to_string(i / 2) + " is a " + std::string(pickleKindName(key.kind)) +
-                 ", not a string");
+            throw Error(unexpectedValue(doc, dict.items[i], what + " key " + std::to_string(i / 2), "a string"));
         }
         if (value.kind != PickleKind::Tensor) {
-            fail("state dict entry '" + printable(key.text) + "' is a " + std::string(pickleKindName(value.kind)) +
-                 ", not a tensor (a training checkpoint rather than a state dict?)");
+            throw Error(unexpectedValue(doc, dict.items[i + 1], what + " entry '" + printable(key.text) + "'",
+                                        "a tensor" + hint));
         }
         const PickleTensor& tensor = doc.tensors().at(static_cast<std::size_t>(value.integer));
-        if (!tensors.emplace(key.text, tensorInfo(key.text, tensor, doc, zip, folder)).second) {
-            fail("state dict names tensor '" + printable(key.text) + "' twice");
+        if (!tensors.emplace(key.text, tensorInfo(key.text, tensor, doc)).second) {
+            fail(what + " names tensor '" + printable(key.text) + "' twice");
         }
     }
     return tensors;
 }
 
-}  // namespace
-
 std::map<std::string, TensorInfo> parseTorchBin(const uint8_t* bytes, std::size_t size, const std::string& fileName) {
-    if (bytes == nullptr && size != 0) throw Error(fileName + ": no data");
-    StateDictReader reader(bytes, size, fileName);
-    return reader.read();
+    const TorchArchive archive(bytes, size, fileName);
+    const PickleDocument doc = archive.readPickle(UnknownGlobals::Refuse);
+    if (doc.value(doc.root()).kind != PickleKind::Dict) {
+        throw Error(fileName + ": data.pkl holds a " + std::string(pickleKindName(doc.value(doc.root()).kind)) +
+                    ", not a state dict of tensors");
+    }
+    return archive.tensorsOf(doc, doc.root(), "state dict", " (a training checkpoint rather than a state dict?)");
 }
 
 }  // namespace tokenscope

@@ -1,22 +1,31 @@
-// libFuzzer target for the pytorch_model.bin reader (zip container + restricted unpickler).
+// libFuzzer target for the pytorch_model.bin reader (zip container + restricted unpickler) and
+// the Lightning .ckpt reader (the same unpickler in UnknownGlobals::Opaque mode, the state_dict
+// walk and the hyper_parameters.config conversion).
 //
-// Each input is used three ways:
-//   1. as a whole file, through parseTorchBin (zip parsing, format detection);
-//   2. as a bare pickle, through readPickle on an exactly sized buffer, so that AddressSanitizer
-//      sees any read past its end;
-//   3. when 2 succeeds, as the data.pkl of a fixed valid archive with storages "0".."3", so that
-//      the state-dict checks (storage lookup, size/stride/offset arithmetic) get fuzzed too.
-// Only tokenscope::Error may escape the reader; anything else (a crash, a sanitizer report, an
-// uncaught exception) is a finding.
+// Each input is used these ways:
+//   1. as a whole file, through parseTorchBin and parseLightningCheckpoint (zip parsing, format
+//      detection);
+//   2. as a bare pickle, through readPickle in both modes on an exactly sized buffer, so that
+//      AddressSanitizer sees any read past its end;
+//   3. when a mode of 2 succeeds, as the data.pkl of an archive with storages "0".."3" plus one
+//      entry per storage key the pickle names (some a byte short), through the reader of that
+//      mode, so that the state-dict checks (storage lookup, size/stride/offset arithmetic) and the
+//      config conversion get fuzzed too.
+// Only tokenscope::Error may escape the readers; anything else (a crash, a sanitizer report, an
+// uncaught exception, a config that nlohmann::json cannot dump) is a finding.
 //
-// Seeds: TOKENSCOPE_FUZZ_SEED_DIR=corpus ./tst_torch_bin writes .bin and .pkl files.
+// Seeds: TOKENSCOPE_FUZZ_SEED_DIR=corpus ./tst_torch_bin (and ./tst_lightning_ckpt) write .bin,
+// .ckpt and .pkl files; tools/run_fuzzers.sh adds the data.pkl of tests/data/meter/model.ckpt.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "checkpoint/lightning_ckpt.h"
 #include "checkpoint/pickle_reader.h"
 #include "checkpoint/torch_bin.h"
 #include "common/error.h"
@@ -103,21 +112,19 @@ void checkRanges(const std::map<std::string, tokenscope::TensorInfo>& tensors, s
     }
 }
 
-}  // namespace
+// The Lightning reader's contract: the tensors as checkRanges, and a config that dumps.
+void checkLightning(const tokenscope::LightningCheckpoint& checkpoint, std::size_t size) {
+    checkRanges(checkpoint.tensors, size);
+    (void)checkpoint.config.dump();  // throws (a finding) on anything not valid JSON text
+    if (checkpoint.skippedConfigEntries.size() > tokenscope::kMaxSkippedEntries + 1) __builtin_trap();
+}
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
-    try {
-        checkRanges(tokenscope::parseTorchBin(data, size, "fuzz.bin"), size);
-    } catch (const tokenscope::Error&) {
-    }
+using Members = std::vector<std::pair<std::string, std::vector<uint8_t>>>;
 
-    try {
-        tokenscope::readPickle(data, size, "fuzz.bin");
-    } catch (const tokenscope::Error&) {
-        return 0;  // the same bytes would fail the same way inside an archive
-    }
-
-    const std::vector<std::pair<std::string, std::vector<uint8_t>>> members = {
+// The fixed members, plus one per storage key the pickle names (bounded in number and size),
+// every third one a byte short of what the storage claims.
+Members archiveMembers(const uint8_t* data, std::size_t size, const tokenscope::PickleDocument& doc) {
+    Members members = {
         {"archive/data.pkl", std::vector<uint8_t>(data, data + size)},
         {"archive/data/0", std::vector<uint8_t>(64, 0x11)},
         {"archive/data/1", std::vector<uint8_t>(256, 0x22)},
@@ -125,10 +132,50 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         {"archive/data/3", {}},
         {"archive/version", {'3', '\n'}},
     };
-    const std::vector<uint8_t> archive = makeArchive(members);
+    std::set<std::string> names;
+    for (const auto& member : members) names.insert(member.first);
+    std::size_t added = 0;
+    for (const auto& storage : doc.storages()) {
+        if (added >= 32 || storage.key.empty() || storage.key.size() > 64) continue;
+        const std::string name = "archive/data/" + storage.key;
+        if (!names.insert(name).second) continue;
+        const uint64_t claimed = uint64_t(std::min<int64_t>(storage.numel, 4096)) * tokenscope::dtypeSize(storage.dtype);
+        const std::size_t bytes = static_cast<std::size_t>(claimed) - ((added % 3 == 2 && claimed > 0) ? 1 : 0);
+        members.emplace_back(name, std::vector<uint8_t>(bytes, static_cast<uint8_t>(0x40 + added)));
+        ++added;
+    }
+    return members;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     try {
-        checkRanges(tokenscope::parseTorchBin(archive.data(), archive.size(), "fuzz.bin"), archive.size());
+        checkRanges(tokenscope::parseTorchBin(data, size, "fuzz.bin"), size);
     } catch (const tokenscope::Error&) {
+    }
+    try {
+        checkLightning(tokenscope::parseLightningCheckpoint(data, size, "fuzz.ckpt"), size);
+    } catch (const tokenscope::Error&) {
+    }
+
+    for (const auto mode : {tokenscope::UnknownGlobals::Refuse, tokenscope::UnknownGlobals::Opaque}) {
+        tokenscope::PickleDocument doc;
+        try {
+            doc = tokenscope::readPickle(data, size, "fuzz.bin", "data.pkl", {}, mode);
+        } catch (const tokenscope::Error&) {
+            continue;  // the same bytes would fail the same way inside an archive
+        }
+        const std::vector<uint8_t> archive = makeArchive(archiveMembers(data, size, doc));
+        try {
+            if (mode == tokenscope::UnknownGlobals::Refuse) {
+                checkRanges(tokenscope::parseTorchBin(archive.data(), archive.size(), "fuzz.bin"), archive.size());
+            } else {
+                checkLightning(tokenscope::parseLightningCheckpoint(archive.data(), archive.size(), "fuzz.ckpt"),
+                               archive.size());
+            }
+        } catch (const tokenscope::Error&) {
+        }
     }
     return 0;
 }

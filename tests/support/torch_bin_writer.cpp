@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <limits>
 
 namespace tokenscope::testing {
@@ -227,6 +228,13 @@ PickleWriter& PickleWriter::integer(int64_t value) {
 
 PickleWriter& PickleWriter::boolean(bool value) { return raw({static_cast<uint8_t>(value ? 0x88 : 0x89)}); }
 PickleWriter& PickleWriter::none() { return raw({'N'}); }
+PickleWriter& PickleWriter::binFloat(double value) {
+    uint64_t bits = 0;
+    std::memcpy(&bits, &value, sizeof bits);
+    m_bytes.push_back('G');
+    for (int i = 7; i >= 0; --i) m_bytes.push_back(static_cast<uint8_t>(bits >> (8 * i)));
+    return *this;
+}
 PickleWriter& PickleWriter::emptyTuple() { return raw({')'}); }
 PickleWriter& PickleWriter::tuple() { return raw({'t'}); }
 PickleWriter& PickleWriter::tupleN(std::size_t count) { return raw({static_cast<uint8_t>(0x85 + count - 1)}); }
@@ -236,6 +244,7 @@ PickleWriter& PickleWriter::emptyDict() { return raw({'}'}); }
 PickleWriter& PickleWriter::setItem() { return raw({'s'}); }
 PickleWriter& PickleWriter::setItems() { return raw({'u'}); }
 PickleWriter& PickleWriter::reduce() { return raw({'R'}); }
+PickleWriter& PickleWriter::newObj() { return raw({0x81}); }
 PickleWriter& PickleWriter::build() { return raw({'b'}); }
 PickleWriter& PickleWriter::binPersId() { return raw({'Q'}); }
 
@@ -290,6 +299,39 @@ void TorchBinWriter::addContiguous(const std::string& name, DType dtype, const s
 Bytes TorchBinWriter::pickle() const {
     PickleWriter p;
     p.proto(2);
+    emitStateDict(p);
+    p.stop();
+    return p.bytes();
+}
+
+Bytes TorchBinWriter::lightningPickle(const std::function<void(PickleWriter& p)>& entries) const {
+    PickleWriter p;
+    p.proto(2).emptyDict();
+    p.put();
+    p.mark();
+    p.string("epoch");
+    p.put();
+    p.integer(0);
+    p.string("global_step");
+    p.put();
+    p.integer(0);
+    p.string("pytorch-lightning_version");
+    p.put();
+    p.string("1.3.2");
+    p.put();
+    p.string("state_dict");
+    p.put();
+    emitStateDict(p);
+    if (entries) entries(p);
+    p.setItems().stop();
+    return p.bytes();
+}
+
+Bytes TorchBinWriter::writeLightning(const std::function<void(PickleWriter& p)>& entries) const {
+    return archive(lightningPickle(entries));
+}
+
+void TorchBinWriter::emitStateDict(PickleWriter& p) const {
     p.memoizedGlobal("collections", "OrderedDict").emptyTuple().reduce();
     p.put();
 
@@ -394,13 +436,13 @@ Bytes TorchBinWriter::pickle() const {
     p.setItem();
     p.setItem();
     p.build();
-    p.stop();
-    return p.bytes();
 }
 
-Bytes TorchBinWriter::write() const {
+Bytes TorchBinWriter::write() const { return archive(pickle()); }
+
+Bytes TorchBinWriter::archive(const Bytes& pickle) const {
     ZipWriter zip;
-    zip.add(m_folder + "/data.pkl", pickle());
+    zip.add(m_folder + "/data.pkl", pickle);
     if (!m_byteOrder.empty()) zip.add(m_folder + "/byteorder", Bytes(m_byteOrder.begin(), m_byteOrder.end()));
     for (const std::string& key : m_storageOrder) zip.add(m_folder + "/data/" + key, m_storages.at(key).bytes);
     zip.add(m_folder + "/version", Bytes{'3', '\n'});
@@ -422,6 +464,17 @@ Bytes makeTorchZip(const Bytes& pickle, const std::vector<std::pair<std::string,
     for (const auto& [key, bytes] : storages) zip.add(folder + "/data/" + key, bytes);
     zip.add(folder + "/version", Bytes{'3', '\n'});
     return zip.finish();
+}
+
+void pushGlobalCall(PickleWriter& p, const std::string& module, const std::string& name, const std::string& argument) {
+    p.global(module, name);
+    p.put();
+    p.string(argument);
+    p.put();
+    p.tupleN(1);
+    p.put();
+    p.reduce();
+    p.put();
 }
 
 Bytes makeGlobalCallPickle(const std::string& module, const std::string& name) {

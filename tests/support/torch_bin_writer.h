@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -51,6 +52,7 @@ public:
     PickleWriter& string(const std::string& text);  // BINUNICODE
     PickleWriter& integer(int64_t value);           // BININT1 / BININT2 / BININT / LONG1
     PickleWriter& boolean(bool value);
+    PickleWriter& binFloat(double value);  // BINFLOAT (big-endian IEEE 754 double)
     PickleWriter& none();
     PickleWriter& emptyTuple();
     PickleWriter& tuple();                  // TUPLE (from MARK)
@@ -61,6 +63,7 @@ public:
     PickleWriter& setItem();
     PickleWriter& setItems();
     PickleWriter& reduce();
+    PickleWriter& newObj();  // NEWOBJ
     PickleWriter& build();
     PickleWriter& binPersId();
     // BINPUT / LONG_BINPUT with the next memo index; returns that index.
@@ -107,6 +110,14 @@ public:
 
     Bytes pickle() const;  // data.pkl
     Bytes write() const;   // the whole archive
+
+    // What Lightning's torch.save(checkpoint) writes: a dict {"epoch": 0, "global_step": 0,
+    // "pytorch-lightning_version": "1.3.2", "state_dict": <the state dict above>, <entries>}
+    // filled by one SETITEMS, where `entries` pushes further key/value pairs onto `p`.
+    Bytes lightningPickle(const std::function<void(PickleWriter& p)>& entries = {}) const;
+    Bytes writeLightning(const std::function<void(PickleWriter& p)>& entries = {}) const;
+    // The archive around any data.pkl, with this writer's storages.
+    Bytes archive(const Bytes& pickle) const;
     const Bytes& storageBytes(const std::string& key) const { return m_storages.at(key).bytes; }
 
 private:
@@ -114,6 +125,8 @@ private:
         DType dtype;
         Bytes bytes;
     };
+    // The OrderedDict of tensors (with its _metadata BUILD), pushed onto p.
+    void emitStateDict(PickleWriter& p) const;
     std::string m_folder;
     std::map<std::string, Storage> m_storages;
     std::vector<std::string> m_storageOrder;
@@ -132,5 +145,8 @@ Bytes makeTorchZip(const Bytes& pickle, const std::vector<std::pair<std::string,
 
 // A data.pkl whose top object is `module.name("x")`, i.e. what a malicious file looks like.
 Bytes makeGlobalCallPickle(const std::string& module, const std::string& name);
+// Pushes `module.name(argument)` (GLOBAL, the string, TUPLE1, REDUCE), what an object whose
+// __reduce__ returns (module.name, (argument,)) pickles to.
+void pushGlobalCall(PickleWriter& p, const std::string& module, const std::string& name, const std::string& argument);
 
 }  // namespace tokenscope::testing
