@@ -45,5 +45,6 @@ ImageU8 readImage(const std::string& path);
 std::vector<Command> generationCommands();  // cli_generate.cpp
 std::vector<Command> taskCommands();        // cli_tasks.cpp
 std::vector<Command> trainCommands();       // cli_train.cpp
+std::vector<Command> scoreCommands();       // cli_score.cpp
 
 }  // namespace tokenscope::cli

@@ -287,7 +287,7 @@ std::vector<Command> commands() {
           {"tokens", "", "", "print word pieces instead of ids"}},
          runTokenize},
     };
-    for (auto group : {generationCommands(), taskCommands(), trainCommands()}) all.insert(all.end(), group.begin(), group.end());
+    for (auto group : {generationCommands(), taskCommands(), trainCommands(), scoreCommands()}) all.insert(all.end(), group.begin(), group.end());
     return all;
 }
 
