@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ pkg-config ccache
           qt6-base-dev qt6-base-dev-tools libqcustomplot-dev libqcustomplot2.1-qt6
-          libtorch-dev libopenblas0-pthread libopencv-dev nlohmann-json3-dev libsentencepiece-dev
+          libtorch-dev libopenblas0-pthread libopenblas0-openmp libopencv-dev nlohmann-json3-dev libsentencepiece-dev
           xvfb xauth)
 if [[ "${1:-}" == "--fuzz" ]]; then
     packages+=(clang libclang-rt-14-dev)
