@@ -27,16 +27,46 @@ torch::Tensor activate(const torch::Tensor& x, Activation activation) {
     return x;
 }
 
-torch::Tensor multiplicativeMaskedSoftmax(const torch::Tensor& scores, const torch::Tensor& keyMask, double eps) {
+namespace {
+
+// M = m + (1 - m)·I as a [B, 1, Nq, N] float mask, or undefined when it is all ones (a mask of ones
+// multiplies by nothing). Checked on the CPU only: on a GPU the check would cost a device
+// synchronisation per layer.
+torch::Tensor selfAttendingMask(const torch::Tensor& keyMask, int64_t rows) {
+    if (keyMask.is_cpu() && (keyMask == 1).all().item<bool>()) return {};
     const auto b = keyMask.size(0), n = keyMask.size(1);
-    const auto rows = scores.size(2);
-    auto mask = keyMask.reshape({b, 1, 1, n});
+    auto mask = keyMask.reshape({b, 1, 1, n}).to(torch::kFloat);
     const auto eye = torch::eye(rows, n, mask.options()).view({1, 1, rows, n});
-    mask = mask + (1.0 - mask) * eye;                                      // [B, 1, Nq, N]
+    return mask + (1.0 - mask) * eye;  // [B, 1, Nq, N]
+}
+
+}  // namespace
+
+torch::Tensor multiplicativeMaskedSoftmax(const torch::Tensor& scores, const torch::Tensor& keyMask, double eps) {
+    const auto n = keyMask.size(1);
+    const auto mask = selfAttendingMask(keyMask, scores.size(2));
     const auto rowMax = std::get<0>(scores.max(-1, true));
-    auto weights = (scores - rowMax).to(torch::kFloat).exp() * mask.to(torch::kFloat);  // [B, H, Nq, N]
+    auto weights = (scores - rowMax).to(torch::kFloat).exp();  // [B, H, Nq, N]
+    if (mask.defined()) weights = weights * mask;
     weights = (weights + eps / static_cast<double>(n)) / (weights.sum(-1, true) + eps);
     return weights.to(scores.scalar_type());
+}
+
+torch::Tensor multiplicativeMaskedSoftmaxInPlace(torch::Tensor& scores, const torch::Tensor& keyMask, double eps) {
+    const bool differentiable = torch::GradMode::is_enabled() && (scores.requires_grad() || keyMask.requires_grad());
+    if (differentiable || scores.scalar_type() != torch::kFloat) return multiplicativeMaskedSoftmax(scores, keyMask, eps);
+    // The same operations in the same order on the scores' own buffer: no allocation the size of the
+    // scores, five passes instead of seven.
+    const auto n = keyMask.size(1);
+    const auto mask = selfAttendingMask(keyMask, scores.size(2));
+    scores.sub_(std::get<0>(scores.max(-1, true)));
+    scores.exp_();
+    if (mask.defined()) scores.mul_(mask);
+    auto total = scores.sum(-1, true);
+    total.add_(eps);
+    scores.add_(eps / static_cast<double>(n));
+    scores.div_(total);
+    return scores;
 }
 
 torch::Tensor additiveWeightMask(const torch::Tensor& weightMask, torch::Dtype dtype) {
@@ -47,14 +77,26 @@ torch::Tensor additiveWeightMask(const torch::Tensor& weightMask, torch::Dtype d
     return additive.unsqueeze(1).unsqueeze(2);  // [B, 1, 1, N]
 }
 
+// x [..., Cin] -> [..., Cout] as one addmm over the folded rows, so the bias is added inside the
+// GEMM instead of in a second pass over the output (LibTorch 1.13's linear() runs matmul + add_ for
+// inputs of rank 3; 2.x folds them itself).
+torch::Tensor linear(torch::nn::Linear& layer, const torch::Tensor& x) {
+    if (x.dim() < 3 || !layer->bias.defined() || !x.is_contiguous()) return layer(x);
+    auto shape = x.sizes().vec();
+    const auto out = torch::addmm(layer->bias, x.view({-1, shape.back()}), layer->weight.t());  // [rows, Cout]
+    shape.back() = out.size(1);
+    return out.view(shape);
+}
+
 torch::Tensor scaledAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                               const torch::Tensor& additiveMask, double scale, const AttentionProbe* probe,
                               AttentionProbs* probs) {
     const bool wantFull = probe && probe->wantFull;
     const bool wantRows = probe && probe->wantRows;
     auto probabilities = [&](const torch::Tensor& queries) {
-        auto scores = torch::matmul(queries, k.transpose(-1, -2)) * scale;  // [B, H, n, N]
-        if (additiveMask.defined()) scores = scores + additiveMask;
+        // In place on the fresh product: nothing saves it for a backward pass.
+        auto scores = torch::matmul(queries, k.transpose(-1, -2)).mul_(scale);  // [B, H, n, N]
+        if (additiveMask.defined()) scores.add_(additiveMask);
         return torch::softmax(scores, -1);
     };
     torch::Tensor output;
@@ -129,7 +171,7 @@ PreNormBlockImpl::PreNormBlockImpl(const BlockShape& shape, const BlockNames& na
 torch::Tensor PreNormBlockImpl::keys(const torch::Tensor& hidden) {
     const auto b = hidden.size(0), n = hidden.size(1);
     const auto headDim = m_shape.hiddenSize / m_shape.numHeads;
-    return m_key(m_layerNormBefore(hidden)).view({b, n, m_shape.numHeads, headDim}).transpose(1, 2);  // [B, H, N, D]
+    return linear(m_key, m_layerNormBefore(hidden)).view({b, n, m_shape.numHeads, headDim}).transpose(1, 2);  // [B, H, N, D]
 }
 
 torch::Tensor PreNormBlockImpl::attentionHalf(const torch::Tensor& hidden, const torch::Tensor& additiveMask,
@@ -138,12 +180,12 @@ torch::Tensor PreNormBlockImpl::attentionHalf(const torch::Tensor& hidden, const
     const auto heads = m_shape.numHeads;
     const auto headDim = m_shape.hiddenSize / heads;
     const auto normed = m_layerNormBefore(hidden);
-    const auto q = m_query(normed).view({b, n, heads, headDim}).transpose(1, 2);  // [B, H, N, D]
-    const auto k = m_key(normed).view({b, n, heads, headDim}).transpose(1, 2);    // [B, H, N, D]
-    const auto v = m_value(normed).view({b, n, heads, headDim}).transpose(1, 2);  // [B, H, N, D]
+    const auto q = linear(m_query, normed).view({b, n, heads, headDim}).transpose(1, 2);  // [B, H, N, D]
+    const auto k = linear(m_key, normed).view({b, n, heads, headDim}).transpose(1, 2);    // [B, H, N, D]
+    const auto v = linear(m_value, normed).view({b, n, heads, headDim}).transpose(1, 2);  // [B, H, N, D]
     const double scale = 1.0 / std::sqrt(static_cast<double>(headDim));
     const auto context = scaledAttention(q, k, v, additiveMask, scale, probe, probs);  // [B, H, N, D]
-    return hidden + m_output(context.transpose(1, 2).reshape({b, n, m_shape.hiddenSize}));
+    return linear(m_output, context.transpose(1, 2).reshape({b, n, m_shape.hiddenSize})).add_(hidden);
 }
 
 torch::Tensor PreNormBlockImpl::attentionHalf(const torch::Tensor& hidden, const torch::Tensor& additiveMask,
@@ -156,16 +198,16 @@ torch::Tensor PreNormBlockImpl::attentionHalf(const torch::Tensor& hidden, const
                             ? torch::layer_norm(hidden, {m_shape.hiddenSize}, m_layerNormBefore->weight,
                                                 m_layerNormBefore->bias, overrides.layerNormEps)
                             : m_layerNormBefore(hidden);
-    const auto q = m_query(normed).view({b, n, heads, headDim}).transpose(1, 2);  // [B, H, N, D]
-    const auto k = m_key(normed).view({b, n, heads, headDim}).transpose(1, 2);    // [B, H, N, D]
-    const auto v = m_value(normed).view({b, n, heads, headDim}).transpose(1, 2);  // [B, H, N, D]
+    const auto q = linear(m_query, normed).view({b, n, heads, headDim}).transpose(1, 2);  // [B, H, N, D]
+    const auto k = linear(m_key, normed).view({b, n, heads, headDim}).transpose(1, 2);    // [B, H, N, D]
+    const auto v = linear(m_value, normed).view({b, n, heads, headDim}).transpose(1, 2);  // [B, H, N, D]
     if (overrides.wantKeyMean) overrides.keyMean = k.mean(1);      // [B, N, D]
     if (overrides.wantQueryMean) overrides.queryMean = q.mean(1);  // [B, N, D]
     const double scale = 1.0 / std::sqrt(static_cast<double>(headDim));
     torch::Tensor context;
     if (overrides.multiplicativeMask.defined()) {
-        const auto full = multiplicativeMaskedSoftmax(torch::matmul(q, k.transpose(-2, -1)) * scale,
-                                                      overrides.multiplicativeMask, overrides.maskedSoftmaxEps);
+        auto scores = torch::matmul(q, k.transpose(-2, -1)).mul_(scale);  // [B, H, N, N]
+        const auto full = multiplicativeMaskedSoftmaxInPlace(scores, overrides.multiplicativeMask, overrides.maskedSoftmaxEps);
         context = torch::matmul(full, v);  // [B, H, N, D]
         if (probe && probe->wantFull) probs->full = full;
         if (probe && probe->wantRows)
@@ -173,18 +215,18 @@ torch::Tensor PreNormBlockImpl::attentionHalf(const torch::Tensor& hidden, const
     } else {
         context = scaledAttention(q, k, v, additiveMask, scale, probe, probs);  // [B, H, N, D]
     }
-    return hidden + m_output(context.transpose(1, 2).reshape({b, n, m_shape.hiddenSize}));
+    return linear(m_output, context.transpose(1, 2).reshape({b, n, m_shape.hiddenSize})).add_(hidden);
 }
 
 torch::Tensor PreNormBlockImpl::mlpHalf(const torch::Tensor& hidden, double layerNormEps) {
     if (layerNormEps <= 0.0) return mlpHalf(hidden);
     const auto normed = torch::layer_norm(hidden, {m_shape.hiddenSize}, m_layerNormAfter->weight,
                                           m_layerNormAfter->bias, layerNormEps);
-    return hidden + m_mlpOut(activate(m_mlpIn(normed), m_shape.activation));
+    return linear(m_mlpOut, activate(linear(m_mlpIn, normed), m_shape.activation)).add_(hidden);
 }
 
 torch::Tensor PreNormBlockImpl::mlpHalf(const torch::Tensor& hidden) {
-    return hidden + m_mlpOut(activate(m_mlpIn(m_layerNormAfter(hidden)), m_shape.activation));
+    return linear(m_mlpOut, activate(linear(m_mlpIn, m_layerNormAfter(hidden)), m_shape.activation)).add_(hidden);
 }
 
 }  // namespace tokenscope

@@ -41,6 +41,9 @@ torch::Tensor activate(const torch::Tensor& x, Activation activation);
 // M = m + (1 - m)·I (a masked token still attends to itself), A = exp(S - rowmax(S))·M in fp32,
 // P = (A + eps/N) / (ΣA + eps), cast back to the scores' dtype.
 torch::Tensor multiplicativeMaskedSoftmax(const torch::Tensor& scores, const torch::Tensor& keyMask, double eps = 1e-6);
+// The same, overwriting `scores` (a fresh product nobody else holds) when no gradient is recorded
+// and the scores are fp32; otherwise as above. Returns the probabilities.
+torch::Tensor multiplicativeMaskedSoftmaxInPlace(torch::Tensor& scores, const torch::Tensor& keyMask, double eps = 1e-6);
 
 // Additive key mask [B, 1, 1, N] from a key-weight mask [B, N] that may be fractional after token
 // merging: 0 where 1, log(m) where 0 < m < 1, the dtype's lowest value where 0. Equal to
