@@ -42,6 +42,7 @@ std::unique_ptr<Engine> openModel(const Arguments& args, const std::string& seed
 ImageU8 readImage(const std::string& path);
 
 // Command groups defined in their own files.
+std::vector<Command> benchCommands();       // cli_bench.cpp
 std::vector<Command> generationCommands();  // cli_generate.cpp
 std::vector<Command> taskCommands();        // cli_tasks.cpp
 std::vector<Command> trainCommands();       // cli_train.cpp

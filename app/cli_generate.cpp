@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "engine/trace_json.h"
 #include "common/error.h"
 
 namespace tokenscope::cli {
@@ -125,7 +126,8 @@ int runGenerate(const Arguments& args) {
         out["decode_tokens_per_s"] = t.decodeTokensPerSecond;
         out["hired_tokens_per_s"] = t.hiredTokensPerSecond;
         out["memory_bytes"] = {{"weights", m.weightsBytes}, {"kv_cache", m.kvCacheBytes},
-                               {"activations_peak", m.activationsPeakBytes}, {"peak", m.peakBytes}};
+                               {"activations_peak", m.activationsPeakBytes}, {"rss_peak", m.rssPeakBytes}};
+        out["memory"] = memoryToJson(m);
         std::cout << out.dump(2) << "\n";
         return 0;
     }
@@ -145,7 +147,8 @@ int runGenerate(const Arguments& args) {
               << t.decodeMs << " ms (" << t.decodeTokensPerSecond << " tokens/s), HiRED's tokens/s "
               << t.hiredTokensPerSecond << (result.stoppedAtEos ? ", stopped at eos" : "") << "\n";
     std::cout << "memory         weights " << mib(m.weightsBytes) << ", KV cache " << mib(m.kvCacheBytes)
-              << ", activations peak " << mib(m.activationsPeakBytes) << " (process peak " << mib(m.peakBytes) << ")\n";
+              << ", activations peak " << mib(m.activationsPeakBytes) << " at " << m.activationsPeakWhere
+              << " (allocator; process RSS peak " << mib(m.rssPeakBytes) << ")\n";
     return 0;
 }
 
@@ -178,7 +181,7 @@ int runBenchGenerate(const Arguments& args) {
     if (!json)
         std::cout << "model,device,dtype,settings,batch,runs,visual_tokens_unreduced,visual_tokens_kept,prompt_tokens,"
                      "new_tokens,vision_ms,prefill_ms,ttft_ms,decode_tokens_per_s,end_to_end_ms,hired_tokens_per_s,"
-                     "peak_memory_mib,weights_mib,kv_cache_mib,activations_peak_mib,note\n";
+                     "memory_protocol,weights_mib,kv_cache_mib,activations_peak_mib,activations_peak_layer,rss_peak_mib,note\n";
     for (const auto& s : settings) {
         for (int batch : batches) {
             GenerationBenchRequest request;
@@ -201,9 +204,8 @@ int runBenchGenerate(const Arguments& args) {
                                 {"new_tokens", row.newTokens}, {"vision_ms", row.visionMs}, {"prefill_ms", row.prefillMs},
                                 {"ttft_ms", row.ttftMs}, {"decode_tokens_per_s", row.decodeTokensPerSecond},
                                 {"end_to_end_ms", row.endToEndMs}, {"hired_tokens_per_s", row.hiredTokensPerSecond},
-                                {"peak_memory_mib", m.peakBytes / 1048576.0}, {"weights_mib", m.weightsBytes / 1048576.0},
-                                {"kv_cache_mib", m.kvCacheBytes / 1048576.0},
-                                {"activations_peak_mib", m.activationsPeakBytes / 1048576.0}, {"note", note}});
+                                {"note", note}});
+                rows.back().update(memoryToJson(m));
                 continue;
             }
             std::cout << '"' << summary.source << "\"," << args.value("device") << "," << args.value("dtype") << ",\""
@@ -211,8 +213,9 @@ int runBenchGenerate(const Arguments& args) {
                       << row.visualTokensKept << "," << row.promptTokens << "," << row.newTokens << "," << std::fixed
                       << std::setprecision(2) << row.visionMs << "," << row.prefillMs << "," << row.ttftMs << ","
                       << row.decodeTokensPerSecond << "," << row.endToEndMs << "," << row.hiredTokensPerSecond << ","
-                      << m.peakBytes / 1048576.0 << "," << m.weightsBytes / 1048576.0 << "," << m.kvCacheBytes / 1048576.0
-                      << "," << m.activationsPeakBytes / 1048576.0 << "," << note << std::endl;
+                      << memoryProtocolName(m.protocol) << "," << toMiB(m.weightsBytes) << "," << toMiB(m.kvCacheBytes) << ","
+                      << toMiB(std::max<int64_t>(0, m.activationsPeakBytes)) << "," << m.activationsPeakLayer << ","
+                      << toMiB(m.rssPeakBytes) << "," << note << std::endl;
         }
     }
     if (json) std::cout << rows.dump(2) << "\n";

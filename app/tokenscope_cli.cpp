@@ -145,80 +145,6 @@ int runTrace(const Arguments& args) {
     return 0;
 }
 
-int runBench(const Arguments& args) {
-    auto engine = openModel(args);
-    const auto batches = parseIntList(args.value("batch"), "batch");
-    std::stringstream methodList(args.value("method"));
-    std::vector<std::string> methods;
-    for (std::string m; std::getline(methodList, m, ',');) methods.push_back(m);
-    const double seconds = std::stod(args.value("seconds"));
-    const bool paper = args.value("protocol") == "paper";
-    if (args.value("protocol") != "paper" && args.value("protocol") != "window")
-        throw UsageError("--protocol must be window or paper");
-    const bool json = args.value("format") == "json";
-    if (!json && args.value("format") != "csv") throw UsageError("--format must be csv or json");
-    const auto& summary = engine->summary();
-
-    const auto join = [](const std::vector<int>& values) {
-        std::string out;
-        for (std::size_t i = 0; i < values.size(); ++i) out += (i ? " " : "") + std::to_string(values[i]);
-        return out;
-    };
-    nlohmann::json rows = nlohmann::json::array();
-    if (!json)
-        std::cout << "model,device,dtype,method,settings,batch,iterations,examples_per_s,latency_p50_ms,latency_p95_ms,"
-                     "peak_memory_mib,image_tokens_per_layer,text_tokens_per_layer,traced,note\n";
-    const auto emitRow = [&](const BenchRow& row, const std::string& note) {
-        if (json) {
-            rows.push_back({{"model", summary.source}, {"device", args.value("device")}, {"dtype", args.value("dtype")},
-                            {"method", methodName(row.method.method)}, {"settings", describe(row.method)},
-                            {"batch", row.batch}, {"iterations", row.iterations},
-                            {"examples_per_s", row.examplesPerSecond}, {"latency_p50_ms", row.latencyP50Ms},
-                            {"latency_p95_ms", row.latencyP95Ms}, {"peak_memory_mib", row.peakMemoryMiB},
-                            {"image_tokens_per_layer", row.imageTokensPerLayer},
-                            {"text_tokens_per_layer", row.textTokensPerLayer}, {"traced", args.has("with-trace")},
-                            {"note", note}});
-            return;
-        }
-        std::cout << '"' << summary.source << "\"," << args.value("device") << "," << args.value("dtype") << ","
-                  << methodName(row.method.method) << ",\"" << describe(row.method) << "\"," << row.batch << ","
-                  << row.iterations << "," << std::fixed << std::setprecision(2) << row.examplesPerSecond << ","
-                  << row.latencyP50Ms << "," << row.latencyP95Ms << "," << row.peakMemoryMiB << ","
-                  << join(row.imageTokensPerLayer) << "," << join(row.textTokensPerLayer) << ","
-                  << (args.has("with-trace") ? "yes" : "no") << "," << note << std::endl;
-    };
-    for (const auto& name : methods) {
-        BenchRequest request;
-        request.method = methodFromArgs(args, name);
-        request.seconds = paper ? std::max(seconds, 30.0) : seconds;
-        request.imageSize = args.intValue("image-size", 32, 4096);
-        request.textLength = args.intValue("text-length", 2, 512);
-        request.trace = args.has("with-trace");
-        if (!paper) {
-            for (int batch : batches) {
-                request.batch = batch;
-                const auto row = engine->benchmark(request);
-                emitRow(row, row.outOfMemory ? "out of memory: " + row.error : "");
-            }
-            continue;
-        }
-        // PuMer's protocol: grow the batch until it no longer fits, report the best throughput.
-        BenchRow best;
-        for (int batch = 1; batch <= args.intValue("max-batch", 1, 1 << 20); batch *= 2) {
-            request.batch = batch;
-            const auto row = engine->benchmark(request);
-            if (row.outOfMemory) {
-                std::cerr << "batch " << batch << ": out of memory, stopping\n";
-                break;
-            }
-            if (row.examplesPerSecond > best.examplesPerSecond) best = row;
-        }
-        emitRow(best, "best batch (paper protocol)");
-    }
-    if (json) std::cout << rows.dump(2) << "\n";
-    return 0;
-}
-
 int runPreprocess(const Arguments& args) {
     const auto paths = args.values("image");
     if (paths.empty()) throw UsageError("--image is required");
@@ -267,16 +193,6 @@ std::vector<Command> commands() {
                                {"top-k", "K", "5", "answers to print"},
                                {"heatmap", "", "", "draw the reducer's score as a heatmap"}})),
          runTrace},
-        {"bench", "throughput, latency and peak memory per method and batch (synthetic inputs, CSV or JSON)",
-         withModel(withMethod({{"batch", "LIST", "1,8,32", "batch sizes"},
-                               {"seconds", "S", "5", "timed window per row (paper protocol: at least 30)"},
-                               {"protocol", "window|paper", "window", "paper: grow the batch until out of memory, report the best"},
-                               {"max-batch", "N", "1024", "paper protocol: largest batch tried"},
-                               {"image-size", "PX", "384", "side of the synthetic square image"},
-                               {"text-length", "N", "16", "question length in tokens"},
-                               {"format", "csv|json", "csv", "output format"},
-                               {"with-trace", "", "", "also time layers and build traces (measures the cost of tracing)"}})),
-         runBench},
         {"preprocess", "write pixel_values and pixel_mask as the model's image processor makes them",
          withModel({{"image", "FILE", "", "image file; repeat for a batch", true}, {"out", "FILE", "", "safetensors to write"}}),
          runPreprocess},
@@ -287,7 +203,7 @@ std::vector<Command> commands() {
           {"tokens", "", "", "print word pieces instead of ids"}},
          runTokenize},
     };
-    for (auto group : {generationCommands(), taskCommands(), trainCommands(), scoreCommands()}) all.insert(all.end(), group.begin(), group.end());
+    for (auto group : {benchCommands(), generationCommands(), taskCommands(), trainCommands(), scoreCommands()}) all.insert(all.end(), group.begin(), group.end());
     return all;
 }
 

@@ -128,7 +128,7 @@ void ChartsPanel::addRun(const RunResult& result, const RunResult* baseline, dou
     entry.runNumber = ++m_runCounter;
     entry.method = QString::fromStdString(methodName(result.method.method));
     entry.totalMs = totalMs > 0 ? totalMs : result.preprocessMs + result.forwardMs;
-    entry.peakMemoryMiB = result.peakMemoryMiB;
+    entry.peakMemoryMiB = toMiB(std::max<int64_t>(0, result.memory.activationsPeakBytes));
     m_history.push_back(entry);
     while (m_history.size() > kHistoryLength)
         m_history.pop_front();

@@ -436,7 +436,7 @@ void LlavaView::onGenerationFailed(quint64, const QString& message, bool isCance
 void LlavaView::showMetrics(const GenerateResult& result)
 {
     const GenerateTimings& t = result.timings;
-    const MemorySplit& memory = result.memory;
+    const MemoryReport& memory = result.memory;
     m_metrics->setText(tr("<b>TTFT %1 ms</b> (preprocess %2, vision %3, prefill %4) · <b>%5 tokens/s</b> decode "
                           "(%6 by HiRED's definition)<br>prompt %7 tokens, %8 of them visual · memory: weights %9 MiB, "
                           "activations %10 MiB, KV cache %11 MiB")

@@ -644,7 +644,7 @@ void MainWindow::updateDeltas()
                           .arg(percentChange(tokenWork(result.trace), tokenWork(reference->trace)))
                           .arg(result.forwardMs, 0, 'f', 1).arg(reference->forwardMs, 0, 'f', 1)
                           .arg(percentChange(result.forwardMs, reference->forwardMs))
-                          .arg(result.peakMemoryMiB, 0, 'f', 0).arg(reference->peakMemoryMiB, 0, 'f', 0));
+                          .arg(toMiB(result.memory.activationsPeakBytes), 0, 'f', 0).arg(toMiB(reference->memory.activationsPeakBytes), 0, 'f', 0));
 }
 
 // ---------------------------------------------------------------------------------------- messages

@@ -17,6 +17,7 @@
 #include "checkpoint/tensor_file.h"
 #include "common/error.h"
 #include "engine/llava_runtime.h"
+#include "engine/memory_probe.h"
 #include "engine/trace_builder.h"
 #include "image/vilt_preprocess.h"
 #include "models/clip_vision.h"
@@ -54,25 +55,11 @@ void configureCpu() {
         // scores) produce them. Flushing them to zero changes values below 1e-38 only. Measured:
         // PuMer reference, ViLT-B/32 batch 8, layers 0-2 took 1.6 s each instead of 0.25 s.
         at::globalContext().setFlushDenormal(true);
+        // Every CPU tensor from now on is counted (MemoryReport's allocator figures).
+        installCountingCpuAllocator();
         return true;
     }();
     (void)once;
-}
-
-// Peak resident memory of the process since the last reset (Linux: VmHWM, reset through
-// /proc/self/clear_refs). On a GPU the CUDA allocator's peak would be the figure to report.
-void resetPeakMemory() {
-    std::ofstream clear("/proc/self/clear_refs");
-    if (clear) clear << "5";
-}
-
-double peakMemoryMiB() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
-    }
-    return 0.0;
 }
 
 bool isOutOfMemory(const std::exception& e) {
@@ -126,6 +113,7 @@ struct Engine::Impl {
     ImageU8 cachedImage;  // pixelsFor()
     ViltPreprocessConfig cachedConfig;
     PixelBatch cachedPixels;
+    int64_t weightsBytes = 0;  // parameters and buffers on the device, after loading
 
     torch::nn::Module& module() {
         if (vilt) return *vilt;
@@ -154,6 +142,13 @@ struct Engine::Impl {
     }
 
     void moveToTarget() { module().to(device, dtype); }
+
+    Timeline::Options timelineOptions(bool timings) const { return tokenscope::timelineOptions(device, timings); }
+
+    MemoryReport memoryReport(Timeline& timeline, MemoryProtocol protocol) const {
+        const int layers = vilt ? summary.config.vilt.numHiddenLayers : 0;
+        return tokenscope::memoryReport(timeline, device, protocol, weightsBytes, Stage::Fusion, layers);
+    }
 
     LlavaRuntime& requireLlava() {
         if (!llava) throw Error(summary.source + " is a " + summary.config.architecture + ", not a LLaVA-NeXT model");
@@ -251,6 +246,7 @@ std::unique_ptr<Engine> Engine::open(const std::string& folder, const EngineOpti
             impl->summary.warnings.push_back("unused checkpoint tensor '" + name + "'");
         }
     }
+    impl->weightsBytes = moduleBytes(impl->module());
     if (impl->llava) impl->llava->readFolder(folder);
     if (fs::exists(root / "vocab.txt", ec)) impl->tokenizer = BertTokenizer::fromVocabFile((root / "vocab.txt").string());
     if (fs::exists(root / "preprocessor_config.json", ec))
@@ -267,6 +263,7 @@ std::unique_ptr<Engine> Engine::fromConfig(const ModelConfig& config, const Engi
     impl->build(config, options);
     initialiseRandomWeights(impl->module(), options.seed);
     impl->moveToTarget();
+    impl->weightsBytes = moduleBytes(impl->module());
     if (!options.vocabPath.empty()) impl->tokenizer = BertTokenizer::fromVocabFile(options.vocabPath);
     impl->summary.loadMs = msSince(start);
     return std::unique_ptr<Engine>(new Engine(std::move(impl)));
@@ -338,12 +335,18 @@ RunResult Engine::run(const RunRequest& request, const std::atomic<bool>* cancel
     options.cancel = cancel;
     options.timeLayers = request.trace;
     options.reduction = d.reductionFor(request.method);
-    resetPeakMemory();
+    resetRssPeak();
+    Timeline timeline(d.timelineOptions(request.trace));
     start = std::chrono::steady_clock::now();
-    auto outputs = d.vilt->forward(inputs, options);
+    ViltOutputs outputs;
+    {
+        const TimelineScope scope(&timeline);
+        outputs = d.vilt->forward(inputs, options);
+    }
+    result.memory = d.memoryReport(timeline, MemoryProtocol::Inference);
+    result.timeline = timeline.spans();
     auto logits = outputs.logits.to(torch::kFloat).cpu();
     result.forwardMs = msSince(start);
-    result.peakMemoryMiB = peakMemoryMiB();
     result.answers = d.rank(logits, request.topK, false);
     result.imageTokens = outputs.images.front().imageTokenMask.size(1);
     if (request.trace) {
@@ -415,7 +418,16 @@ BenchRow Engine::benchmark(const BenchRequest& request) {
     d.requireVilt("benchmarking");
     if (request.batch < 1) throw Error("batch must be at least 1");
     const auto& config = d.summary.config.vilt;
-    c10::InferenceMode guard;
+    const bool autograd = request.protocol == MemoryProtocol::Autograd;
+    // Inference: no graph at all. Autograd: the graph is recorded as csarron/PuMer's bench records it
+    // (parameters require grad; nothing calls backward).
+    std::optional<c10::InferenceMode> inference;
+    std::optional<torch::AutoGradMode> recording;
+    if (autograd) {
+        recording.emplace(true);
+    } else {
+        inference.emplace();
+    }
     BenchRow row;
     row.method = request.method;
     row.batch = request.batch;
@@ -441,27 +453,40 @@ BenchRow Engine::benchmark(const BenchRequest& request) {
     };
     ViltForwardOptions options;
     options.reduction = d.reductionFor(request.method);
+    const TraceGeometry geometry{config.patchSize, side, side, config.numHiddenLayers};
+    const std::vector<std::string> pieces(static_cast<std::size_t>(textLength), "?");
     try {
-        // Tokens per layer from one traced single-sample run (not timed).
-        {
-            auto one = d.vilt->forward(make(1), options);
-            const TraceGeometry geometry{config.patchSize, side, side, config.numHiddenLayers};
-            const std::vector<std::string> pieces(static_cast<std::size_t>(textLength), "?");
-            const auto trace = buildTrace(one.images.front(), 0, pieces, geometry);
-            for (const auto& layer : trace.layers) {
-                row.imageTokensPerLayer.push_back(layer.imageTokens);
-                row.textTokensPerLayer.push_back(layer.textTokens);
-            }
-        }
         const auto inputs = make(request.batch);
         const auto sync = [&] {
 #if TORCH_VERSION_MAJOR >= 2
             if (d.device.is_cuda()) torch::cuda::synchronize();
 #endif
         };
+        if (request.firstOfSeries) {
+            // Tokens per layer from one traced single-sample run (not timed).
+            {
+                auto one = d.vilt->forward(make(1), options);
+                const auto trace = buildTrace(one.images.front(), 0, pieces, geometry);
+                for (const auto& layer : trace.layers) {
+                    row.imageTokensPerLayer.push_back(layer.imageTokens);
+                    row.textTokensPerLayer.push_back(layer.textTokens);
+                    row.tokenLayers += 0.5 * (layer.imageTokensIn + layer.textTokensIn + layer.imageTokens + layer.textTokens);
+                }
+            }
+            d.vilt->forward(inputs, options);  // warm-up
+            sync();
+            // Memory and the per-stage timeline of one forward (untimed, so spans cost the timed loop nothing).
+            resetRssPeak();
+            Timeline timeline(d.timelineOptions(true));
+            {
+                const TimelineScope scope(&timeline);
+                auto outputs = d.vilt->forward(inputs, options);
+                sync();
+            }
+            row.memory = d.memoryReport(timeline, request.protocol);
+            row.timeline = timeline.spans();
+        }
         options.timeLayers = request.trace;
-        const TraceGeometry geometry{config.patchSize, side, side, config.numHiddenLayers};
-        const std::vector<std::string> pieces(static_cast<std::size_t>(textLength), "?");
         const auto call = [&] {
             auto outputs = d.vilt->forward(inputs, options);
             if (request.trace) {
@@ -469,8 +494,6 @@ BenchRow Engine::benchmark(const BenchRequest& request) {
             }
             sync();
         };
-        call();  // warm-up
-        resetPeakMemory();
         std::vector<double> latencies;
         const auto begin = std::chrono::steady_clock::now();
         do {
@@ -483,7 +506,6 @@ BenchRow Engine::benchmark(const BenchRequest& request) {
         row.examplesPerSecond = request.batch * row.iterations / (totalMs / 1000.0);
         row.latencyP50Ms = percentile(latencies, 0.5);
         row.latencyP95Ms = percentile(latencies, 0.95);
-        row.peakMemoryMiB = peakMemoryMiB();
     } catch (const Error&) {
         throw;
     } catch (const std::exception& e) {

@@ -11,6 +11,8 @@
 
 #include "config/model_config.h"
 #include "engine/generation.h"
+#include "engine/memory.h"
+#include "engine/timeline.h"
 #include "engine/trace.h"
 #include "image/pil_resample.h"
 
@@ -74,7 +76,8 @@ struct RunResult {
     TokenTrace trace;
     double preprocessMs = 0;
     double forwardMs = 0;
-    double peakMemoryMiB = 0;  // CUDA allocator peak on a GPU, process peak RSS on the CPU
+    MemoryReport memory;                 // of the forward, inference protocol
+    std::vector<TimelineSpan> timeline;  // embeddings, layers (with their stages when request.trace), head
 };
 
 // The top answer for each of a batch of image-question pairs under one method (evaluation).
@@ -91,11 +94,17 @@ struct BatchPrediction {
 struct BenchRequest {
     MethodSettings method;
     int batch = 1;
-    double seconds = 5.0;    // timed window after one warm-up call
+    double seconds = 5.0;    // timed window
     int imageSize = 384;     // square synthetic image, pixels
     int textLength = 16;     // question length in tokens incl. [CLS] and [SEP]
     uint64_t seed = 0;
     bool trace = false;      // time layers and build every sample's trace, to measure what tracing costs
+    // Forwards with autograd recording (csarron/PuMer's cli/bench.py protocol: no torch.no_grad(), so
+    // the graph keeps every layer's activations) instead of inference.
+    MemoryProtocol protocol = MemoryProtocol::Inference;
+    // The first call of a series measures what does not change between calls (tokens per layer, the
+    // memory forward with its timeline) and warms up; later rounds only time.
+    bool firstOfSeries = true;
 };
 
 struct BenchRow {
@@ -104,8 +113,14 @@ struct BenchRow {
     int iterations = 0;
     double examplesPerSecond = 0;
     double latencyP50Ms = 0, latencyP95Ms = 0;  // per batch call
-    double peakMemoryMiB = 0;
-    std::vector<int> imageTokensPerLayer, textTokensPerLayer;  // sample 0, after each layer
+    std::vector<int> imageTokensPerLayer, textTokensPerLayer;  // sample 0, after each layer (firstOfSeries)
+    // Sample 0's work in token-layers: per layer the mean of the tokens its attention saw and the tokens
+    // its MLP saw (after the layer's reduction), summed. The unreduced model's over this = the speed-up
+    // the tokens alone would give.
+    double tokenLayers = 0;
+    // One more forward of the batch, untimed, with per-span timings and allocator windows (firstOfSeries).
+    MemoryReport memory;
+    std::vector<TimelineSpan> timeline;
     bool outOfMemory = false;  // the batch did not fit; the numbers are empty
     std::string error;
 };

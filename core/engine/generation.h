@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/memory.h"
+
 #include "image/pil_resample.h"
 
 namespace tokenscope {
@@ -107,15 +109,6 @@ struct GenerateTimings {
     double hiredTokensPerSecond = 0;   // HiRED's definition: generated tokens / total time
 };
 
-// Bytes; on the CPU the activation figure comes from the process's peak resident memory, so it
-// is approximate (the allocator keeps freed blocks); on a GPU from the CUDA allocator's peak.
-struct MemorySplit {
-    int64_t weightsBytes = 0;
-    int64_t kvCacheBytes = 0;           // keys + values of every layer after the last step
-    int64_t activationsPeakBytes = 0;   // peak during the request - memory before it - KV cache
-    int64_t peakBytes = 0;              // peak during the request (process RSS / CUDA allocated)
-};
-
 struct GenerateResult {
     std::string text;               // the answer, decoded
     std::vector<int64_t> tokenIds;  // generated ids (the stop token included when one came)
@@ -125,7 +118,7 @@ struct GenerateResult {
     int visualTokens = 0;           // = reduction.tokensKept
     ImageReductionRecord reduction;
     GenerateTimings timings;
-    MemorySplit memory;
+    MemoryReport memory;
 };
 
 // Called on the generating thread for every new token with the text it adds (may be empty while
@@ -158,7 +151,7 @@ struct GenerationBenchRow {
     double decodeTokensPerSecond = 0;    // batch · (new - 1) / decode time, median
     double endToEndMs = 0;               // median
     double hiredTokensPerSecond = 0;     // batch · new / end-to-end time, median
-    MemorySplit memory;                  // of the last run
+    MemoryReport memory;                  // of the last run
     bool outOfMemory = false;
     std::string error;
 };

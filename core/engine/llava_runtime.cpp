@@ -10,6 +10,7 @@
 #include "checkpoint/tensor_file.h"
 #include "common/error.h"
 #include "io/json_file.h"
+#include "engine/memory_probe.h"
 
 namespace tokenscope {
 
@@ -22,40 +23,6 @@ using Clock = std::chrono::steady_clock;
 double msBetween(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double, std::milli>(to - from).count();
 }
-
-// Process memory from /proc/self/status (kB -> bytes): VmRSS now, VmHWM the peak since the last
-// reset through /proc/self/clear_refs.
-int64_t statusBytes(const char* key) {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    const std::string prefix = std::string(key) + ":";
-    while (std::getline(status, line)) {
-        if (line.rfind(prefix, 0) == 0) return static_cast<int64_t>(std::stoll(line.substr(prefix.size()))) * 1024;
-    }
-    return 0;
-}
-
-// Peak memory over a request: the process's resident set (the allocator's own figures need a
-// CUDA build of LibTorch; on a GPU the weights and KV-cache figures stay exact).
-class MemoryProbe {
-public:
-    MemoryProbe() {
-        std::ofstream clear("/proc/self/clear_refs");
-        if (clear) clear << "5";
-        m_before = statusBytes("VmRSS");
-    }
-    MemorySplit split(int64_t weights, int64_t kvCache) const {
-        MemorySplit m;
-        m.weightsBytes = weights;
-        m.kvCacheBytes = kvCache;
-        m.peakBytes = std::max(statusBytes("VmHWM"), statusBytes("VmRSS"));
-        m.activationsPeakBytes = std::max<int64_t>(0, m.peakBytes - m_before - kvCache);
-        return m;
-    }
-
-private:
-    int64_t m_before = 0;
-};
 
 bool isOutOfMemory(const std::exception& e) {
     const std::string what = e.what();
@@ -212,7 +179,9 @@ GenerateResult LlavaRuntime::generate(const GenerateRequest& request, const Gene
     result.prompt = request.rawPrompt ? request.prompt : formatLlavaPrompt(m_template, request.prompt);
     encodeLlavaPrompt(tok, result.prompt, m_config.imageTokenIndex, 1);  // refuses a prompt without exactly one <image>
 
-    const MemoryProbe memory;
+    resetRssPeak();
+    Timeline timeline(timelineOptions(m_device, false));
+    const TimelineScope timelineScope(&timeline);
     const auto start = Clock::now();
     const auto pixels = preprocess({request.image});
     synchronize();
@@ -272,7 +241,8 @@ GenerateResult LlavaRuntime::generate(const GenerateRequest& request, const Gene
     const auto generated = static_cast<double>(result.tokenIds.size());
     t.decodeTokensPerSecond = t.decodeMs > 0 ? (generated - 1) / (t.decodeMs / 1000.0) : 0.0;
     t.hiredTokensPerSecond = t.totalMs > 0 ? generated / (t.totalMs / 1000.0) : 0.0;
-    result.memory = memory.split(weightBytes(), cacheBytes(cache));
+    result.memory = memoryReport(timeline, m_device, MemoryProtocol::Inference, weightBytes(), Stage::Decoder,
+                                 m_config.text.numHiddenLayers, cacheBytes(cache));
     return result;
 }
 
@@ -357,8 +327,10 @@ GenerationBenchRow LlavaRuntime::benchmark(const GenerationBenchRequest& request
     struct Sample {
         double visionMs = 0, prefillMs = 0, ttftMs = 0, decodeMs = 0, totalMs = 0;
     };
-    const auto runOnce = [&](MemorySplit* memorySplit) {
-        const MemoryProbe memory;
+    const auto runOnce = [&](MemoryReport* memory) {
+        resetRssPeak();
+        Timeline timeline(timelineOptions(m_device, false));
+        const TimelineScope timelineScope(&timeline);
         Sample sample;
         const auto start = Clock::now();
         const auto pixels = preprocess(images);
@@ -392,7 +364,9 @@ GenerationBenchRow LlavaRuntime::benchmark(const GenerationBenchRequest& request
         sample.ttftMs = msBetween(start, firstToken);
         sample.decodeMs = msBetween(firstToken, lastToken);
         sample.totalMs = msBetween(start, lastToken);
-        if (memorySplit) *memorySplit = memory.split(weightBytes(), cacheBytes(cache));
+        if (memory)
+            *memory = memoryReport(timeline, m_device, MemoryProtocol::Inference, weightBytes(), Stage::Decoder,
+                                   m_config.text.numHiddenLayers, cacheBytes(cache));
         return sample;
     };
 

@@ -47,6 +47,27 @@ nlohmann::json traceToJson(const TokenTrace& t) {
     return j;
 }
 
+nlohmann::json memoryToJson(const MemoryReport& m) {
+    nlohmann::json j;
+    j["memory_protocol"] = memoryProtocolName(m.protocol);
+    j["memory_counter"] = m.counter;
+    j["weights_mib"] = toMiB(m.weightsBytes);
+    if (m.hasAllocatorFigures()) {
+        j["activations_peak_mib"] = toMiB(m.activationsPeakBytes);
+        j["activations_peak_layer"] = m.activationsPeakLayer >= 0 ? nlohmann::json(m.activationsPeakLayer) : nlohmann::json(nullptr);
+        j["activations_peak_where"] = m.activationsPeakWhere;
+        auto layers = nlohmann::json::array();
+        for (const auto bytes : m.layerActivationPeakBytes) layers.push_back(bytes >= 0 ? nlohmann::json(toMiB(bytes)) : nlohmann::json(nullptr));
+        j["layer_activation_peak_mib"] = layers;
+    } else {
+        j["activations_peak_mib"] = nullptr;
+    }
+    j["kv_cache_mib"] = toMiB(m.kvCacheBytes);
+    if (m.reservedBytes >= 0) j["reserved_mib"] = toMiB(m.reservedBytes);
+    j["rss_peak_mib"] = toMiB(m.rssPeakBytes);
+    return j;
+}
+
 nlohmann::json runToJson(const RunResult& run) {
     nlohmann::json j;
     j["method"] = methodName(run.method.method);
@@ -54,7 +75,7 @@ nlohmann::json runToJson(const RunResult& run) {
     for (const auto& a : run.answers)
         j["answers"].push_back({{"label", a.label}, {"id", a.id}, {"score", a.score}, {"logit", a.logit}});
     j["timings_ms"] = {{"preprocess", run.preprocessMs}, {"forward", run.forwardMs}};
-    j["peak_memory_mib"] = run.peakMemoryMiB;
+    j["memory"] = memoryToJson(run.memory);
     j["trace"] = traceToJson(run.trace);
     return j;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "engine/timeline.h"
 
 namespace tokenscope {
 
@@ -49,6 +50,7 @@ ClipVisionOutputs ClipVisionImpl::forward(const torch::Tensor& pixelValues, cons
     outputs.clsAttentions.resize(options.clsAttentionLayers.size());
     for (int i = 0; i <= last && i < m_config.numHiddenLayers; ++i) {
         if (options.cancel && options.cancel->load()) throw Cancelled();
+        const TimelineSpanGuard span("layer", Stage::Vision, i);
         AttentionProbe probe;
         probe.wantFull = options.keepAttentions;
         const auto wanted = std::find(options.clsAttentionLayers.begin(), options.clsAttentionLayers.end(), i);

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "engine/timeline.h"
 #include "models/transformer_block.h"
 
 namespace tokenscope {
@@ -179,6 +180,7 @@ LlamaOutputs LlamaImpl::forward(const torch::Tensor& inputsEmbeds, const torch::
     auto hidden = inputsEmbeds;
     for (std::size_t i = 0; i < m_layers.size(); ++i) {
         if (options.cancel && options.cancel->load()) throw Cancelled();
+        const TimelineSpanGuard span("layer", Stage::Decoder, static_cast<int>(i));
         if (options.keepHiddenStates) outputs.hiddenStates.push_back(hidden);
         torch::Tensor attention;
         hidden = m_layers[i]->forward(hidden, cos, sin, additiveMask, cache ? &cache->keys[i] : nullptr,

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "common/error.h"
+#include "engine/timeline.h"
 
 namespace tokenscope {
 
@@ -232,6 +234,7 @@ void ViltImpl::visualEmbeddings(const torch::Tensor& pixelValues, const torch::T
 ViltEncoding ViltImpl::encode(const ViltInputs& inputs, int64_t imageTokenType, const ViltForwardOptions& options) {
     ViltEncoding encoding;
     const auto b = inputs.inputIds.size(0);
+    std::optional<TimelineSpanGuard> embeddingSpan(std::in_place, "embeddings", Stage::Embeddings);
     auto text = textEmbeddings(inputs);
     torch::Tensor image, imageMask;
     auto pixelMask = inputs.pixelMask.defined()
@@ -249,21 +252,31 @@ ViltEncoding ViltImpl::encode(const ViltInputs& inputs, int64_t imageTokenType, 
     encoding.fullAttentionMask = torch::cat({textMask, imageMask}, 1);  // [B, L]
     const auto additiveMask = additiveKeyMask(encoding.fullAttentionMask, hidden.scalar_type());
 
+    embeddingSpan.reset();
     if (options.keepHiddenStates) encoding.hiddenStates.push_back(hidden);
     if (options.reduction) return encodeReduced(hidden, encoding, options);
     AttentionProbe probe;
     probe.wantFull = options.keepAttentions;
     LayerClock clock(options.timeLayers);
-    for (auto& layer : m_layers) {
+    for (std::size_t i = 0; i < m_layers.size(); ++i) {
+        auto& layer = m_layers[i];
         if (options.cancel && options.cancel->load()) throw Cancelled();
+        const TimelineSpanGuard layerSpan("layer", Stage::Fusion, static_cast<int>(i));
         AttentionProbs probs;
         clock.start(hidden);
-        hidden = layer->attentionHalf(hidden, additiveMask, options.keepAttentions ? &probe : nullptr, &probs);
-        hidden = layer->mlpHalf(hidden);
+        {
+            const TimelineSpanGuard span("attention", Stage::Fusion, static_cast<int>(i), true);
+            hidden = layer->attentionHalf(hidden, additiveMask, options.keepAttentions ? &probe : nullptr, &probs);
+        }
+        {
+            const TimelineSpanGuard span("mlp", Stage::Fusion, static_cast<int>(i), true);
+            hidden = layer->mlpHalf(hidden);
+        }
         clock.stop(hidden, encoding.layerMs);
         if (options.keepAttentions) encoding.attentions.push_back(probs.full);
         if (options.keepHiddenStates) encoding.hiddenStates.push_back(hidden);
     }
+    const TimelineSpanGuard span("pooler", Stage::Head);
     encoding.lastHiddenState = m_finalLayerNorm(hidden);
     encoding.poolerOutput = torch::tanh(m_pooler(encoding.lastHiddenState.select(1, 0)));
     return encoding;
@@ -294,10 +307,15 @@ ViltLayerStep runViltLayer(PreNormBlockImpl& block, const ViltLayerState& state,
     const auto additive = reference ? torch::Tensor() : additiveWeightMask(state.mask, state.hidden.scalar_type());
     ViltLayerStep step;
     step.state = state;
-    auto hidden = block.attentionHalf(state.hidden, additive, (keepAttention || needRows) ? &probe : nullptr, &probs,
-                                      overrides);
+    torch::Tensor hidden;
+    {
+        const TimelineSpanGuard span("attention", Stage::Fusion, -1, true);
+        hidden = block.attentionHalf(state.hidden, additive, (keepAttention || needRows) ? &probe : nullptr, &probs,
+                                     overrides);
+    }
     step.attention = probs.full;
     if (reduceHere) {
+        const TimelineSpanGuard span("reduce", Stage::Fusion, -1, true);
         PumerLayerInput input;
         input.hidden = hidden;
         input.textLength = t;
@@ -315,6 +333,7 @@ ViltLayerStep runViltLayer(PreNormBlockImpl& block, const ViltLayerState& state,
         step.state.textSource = reduced.record.textSource;
         step.record = std::move(reduced.record);
     }
+    const TimelineSpanGuard span("mlp", Stage::Fusion, -1, true);
     step.state.hidden = block.mlpHalf(hidden, reference ? kPumerLayerNormEps : 0.0);
     return step;
 }
@@ -332,7 +351,12 @@ ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, const ViltLayerState& st
     AttentionProbe probe;
     probe.wantFull = keepAttention;
     AttentionProbs probs;
-    auto hidden = block.attentionHalf(state.hidden, bias, keepAttention ? &probe : nullptr, &probs, overrides);
+    torch::Tensor hidden;
+    {
+        const TimelineSpanGuard span("attention", Stage::Fusion, -1, true);
+        hidden = block.attentionHalf(state.hidden, bias, keepAttention ? &probe : nullptr, &probs, overrides);
+    }
+    std::optional<TimelineSpanGuard> reduceSpan(std::in_place, "reduce", Stage::Fusion, -1, true);
     ViltLayerStep step;
     step.state = state;
     step.attention = probs.full;
@@ -392,6 +416,8 @@ ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, const ViltLayerState& st
         step.state.hasMerged = true;
         step.record = std::move(record);
     }
+    reduceSpan.reset();
+    const TimelineSpanGuard span("mlp", Stage::Fusion, -1, true);
     step.state.hidden = block.mlpHalf(hidden);
     return step;
 }
@@ -470,6 +496,7 @@ ViltEncoding ViltImpl::encodeReduced(torch::Tensor hidden, ViltEncoding& encodin
     state.mask = encoding.fullAttentionMask.to(hidden.scalar_type());
     state.textLength = encoding.textLength;
     if (method == ReductionMethod::RandomDrop || method == ReductionMethod::UniformDrop) {
+        const TimelineSpanGuard span("reduce", Stage::Embeddings);
         auto dropped = dropImagePatches(state, method, reduction.drop);
         state = std::move(dropped.state);
         if (dropped.record) encoding.reductions.push_back({-1, method, std::move(*dropped.record)});
@@ -490,6 +517,7 @@ ViltEncoding ViltImpl::encodeReduced(torch::Tensor hidden, ViltEncoding& encodin
     LayerClock clock(options.timeLayers);
     for (std::size_t i = 0; i < m_layers.size(); ++i) {
         if (options.cancel && options.cancel->load()) throw Cancelled();
+        const TimelineSpanGuard layerSpan("layer", Stage::Fusion, static_cast<int>(i));
         clock.start(state.hidden);
         if (method == ReductionMethod::DynamicVit && stage < dynamicVit.locations.size() &&
             dynamicVit.locations[stage] == static_cast<int>(i)) {
@@ -526,6 +554,7 @@ ViltEncoding ViltImpl::encodeReduced(torch::Tensor hidden, ViltEncoding& encodin
     }
     if (method == ReductionMethod::DynamicVit && stage != dynamicVit.locations.size())
         throw Error("DynamicViT prune locations must increase strictly within 0.." + std::to_string(m_layers.size() - 1));
+    const TimelineSpanGuard span("pooler", Stage::Head);
     encoding.textLength = state.textLength;
     encoding.finalMask = state.mask;
     encoding.lastHiddenState =
@@ -555,6 +584,7 @@ ViltOutputs ViltImpl::forward(const ViltInputs& inputs, const ViltForwardOptions
     if (m_config.head != ViltHead::ImagesAndTextClassification) {
         if (inputs.pixelValues.dim() != 4) throw Error("pixel_values must be [batch, channels, height, width]");
         outputs.images.push_back(encode(inputs, 1, options));
+        const TimelineSpanGuard span("classifier", Stage::Head);
         outputs.logits = classify(outputs.images.back().poolerOutput);
         return outputs;
     }
@@ -569,6 +599,7 @@ ViltOutputs ViltImpl::forward(const ViltInputs& inputs, const ViltForwardOptions
         outputs.images.push_back(encode(one, i + 1, options));
         pooled.push_back(outputs.images.back().poolerOutput);
     }
+    const TimelineSpanGuard span("classifier", Stage::Head);
     outputs.logits = classify(torch::cat(pooled, -1));
     return outputs;
 }

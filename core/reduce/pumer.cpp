@@ -4,8 +4,10 @@
 #include <cfenv>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "common/error.h"
+#include "engine/timeline.h"
 
 namespace tokenscope {
 
@@ -131,6 +133,7 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
     }
     record.isReduced = true;
 
+    std::optional<TimelineSpanGuard> span(std::in_place, "reduce.score", Stage::Fusion, -1, true);
     // Text-informed importance of every image token (incl. image CLS and padding), [B, I].
     const auto validText = textMask.sum(1, true);  // [B, 1], fractional after text merges
     auto rowWeighted = [&](const torch::Tensor& rows) {  // rows [B, T, I] -> [B, I]
@@ -150,6 +153,8 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
     }
     record.imageScore = score;
 
+    span.reset();
+    span.emplace("reduce.prune", Stage::Fusion, -1, true);
     // Pruning: top-k in descending score order (Fixed with nothing pruned keeps spatial order).
     auto image = in.hidden.slice(1, t);                 // [B, I, C]
     auto imageMetric = in.keyMean.slice(1, t);          // [B, I, dh]
@@ -168,6 +173,8 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
     // Reference resets the image mask to ones after a reduction; Fixed carries it (merged like the states).
     auto imageMask = in.mask.slice(1, t).to(in.hidden.scalar_type()).gather(1, record.keptIndex);  // [B, kept]
 
+    span.reset();
+    span.emplace("reduce.merge_image", Stage::Fusion, -1, true);
     if (counts.mergeRequested > 0) {
         BipartiteMatch match;
         switch (config.mergeStyle) {
@@ -195,6 +202,8 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
         }
     }
 
+    span.reset();
+    span.emplace("reduce.merge_text", Stage::Fusion, -1, true);
     auto text = in.hidden.slice(1, 0, t);  // [B, T, C]
     record.textOrigin = torch::arange(t, floatOptions.dtype(torch::kLong)).unsqueeze(0).expand({b, t});
     if (counts.textMergeRequested > 0) {
@@ -209,6 +218,7 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
         }
     }
 
+    span.reset();
     record.imageSource = imageSource;
     record.textSource = textSource;
     record.imageSize = imageSource.sum(-1);
