@@ -42,9 +42,52 @@ torch::Tensor selfAttendingMask(const torch::Tensor& keyMask, int64_t rows) {
 
 }  // namespace
 
+// The masked softmax with an autograd rule that keeps only what its gradient needs: the
+// probabilities P (the next matmul keeps them anyway), the row sums S + eps and the positions of the
+// row maxima. Built from the same operations in the same order as multiplicativeMaskedSoftmax, so the
+// values are identical; the functional form keeps exp(S - max) and the unnormalised weights besides P,
+// two more [B, H, Nq, N] tensors per layer. Gradient (A = P (S + eps) - eps/N, g = dL/dP):
+// dL/dA = (g - <g, P>) / (S + eps); dL/ds = dL/dA · A, and the row maximum's position also gets
+// -sum(dL/ds), as max() routes it. The key mask must not need a gradient here; an empty mask means
+// all ones (autograd needs every tensor argument defined).
+class MaskedSoftmaxFunction : public torch::autograd::Function<MaskedSoftmaxFunction> {
+public:
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& scores,
+                                 const torch::Tensor& mask, double eps) {
+        const auto n = scores.size(-1);
+        auto [rowMax, rowArgmax] = scores.max(-1, true);
+        auto weights = scores - rowMax;
+        weights.exp_();
+        if (mask.numel() > 0) weights.mul_(mask);
+        auto total = weights.sum(-1, true);
+        total.add_(eps);
+        weights.add_(eps / static_cast<double>(n));
+        weights.div_(total);
+        ctx->save_for_backward({weights, total, rowArgmax});
+        ctx->saved_data["shift"] = eps / static_cast<double>(n);
+        return weights;
+    }
+
+    static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
+        const auto saved = ctx->get_saved_variables();
+        const auto& probabilities = saved[0];
+        const auto& total = saved[1];
+        const auto& rowArgmax = saved[2];
+        const auto shift = ctx->saved_data["shift"].toDouble();
+        const auto& g = grads[0];
+        const auto weights = probabilities * total - shift;                                     // A
+        auto gradScores = (g - (g * probabilities).sum(-1, true)) / total * weights;            // dL/ds through A
+        gradScores.scatter_add_(-1, rowArgmax, -gradScores.sum(-1, true));                      // through the max
+        return {gradScores, torch::Tensor(), torch::Tensor()};
+    }
+};
+
 torch::Tensor multiplicativeMaskedSoftmax(const torch::Tensor& scores, const torch::Tensor& keyMask, double eps) {
     const auto n = keyMask.size(1);
     const auto mask = selfAttendingMask(keyMask, scores.size(2));
+    if (torch::GradMode::is_enabled() && scores.requires_grad() && !keyMask.requires_grad() &&
+        scores.scalar_type() == torch::kFloat)
+        return MaskedSoftmaxFunction::apply(scores, mask.defined() ? mask : torch::empty({0}, scores.options()), eps);
     const auto rowMax = std::get<0>(scores.max(-1, true));
     auto weights = (scores - rowMax).to(torch::kFloat).exp();  // [B, H, Nq, N]
     if (mask.defined()) weights = weights * mask;

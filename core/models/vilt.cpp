@@ -248,13 +248,14 @@ ViltEncoding ViltImpl::encode(const ViltInputs& inputs, int64_t imageTokenType, 
     image = image + m_modalityEmbeddings(torch::full_like(imageMask, imageTokenType));
     auto hidden = torch::cat({text, image}, 1);  // [B, L, C]
     encoding.textLength = text.size(1);
+    text = image = torch::Tensor();  // the parts are in `hidden` now; do not hold them through the layers
     encoding.imageTokenMask = imageMask;
     encoding.fullAttentionMask = torch::cat({textMask, imageMask}, 1);  // [B, L]
     const auto additiveMask = additiveKeyMask(encoding.fullAttentionMask, hidden.scalar_type());
 
     embeddingSpan.reset();
     if (options.keepHiddenStates) encoding.hiddenStates.push_back(hidden);
-    if (options.reduction) return encodeReduced(hidden, encoding, options);
+    if (options.reduction) return encodeReduced(std::move(hidden), encoding, options);
     AttentionProbe probe;
     probe.wantFull = options.keepAttentions;
     LayerClock clock(options.timeLayers);
@@ -282,7 +283,7 @@ ViltEncoding ViltImpl::encode(const ViltInputs& inputs, int64_t imageTokenType, 
     return encoding;
 }
 
-ViltLayerStep runViltLayer(PreNormBlockImpl& block, const ViltLayerState& state, ReductionMode mode,
+ViltLayerStep runViltLayer(PreNormBlockImpl& block, ViltLayerState state, ReductionMode mode,
                            const PumerConfig* reduceHere, bool keepAttention) {
     const bool reference = mode == ReductionMode::Reference;
     const auto t = state.textLength;
@@ -306,25 +307,26 @@ ViltLayerStep runViltLayer(PreNormBlockImpl& block, const ViltLayerState& state,
     AttentionProbs probs;
     const auto additive = reference ? torch::Tensor() : additiveWeightMask(state.mask, state.hidden.scalar_type());
     ViltLayerStep step;
-    step.state = state;
     torch::Tensor hidden;
     {
         const TimelineSpanGuard span("attention", Stage::Fusion, -1, true);
         hidden = block.attentionHalf(state.hidden, additive, (keepAttention || needRows) ? &probe : nullptr, &probs,
                                      overrides);
     }
+    step.state = std::move(state);
+    step.state.hidden = torch::Tensor();  // the layer's input is not needed past the attention half
     step.attention = probs.full;
     if (reduceHere) {
         const TimelineSpanGuard span("reduce", Stage::Fusion, -1, true);
         PumerLayerInput input;
         input.hidden = hidden;
         input.textLength = t;
-        input.mask = state.mask;
+        input.mask = step.state.mask;
         input.keyMean = overrides.keyMean;
         input.queryMean = overrides.queryMean;
         input.textToImage = probs.rows;
-        input.imageSource = state.imageSource;
-        input.textSource = state.textSource;
+        input.imageSource = step.state.imageSource;
+        input.textSource = step.state.textSource;
         auto reduced = pumerReduce(input, *reduceHere);
         hidden = reduced.hidden;
         step.state.mask = reduced.mask;
@@ -338,7 +340,7 @@ ViltLayerStep runViltLayer(PreNormBlockImpl& block, const ViltLayerState& state,
     return step;
 }
 
-ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, const ViltLayerState& state, int64_t r,
+ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, ViltLayerState state, int64_t r,
                                const TomeSettings& tome, bool keepAttention) {
     const auto dtype = state.hidden.scalar_type();
     const auto b = state.hidden.size(0);
@@ -358,8 +360,9 @@ ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, const ViltLayerState& st
     }
     std::optional<TimelineSpanGuard> reduceSpan(std::in_place, "reduce", Stage::Fusion, -1, true);
     ViltLayerStep step;
-    step.state = state;
     step.attention = probs.full;
+    state.hidden = torch::Tensor();  // the layer's input is not needed past the attention half
+    step.state = state;
     const int64_t begin = tome.joint ? 0 : t;
     const auto metric = r > 0 ? overrides.keyMean.slice(1, begin) : torch::Tensor();  // [B, N, dh]
     const auto match = r > 0 ? bipartiteSoftMatching(metric, r, /*classToken=*/true) : BipartiteMatch();
@@ -369,7 +372,7 @@ ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, const ViltLayerState& st
         const auto weight = state.mask.slice(1, begin).to(dtype).unsqueeze(-1);  // [B, N, 1] valid originals
         const auto mergedWeight = applyMerge(match, weight, MergeReduce::Sum);   // [B, N - r, 1]
         const auto merged = mergeByWeight(match, part, weight, mergedWeight);   // [B, N - r, C]
-        const auto options = state.hidden.options();
+        const auto options = hidden.options();
 
         ReductionRecord record;
         record.isReduced = true;
@@ -492,8 +495,8 @@ ViltEncoding ViltImpl::encodeReduced(torch::Tensor hidden, ViltEncoding& encodin
     const auto method = reduction.method;
     const auto mode = method == ReductionMethod::Pumer ? reduction.pumer.mode : ReductionMode::Fixed;
     ViltLayerState state;
-    state.hidden = hidden;
     state.mask = encoding.fullAttentionMask.to(hidden.scalar_type());
+    state.hidden = std::move(hidden);
     state.textLength = encoding.textLength;
     if (method == ReductionMethod::RandomDrop || method == ReductionMethod::UniformDrop) {
         const TimelineSpanGuard span("reduce", Stage::Embeddings);
@@ -529,21 +532,21 @@ ViltEncoding ViltImpl::encodeReduced(torch::Tensor hidden, ViltEncoding& encodin
             case ReductionMethod::Pumer: {
                 const bool reduces = std::find(reduction.layers.begin(), reduction.layers.end(), static_cast<int>(i)) !=
                                      reduction.layers.end();
-                step = runViltLayer(*m_layers[i], state, mode, reduces ? &reduction.pumer : nullptr, options.keepAttentions);
+                step = runViltLayer(*m_layers[i], std::move(state), mode, reduces ? &reduction.pumer : nullptr, options.keepAttentions);
                 break;
             }
             case ReductionMethod::Tome:
-                step = runViltTomeLayer(*m_layers[i], state, schedule[i], reduction.tome, options.keepAttentions);
+                step = runViltTomeLayer(*m_layers[i], std::move(state), schedule[i], reduction.tome, options.keepAttentions);
                 break;
             case ReductionMethod::RandomDrop:
             case ReductionMethod::UniformDrop:
-                step = runViltLayer(*m_layers[i], state, ReductionMode::Fixed, nullptr, options.keepAttentions);
+                step = runViltLayer(*m_layers[i], std::move(state), ReductionMode::Fixed, nullptr, options.keepAttentions);
                 break;
             case ReductionMethod::DynamicVit:
                 // Training: once a policy exists, attention must stay differentiable in it.
                 step = dynamicVit.training && stage > 0
-                           ? runViltPolicyLayer(*m_layers[i], state, options.keepAttentions)
-                           : runViltLayer(*m_layers[i], state, ReductionMode::Fixed, nullptr, options.keepAttentions);
+                           ? runViltPolicyLayer(*m_layers[i], std::move(state), options.keepAttentions)
+                           : runViltLayer(*m_layers[i], std::move(state), ReductionMode::Fixed, nullptr, options.keepAttentions);
                 break;
         }
         clock.stop(step.state.hidden, encoding.layerMs);

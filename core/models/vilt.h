@@ -168,11 +168,13 @@ struct ViltLayerStep {
     std::optional<ReductionRecord> record;
 };
 // reduceHere == nullptr: this block does not reduce (Reference still uses PuMer's attention numerics).
-ViltLayerStep runViltLayer(PreNormBlockImpl& block, const ViltLayerState& state, ReductionMode mode,
+// The state is taken by value: pass it with std::move so that the layer's input is freed after the
+// attention half instead of living through the MLP.
+ViltLayerStep runViltLayer(PreNormBlockImpl& block, ViltLayerState state, ReductionMode mode,
                            const PumerConfig* reduceHere, bool keepAttention);
 // One block with ToMe (see TomeSettings) merging r tokens between its halves (r <= 0: a plain block,
 // with proportional attention if earlier blocks merged). Records only when a merge happened.
-ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, const ViltLayerState& state, int64_t r,
+ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, ViltLayerState state, int64_t r,
                                const TomeSettings& tome, bool keepAttention);
 // RandomDrop / UniformDrop on the embeddings (see DropSettings). hidden [B, T+I0, C], mask [B, T+I0]
 // 0/1 with the image part [image CLS, patches] after textLength. Returns the state for block 0 and
@@ -185,7 +187,7 @@ ViltDropResult dropImagePatches(const ViltLayerState& embeddings, ReductionMetho
 // DynamicViT training after the first prune location (models/vilt_dynamic_vit.cpp): one plain block
 // whose attention weighs keys by state.mask (the keep policy) through the multiplicative masked
 // softmax, so that gradients reach the keep decisions.
-ViltLayerStep runViltPolicyLayer(PreNormBlockImpl& block, const ViltLayerState& state, bool keepAttention);
+ViltLayerStep runViltPolicyLayer(PreNormBlockImpl& block, ViltLayerState state, bool keepAttention);
 
 struct ViltOutputs {
     torch::Tensor logits;              // VQA [B, labels]; NLVR2 [B, labels]; retrieval [B, 1]

@@ -37,15 +37,15 @@ void ViltImpl::dynamicVitStage(int stage, int layer, const DynamicVitSettings& s
     state.mask = torch::cat({state.mask.slice(1, 0, t + 1).to(decision.scalar_type()), decision}, 1);  // [B, T + I]
 }
 
-ViltLayerStep runViltPolicyLayer(PreNormBlockImpl& block, const ViltLayerState& state, bool keepAttention) {
+ViltLayerStep runViltPolicyLayer(PreNormBlockImpl& block, ViltLayerState state, bool keepAttention) {
     AttentionOverrides overrides;
     overrides.multiplicativeMask = state.mask;  // [B, T + I] text mask, image CLS 1, patch keep decisions
     AttentionProbe probe;
     probe.wantFull = keepAttention;
     AttentionProbs probs;
     ViltLayerStep step;
-    step.state = state;
     const auto hidden = block.attentionHalf(state.hidden, torch::Tensor(), keepAttention ? &probe : nullptr, &probs, overrides);
+    step.state = std::move(state);
     step.attention = probs.full;
     step.state.hidden = block.mlpHalf(hidden);
     return step;
