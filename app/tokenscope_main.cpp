@@ -43,7 +43,7 @@ int main(int argc, char** argv)
     const QCommandLineOption layerOption("layer", "Layer to show (default: the one after the first reduction).", "N");
     const QCommandLineOption compareOption("compare", "Start in compare mode (against the unreduced model).");
     const QCommandLineOption chartOption("chart",
-                                         "Chart tab to show: tokens | latency | runs | tradeoff (with --screenshot, tradeoff "
+                                         "Chart tab to show: tokens | latency | memory | runs | tradeoff (with --screenshot, tradeoff "
                                          "waits for the current configuration's point).",
                                          "NAME");
     const QCommandLineOption deviceOption("device", "cpu | cuda.", "DEVICE", "cpu");
@@ -99,7 +99,7 @@ int main(int argc, char** argv)
     }
     if (parser.isSet(layerOption))
         options.layer = parser.value(layerOption).toInt();
-    const QStringList chartNames{"tokens", "latency", "runs", "tradeoff"};
+    const QStringList chartNames{"tokens", "latency", "memory", "runs", "tradeoff"};
     const int chartTab = parser.isSet(chartOption) ? chartNames.indexOf(parser.value(chartOption)) : 0;
     if (chartTab < 0) {
         std::fprintf(stderr, "tokenscope: --chart takes %s\n", qPrintable(chartNames.join(", ")));

@@ -57,7 +57,7 @@ private slots:
     {
         const auto app = runApp({"--chart", "pie", "--screenshot", "never.png"});
         QCOMPARE(app.exitCode, 2);
-        QVERIFY2(app.err.contains("--chart takes tokens, latency, runs, tradeoff"), qPrintable(app.err));
+        QVERIFY2(app.err.contains("--chart takes tokens, latency, memory, runs, tradeoff"), qPrintable(app.err));
     }
 };
 

@@ -148,7 +148,8 @@ private Q_SLOTS:
         QVERIFY(file.open(QIODevice::ReadOnly | QIODevice::Text));
         const QStringList lines = QString::fromUtf8(file.readAll()).split('\n');
         const QStringList expected{"layer", "reduced", "image_tokens_in", "text_tokens_in", "image_tokens", "text_tokens",
-                                   "latency_ms", "baseline_image_tokens", "baseline_text_tokens", "baseline_latency_ms"};
+                                   "latency_ms", "attention_ms", "reducer_ms", "mlp_ms", "activation_peak_mib",
+                                   "baseline_image_tokens", "baseline_text_tokens", "baseline_latency_ms"};
         QCOMPARE(lines.front().split(','), expected);
         const TokenTrace& trace = m_window->outcome().result->trace;
         QStringList rows;
@@ -163,7 +164,14 @@ private Q_SLOTS:
             QCOMPARE(cells[1].toInt(), layer.reduced ? 1 : 0);
             QCOMPARE(cells[4].toInt(), layer.imageTokens);
             QCOMPARE(cells[5].toInt(), layer.textTokens);
-            QVERIFY2(!cells[7].isEmpty(), "the unreduced baseline is in the row");
+            // The layer's time split into its stages (they add up to at most the layer's time) and its
+            // activation peak from the allocator.
+            const double stages = cells[7].toDouble() + cells[8].toDouble() + cells[9].toDouble();
+            QVERIFY(cells[7].toDouble() > 0 && cells[9].toDouble() > 0);
+            QVERIFY(stages <= cells[6].toDouble() * 1.05 + 0.05);
+            QCOMPARE(cells[8].toDouble() > 0, layer.reduced);  // the reducer's own time only where it ran
+            QVERIFY(cells[10].toDouble() > 0);
+            QVERIFY2(!cells[11].isEmpty(), "the unreduced baseline is in the row");
         }
     }
 

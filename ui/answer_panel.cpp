@@ -95,7 +95,50 @@ AnswerPanel::AnswerPanel(QWidget* parent) : QWidget(parent)
     m_expected->setWordWrap(true);
     m_expected->setToolTip(tr("The answer the Shapes VQA generator knows to be right for this bundled scene and question."));
     layout->addWidget(m_expected);
+    m_cost = new QLabel(this);
+    m_cost->setWordWrap(true);
+    m_cost->setToolTip(tr("Forward time and the activation peak of this answer beside the reference. Memory is counted by "
+                          "TokenScope's allocator (weights excluded); 'inference' means no autograd graph was kept."));
+    layout->addWidget(m_cost);
     clear();
+}
+
+void AnswerPanel::setCost(double forwardMs, const MemoryReport& memory, double referenceForwardMs,
+                          const MemoryReport* referenceMemory, const QString& referenceTitle)
+{
+    const auto change = [](double value, double reference) {
+        if (reference <= 0)
+            return QString();
+        const double percent = 100.0 * (value - reference) / reference;
+        return QStringLiteral(" (%1%2%)").arg(percent > 0 ? "+" : "").arg(percent, 0, 'f', 0);
+    };
+    const QString protocol = memory.protocol == MemoryProtocol::Autograd ? tr("autograd") : tr("inference");
+    if (!memory.hasAllocatorFigures()) {
+        m_cost->setText(tr("forward %1 ms").arg(forwardMs, 0, 'f', 1));
+        return;
+    }
+    QString text = tr("forward %1 ms · activation peak %2 MiB (%3, allocator)")
+                       .arg(forwardMs, 0, 'f', 1).arg(toMiB(memory.activationsPeakBytes), 0, 'f', 1).arg(protocol);
+    if (referenceMemory && referenceMemory->hasAllocatorFigures()) {
+        text = tr("forward %1 vs %2 ms%3 · activation peak %4 vs %5 MiB%6 (%7, allocator)")
+                   .arg(forwardMs, 0, 'f', 1).arg(referenceForwardMs, 0, 'f', 1).arg(change(forwardMs, referenceForwardMs))
+                   .arg(toMiB(memory.activationsPeakBytes), 0, 'f', 1).arg(toMiB(referenceMemory->activationsPeakBytes), 0, 'f', 1)
+                   .arg(change(double(memory.activationsPeakBytes), double(referenceMemory->activationsPeakBytes)))
+                   .arg(protocol);
+        // The last layer shows what the reduction buys after all reducers, even when the peak sits earlier.
+        const auto& mine = memory.layerActivationPeakBytes;
+        const auto& theirs = referenceMemory->layerActivationPeakBytes;
+        if (!mine.empty() && mine.size() == theirs.size() && mine.back() >= 0 && theirs.back() > 0)
+            text += tr(" · last layer %1 vs %2 MiB%3").arg(toMiB(mine.back()), 0, 'f', 1).arg(toMiB(theirs.back()), 0, 'f', 1)
+                        .arg(change(double(mine.back()), double(theirs.back())));
+        text += tr(" — vs %1").arg(referenceTitle.toHtmlEscaped());
+    }
+    m_cost->setText(QStringLiteral("<span style='color:#555'>%1</span>").arg(text));
+}
+
+QString AnswerPanel::costText() const
+{
+    return m_cost->text();
 }
 
 void AnswerPanel::setAnswers(const QString& title, const std::vector<ScoredAnswer>& answers,

@@ -29,12 +29,18 @@ public:
     void setExpectedAnswer(const QString& answer);
     // "right" / "wrong" against the expected answer; empty when none is known (tests).
     QString expectedVerdict() const;
+    // What the answer cost beside the reference: forward time and the activation peak as the allocator
+    // counted it, naming the protocol (reference may be null).
+    void setCost(double forwardMs, const MemoryReport& memory, double referenceForwardMs, const MemoryReport* referenceMemory,
+                 const QString& referenceTitle);
+    QString costText() const;
 
 private:
     AnswerList* m_answers;
     AnswerList* m_reference;
     QLabel* m_verdict;
     QLabel* m_expected;
+    QLabel* m_cost;
     QString m_expectedAnswer;
     void showExpected();
 };

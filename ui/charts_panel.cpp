@@ -6,8 +6,10 @@
 
 #include <qcustomplot.h>
 
+#include <algorithm>
 #include <cmath>
 
+#include "ui/memory_chart.h"
 #include "ui/tradeoff_chart.h"
 
 namespace tokenscope {
@@ -18,7 +20,8 @@ constexpr size_t kHistoryLength = 50;
 const QColor kMethodColor{0, 114, 178};     // blue: this run
 const QColor kBaselineColor{150, 150, 160};  // grey: unreduced
 const QColor kTextColor{213, 94, 0};         // vermillion: text tokens
-const QColor kMemoryColor{0, 158, 115};      // green: memory
+const QColor kReduceColor{230, 159, 0};      // orange: the reducer's own time
+const QColor kMlpColor{86, 180, 233};        // sky blue: MLP
 
 QCustomPlot* makePlot(QWidget* parent)
 {
@@ -56,13 +59,16 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
     m_historyPlot = makePlot(m_tabs);
     m_tabs->addTab(m_tokensPlot, tr("Tokens per layer"));
     m_tabs->addTab(m_latencyPlot, tr("Latency per layer"));
+    m_memory = new MemoryChart(m_tabs);
+    m_tabs->addTab(m_memory, tr("Memory"));
     m_tabs->addTab(m_historyPlot, tr("Runs"));
     m_tradeoff = new TradeoffChart(m_tabs);
     m_tabs->addTab(m_tradeoff, tr("Trade-off"));
     m_tabs->setTabToolTip(0, tr("How many image and text tokens survive after each layer, with the method and without."));
-    m_tabs->setTabToolTip(1, tr("How long each layer took in this run, beside the unreduced model."));
-    m_tabs->setTabToolTip(2, tr("Total time and peak memory of the last runs, newest on the right."));
-    m_tabs->setTabToolTip(3, tr("Accuracy against speed-up per method (a sweep), with the current configuration marked."));
+    m_tabs->setTabToolTip(1, tr("How long each layer took in this run, split into attention, the reducer and the MLP, beside the unreduced model."));
+    m_tabs->setTabToolTip(2, tr("Memory counted by the allocator: weights, activation peak and KV cache per run (process RSS as a line), and the activation peak of every layer beside the unreduced model."));
+    m_tabs->setTabToolTip(3, tr("Total time of the last runs, newest on the right."));
+    m_tabs->setTabToolTip(4, tr("Accuracy against speed-up per method (a sweep), with the current configuration marked."));
     layout->addWidget(m_tabs);
 
     m_tokensPlot->xAxis->setLabel(tr("layer"));
@@ -71,8 +77,6 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
     m_latencyPlot->yAxis->setLabel(tr("ms"));
     m_historyPlot->xAxis->setLabel(tr("run"));
     m_historyPlot->yAxis->setLabel(tr("total ms"));
-    m_historyPlot->yAxis2->setVisible(true);
-    m_historyPlot->yAxis2->setLabel(tr("peak MiB"));
 
     installHover(m_tokensPlot, [this](double key) -> QString {
         const int i = int(std::lround(key));
@@ -90,16 +94,24 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
         const int i = int(std::lround(key));
         if (!m_hasLast || i < 0 || i >= int(m_last.trace.layers.size()))
             return {};
-        QString text = tr("layer %1: %2 ms").arg(m_last.trace.layers[size_t(i)].layer).arg(m_last.trace.layers[size_t(i)].latencyMs, 0, 'f', 2);
+        const auto describe = [this, i](const RunResult& run) {
+            const auto stages = layerStageTimes(run.timeline, Stage::Fusion, int(run.trace.layers.size()));
+            const LayerStageTimes& t = stages[size_t(i)];
+            if (t.totalMs <= 0)
+                return tr("%1 ms").arg(run.trace.layers[size_t(i)].latencyMs, 0, 'f', 2);
+            return tr("%1 ms: attention %2, reducer %3, MLP %4, other %5")
+                .arg(t.totalMs, 0, 'f', 2).arg(t.attentionMs, 0, 'f', 2).arg(t.reduceMs, 0, 'f', 2).arg(t.mlpMs, 0, 'f', 2)
+                .arg(t.otherMs, 0, 'f', 2);
+        };
+        QString text = tr("layer %1: %2").arg(m_last.trace.layers[size_t(i)].layer).arg(describe(m_last));
         if (m_hasBaseline && i < int(m_lastBaseline.trace.layers.size()))
-            text += tr("\nunreduced: %1 ms").arg(m_lastBaseline.trace.layers[size_t(i)].latencyMs, 0, 'f', 2);
+            text += tr("\nunreduced: %1").arg(describe(m_lastBaseline));
         return text;
     });
     installHover(m_historyPlot, [this](double key) -> QString {
         for (const HistoryEntry& entry : m_history)
             if (entry.runNumber == int(std::lround(key)))
-                return tr("run %1 (%2): %3 ms, %4 MiB").arg(entry.runNumber).arg(entry.method)
-                    .arg(entry.totalMs, 0, 'f', 1).arg(entry.peakMemoryMiB, 0, 'f', 0);
+                return tr("run %1 (%2): %3 ms").arg(entry.runNumber).arg(entry.method).arg(entry.totalMs, 0, 'f', 1);
         return {};
     });
 }
@@ -128,8 +140,9 @@ void ChartsPanel::addRun(const RunResult& result, const RunResult* baseline, dou
     entry.runNumber = ++m_runCounter;
     entry.method = QString::fromStdString(methodName(result.method.method));
     entry.totalMs = totalMs > 0 ? totalMs : result.preprocessMs + result.forwardMs;
-    entry.peakMemoryMiB = toMiB(std::max<int64_t>(0, result.memory.activationsPeakBytes));
     m_history.push_back(entry);
+    m_memory->addRun(QString::fromStdString(describe(result.method)), result.memory);
+    m_memory->setLayers(result.memory, tr("this run"), baseline ? &baseline->memory : nullptr, tr("unreduced"));
     while (m_history.size() > kHistoryLength)
         m_history.pop_front();
     updateLayerCharts();
@@ -186,28 +199,51 @@ void ChartsPanel::updateLayerCharts()
     m_tokensPlot->yAxis->setRangeLower(0);
     m_tokensPlot->yAxis->setRangeUpper(m_tokensPlot->yAxis->range().upper * 1.12 + 1);
 
-    // Latency: bars side by side.
+    // Latency: per layer, stacked attention / reducer / MLP / other, this run beside the unreduced one.
+    const auto stageBars = [&](const RunResult& run, double shift, double width, bool faded, bool named) {
+        const auto stages = layerStageTimes(run.timeline, Stage::Fusion, int(run.trace.layers.size()));
+        const bool hasStages = std::any_of(stages.begin(), stages.end(), [](const LayerStageTimes& t) { return t.totalMs > 0; });
+        const std::vector<std::pair<QString, QColor>> parts{
+            {tr("attention"), kMethodColor}, {tr("reducer"), kReduceColor}, {tr("MLP"), kMlpColor}, {tr("other"), kBaselineColor}};
+        std::vector<QCPBars*> bars;
+        for (size_t p = 0; p < (hasStages ? parts.size() : 1); ++p) {
+            auto* series = new QCPBars(m_latencyPlot->xAxis, m_latencyPlot->yAxis);
+            const QColor colour = hasStages ? parts[p].second : kMethodColor;
+            series->setName(hasStages ? parts[p].first : tr("this run"));
+            // The unreduced run in the same colours, half-toned, so stages compare across the pair.
+            series->setBrush(faded ? QBrush(colour, Qt::Dense4Pattern) : QBrush(colour));
+            series->setPen(QPen(colour.darker(120), 0.5));
+            series->setWidth(width);
+            if (!bars.empty())
+                series->moveAbove(bars.back());
+            if (!named)
+                m_latencyPlot->legend->removeItem(m_latencyPlot->legend->itemCount() - 1);
+            bars.push_back(series);
+        }
+        for (size_t i = 0; i < run.trace.layers.size(); ++i) {
+            const double key = double(i) + shift;
+            if (!hasStages) {
+                bars[0]->addData(key, run.trace.layers[i].latencyMs);
+                continue;
+            }
+            const LayerStageTimes& t = stages[i];
+            const double values[] = {t.attentionMs, t.reduceMs, t.mlpMs, t.otherMs};
+            for (size_t p = 0; p < bars.size(); ++p)
+                bars[p]->addData(key, values[p]);
+        }
+    };
     const double width = hasBaseline ? 0.38 : 0.7;
-    auto* bars = new QCPBars(m_latencyPlot->xAxis, m_latencyPlot->yAxis);
-    bars->setName(tr("this run"));
-    bars->setBrush(kMethodColor);
-    bars->setPen(Qt::NoPen);
-    bars->setWidth(width);
-    QVector<double> shifted = keys;
+    if (hasBaseline)
+        stageBars(m_lastBaseline, -0.2, width, true, false);
+    stageBars(m_last, hasBaseline ? 0.2 : 0.0, width, false, true);
     if (hasBaseline) {
-        auto* baseBars = new QCPBars(m_latencyPlot->xAxis, m_latencyPlot->yAxis);
-        baseBars->setName(tr("unreduced"));
-        baseBars->setBrush(kBaselineColor);
-        baseBars->setPen(Qt::NoPen);
-        baseBars->setWidth(width);
-        QVector<double> left = keys;
-        for (double& key : left)
-            key -= 0.2;
-        for (double& key : shifted)
-            key += 0.2;
-        baseBars->setData(left, baseLatency);
+        auto* note = new QCPItemText(m_latencyPlot);
+        note->setPositionAlignment(Qt::AlignTop | Qt::AlignLeft);
+        note->position->setType(QCPItemPosition::ptAxisRectRatio);
+        note->position->setCoords(0.01, 0.02);
+        note->setText(tr("pairs: unreduced (half-toned) | this run"));
+        note->setColor(QColor(90, 90, 100));
     }
-    bars->setData(shifted, latency);
     m_latencyPlot->xAxis->setTicker(ticker2);
     m_latencyPlot->rescaleAxes();
     m_latencyPlot->xAxis->setRange(-0.6, keys.size() - 0.4);
@@ -228,38 +264,35 @@ void ChartsPanel::updateLayerCharts()
 void ChartsPanel::updateHistoryChart()
 {
     m_historyPlot->clearPlottables();
-    QVector<double> keys, total, memory;
+    QVector<double> keys, total;
     for (const HistoryEntry& entry : m_history) {
         keys << entry.runNumber;
         total << entry.totalMs;
-        memory << entry.peakMemoryMiB;
     }
     QCPGraph* totalGraph = addStepGraph(m_historyPlot, tr("total latency (ms)"), kMethodColor, Qt::SolidLine);
     totalGraph->setData(keys, total);
-    QCPGraph* memoryGraph = m_historyPlot->addGraph(m_historyPlot->xAxis, m_historyPlot->yAxis2);
-    memoryGraph->setName(tr("peak memory (MiB)"));
-    memoryGraph->setPen(QPen(kMemoryColor, 2));
-    memoryGraph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, kMemoryColor, 5));
-    memoryGraph->setData(keys, memory);
     m_historyPlot->rescaleAxes();
     m_historyPlot->xAxis->setRange(keys.isEmpty() ? 0 : keys.front() - 0.5, keys.isEmpty() ? 1 : keys.back() + 0.5);
     m_historyPlot->yAxis->setRangeLower(0);
     m_historyPlot->yAxis->setRangeUpper(m_historyPlot->yAxis->range().upper * 1.15 + 1e-3);
-    m_historyPlot->yAxis2->setRangeLower(0);
-    m_historyPlot->yAxis2->setRangeUpper(m_historyPlot->yAxis2->range().upper * 1.15 + 1);
     m_historyPlot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 QString ChartsPanel::metricsCsv() const
 {
     QString csv = QStringLiteral("layer,reduced,image_tokens_in,text_tokens_in,image_tokens,text_tokens,latency_ms,"
+                                 "attention_ms,reducer_ms,mlp_ms,activation_peak_mib,"
                                  "baseline_image_tokens,baseline_text_tokens,baseline_latency_ms\n");
     if (m_hasLast) {
+        const auto stages = layerStageTimes(m_last.timeline, Stage::Fusion, int(m_last.trace.layers.size()));
+        const auto& peaks = m_last.memory.layerActivationPeakBytes;
         for (size_t i = 0; i < m_last.trace.layers.size(); ++i) {
             const LayerTrace& layer = m_last.trace.layers[i];
-            csv += QStringLiteral("%1,%2,%3,%4,%5,%6,%7")
+            csv += QStringLiteral("%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11")
                        .arg(layer.layer).arg(layer.reduced ? 1 : 0).arg(layer.imageTokensIn).arg(layer.textTokensIn)
-                       .arg(layer.imageTokens).arg(layer.textTokens).arg(layer.latencyMs, 0, 'f', 4);
+                       .arg(layer.imageTokens).arg(layer.textTokens).arg(layer.latencyMs, 0, 'f', 4)
+                       .arg(stages[i].attentionMs, 0, 'f', 4).arg(stages[i].reduceMs, 0, 'f', 4).arg(stages[i].mlpMs, 0, 'f', 4)
+                       .arg(i < peaks.size() ? toMiB(std::max<int64_t>(peaks[i], 0)) : 0.0, 0, 'f', 3);
             if (m_hasBaseline && i < m_lastBaseline.trace.layers.size()) {
                 const LayerTrace& base = m_lastBaseline.trace.layers[i];
                 csv += QStringLiteral(",%1,%2,%3").arg(base.imageTokens).arg(base.textTokens).arg(base.latencyMs, 0, 'f', 4);
@@ -269,10 +302,10 @@ QString ChartsPanel::metricsCsv() const
             csv += '\n';
         }
     }
-    csv += QStringLiteral("\nrun,method,total_ms,peak_memory_mib\n");
+    csv += QStringLiteral("\nrun,method,total_ms\n");
     for (const HistoryEntry& entry : m_history)
-        csv += QStringLiteral("%1,%2,%3,%4\n").arg(entry.runNumber).arg(entry.method)
-                   .arg(entry.totalMs, 0, 'f', 3).arg(entry.peakMemoryMiB, 0, 'f', 1);
+        csv += QStringLiteral("%1,%2,%3\n").arg(entry.runNumber).arg(entry.method).arg(entry.totalMs, 0, 'f', 3);
+    csv += QStringLiteral("\n") + m_memory->csv();
     return csv;
 }
 

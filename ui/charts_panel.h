@@ -1,7 +1,8 @@
 #pragma once
 
-// QCustomPlot charts of the runs: latency per layer (this run beside the unreduced one), total
-// latency and peak memory over the last runs, tokens per layer as a survival timeline (image
+// QCustomPlot charts of the runs: latency per layer split into attention, reducer and MLP (this run
+// beside the unreduced one), memory by kind per run and the activation peak per layer
+// (MemoryChart), total latency over the last runs, tokens per layer as a survival timeline (image
 // and text, this run beside the unreduced one), and the accuracy/speed trade-off (TradeoffChart).
 // Hovering a chart shows the values under the mouse.
 // Charts replot with rpQueuedReplot, so bursts of updates cost one repaint. GUI thread only.
@@ -20,6 +21,7 @@ class QTabWidget;
 
 namespace tokenscope {
 
+class MemoryChart;
 class TradeoffChart;
 
 class ChartsPanel : public QWidget {
@@ -35,13 +37,13 @@ public:
     QString metricsCsv() const;
     QTabWidget* tabs() const { return m_tabs; }
     TradeoffChart* tradeoff() const { return m_tradeoff; }
+    MemoryChart* memory() const { return m_memory; }
 
 private:
     struct HistoryEntry {
         int runNumber = 0;
         QString method;
         double totalMs = 0;
-        double peakMemoryMiB = 0;
     };
     void installHover(QCustomPlot* plot, std::function<QString(double key)> describeKey);
     void updateLayerCharts();
@@ -51,6 +53,7 @@ private:
     QCustomPlot* m_latencyPlot;
     QCustomPlot* m_historyPlot;
     QCustomPlot* m_tokensPlot;
+    MemoryChart* m_memory;
     TradeoffChart* m_tradeoff;
     RunResult m_last;
     RunResult m_lastBaseline;

@@ -6,6 +6,8 @@
 
 #include <qcustomplot.h>
 
+#include "ui/memory_chart.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -22,10 +24,8 @@ constexpr double kMiB = 1024.0 * 1024.0;
 // Okabe-Ito, colour-blind safe.
 const QColor kGrey{150, 150, 160};
 const QColor kBlue{0, 114, 178};
-const QColor kSkyBlue{86, 180, 233};
 const QColor kOrange{230, 159, 0};
 const QColor kGreen{0, 158, 115};
-const QColor kVermillion{213, 94, 0};
 const QColor kPurple{204, 121, 167};
 
 QColor methodColor(LlavaMethod method)
@@ -78,17 +78,17 @@ LlavaChartsPanel::LlavaChartsPanel(QWidget* parent) : QWidget(parent)
     m_tokensPerSecondPlot = makePlot(m_speedTabs, tr("tokens/s"));
     m_keptPlot = makePlot(m_speedTabs, tr("visual tokens"));
     m_timePlot = makePlot(m_splitTabs, tr("ms"));
-    m_memoryPlot = makePlot(m_splitTabs, tr("MiB"));
+    m_memory = new MemoryChart(m_splitTabs);
     m_speedTabs->addTab(m_ttftPlot, tr("Time to first token"));
     m_speedTabs->addTab(m_tokensPerSecondPlot, tr("Decode tokens/s"));
     m_speedTabs->addTab(m_keptPlot, tr("Kept tokens"));
     m_splitTabs->addTab(m_timePlot, tr("Time split"));
-    m_splitTabs->addTab(m_memoryPlot, tr("Memory split"));
+    m_splitTabs->addTab(m_memory, tr("Memory split"));
     m_speedTabs->setTabToolTip(0, tr("Time from the request to the first answer token (preprocess + vision + prefill), per answer."));
     m_speedTabs->setTabToolTip(1, tr("Answer tokens per second after the first one (the cached decode steps), per answer."));
     m_speedTabs->setTabToolTip(2, tr("Visual tokens the language model received per answer, beside the unreduced model's count."));
     m_splitTabs->setTabToolTip(0, tr("Where each answer's time went: preprocess, vision tower and token selection, prefill, decode."));
-    m_splitTabs->setTabToolTip(1, tr("Memory of each answer: the weights, the peak of the activations and the KV cache."));
+    m_splitTabs->setTabToolTip(1, tr("Memory of each answer as the allocator counted it: the weights, the activation peak and the KV cache (process RSS as a line), and the peak inside every decoder layer beside the last unreduced answer."));
     layout->addWidget(m_speedTabs, 1);
     layout->addWidget(m_splitTabs, 1);
 
@@ -106,11 +106,6 @@ LlavaChartsPanel::LlavaChartsPanel(QWidget* parent) : QWidget(parent)
         return tr("%1\npreprocess %2 ms, vision %3 ms, prefill %4 ms, decode %5 ms")
             .arg(describeRun(run)).arg(run.preprocessMs, 0, 'f', 1).arg(run.visionMs, 0, 'f', 1)
             .arg(run.prefillMs, 0, 'f', 1).arg(run.decodeMs, 0, 'f', 1);
-    });
-    installHover(m_memoryPlot, [=](const RunEntry& run) {
-        return tr("%1\nweights %2 MiB, activations %3 MiB, KV cache %4 MiB")
-            .arg(describeRun(run)).arg(run.weightsMiB, 0, 'f', 2).arg(run.activationsMiB, 0, 'f', 2)
-            .arg(run.kvCacheMiB, 0, 'f', 3);
     });
     replot();
 }
@@ -152,6 +147,12 @@ void LlavaChartsPanel::addRun(const GenerateResult& result)
     m_runs.push_back(run);
     while (m_runs.size() > kHistoryLength)
         m_runs.pop_front();
+    m_memory->addRun(run.label, result.memory);
+    m_memory->setLayers(result.memory, run.label, m_hasFull ? &m_lastFullMemory : nullptr, tr("last full answer"));
+    if (settings.method == LlavaMethod::Full) {
+        m_lastFullMemory = result.memory;
+        m_hasFull = true;
+    }
     replot();
 }
 
@@ -247,8 +248,7 @@ void LlavaChartsPanel::replot()
     };
     stacked(m_timePlot, {{tr("preprocess"), kPurple}, {tr("vision"), kBlue}, {tr("prefill"), kOrange}, {tr("decode"), kGreen}},
             [](const RunEntry& run) { return std::vector<double>{run.preprocessMs, run.visionMs, run.prefillMs, run.decodeMs}; });
-    stacked(m_memoryPlot, {{tr("weights"), kSkyBlue}, {tr("activations"), kVermillion}, {tr("KV cache"), kGreen}},
-            [](const RunEntry& run) { return std::vector<double>{run.weightsMiB, run.activationsMiB, run.kvCacheMiB}; });
+
 }
 
 }  // namespace tokenscope

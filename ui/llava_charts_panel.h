@@ -2,8 +2,9 @@
 
 // QCustomPlot charts of the LLaVA-NeXT answers generated in this window, one entry per answer,
 // newest on the right: time to first token, decode tokens/s, kept visual tokens over the runs
-// (top tabs), the split of the time into preprocess / vision / prefill / decode and of the memory
-// into weights / activations / KV cache as stacked bars (bottom tabs). Hovering shows the values.
+// (top tabs), the split of the time into preprocess / vision / prefill / decode as stacked bars, and
+// the memory by kind per answer with the decoder layers' activation peaks beside the last unreduced
+// answer's (MemoryChart, bottom tabs). Hovering shows the values.
 // Charts replot with rpQueuedReplot. GUI thread only.
 
 #include <QString>
@@ -18,6 +19,8 @@ class QCustomPlot;
 class QTabWidget;
 
 namespace tokenscope {
+
+class MemoryChart;
 
 class LlavaChartsPanel : public QWidget {
     Q_OBJECT
@@ -39,6 +42,7 @@ public:
     const std::deque<RunEntry>& runs() const { return m_runs; }
     QTabWidget* speedTabs() const { return m_speedTabs; }
     QTabWidget* splitTabs() const { return m_splitTabs; }
+    MemoryChart* memory() const { return m_memory; }
 
 private:
     void replot();
@@ -50,7 +54,9 @@ private:
     QCustomPlot* m_tokensPerSecondPlot;
     QCustomPlot* m_keptPlot;
     QCustomPlot* m_timePlot;
-    QCustomPlot* m_memoryPlot;
+    MemoryChart* m_memory;
+    MemoryReport m_lastFullMemory;  // the newest unreduced answer's, the per-layer reference
+    bool m_hasFull = false;
     std::deque<RunEntry> m_runs;
     int m_runCounter = 0;
 };

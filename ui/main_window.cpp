@@ -473,6 +473,8 @@ void MainWindow::showResult(const RunOutcome& outcome, const OverlayJob& job, in
     m_answers->setAnswers(tr("A: %1").arg(QString::fromStdString(describe(outcome.result->method))), outcome.result->answers,
                           referenceName(), reference ? reference->answers : std::vector<ScoredAnswer>{});
     m_answers->setExpectedAnswer(expectedAnswer());
+    m_answers->setCost(outcome.result->forwardMs, outcome.result->memory, reference ? reference->forwardMs : 0.0,
+                       reference ? &reference->memory : nullptr, referenceName());
     m_charts->addRun(*outcome.result, outcome.baseline.get(), outcome.totalMs);
     updateDeltas();
     showLayer();
@@ -636,7 +638,7 @@ void MainWindow::updateDeltas()
     const LayerTrace& last = result.trace.layers.back();
     const LayerTrace& referenceLast = reference->trace.layers.back();
     m_deltas->setText(tr("<b>A vs %1</b><br>tokens at the last layer: %2 vs %3%4<br>tokens summed over layers: %5 vs %6%7<br>"
-                         "forward: %8 ms vs %9 ms%10<br>peak memory: %11 vs %12 MiB")
+                         "forward: %8 ms vs %9 ms%10<br>activation peak (%11): %12 vs %13 MiB%14")
                           .arg(referenceName().toHtmlEscaped())
                           .arg(last.imageTokens + last.textTokens).arg(referenceLast.imageTokens + referenceLast.textTokens)
                           .arg(percentChange(last.imageTokens + last.textTokens, referenceLast.imageTokens + referenceLast.textTokens))
@@ -644,7 +646,9 @@ void MainWindow::updateDeltas()
                           .arg(percentChange(tokenWork(result.trace), tokenWork(reference->trace)))
                           .arg(result.forwardMs, 0, 'f', 1).arg(reference->forwardMs, 0, 'f', 1)
                           .arg(percentChange(result.forwardMs, reference->forwardMs))
-                          .arg(toMiB(result.memory.activationsPeakBytes), 0, 'f', 0).arg(toMiB(reference->memory.activationsPeakBytes), 0, 'f', 0));
+                          .arg(result.memory.protocol == MemoryProtocol::Autograd ? tr("autograd") : tr("inference, allocator"))
+                          .arg(toMiB(result.memory.activationsPeakBytes), 0, 'f', 1).arg(toMiB(reference->memory.activationsPeakBytes), 0, 'f', 1)
+                          .arg(percentChange(double(result.memory.activationsPeakBytes), double(reference->memory.activationsPeakBytes))));
 }
 
 // ---------------------------------------------------------------------------------------- messages

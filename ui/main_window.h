@@ -61,6 +61,8 @@ public:
     bool exportAllLayers(const QString& folder);
     bool exportTraceJson(const QString& path);
     bool exportMetricsCsv(const QString& path);
+    // The last run's per-layer and per-stage timeline (and the reference run's) as Chrome trace events.
+    bool exportTimelineJson(const QString& path);
     // The Trade-off chart's curve from a sweep.csv (a model folder's own is loaded with the model).
     // Errors are reported in the window; the previous curve stays. Returns success.
     bool loadSweep(const QString& path);

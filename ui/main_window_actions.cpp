@@ -17,6 +17,7 @@
 #include <QSplitter>
 #include <QStatusBar>
 
+#include "engine/timeline.h"
 #include "common/error.h"
 #include "ui/canvas_view.h"
 #include "ui/charts_panel.h"
@@ -69,6 +70,12 @@ void MainWindow::buildMenus()
         const QString path = QFileDialog::getSaveFileName(this, tr("Export trace"), "trace.json", tr("JSON (*.json)"));
         if (!path.isEmpty())
             exportTraceJson(path);
+    });
+    file->addAction(tr("Export timeline (Chrome trace)…"), this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export timeline"), "tokenscope-timeline.json",
+                                                          tr("Chrome trace JSON (*.json)"));
+        if (!path.isEmpty())
+            exportTimelineJson(path);
     });
     file->addAction(tr("Export metrics as CSV…"), this, [this] {
         const QString path = QFileDialog::getSaveFileName(this, tr("Export metrics"), "metrics.csv", tr("CSV (*.csv)"));
@@ -257,6 +264,24 @@ bool MainWindow::exportTraceJson(const QString& path)
         return false;
     }
     statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+    return true;
+}
+
+bool MainWindow::exportTimelineJson(const QString& path)
+{
+    if (!hasResult())
+        return false;
+    std::vector<std::pair<std::string, std::vector<TimelineSpan>>> runs{
+        {"A: " + describe(m_outcome.result->method), m_outcome.result->timeline}};
+    if (const RunResult* reference = referenceResult())
+        runs.push_back({referenceName().toStdString() + ": " + describe(reference->method), reference->timeline});
+    QFile file(path);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) {
+        showError(tr("Could not write %1: %2").arg(path, file.errorString()));
+        return false;
+    }
+    file.write(QByteArray::fromStdString(chromeTraceJson(runs)));
+    statusBar()->showMessage(tr("Saved %1 (open it in ui.perfetto.dev or chrome://tracing)").arg(path), 5000);
     return true;
 }
 

@@ -110,6 +110,30 @@ TimelineSpanGuard::~TimelineSpanGuard() {
     if (m_timeline) m_timeline->close(m_index);
 }
 
+std::vector<LayerStageTimes> layerStageTimes(const std::vector<TimelineSpan>& spans, Stage stage, int layers) {
+    std::vector<LayerStageTimes> out(static_cast<std::size_t>(std::max(layers, 0)));
+    int openLayer = -1, layerDepth = -1;
+    for (const auto& s : spans) {
+        if (s.name == "layer" && s.stage == stage) {
+            openLayer = s.layer >= 0 && s.layer < layers ? s.layer : -1;
+            layerDepth = s.depth;
+            if (openLayer >= 0) out[static_cast<std::size_t>(openLayer)].totalMs += s.durationUs / 1000.0;
+            continue;
+        }
+        if (openLayer < 0 || s.depth != layerDepth + 1 || s.layer != openLayer) {
+            if (s.depth <= layerDepth) openLayer = -1;
+            continue;
+        }
+        auto& t = out[static_cast<std::size_t>(openLayer)];
+        const double ms = s.durationUs / 1000.0;
+        if (s.name == "attention") t.attentionMs += ms;
+        else if (s.name == "mlp") t.mlpMs += ms;
+        else if (s.name.rfind("reduce", 0) == 0) t.reduceMs += ms;
+    }
+    for (auto& t : out) t.otherMs = std::max(0.0, t.totalMs - t.attentionMs - t.reduceMs - t.mlpMs);
+    return out;
+}
+
 namespace {
 
 void appendEvents(nlohmann::json& events, const std::vector<TimelineSpan>& spans, const std::string& process, int pid) {

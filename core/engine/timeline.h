@@ -109,6 +109,15 @@ private:
     std::size_t m_index = 0;
 };
 
+// Where each layer's time went, from the spans named "layer" of one stage and their direct
+// children ("attention", "reduce" with its own stages inside, "mlp"; the rest of the layer is
+// "other"). Layers missing from the spans get zeros; a layer recorded several times (two images of
+// an NLVR2 pair, decode steps) adds up.
+struct LayerStageTimes {
+    double attentionMs = 0, reduceMs = 0, mlpMs = 0, otherMs = 0, totalMs = 0;
+};
+std::vector<LayerStageTimes> layerStageTimes(const std::vector<TimelineSpan>& spans, Stage stage, int layers);
+
 // Chrome trace events (the JSON Object Format that chrome://tracing and Perfetto open): one "X"
 // event per span, microseconds, the span's stage as the category, layer and peak in args.
 // `process` names the run (e.g. "ViLT pumer reference L2,5,8"). Returns the JSON text.
