@@ -315,6 +315,34 @@ private slots:
         QCOMPARE(plain.images.at(0).layerMs.size(), static_cast<std::size_t>(layerCount(realistic)));
     }
 
+    // Without provenance (benchmarks, batched answers) the model computes the same numbers; only the
+    // records lose their sources and sizes.
+    void provenanceIsBookkeepingOnly_data() {
+        QTest::addColumn<std::string>("method");
+        for (const char* method : {"pumer reference", "pumer fixed", "tome image"}) QTest::newRow(method) << std::string(method);
+    }
+
+    void provenanceIsBookkeepingOnly() {
+        QFETCH(std::string, method);
+        c10::InferenceMode guard;
+        ViltForwardOptions options;
+        options.reduction = makeReduction(method, true);
+        const auto with = setup(true).model->forward(setup(true).inputs, options);
+        options.recordProvenance = false;
+        const auto without = setup(true).model->forward(setup(true).inputs, options);
+        QVERIFY(torch::equal(with.logits, without.logits));
+        const auto& a = with.images.at(0).reductions;
+        const auto& b = without.images.at(0).reductions;
+        QCOMPARE(a.size(), b.size());
+        QVERIFY(!a.empty());
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            QVERIFY(a[i].record.imageSource.defined() && a[i].record.imageSize.defined());
+            QVERIFY(!b[i].record.imageSource.defined() && !b[i].record.imageSize.defined());
+            QCOMPARE(b[i].record.counts.imageOut, a[i].record.counts.imageOut);
+            QVERIFY(torch::equal(b[i].record.imageOrigin, a[i].record.imageOrigin));
+        }
+    }
+
     // ToMe with r > 0 changes the logits (image-only and joint); so does proportional attention alone.
     void tomeChangesLogits() {
         c10::InferenceMode guard;

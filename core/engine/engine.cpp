@@ -397,6 +397,7 @@ BatchPrediction Engine::predictBatch(const std::vector<ImageU8>& images, const s
     ViltForwardOptions options;
     options.cancel = cancel;
     options.reduction = d.reductionFor(method);
+    options.recordProvenance = false;  // answers only: no trace is built
     start = std::chrono::steady_clock::now();
     auto logits = d.vilt->forward(inputs, options).logits.to(torch::kFloat).cpu().contiguous();
     result.forwardMs = msSince(start);
@@ -453,6 +454,7 @@ BenchRow Engine::benchmark(const BenchRequest& request) {
     };
     ViltForwardOptions options;
     options.reduction = d.reductionFor(request.method);
+    options.recordProvenance = request.trace;  // the bookkeeping only a trace reads
     const TraceGeometry geometry{config.patchSize, side, side, config.numHiddenLayers};
     const std::vector<std::string> pieces(static_cast<std::size_t>(textLength), "?");
     try {
@@ -465,7 +467,9 @@ BenchRow Engine::benchmark(const BenchRequest& request) {
         if (request.firstOfSeries) {
             // Tokens per layer from one traced single-sample run (not timed).
             {
-                auto one = d.vilt->forward(make(1), options);
+                ViltForwardOptions traced = options;
+                traced.recordProvenance = true;
+                auto one = d.vilt->forward(make(1), traced);
                 const auto trace = buildTrace(one.images.front(), 0, pieces, geometry);
                 for (const auto& layer : trace.layers) {
                     row.imageTokensPerLayer.push_back(layer.imageTokens);

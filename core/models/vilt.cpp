@@ -327,6 +327,7 @@ ViltLayerStep runViltLayer(PreNormBlockImpl& block, ViltLayerState state, Reduct
         input.textToImage = probs.rows;
         input.imageSource = step.state.imageSource;
         input.textSource = step.state.textSource;
+        input.recordProvenance = step.state.recordProvenance;
         auto reduced = pumerReduce(input, *reduceHere);
         hidden = reduced.hidden;
         step.state.mask = reduced.mask;
@@ -400,10 +401,12 @@ ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, ViltLayerState state, in
             step.state.mask = mergedWeight.squeeze(-1);
             step.state.textLength = std::min(t, n - match.r);
         } else {
-            if (!imageSource.defined()) imageSource = identitySource(b, n, options);
-            if (!textSource.defined()) textSource = identitySource(b, t, options);
-            record.imageSource = mergeSource(match, part, imageSource);  // [B, I - r, I0]
-            record.textSource = textSource;
+            if (state.recordProvenance) {
+                if (!imageSource.defined()) imageSource = identitySource(b, n, options);
+                if (!textSource.defined()) textSource = identitySource(b, t, options);
+                record.imageSource = mergeSource(match, part, imageSource);  // [B, I - r, I0]
+                record.textSource = textSource;
+            }
             record.textOrigin = rowIndex(b, t, options);
             record.counts.imageIn = n;
             record.counts.textIn = record.counts.textOut = t;
@@ -412,8 +415,10 @@ ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, ViltLayerState state, in
             hidden = torch::cat({hidden.slice(1, 0, t), merged}, 1);  // [B, T + I - r, C]
             step.state.mask = torch::cat({state.mask.slice(1, 0, t).to(dtype), mergedWeight.squeeze(-1)}, 1);
         }
-        record.imageSize = record.imageSource.sum(-1);
-        record.textSize = record.textSource.sum(-1);
+        if (record.imageSource.defined()) {
+            record.imageSize = record.imageSource.sum(-1);
+            record.textSize = record.textSource.sum(-1);
+        }
         step.state.imageSource = record.imageSource;
         step.state.textSource = record.textSource;
         step.state.hasMerged = true;
@@ -497,6 +502,8 @@ ViltEncoding ViltImpl::encodeReduced(torch::Tensor hidden, ViltEncoding& encodin
     ViltLayerState state;
     state.mask = encoding.fullAttentionMask.to(hidden.scalar_type());
     state.hidden = std::move(hidden);
+    // Joint ToMe keeps its rows over the whole sequence in the sources: it always records them.
+    state.recordProvenance = options.recordProvenance || reduction.tome.joint;
     state.textLength = encoding.textLength;
     if (method == ReductionMethod::RandomDrop || method == ReductionMethod::UniformDrop) {
         const TimelineSpanGuard span("reduce", Stage::Embeddings);

@@ -94,6 +94,10 @@ struct ViltForwardOptions {
     const std::atomic<bool>* cancel = nullptr;  // polled between layers; throws Cancelled
     std::optional<ViltReduction> reduction;     // unset: the plain transformers forward, unchanged
     bool timeLayers = false;  // fills ViltEncoding::layerMs (synchronises the device around every block)
+    // false: reducers skip the provenance matrices (records then carry no sources or sizes, so no
+    // trace can be built from them); what the model computes is unchanged. Benchmarks and batched
+    // evaluation turn it off.
+    bool recordProvenance = true;
 };
 
 // What one reducing step did. layer = block index, or -1 for RandomDrop/UniformDrop at the embedding
@@ -161,6 +165,7 @@ struct ViltLayerState {
     torch::Tensor imageSource, textSource;  // provenance carried between reducers (undefined at first;
                                             // ToMe joint: rows over the whole sequence)
     bool hasMerged = false;  // ToMe: a merge happened, proportional attention is on from now
+    bool recordProvenance = true;  // carry imageSource / textSource (the trace's bookkeeping)
 };
 struct ViltLayerStep {
     ViltLayerState state;

@@ -114,8 +114,13 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
     record.counts = pumerCounts(imageTokens, t, config);
     const auto& counts = record.counts;
     auto textMask = in.mask.slice(1, 0, t).to(in.hidden.scalar_type());  // [B, T]
-    auto imageSource = in.imageSource.defined() ? in.imageSource : identitySource(b, imageTokens, floatOptions);
-    auto textSource = in.textSource.defined() ? in.textSource : identitySource(b, t, floatOptions);
+    // Provenance is bookkeeping for the trace: without it nothing below changes but the record.
+    const bool provenance = in.recordProvenance;
+    torch::Tensor imageSource, textSource;
+    if (provenance) {
+        imageSource = in.imageSource.defined() ? in.imageSource : identitySource(b, imageTokens, floatOptions);
+        textSource = in.textSource.defined() ? in.textSource : identitySource(b, t, floatOptions);
+    }
 
     const bool fallback = reference && roundHalfEven(config.pruneRatio * static_cast<double>(imageTokens)) <= 0;
     if (fallback) {
@@ -168,7 +173,7 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
     }
     image = gatherRows(image, record.keptIndex);              // [B, kept, C]
     imageMetric = gatherRows(imageMetric, record.keptIndex);  // [B, kept, dh]
-    imageSource = gatherRows(imageSource, record.keptIndex);  // [B, kept, I0]
+    if (provenance) imageSource = gatherRows(imageSource, record.keptIndex);  // [B, kept, I0]
     record.imageOrigin = record.keptIndex;
     // Reference resets the image mask to ones after a reduction; Fixed carries it (merged like the states).
     auto imageMask = in.mask.slice(1, t).to(in.hidden.scalar_type()).gather(1, record.keptIndex);  // [B, kept]
@@ -195,7 +200,7 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
             record.imageMergeSource = 2 * match.sourceIndex;
             record.imageMergeDestination = 2 * match.destinationIndex + 1;
             record.imageOrigin = composeOrigin(match, record.imageOrigin);
-            imageSource = mergeSource(match, image, imageSource);
+            if (provenance) imageSource = mergeSource(match, image, imageSource);
             imageMask = config.mergeStyle == ImageMergeStyle::Tome
                             ? mergeWeightedAverage(match, imageMask.unsqueeze(-1)).x.squeeze(-1)
                             : applyMerge(match, imageMask.unsqueeze(-1), MergeReduce::Amax).squeeze(-1);
@@ -214,15 +219,17 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
             record.textMergeSource = 2 * match.sourceIndex;
             record.textMergeDestination = 2 * match.destinationIndex + 1;
             record.textOrigin = composeOrigin(match, record.textOrigin);
-            textSource = mergeSource(match, text, textSource);
+            if (provenance) textSource = mergeSource(match, text, textSource);
         }
     }
 
     span.reset();
     record.imageSource = imageSource;
     record.textSource = textSource;
-    record.imageSize = imageSource.sum(-1);
-    record.textSize = textSource.sum(-1);
+    if (provenance) {
+        record.imageSize = imageSource.sum(-1);
+        record.textSize = textSource.sum(-1);
+    }
     out.textLength = text.size(1);
     out.hidden = torch::cat({text, image}, 1);                                                        // [B, T'+I', C]
     if (reference) imageMask = torch::ones({b, image.size(1)}, textMask.options());

@@ -73,6 +73,7 @@ struct PumerLayerInput {
                                 // (MeanHead / FirstHead only)
     torch::Tensor imageSource;  // [B, I, I0] provenance (undefined = identity of this layer's image tokens)
     torch::Tensor textSource;   // [B, T, T0] provenance (undefined = identity)
+    bool recordProvenance = true;  // false: the record's sources and sizes stay undefined (no trace wanted)
 };
 
 // What one reducer call did. Positions are in the layer-input order unless stated.
