@@ -24,7 +24,7 @@ const QColor kReference{150, 150, 160};
 QCustomPlot* makePlot(QWidget* parent, const QString& xLabel, const QString& yLabel)
 {
     auto* plot = new QCustomPlot(parent);
-    plot->setMinimumHeight(120);
+    plot->setMinimumHeight(70);
     plot->setNoAntialiasingOnDrag(true);
     plot->legend->setVisible(true);
     QFont legendFont = plot->font();
@@ -54,6 +54,19 @@ MemoryChart::MemoryChart(QWidget* parent) : QWidget(parent)
     layout->setContentsMargins(0, 0, 0, 0);
     m_runsPlot = makePlot(this, tr("run"), tr("MiB"));
     m_layersPlot = makePlot(this, tr("layer"), tr("activation peak, MiB"));
+    // The runs' legend below the plot (the bars fill its width); the layers' in the empty lower left
+    // (peaks fall after each reducer).
+    auto* legendRow = new QCPLayoutGrid;
+    m_runsPlot->plotLayout()->addElement(1, 0, legendRow);
+    legendRow->addElement(0, 0, m_runsPlot->legend);
+    m_runsPlot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    m_runsPlot->legend->setWrap(2);  // two columns: the chart must not widen the window
+    m_runsPlot->plotLayout()->setRowStretchFactor(1, 0.001);
+    m_layersPlot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignLeft);
+    auto layerTicks = QSharedPointer<QCPAxisTickerFixed>::create();
+    layerTicks->setTickStep(1.0);
+    layerTicks->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    m_layersPlot->xAxis->setTicker(layerTicks);
     m_runsPlot->setToolTip(QString());
     layout->addWidget(m_runsPlot, 1);
     layout->addWidget(m_layersPlot, 1);
