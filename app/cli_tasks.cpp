@@ -24,10 +24,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "eval/sweep_table.h"
+#include "tasks/eval/sweep_table.h"
 #include "viz/image_io.h"
-#include "viz/shapes_eval.h"
-#include "viz/shapes_task.h"
+#include "tasks/shapes/shapes_eval.h"
+#include "tasks/shapes/shapes_task.h"
 #include "viz/sweep_chart.h"
 
 namespace tokenscope::cli {

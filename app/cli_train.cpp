@@ -16,7 +16,7 @@
 #include "common/error.h"
 #include "train/vilt_trainer.h"
 #ifdef TOKENSCOPE_HAS_TASKS
-#include "viz/shapes_task.h"
+#include "tasks/shapes/shapes_task.h"
 #endif
 
 namespace tokenscope::cli {

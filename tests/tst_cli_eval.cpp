@@ -20,10 +20,10 @@
 #include "checkpoint/checkpoint.h"
 #include "engine/engine.h"
 #include "support/cli_process.h"
-#include "eval/sweep_table.h"
+#include "tasks/eval/sweep_table.h"
 #include "support/shapes_model.h"
-#include "viz/shapes_eval.h"
-#include "viz/shapes_task.h"
+#include "tasks/shapes/shapes_eval.h"
+#include "tasks/shapes/shapes_task.h"
 
 using namespace tokenscope;
 

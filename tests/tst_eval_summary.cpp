@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "common/error.h"
-#include "eval/eval_summary.h"
-#include "eval/sweep_table.h"
+#include "tasks/eval/eval_summary.h"
+#include "tasks/eval/sweep_table.h"
 
 using namespace tokenscope;
 

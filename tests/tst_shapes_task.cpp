@@ -7,7 +7,7 @@
 #include <map>
 #include <set>
 
-#include "viz/shapes_task.h"
+#include "tasks/shapes/shapes_task.h"
 
 using namespace tokenscope;
 using namespace tokenscope::shapes;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "eval/sweep_table.h"
+#include "tasks/eval/sweep_table.h"
 #include "viz/sweep_chart.h"
 
 using namespace tokenscope;

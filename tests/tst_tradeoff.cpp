@@ -27,7 +27,7 @@
 #include "ui/resource_paths.h"
 #include "ui/run_controller.h"
 #include "ui/tradeoff_chart.h"
-#include "viz/shapes_task.h"
+#include "tasks/shapes/shapes_task.h"
 
 using namespace tokenscope;
 

@@ -8,7 +8,7 @@
 #include "common/error.h"
 #include "config/model_config.h"
 #include "ui/resource_paths.h"
-#include "viz/shapes_eval.h"
+#include "tasks/shapes/shapes_eval.h"
 
 namespace tokenscope {
 

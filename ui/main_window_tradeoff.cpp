@@ -11,12 +11,12 @@
 #include <QFileInfo>
 
 #include "engine/trace.h"
-#include "eval/sweep_table.h"
+#include "tasks/eval/sweep_table.h"
 #include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
 #include "ui/run_controller.h"
 #include "ui/tradeoff_chart.h"
-#include "viz/shapes_eval.h"
+#include "tasks/shapes/shapes_eval.h"
 
 namespace tokenscope {
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "eval/sweep_table.h"
+#include "tasks/eval/sweep_table.h"
 
 class QCustomPlot;
 class QLabel;

@@ -1,6 +1,6 @@
 #pragma once
 
-// The trade-off figure of the PuMer paper from a sweep (core/eval/sweep_table.h): accuracy
+// The trade-off figure of the PuMer paper from a sweep (tasks/eval/sweep_table.h): accuracy
 // against throughput, one coloured series per method with its points joined in knob order and its
 // strongest setting labelled, the unreduced model as a black diamond with a dashed line at its
 // accuracy, labelled axes, a legend and a title. `tokenscope-cli eval --sweep` writes it as sweep.png.
@@ -15,7 +15,7 @@
 #include <QImage>
 #include <QString>
 
-#include "eval/sweep_table.h"
+#include "tasks/eval/sweep_table.h"
 
 namespace tokenscope {
 

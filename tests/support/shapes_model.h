@@ -20,7 +20,7 @@
 #include "common/error.h"
 #include "config/model_config.h"
 #include "models/vilt.h"
-#include "viz/shapes_task.h"
+#include "tasks/shapes/shapes_task.h"
 
 namespace tokenscope::test {
 

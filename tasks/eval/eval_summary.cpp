@@ -1,4 +1,4 @@
-#include "eval/eval_summary.h"
+#include "tasks/eval/eval_summary.h"
 
 #include "common/error.h"
 

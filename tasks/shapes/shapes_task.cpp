@@ -1,4 +1,4 @@
-#include "viz/shapes_task.h"
+#include "tasks/shapes/shapes_task.h"
 
 #include <algorithm>
 #include <array>

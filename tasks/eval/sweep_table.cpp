@@ -1,4 +1,4 @@
-#include "eval/sweep_table.h"
+#include "tasks/eval/sweep_table.h"
 
 #include <algorithm>
 #include <cmath>

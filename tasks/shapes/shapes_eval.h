@@ -20,9 +20,9 @@
 #include "config/model_config.h"
 #include "engine/engine.h"
 #include "engine/trace.h"
-#include "eval/eval_summary.h"
-#include "eval/sweep_table.h"
-#include "viz/shapes_task.h"
+#include "tasks/eval/eval_summary.h"
+#include "tasks/eval/sweep_table.h"
+#include "tasks/shapes/shapes_task.h"
 
 namespace tokenscope::shapes {
 

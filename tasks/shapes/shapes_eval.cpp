@@ -1,4 +1,4 @@
-#include "viz/shapes_eval.h"
+#include "tasks/shapes/shapes_eval.h"
 
 #include <algorithm>
 #include <cmath>
