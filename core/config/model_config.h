@@ -5,9 +5,11 @@
 #include <utility>
 #include <vector>
 
+#include "config/meter_config.h"
+
 namespace tokenscope {
 
-enum class ModelFamily { Vilt, ClipVision, LlavaNext };
+enum class ModelFamily { Vilt, ClipVision, LlavaNext, Meter };
 
 // Which ViLT head a checkpoint carries (from config.json "architectures").
 enum class ViltHead { None, QuestionAnswering, ImagesAndTextClassification, ImageAndTextRetrieval };
@@ -101,6 +103,7 @@ struct ModelConfig {
     ViltConfig vilt;
     ClipVisionConfig clipVision;
     LlavaNextConfig llavaNext;
+    MeterConfig meter;  // family Meter (config/meter_config.h)
 };
 
 // Parses config.json text. A missing required key, a value of the wrong type or out of range, or
