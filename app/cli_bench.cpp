@@ -160,7 +160,7 @@ int runBench(const Arguments& args) {
                 timelines.push_back({describe(row.method) + " batch " + std::to_string(row.batch), row.timeline});
             if (json) {
                 nlohmann::json r = {{"model", summary.source}, {"device", args.value("device")}, {"dtype", args.value("dtype")},
-                                    {"method", methodName(row.method.method)}, {"settings", describe(row.method)},
+                                    {"method", row.method.method()}, {"settings", describe(row.method)},
                                     {"batch", row.batch}, {"rounds", s.perRound.size()}, {"iterations", s.iterations},
                                     {"examples_per_s", median(s.perRound)},
                                     {"examples_per_s_median", median(s.perRound)},
@@ -181,7 +181,7 @@ int runBench(const Arguments& args) {
                 continue;
             }
             std::cout << '"' << summary.source << "\"," << args.value("device") << "," << args.value("dtype") << ","
-                      << methodName(row.method.method) << ",\"" << describe(row.method) << "\"," << row.batch << ","
+                      << row.method.method() << ",\"" << describe(row.method) << "\"," << row.batch << ","
                       << s.perRound.size() << "," << s.iterations << "," << std::fixed << std::setprecision(3)
                       << median(s.perRound) << ","
                       << (s.perRound.empty() ? 0.0 : *std::min_element(s.perRound.begin(), s.perRound.end())) << ","

@@ -2,14 +2,17 @@
 
 #include "cli_common.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include <unistd.h>
 
 #include "common/error.h"
+#include "methods/method_registry.h"
 #ifdef TOKENSCOPE_HAS_IMAGEIO
 #include "viz/image_io.h"
 #endif
@@ -28,26 +31,40 @@ std::vector<OptionSpec> modelOptions() {
     };
 }
 
+// Every knob of every method, once per key (the same key in several methods shares the option:
+// --mode is PuMer's mode or HiRED's, by --method), generated from the registry.
 std::vector<OptionSpec> methodOptions() {
-    return {
-        {"method", "NAME", "none", "none, pumer, tome, smres (smaller resolution), random, uniform, dynamicvit (models with predictors)"},
-        {"preset", "NAME", "", "PuMer preset from the released checkpoints: vqav2, nlvr2, snli-ve"},
-        {"mode", "reference|fixed", "reference", "PuMer: the reference code with its quirks, or with them fixed"},
-        {"layers", "LIST", "2,5,8", "PuMer: reduction layers (0-based)"},
-        {"prune", "P", "0.1", "PuMer: fraction of image tokens pruned per reduction layer"},
-        {"merge", "R", "0.3", "PuMer: fraction of image tokens merged per reduction layer"},
-        {"merge-text", "T", "0.2", "PuMer: fraction of text tokens merged per reduction layer"},
-        {"score", "NAME", "mean-head", "PuMer: text-image score: mean-head, first-head, key, qk"},
-        {"merge-style", "NAME", "tome", "PuMer: image merge: tome, tip, diff"},
-        {"r", "N", "8", "ToMe: tokens merged per layer"},
-        {"schedule", "LIST", "", "ToMe: 'r,inflect' or one r per layer (e.g. 8,8,6,...)"},
-        {"joint", "", "", "ToMe: merge over the whole text+image sequence (default: image tokens only)"},
-        {"keep", "F", "0.54", "random, uniform, smres: fraction of image patches kept"},
-        {"resolution", "PX", "", "smres: shortest edge in pixels (default: from --keep)"},
-        {"drop-seed", "N", "0", "random: seed of the dropped patches"},
-        {"keep-ratio", "RHO", "0.7", "dynamicvit: stage i keeps int(P0 * RHO^i) of the P0 patches"},
-        {"prune-loc", "LIST", "", "dynamicvit: blocks the pruned tokens enter (default: the checkpoint's, e.g. 3,6,9)"},
+    std::string ids;
+    for (const auto& m : methodRegistry()) ids += (ids.empty() ? "" : ", ") + m.id;
+    std::vector<OptionSpec> options{
+        {"method", "NAME", "none", "token-reduction method: " + ids + " (tokenscope-cli methods lists them)"},
+        {"preset", "NAME", "", "the method's preset (PuMer: vqav2, nlvr2, snli-ve)"},
+        {"knob", "KEY=VALUE", "", "any knob of the method by its key (repeatable)", true},
     };
+    std::map<std::string, std::size_t> byKey;
+    for (const auto& m : methodRegistry()) {
+        for (const auto& k : m.knobs) {
+            for (const auto& name : [&] {
+                     std::vector<std::string> names{k.key};
+                     names.insert(names.end(), k.aliases.begin(), k.aliases.end());
+                     return names;
+                 }()) {
+                const std::string help = m.id + ": " + k.tooltip + " (default " + knobValueText(k.defaultValue) + ")";
+                const auto found = byKey.find(name);
+                if (found != byKey.end()) {
+                    options[found->second].help += "; " + help;
+                    continue;
+                }
+                byKey[name] = options.size();
+                const std::string valueName = k.kind == KnobKind::Flag      ? ""
+                                              : k.kind == KnobKind::IntList ? "LIST"
+                                              : k.kind == KnobKind::Choice  ? "WORD"
+                                                                            : "X";
+                options.push_back({name, valueName, "", help});
+            }
+        }
+    }
+    return options;
 }
 
 std::vector<int> parseIntList(const std::string& text, const std::string& option) {
@@ -83,36 +100,49 @@ double parseRatio(const Arguments& args, const std::string& name) {
 }
 
 MethodSettings methodFromArgs(const Arguments& args, const std::string& methodName) {
-    MethodSettings m = args.has("preset") ? pumerPreset(args.value("preset")) : MethodSettings{};
-    m.method = parseMethod(methodName);
-    m.mode = args.value("mode");
-    if (args.has("layers") || !args.has("preset")) m.layers = parseIntList(args.value("layers"), "layers");
-    if (args.has("prune") || !args.has("preset")) m.pruneRatio = parseRatio(args, "prune");
-    if (args.has("merge") || !args.has("preset")) m.imageMergeRatio = parseRatio(args, "merge");
-    if (args.has("merge-text") || !args.has("preset")) m.textMergeRatio = parseRatio(args, "merge-text");
-    m.score = args.value("score");
-    m.mergeStyle = args.value("merge-style");
-    m.tomeR = args.intValue("r", 0, 100000);
-    if (args.has("schedule")) {
-        const auto list = args.value("schedule");
-        const auto comma = list.find(',');
-        // "r,inflect" when the second number has a decimal point or a sign, else a per-layer list.
-        const auto second = comma == std::string::npos ? std::string() : list.substr(comma + 1);
-        if (!second.empty() && second.find(',') == std::string::npos &&
-            (second.find('.') != std::string::npos || second[0] == '-' || second[0] == '+')) {
-            m.tomeR = parseIntList(list.substr(0, comma), "schedule").at(0);
-            m.tomeInflect = std::stod(second);
-        } else {
-            m.tomeSchedule = parseIntList(list, "schedule");
+    try {
+        const auto& descriptor = methodDescriptor(methodName);
+        MethodSettings m = args.has("preset") ? presetSettings(descriptor.id, args.value("preset")) : MethodSettings(descriptor.id);
+        for (const auto& knob : descriptor.knobs) {
+            std::vector<std::string> names{knob.key};
+            names.insert(names.end(), knob.aliases.begin(), knob.aliases.end());
+            for (const auto& name : names) {
+                if (!args.has(name)) continue;
+                // ToMe's --schedule also takes "r,inflect" (the second number with a decimal point or a sign).
+                if (descriptor.id == "tome" && knob.key == "schedule") {
+                    const auto list = args.value(name);
+                    const auto comma = list.find(',');
+                    const auto second = comma == std::string::npos ? std::string() : list.substr(comma + 1);
+                    if (!second.empty() && second.find(',') == std::string::npos &&
+                        (second.find('.') != std::string::npos || second[0] == '-' || second[0] == '+')) {
+                        m.setText("r", list.substr(0, comma));
+                        m.setText("inflect", second);
+                        continue;
+                    }
+                }
+                m.setText(knob.key, knob.kind == KnobKind::Flag ? "true" : args.value(name));
+            }
         }
+        for (const auto& assignment : args.values("knob")) {
+            const auto eq = assignment.find('=');
+            if (eq == std::string::npos) throw UsageError("--knob takes KEY=VALUE, not '" + assignment + "'");
+            const auto key = assignment.substr(0, eq);
+            // With several methods (bench --method a,b) a knob applies to those that have it; a key
+            // no method has is an error.
+            if (!descriptor.knob(key)) {
+                const auto& all = methodRegistry();
+                if (std::none_of(all.begin(), all.end(), [&](const MethodDescriptor& d) { return d.knob(key) != nullptr; }))
+                    throw UsageError("--knob " + key + ": no method has a knob '" + key + "' (tokenscope-cli methods lists them)");
+                continue;
+            }
+            m.setText(key, assignment.substr(eq + 1));
+        }
+        return m;
+    } catch (const UsageError&) {
+        throw;
+    } catch (const Error& e) {
+        throw UsageError(e.what());
     }
-    m.tomeJoint = args.has("joint");
-    m.keepRatio = parseRatio(args, "keep");
-    if (args.has("resolution")) m.shortestEdge = args.intValue("resolution", 32, 4096);
-    m.seed = static_cast<uint64_t>(args.intValue("drop-seed", 0, 1 << 30));
-    m.dynamicVitKeepRatio = parseRatio(args, "keep-ratio");
-    if (args.has("prune-loc")) m.dynamicVitLocations = parseIntList(args.value("prune-loc"), "prune-loc");
-    return m;
 }
 
 std::vector<OptionSpec> withMethod(std::vector<OptionSpec> specific) {

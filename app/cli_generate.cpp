@@ -2,6 +2,7 @@
 // from an image and a prompt, or raw tensors in and out for parity with Python) and
 // `bench-generate` (TTFT, decode tokens/s, end-to-end time and memory over budgets and batches).
 
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -11,19 +12,10 @@
 #include "cli_common.h"
 #include "engine/trace_json.h"
 #include "common/error.h"
+#include "methods/method_registry.h"
 
 namespace tokenscope::cli {
 namespace {
-
-std::vector<OptionSpec> visualTokenOptions() {
-    return {
-        {"method", "NAME", "full", "visual tokens: full, hired, spatial (HiRED repository's stride baseline), random"},
-        {"budget", "F", "0.2", "fraction of the image's visual tokens kept (>= 1 keeps all)"},
-        {"alpha", "F", "0.5", "HiRED: the full image's share of the budget"},
-        {"mode", "paper|reference", "paper", "HiRED: the paper's algorithm, or hasanar1f/HiRED's code with its quirks"},
-        {"drop-seed", "N", "0", "random: seed of the kept tokens"},
-    };
-}
 
 double parseNumber(const std::string& text, const std::string& option, double minimum) {
     std::size_t used = 0;
@@ -38,18 +30,21 @@ double parseNumber(const std::string& text, const std::string& option, double mi
     return v;
 }
 
-VisualTokenSettings settingsFromArgs(const Arguments& args, bool withBudget = true) {
-    VisualTokenSettings s;
+// The method of a LLaVA command: one serving LLaVA (the old names full and spatial are aliases of
+// none and uniform); random and uniform keep 0.2 of the tokens unless --budget / --keep says otherwise
+// (the HiRED repository's default budget).
+MethodSettings llavaMethodFromArgs(const Arguments& args, const std::string& name) {
+    const MethodDescriptor* descriptor = nullptr;
     try {
-        s.method = parseLlavaMethod(args.value("method"));
-        s.mode = parseHiredMode(args.value("mode"));
-    } catch (const Error& e) {
-        throw UsageError(e.what());
+        descriptor = &methodDescriptor(name);
+    } catch (const Error&) {
     }
-    if (withBudget) s.budget = parseNumber(args.value("budget"), "budget", 0.0);
-    s.alpha = parseRatio(args, "alpha");
-    s.seed = static_cast<uint64_t>(args.intValue("drop-seed", 0, 1 << 30));
-    return s;
+    if (!descriptor || !descriptor->serves(FamilyKind::Llava))
+        throw UsageError("'" + name + "' is not a visual-token method of LLaVA-NeXT: use full, hired, spatial or random "
+                         "(registry names none, hired, uniform, random)");
+    auto method = methodFromArgs(args, descriptor->id);
+    if ((method.is("random") || method.is("uniform")) && !method.isSet("keep")) method.set("keep", 0.2);
+    return method;
 }
 
 std::string mib(int64_t bytes) {
@@ -67,7 +62,7 @@ nlohmann::json recordJson(const ImageReductionRecord& r) {
                               {"cls_attention_initial", p.clsAttentionInitial},
                               {"cls_attention_final", p.clsAttentionFinal}});
     }
-    return {{"settings", describe(r.settings)}, {"image_hw", {r.imageHeight, r.imageWidth}},
+    return {{"settings", describe(r.method)}, {"image_hw", {r.imageHeight, r.imageWidth}},
             {"grid", {r.gridRows, r.gridColumns}}, {"tokens_per_side", r.patchGrid}, {"tile_px", r.tileSize},
             {"total_budget", r.totalBudget}, {"full_image_budget", r.fullImageBudget}, {"tiles_budget", r.tilesBudget},
             {"flagged_tokens", r.flaggedTokens}, {"tokens_unreduced", r.tokensUnreduced},
@@ -77,7 +72,7 @@ nlohmann::json recordJson(const ImageReductionRecord& r) {
 int runGenerateFile(const Arguments& args, Engine& engine) {
     if (args.has("image") || args.has("prompt")) throw UsageError("--inputs takes no --image / --prompt");
     engine.generateFile(args.require("inputs"), args.require("out"), args.intValue("max-new-tokens", 1, 1 << 20),
-                        settingsFromArgs(args));
+                        llavaMethodFromArgs(args, args.value("method")));
     std::cerr << "wrote " << args.value("out") << "\n";
     return 0;
 }
@@ -93,12 +88,7 @@ int runGenerate(const Arguments& args) {
     request.image = readImage(args.value("image"));
     request.prompt = args.value("prompt");
     request.rawPrompt = args.has("raw-prompt");
-    const auto settings = settingsFromArgs(args);
-    request.method = settings.method;
-    request.budget = settings.budget;
-    request.alpha = settings.alpha;
-    request.mode = settings.mode;
-    request.seed = settings.seed;
+    request.method = llavaMethodFromArgs(args, args.value("method"));
     request.maxNewTokens = args.intValue("max-new-tokens", 1, 1 << 20);
     const bool json = args.has("json");
     request.attentionMaps = json;
@@ -132,7 +122,7 @@ int runGenerate(const Arguments& args) {
         return 0;
     }
     std::cout << "\n\n";
-    std::cout << "visual tokens  " << r.tokensKept << " kept of " << r.tokensUnreduced << " (" << describe(r.settings);
+    std::cout << "visual tokens  " << r.tokensKept << " kept of " << r.tokensUnreduced << " (" << describe(r.method);
     if (r.settings.method != LlavaMethod::Full && r.settings.budget < 1.0)
         std::cout << "; budget " << r.totalBudget << ", selected " << r.tokensSelected;
     std::cout << "), " << result.promptTokens << " prompt tokens in all\n";
@@ -157,18 +147,21 @@ int runBenchGenerate(const Arguments& args) {
     const bool json = args.value("format") == "json";
     if (!json && args.value("format") != "csv") throw UsageError("--format must be csv or json");
     const auto batches = parseIntList(args.value("batch"), "batch");
-    auto base = settingsFromArgs(args, false);
-    if (base.method == LlavaMethod::Full) base.method = LlavaMethod::Hired;  // "full" is a budget entry here
-    std::vector<VisualTokenSettings> settings;
+    // "full" is a budget entry here; the other budgets go to --method's budget (hired) or keep.
+    auto name = args.value("method");
+    if (methodDescriptor(name).id == "none") name = "hired";
+    const auto base = llavaMethodFromArgs(args, name);
+    const std::string budgetKnob = base.is("hired") ? "budget" : "keep";
+    std::vector<MethodSettings> settings;
     std::stringstream list(args.value("budgets"));
     for (std::string item; std::getline(list, item, ',');) {
-        auto s = base;
         if (item == "full") {
-            s.method = LlavaMethod::Full;
-            s.budget = 1.0;
-        } else {
-            s.budget = parseNumber(item, "budgets", 0.0);
+            settings.push_back(MethodSettings("none"));
+            continue;
         }
+        auto s = base;
+        const double budget = parseNumber(item, "budgets", 0.0);
+        s.set(budgetKnob, std::min(budget, 1.0));
         settings.push_back(s);
     }
     const auto size = args.value("image-size");
@@ -185,7 +178,7 @@ int runBenchGenerate(const Arguments& args) {
     for (const auto& s : settings) {
         for (int batch : batches) {
             GenerationBenchRequest request;
-            request.settings = s;
+            request.method = s;
             request.batch = batch;
             request.imageHeight = height.at(0);
             request.imageWidth = width.at(0);
@@ -232,7 +225,10 @@ std::vector<Command> generationCommands() {
                                       {"json", "", "", "print one JSON object (answer, per-tile record with attention maps, timings, memory)"},
                                       {"inputs", "FILE", "", "raw tensors: input_ids, attention_mask, position_ids, pixel_values, image_sizes"},
                                       {"out", "FILE", "", "with --inputs: write logits [B, T, V] and generated_new_tokens [B, N]"}});
-    for (const auto& o : visualTokenOptions()) generateOptions.push_back(o);
+    for (auto o : methodOptions()) {
+        if (o.name == "method") o.help = "visual tokens: none (full), hired, uniform (spatial, HiRED repository's stride baseline), random";
+        generateOptions.push_back(o);
+    }
     auto benchOptions = withModel({{"budgets", "LIST", "full,0.4,0.2,0.1", "budgets to measure ('full' = the unreduced model)"},
                                    {"batch", "LIST", "1,2,4", "batch sizes (one synthetic image per sequence)"},
                                    {"image-size", "HxW", "600x600", "synthetic image size (HiRED's protocol: 600x600)"},
@@ -240,12 +236,10 @@ std::vector<Command> generationCommands() {
                                    {"max-new-tokens", "N", "15", "tokens generated per sequence (no early stop)"},
                                    {"runs", "N", "3", "timed runs after one warm-up (medians reported)"},
                                    {"format", "csv|json", "csv", "output format"}});
-    for (const auto& o : visualTokenOptions()) {
-        if (o.name == "method") {
-            benchOptions.push_back({"method", "NAME", "hired", "method of the non-full budgets: hired, spatial, random"});
-        } else if (o.name != "budget") {
-            benchOptions.push_back(o);
-        }
+    for (auto o : methodOptions()) {
+        if (o.name == "method") o = {"method", "NAME", "hired", "method of the non-full budgets: hired, uniform (spatial), random"};
+        if (o.name == "budget") continue;  // --budgets
+        benchOptions.push_back(o);
     }
     return {
         {"generate", "LLaVA-NeXT: stream an answer about an image (HiRED or a baseline on the visual tokens), or run raw tensors",

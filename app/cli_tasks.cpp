@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "methods/method_registry.h"
 #include "tasks/eval/sweep_table.h"
 #include "viz/image_io.h"
 #include "tasks/shapes/shapes_eval.h"
@@ -105,7 +106,7 @@ int runSingleEval(const Arguments& args) {
     run.progress = progressLine("unreduced");
     const auto unreduced = shapes::evaluateMethod(*engine, set, MethodSettings{}, run);
     run.progress = progressLine(describe(method));
-    const auto reduced = method.method == Method::None ? unreduced : shapes::evaluateMethod(*engine, set, method, run);
+    const auto reduced = method.is("none") ? unreduced : shapes::evaluateMethod(*engine, set, method, run);
     const auto summary = shapes::summarize(set, reduced, &unreduced);
     const auto base = shapes::summarize(set, unreduced, nullptr);
     const double speedup = unreduced.examplesPerSecond > 0 ? reduced.examplesPerSecond / unreduced.examplesPerSecond : 0.0;
@@ -123,7 +124,7 @@ int runSingleEval(const Arguments& args) {
         out["examples"] = summary.examples;
         out["batch"] = options.run.batch;
         out["passes"] = options.run.passes;
-        out["method"] = methodName(method.method);
+        out["method"] = method.method();
         out["settings"] = describe(method);
         out["accuracy"] = summary.accuracy;
         out["correct"] = summary.correct;
@@ -178,8 +179,8 @@ std::vector<std::string> splitList(const std::string& text) {
 
 int runSweep(const Arguments& args) {
     const auto options = evalOptionsFrom(args);
-    std::vector<Method> methods;
-    for (const auto& name : splitList(args.value("sweep-methods"))) methods.push_back(parseMethod(name));
+    std::vector<std::string> methods;
+    for (const auto& name : splitList(args.value("sweep-methods"))) methods.push_back(methodDescriptor(name).id);
     const fs::path outDir = args.value("out");
     auto engine = openModel(args, "weights-seed");
     warnUnlessShapesModel(*engine);

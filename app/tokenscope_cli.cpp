@@ -23,6 +23,8 @@
 #include "engine/version.h"
 #include "text/bert_tokenizer.h"
 #include "engine/trace_json.h"
+#include "methods/method_json.h"
+#include "methods/method_registry.h"
 #ifdef TOKENSCOPE_HAS_IMAGEIO
 #include "viz/image_io.h"
 #endif
@@ -174,6 +176,57 @@ int runTokenize(const Arguments& args) {
     return 0;
 }
 
+int runMethods(const Arguments& args) {
+    const bool json = args.value("format") == "json";
+    if (!json && args.value("format") != "text") throw UsageError("--format must be text or json");
+    std::vector<const MethodDescriptor*> shown;
+    if (args.has("method")) {
+        shown.push_back(&methodDescriptor(args.value("method")));
+    } else {
+        for (const auto& m : methodRegistry()) shown.push_back(&m);
+    }
+    if (json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto* m : shown) out.push_back(methodDescriptorToJson(*m));
+        std::cout << (args.has("method") ? out.front() : out).dump(2) << "\n";
+        return 0;
+    }
+    for (const auto* m : shown) {
+        std::string families;
+        for (auto family : {FamilyKind::Vilt, FamilyKind::Llava, FamilyKind::Meter}) {
+            if (m->serves(family)) families += (families.empty() ? "" : ", ") + std::string(familyKindName(family));
+        }
+        std::cout << m->id << "  " << m->name << "   [hook " << methodHookName(m->hook) << "; " << families << "]\n    "
+                  << m->summary << "\n";
+        if (!m->aliases.empty()) {
+            std::cout << "    aliases:";
+            for (const auto& a : m->aliases) std::cout << " " << a;
+            std::cout << "\n";
+        }
+        for (const auto& k : m->knobs) {
+            std::cout << "    --" << std::left << std::setw(12) << k.key << std::right << " " << knobKindName(k.kind);
+            if (k.kind == KnobKind::Choice) {
+                std::cout << " {";
+                for (std::size_t i = 0; i < k.choices.size(); ++i) std::cout << (i ? "|" : "") << k.choices[i];
+                std::cout << "}";
+            } else if (k.kind == KnobKind::Number) {
+                std::cout << " [" << k.minimum << ", " << k.maximum << "]";
+            } else if (k.kind != KnobKind::Flag) {
+                std::cout << " [" << static_cast<long long>(k.minimum) << ", " << static_cast<long long>(k.maximum) << "]";
+            }
+            std::cout << " default " << (knobValueText(k.defaultValue).empty() ? "(none)" : knobValueText(k.defaultValue))
+                      << "  " << k.tooltip << "\n";
+        }
+        for (const auto& p : m->presets) {
+            std::cout << "    preset " << p.name << ":";
+            for (const auto& [key, value] : p.values) std::cout << " " << key << "=" << knobValueText(value);
+            std::cout << "\n";
+        }
+        std::cout << "\n";
+    }
+    return 0;
+}
+
 std::vector<Command> commands() {
     std::vector<Command> all{
         {"answer", "answer a question about an image (VQA), or a statement about two images (NLVR2)",
@@ -196,6 +249,9 @@ std::vector<Command> commands() {
         {"preprocess", "write pixel_values and pixel_mask as the model's image processor makes them",
          withModel({{"image", "FILE", "", "image file; repeat for a batch", true}, {"out", "FILE", "", "safetensors to write"}}),
          runPreprocess},
+        {"methods", "list the token-reduction methods: id, hook, model families, knobs with kind, range and default, presets",
+         {{"format", "text|json", "text", "output format"}, {"method", "NAME", "", "only this method"}},
+         runMethods},
         {"tokenize", "print the token ids of a text (--tokens: the word pieces)",
          {{"model", "DIR", "", "model folder with vocab.txt"},
           {"vocab", "FILE", "", "a WordPiece vocab.txt"},

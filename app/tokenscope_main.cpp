@@ -13,6 +13,7 @@
 #include <cstdio>
 
 #include "common/error.h"
+#include "methods/method_registry.h"
 #include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
 #include "ui/llava_controls.h"
@@ -62,8 +63,7 @@ int main(int argc, char** argv)
     parser.process(app);
 
     MainWindowOptions options;
-    VisualTokenSettings llavaSettings;
-    llavaSettings.method = LlavaMethod::Hired;
+    MethodSettings llavaSettings("hired");
     const QString screenshot = parser.value(screenshotOption);
     options.usesSettings = screenshot.isEmpty();
     options.model.folder = parser.value(modelOption);
@@ -73,26 +73,27 @@ int main(int argc, char** argv)
     try {
         options.model.device = parseDevice(parser.value(deviceOption).toStdString());
         if (parser.isSet(methodOption)) {
-            const Method method = parseMethod(parser.value(methodOption).toStdString());
-            if (method != Method::Pumer) {  // pumer: the window's default, the VQAv2 preset at the model's depth
-                MethodSettings settings;
-                settings.method = method;
+            MethodSettings settings(parser.value(methodOption).toStdString());
+            if (!settings.is("pumer"))  // pumer: the window's default, the VQAv2 preset at the model's depth
                 options.method = settings;
-            }
         }
-        if (parser.isSet(llavaMethodOption))
-            llavaSettings.method = parseLlavaMethod(parser.value(llavaMethodOption).toStdString());
-        if (parser.isSet(hiredModeOption))
-            llavaSettings.mode = parseHiredMode(parser.value(hiredModeOption).toStdString());
+        // LLaVA-NeXT: the method (old names full / spatial are none / uniform) and its knobs.
+        llavaSettings = MethodSettings(parser.isSet(llavaMethodOption) ? parser.value(llavaMethodOption).toStdString() : "hired");
+        if (!methodDescriptor(llavaSettings.method()).serves(FamilyKind::Llava))
+            throw Error("--llava-method takes full, hired, spatial or random");
         bool isNumber = true;
-        if (parser.isSet(budgetOption))
-            llavaSettings.budget = parser.value(budgetOption).toDouble(&isNumber);
-        if (isNumber && parser.isSet(alphaOption))
-            llavaSettings.alpha = parser.value(alphaOption).toDouble(&isNumber);
+        const double budget = parser.isSet(budgetOption) ? parser.value(budgetOption).toDouble(&isNumber) : 0.2;
+        const double alpha = parser.isSet(alphaOption) ? parser.value(alphaOption).toDouble(&isNumber) : 0.5;
         if (parser.isSet(llavaShowOption) && !QStringList{"kept", "attention0", "attention"}.contains(parser.value(llavaShowOption)))
             throw Error("--llava-show takes kept, attention0 or attention");
-        if (!isNumber || llavaSettings.budget < 0.05 || llavaSettings.budget > 1 || llavaSettings.alpha < 0 || llavaSettings.alpha > 1)
+        if (!isNumber || budget < 0.05 || budget > 1 || alpha < 0 || alpha > 1)
             throw Error("--budget must lie in 0.05..1 and --alpha in 0..1");
+        if (llavaSettings.is("hired")) {
+            llavaSettings.set("budget", budget).set("alpha", alpha);
+            if (parser.isSet(hiredModeOption)) llavaSettings.setText("mode", parser.value(hiredModeOption).toStdString());
+        } else if (!llavaSettings.is("none")) {
+            llavaSettings.set("keep", budget);
+        }
     } catch (const Error& error) {
         std::fprintf(stderr, "tokenscope: %s\n", error.what());
         return 2;

@@ -131,8 +131,8 @@ void waitMs(int milliseconds)
 
 bool showsSettings(const MainWindow& window, const MethodSettings& settings)
 {
-    return window.hasResult() && window.outcome().result->method.pruneRatio == settings.pruneRatio &&
-           window.outcome().result->method.imageMergeRatio == settings.imageMergeRatio &&
+    return window.hasResult() && window.outcome().result->method.number("prune") == settings.number("prune") &&
+           window.outcome().result->method.number("merge") == settings.number("merge") &&
            !window.controller()->isRunning();
 }
 

@@ -218,7 +218,7 @@ private slots:
                 labels.push_back(label);
                 return shapes::EvalProgress{};
             };
-            return shapes::runSweep(*engine, set, options, {Method::Tome, Method::RandomDrop}, callbacks);
+            return shapes::runSweep(*engine, set, options, {"tome", "random"}, callbacks);
         };
         std::vector<std::string> once, twice;
         const auto oneRound = sweep(1, once);

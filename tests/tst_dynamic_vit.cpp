@@ -23,7 +23,7 @@
 #include "config/model_config.h"
 #include "engine/engine.h"
 #include "engine/trace_builder.h"
-#include "engine/vilt_methods.h"
+#include "methods/reduction_plan.h"
 #include "models/dynamic_vit.h"
 #include "models/vilt.h"
 #include "support/tensor_compare.h"
@@ -86,19 +86,20 @@ ViltInputs smallInputs() {
     return x;
 }
 
-ViltReduction dynamicVit(double keepRatio, bool training = false) {
-    ViltReduction r;
-    r.method = ReductionMethod::DynamicVit;
-    r.dynamicVit.locations = kLocations;
-    r.dynamicVit.keepRatio = keepRatio;
-    r.dynamicVit.training = training;
-    return r;
+ReductionPlan dynamicVit(double keepRatio, bool training = false) {
+    ReductionPlan plan;
+    DynamicVitSettings d;
+    d.locations = kLocations;
+    d.keepRatio = keepRatio;
+    d.training = training;
+    plan.dynamicVit = d;
+    return plan;
 }
 
-ViltOutputs run(Vilt& model, const std::optional<ViltReduction>& reduction) {
+ViltOutputs run(Vilt& model, const std::optional<ReductionPlan>& reduction) {
     ViltForwardOptions options;
     options.keepHiddenStates = true;
-    options.reduction = reduction;
+    options.plan = reduction ? &*reduction : nullptr;
     return model->forward(smallInputs(), options);
 }
 
@@ -328,8 +329,8 @@ private slots:
         RunRequest request;
         request.image = noiseImage(128, 1);
         request.question = "what colour is the circle ?";
-        request.method.method = Method::DynamicVit;
-        request.method.dynamicVitKeepRatio = 0.7;
+        request.method = MethodSettings("dynamicvit");
+        request.method.set("keep-ratio", 0.7);
         const auto result = engine->run(request);
         QCOMPARE(result.trace.layers.size(), std::size_t(kLayers));
         const std::vector<int> expectedTokens{65, 65, 65, 45, 45, 45, 32, 32, 32, 22, 22, 22};  // 1 + int(64 · 0.7^i)
@@ -342,12 +343,12 @@ private slots:
         QVERIFY(checkpoint.contains("dynamicvit.predictors.2.out_conv.4.weight"));
 
         // Other locations of the same count are accepted; another count is not.
-        request.method.dynamicVitLocations = {2, 4, 8};
+        request.method.set("prune-loc", std::vector<int>{2, 4, 8});
         const auto moved = engine->run(request);
         QVERIFY(moved.trace.layers[2].reduced && moved.trace.layers[8].reduced && !moved.trace.layers[3].reduced);
-        request.method.dynamicVitLocations = {3, 6};
+        request.method.set("prune-loc", std::vector<int>{3, 6});
         QVERIFY_THROWS_EXCEPTION(Error, engine->run(request));
-        request.method.dynamicVitLocations.clear();
+        request.method.set("prune-loc", std::vector<int>{});
 
         // No predictors: a clear error naming the way to train them.
         auto plainModel = randomModel(smallConfig(false), 4);
@@ -394,13 +395,13 @@ private slots:
         }
         QCOMPARE(defaultDynamicVitLocations(12), kLocations);
         QCOMPARE(defaultDynamicVitLocations(4), (std::vector<int>{1, 2, 3}));
-        QCOMPARE(parseMethod("dynamicvit"), Method::DynamicVit);
-        MethodSettings s;
-        s.method = Method::DynamicVit;
-        s.dynamicVitKeepRatio = 0.5;
+        QCOMPARE(methodDescriptor("dynamicvit").id, std::string("dynamicvit"));
+        MethodSettings s("dynamicvit");
+        s.set("keep-ratio", 0.5);
         QCOMPARE(describe(s), std::string("dynamicvit rho 0.5"));
-        s.dynamicVitKeepRatio = 0.0;
-        QVERIFY_THROWS_EXCEPTION(Error, viltReductionFor(s, smallConfig(true)));
+        QVERIFY_THROWS_EXCEPTION(Error, s.set("keep-ratio", 0.0));
+        // Without predictors the plan is refused, saying how to train them.
+        QVERIFY_THROWS_EXCEPTION(Error, makePlan(s, viltPlanContext(smallConfig(false))));
     }
 
     // Training forward: no token removed, one keep fraction per stage in [0, 1] and non-increasing;
@@ -413,7 +414,8 @@ private slots:
             for (auto& p : model->parameters())
                 if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
             ViltForwardOptions options;
-            options.reduction = dynamicVit(0.7, true);
+            const auto plan = dynamicVit(0.7, true);
+            options.plan = &plan;
             const auto out = model->forward(smallInputs(), options);
             const auto& e = out.images.at(0);
             QVERIFY(e.reductions.empty());
@@ -468,7 +470,8 @@ private slots:
         const auto inputs = smallInputs();
         for (int step = 0; step < 40; ++step) {
             ViltForwardOptions options;
-            options.reduction = dynamicVit(kTarget, true);
+            const auto plan = dynamicVit(kTarget, true);
+            options.plan = &plan;
             const auto out = model->forward(inputs, options);
             const auto loss = dynamicVitRatioLoss(out.images.at(0).keepFractions, kTarget);
             optimizer.zero_grad();
@@ -510,8 +513,8 @@ private slots:
 
         TrainOptions o;
         o.modelDir = dir.string();
-        o.method.method = Method::DynamicVit;
-        o.method.dynamicVitKeepRatio = 0.7;
+        o.method = MethodSettings("dynamicvit");
+        o.method.set("keep-ratio", 0.7);
         o.trainPredictorOnly = true;
         o.batchSize = 4;
         o.steps = 3;
@@ -564,12 +567,12 @@ private slots:
         RunRequest request;
         request.image = noiseImage(128, 9);
         request.question = "what colour is the circle ?";
-        request.method.method = Method::DynamicVit;
+        request.method = MethodSettings("dynamicvit");
         const auto result = engine->run(request);
         QCOMPARE(result.trace.layers.at(1).imageTokens, 1 + 44);
 
         // Freezing the backbone is a DynamicViT option only.
-        o.method.method = Method::None;
+        o.method = MethodSettings();
         QVERIFY_THROWS_EXCEPTION(Error, trainVilt(o));
     }
 };

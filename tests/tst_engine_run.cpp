@@ -96,15 +96,16 @@ private slots:
     void pumerCountsFollowTheFormulas() {
         QFETCH(QString, mode);
         QFETCH(QString, preset);
-        auto method = pumerPreset(preset.toStdString());
-        method.mode = mode.toStdString();
+        auto method = presetSettings("pumer", preset.toStdString());
+        method.set("mode", mode.toStdString());
         const auto run = m_engine->run({m_image, m_question, method, 5, true});
         const auto& layers = run.trace.layers;
         PumerConfig config;
-        config.mode = method.mode == "fixed" ? ReductionMode::Fixed : ReductionMode::Reference;
+        config.mode = method.choice("mode") == "fixed" ? ReductionMode::Fixed : ReductionMode::Reference;
         int64_t image = 145, text = static_cast<int64_t>(run.trace.textTokens.size());
         for (const auto& layer : layers) {
-            const bool reduces = std::find(method.layers.begin(), method.layers.end(), layer.layer) != method.layers.end();
+            const auto reducing = method.intList("layers");
+            const bool reduces = std::find(reducing.begin(), reducing.end(), layer.layer) != reducing.end();
             QCOMPARE(layer.reduced, reduces);
             QCOMPARE(layer.imageTokensIn, static_cast<int>(image));
             if (reduces) {
@@ -118,14 +119,13 @@ private slots:
         QVERIFY(layers.back().imageTokens < 40);  // 145 -> 87 -> 52 -> 31 for VQAv2
         checkConsistency(run.trace);
         // Scores exist at reduction layers only.
-        QVERIFY(!layers[method.layers.front()].imageScore.empty());
+        QVERIFY(!layers[method.intList("layers").front()].imageScore.empty());
         QVERIFY(layers[0].imageScore.empty());
     }
 
     void zeroRatiosChangeNothing() {
-        auto method = pumerPreset("vqav2");
-        method.mode = "fixed";
-        method.pruneRatio = method.imageMergeRatio = method.textMergeRatio = 0.0;
+        auto method = presetSettings("pumer", "vqav2");
+        method.set("mode", std::string("fixed")).set("prune", 0.0).set("merge", 0.0).set("merge-text", 0.0);
         const auto reduced = m_engine->run({m_image, m_question, method, 5, false});
         const auto plain = m_engine->run({m_image, m_question, MethodSettings{}, 5, false});
         for (std::size_t i = 0; i < plain.answers.size(); ++i) {
@@ -135,16 +135,15 @@ private slots:
     }
 
     void smallerResolutionHasFewerPatches() {
-        MethodSettings method;
-        method.method = Method::SmallerResolution;
-        method.keepRatio = 0.25;
+        MethodSettings method("smres");
+        method.set("keep", 0.25);
         const auto run = m_engine->run({m_image, m_question, method, 5, true});
         QCOMPARE(run.trace.resizedHeight, 192);
         QCOMPARE(run.trace.patchCell.size(), std::size_t(6 * 6 + 1));
     }
 
     void traceJsonCarriesTheTrace() {
-        const auto run = m_engine->run({m_image, m_question, pumerPreset("vqav2"), 3, true});
+        const auto run = m_engine->run({m_image, m_question, presetSettings("pumer", "vqav2"), 3, true});
         QTemporaryDir dir;
         const auto path = dir.filePath("trace.json").toStdString();
         writeTraceJson(path, "m", m_question, run, nullptr);
@@ -159,8 +158,8 @@ private slots:
     }
 
     void badSettingsAreClearErrors() {
-        auto method = pumerPreset("vqav2");
-        method.layers = {2, 15};
+        auto method = presetSettings("pumer", "vqav2");
+        method.set("layers", std::vector<int>{2, 15});
         try {
             m_engine->run({m_image, m_question, method, 5, false});
             QFAIL("no error");

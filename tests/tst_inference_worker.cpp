@@ -53,12 +53,12 @@ private:
     ModelSummary m_summary;
 };
 
-RunJob job(const std::string& question, quint64 inputId, Method method = Method::Pumer)
+RunJob job(const std::string& question, quint64 inputId, const std::string& method = "pumer")
 {
     RunJob result;
     result.inputId = inputId;
     result.request.question = question;
-    result.request.method.method = method;
+    result.request.method = MethodSettings(method);
     result.request.image.width = result.request.image.height = 1;
     result.request.image.pixels = {0, 0, 0};
     return result;
@@ -111,11 +111,11 @@ private Q_SLOTS:
         QVERIFY(finished.wait(5000));
         const auto outcome = finished.takeFirst().at(0).value<RunOutcome>();
         QVERIFY(outcome.result && outcome.baseline);
-        QCOMPARE(outcome.result->method.method, Method::Pumer);
-        QCOMPARE(outcome.baseline->method.method, Method::None);
+        QCOMPARE(outcome.result->method.method(), std::string("pumer"));
+        QCOMPARE(outcome.baseline->method.method(), std::string("none"));
         QCOMPARE(m_counters->started.load(), 2);
         // Same input, other knobs: the baseline is reused.
-        m_controller->requestRun(job("q", 1, Method::Tome));
+        m_controller->requestRun(job("q", 1, "tome"));
         QVERIFY(finished.wait(5000));
         QCOMPARE(m_counters->started.load(), 3);
         QVERIFY(finished.takeFirst().at(0).value<RunOutcome>().baseline);
@@ -173,7 +173,7 @@ private Q_SLOTS:
         QSignalSpy failed(worker, &InferenceWorker::runFailed);
         QMetaObject::invokeMethod(worker, "loadModel", Qt::QueuedConnection, Q_ARG(tokenscope::ModelSource, ModelSource{}));
         QVERIFY(loaded.wait(5000));
-        RunJob request = job("q", 1, Method::None);
+        RunJob request = job("q", 1, "none");
         request.id = 7;
         QMetaObject::invokeMethod(worker, "runJob", Qt::QueuedConnection, Q_ARG(tokenscope::RunJob, request));
         QTest::qWait(30);

@@ -67,11 +67,11 @@ public:
         onToken("Hel", 10);
         throw Error("out of memory during generation (tried to allocate 20.00 GiB); try a smaller budget");
     }
-    ImageReductionRecord selectVisualTokens(const ImageU8& image, const VisualTokenSettings& settings,
+    ImageReductionRecord selectVisualTokens(const ImageU8& image, const MethodSettings& settings,
                                             const std::atomic<bool>*) override
     {
         ImageReductionRecord record;
-        record.settings = settings;
+        record.method = settings;
         record.imageWidth = image.width;
         record.imageHeight = image.height;
         record.patchGrid = 2;
@@ -127,10 +127,8 @@ private Q_SLOTS:
 
     void generateStreamsTheAnswer()
     {
-        VisualTokenSettings settings;
-        settings.method = LlavaMethod::Hired;
-        settings.budget = 0.2;
-        settings.alpha = 0.5;
+        MethodSettings settings("hired");
+        settings.set("budget", 0.2).set("alpha", 0.5);
         knobs()->setSettings(settings);
         knobs()->setMaxNewTokens(24);
         QSignalSpy pieces(view()->controller(), &LlavaController::tokenStreamed);

@@ -63,7 +63,7 @@ private Q_SLOTS:
         m_window->controls()->pruneRatioSlider()->slider()->setValue(12);  // p = 0.6
         QVERIFY(waitForResult(shown));
         QVERIFY(started.size() >= 1);
-        QCOMPARE(m_window->outcome().result->method.pruneRatio, 0.6);
+        QCOMPARE(m_window->outcome().result->method.number("prune"), 0.6);
         const int index = m_window->shownLayerIndex();
         const LayerTrace& layer = trace().layers[size_t(index)];
         QVERIFY2(trace().layers.back().imageTokens < before, "a larger prune ratio keeps fewer image tokens");

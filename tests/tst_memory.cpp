@@ -166,8 +166,8 @@ private slots:
 
     void layersAfterTheReducerHoldLess() {
         auto engine = smallVilt();
-        MethodSettings pumer = pumerPreset("vqav2");
-        pumer.layers = {1};
+        MethodSettings pumer = presetSettings("pumer", "vqav2");
+        pumer.set("layers", std::vector<int>{1});
         const auto none = measure(*engine, MethodSettings{}, MemoryProtocol::Inference);
         const auto reduced = measure(*engine, pumer, MemoryProtocol::Inference);
         for (const auto* row : {&none, &reduced}) {

@@ -29,6 +29,20 @@ Q_DECLARE_METATYPE(std::string)
 Q_DECLARE_METATYPE(std::vector<int64_t>)
 
 namespace {
+
+// A plan running PuMer with `config` in `layers` (and its attention numerics in every layer), as the
+// method's plan builder makes it.
+ReductionPlan pumerPlan(const PumerConfig& config, const std::vector<int>& layers) {
+    ReductionPlan plan;
+    plan.numerics = config.mode;
+    for (int l : layers) {
+        LayerStep step;
+        step.op = LayerStep::Op::Pumer;
+        step.pumer = config;
+        plan.steps[{Stage::Fusion, l}] = step;
+    }
+    return plan;
+}
 constexpr double kFunctionAtol = 1e-5;
 constexpr double kBlockAtol = 1e-4;
 
@@ -199,14 +213,15 @@ private slots:
         auto model = loadFixtureVilt();
         ViltForwardOptions options;
         options.keepAttentions = options.keepHiddenStates = true;
-        ViltReduction reduction;
-        reduction.pumer = configFromKwargs(run.at("kwargs"), ReductionMode::Reference);
+        auto config = configFromKwargs(run.at("kwargs"), ReductionMode::Reference);
+        std::vector<int> layers;
         if (run.at("reduce_layers").is_null()) {
-            reduction.pumer.pruneRatio = reduction.pumer.mergeRatio = reduction.pumer.textMergeRatio = 0.0;
+            config.pruneRatio = config.mergeRatio = config.textMergeRatio = 0.0;
         } else {
-            reduction.layers = run.at("reduce_layers").get<std::vector<int>>();
+            layers = run.at("reduce_layers").get<std::vector<int>>();
         }
-        options.reduction = reduction;
+        const auto plan = pumerPlan(config, layers);
+        options.plan = &plan;
         const auto out = model->forward(fixtureViltInputs(), options);
         const auto& e = out.images.at(0);
         QVERIFY(allClose(out.logits, expected.at(name + ".logits"), kBlockAtol, "logits"));
@@ -234,14 +249,16 @@ private slots:
         const auto inputs = fixtureViltInputs();
         const auto plain = model->forward(inputs);
         ViltForwardOptions options;
-        ViltReduction reduction;
-        reduction.layers = {0, 1};
-        reduction.pumer.pruneRatio = reduction.pumer.mergeRatio = reduction.pumer.textMergeRatio = 0.0;
-        reduction.pumer.mode = ReductionMode::Fixed;
-        options.reduction = reduction;
+        PumerConfig config;
+        config.pruneRatio = config.mergeRatio = config.textMergeRatio = 0.0;
+        config.mode = ReductionMode::Fixed;
+        const auto fixedPlan = pumerPlan(config, {0, 1});
+        options.plan = &fixedPlan;
         const auto fixed = model->forward(inputs, options);
         QVERIFY(torch::equal(fixed.logits, plain.logits));
-        options.reduction->pumer.mode = ReductionMode::Reference;
+        config.mode = ReductionMode::Reference;
+        const auto referencePlan = pumerPlan(config, {0, 1});
+        options.plan = &referencePlan;
         const auto reference = model->forward(inputs, options);
         QVERIFY(allClose(reference.logits, plain.logits, 1e-5, "reference vs plain"));
         QVERIFY(allClose(reference.logits, tensors("e2e_outputs.safetensors").at("noreduce.logits"), kBlockAtol,

@@ -92,33 +92,39 @@ Setup& setup(bool realistic) {
 
 int64_t layerCount(bool realistic) { return realistic ? kRealisticLayers : 2; }
 
-ViltReduction makeReduction(const std::string& method, bool realistic) {
-    ViltReduction r;
-    const auto layers = layerCount(realistic);
+// The plan of a method for the model of the setup, as the engine makes it (core/methods).
+ReductionPlan makeReduction(const std::string& method, bool realistic) {
+    auto config = setup(realistic).model->config();
+    MethodSettings s;
     if (method == "pumer reference" || method == "pumer fixed") {
-        r.method = ReductionMethod::Pumer;
-        r.pumer.mode = method == "pumer reference" ? ReductionMode::Reference : ReductionMode::Fixed;
-        r.layers = realistic ? std::vector<int>{2, 5, 8} : std::vector<int>{0, 1};
+        s = MethodSettings("pumer");
+        s.set("mode", std::string(method == "pumer reference" ? "reference" : "fixed"));
+        s.set("layers", realistic ? std::vector<int>{2, 5, 8} : std::vector<int>{0, 1});
     } else if (method == "tome image" || method == "tome joint") {
-        r.method = ReductionMethod::Tome;
-        r.tome.joint = method == "tome joint";
+        s = MethodSettings("tome");
+        s.set("joint", method == "tome joint");
         // The fixture's first merges pair up masked padding (no effect on the logits), so r = 4 there.
-        r.tome.schedule = tomeSchedule(layers, realistic ? 8 : 4, realistic ? -1.0 : 0.0);
+        s.set("r", int64_t{realistic ? 8 : 4}).set("inflect", realistic ? -1.0 : 0.0);
     } else if (method == "random" || method == "uniform") {
-        r.method = method == "random" ? ReductionMethod::RandomDrop : ReductionMethod::UniformDrop;
-        r.drop.keepRatio = 0.5;
-        r.drop.seed = 1234;
+        s = MethodSettings(method);
+        s.set("keep", 0.5);
+        if (method == "random") s.set("drop-seed", int64_t{1234});
     } else {
         qFatal("unknown method %s", method.c_str());
     }
-    return r;
+    return makePlan(s, viltPlanContext(config));
 }
 
-ViltOutputs run(bool realistic, const std::optional<ViltReduction>& reduction, bool keep = true) {
+// ToMe's r of every layer, as a plan holds it.
+void setTomeSchedule(ReductionPlan& plan, const std::vector<int64_t>& schedule) {
+    for (std::size_t l = 0; l < schedule.size(); ++l) plan.steps[{Stage::Fusion, static_cast<int>(l)}].tomeR = schedule[l];
+}
+
+ViltOutputs run(bool realistic, const std::optional<ReductionPlan>& reduction, bool keep = true) {
     ViltForwardOptions options;
     options.keepHiddenStates = keep;
     options.timeLayers = true;
-    options.reduction = reduction;
+    options.plan = reduction ? &*reduction : nullptr;
     return setup(realistic).model->forward(setup(realistic).inputs, options);
 }
 
@@ -263,10 +269,8 @@ private slots:
         QFETCH(bool, joint);
         QFETCH(std::vector<int64_t>, schedule);
         c10::InferenceMode guard;
-        ViltReduction reduction;
-        reduction.method = ReductionMethod::Tome;
-        reduction.tome.joint = joint;
-        reduction.tome.schedule = schedule;
+        auto reduction = makeReduction(joint ? "tome joint" : "tome image", true);
+        setTomeSchedule(reduction, schedule);
         const auto out = run(true, reduction);
         const auto& e = out.images.at(0);
         const auto textLength = e.fullAttentionMask.size(1) - e.imageTokenMask.size(1);
@@ -306,8 +310,8 @@ private slots:
         QFETCH(bool, realistic);
         c10::InferenceMode guard;
         auto reduction = makeReduction(method, realistic);
-        reduction.tome.schedule = tomeSchedule(layerCount(realistic), 0);
-        reduction.drop.keepRatio = 1.0;
+        setTomeSchedule(reduction, tomeSchedule(layerCount(realistic), 0));
+        if (reduction.embeddingDrop) reduction.embeddingDrop->keepRatio = 1.0;
         const auto plain = run(realistic, std::nullopt, false);
         const auto reduced = run(realistic, reduction, false);
         QVERIFY(torch::equal(reduced.logits, plain.logits));
@@ -326,7 +330,8 @@ private slots:
         QFETCH(std::string, method);
         c10::InferenceMode guard;
         ViltForwardOptions options;
-        options.reduction = makeReduction(method, true);
+        const auto plan = makeReduction(method, true);
+        options.plan = &plan;
         const auto with = setup(true).model->forward(setup(true).inputs, options);
         options.recordProvenance = false;
         const auto without = setup(true).model->forward(setup(true).inputs, options);
@@ -370,7 +375,7 @@ private slots:
         const auto second = run(true, reduction);
         QVERIFY(torch::equal(first.logits, second.logits));
         QVERIFY(torch::equal(first.images[0].reductions[0].record.keptIndex, second.images[0].reductions[0].record.keptIndex));
-        reduction.drop.seed = 1235;
+        reduction.embeddingDrop->seed = 1235;
         const auto other = run(true, reduction);
         for (int64_t b = 0; b < 2; ++b) QVERIFY(keptRow(other.images[0], b) != keptRow(first.images[0], b));
         QVERIFY(!torch::equal(first.logits, other.logits));
@@ -421,7 +426,8 @@ private slots:
         c10::InferenceMode guard;
         auto& s = setup(true);
         ViltForwardOptions options;
-        options.reduction = makeReduction(method, true);
+        const auto plan = makeReduction(method, true);
+        options.plan = &plan;
         const auto batched = s.model->forward(s.inputs, options);
         ViltInputs alone;
         alone.inputIds = s.inputs.inputIds.slice(0, 1, 2);

@@ -82,8 +82,8 @@ private Q_SLOTS:
         controls->imageMergeRatioSlider()->slider()->setValue(6);  // 0.30
         QVERIFY(waitForSettledResult(*m_window));
         const MethodSettings saved = controls->methodSettings();
-        QCOMPARE(saved.pruneRatio, 0.4);
-        QCOMPARE(saved.imageMergeRatio, 0.3);
+        QCOMPARE(saved.number("prune"), 0.4);
+        QCOMPARE(saved.number("merge"), 0.3);
         QVERIFY(m_window->saveSession(path));
 
         const QJsonObject json = QJsonDocument::fromJson([&] {
@@ -99,7 +99,7 @@ private Q_SLOTS:
         auto other = makeWindow();
         QVERIFY(waitForSettledResult(*other));
         QVERIFY(other->controls()->question() != QStringLiteral("How many cats are there?"));
-        QVERIFY(other->controls()->methodSettings().pruneRatio != 0.4);
+        QVERIFY(other->controls()->methodSettings().number("prune") != 0.4);
         QSignalSpy started(other->controller(), &RunController::runStarted);
         QVERIFY(other->openSession(path));
         QCOMPARE(other->controls()->question(), QStringLiteral("How many cats are there?"));
@@ -108,17 +108,17 @@ private Q_SLOTS:
         QTRY_VERIFY2_WITH_TIMEOUT(started.size() >= 1, "opening a session starts a run", 60000);
         const auto showsSessionKnobs = [&other] {
             return other->hasResult() && !other->controller()->isRunning() &&
-                   qFuzzyCompare(other->outcome().result->method.pruneRatio, 0.4);
+                   qFuzzyCompare(other->outcome().result->method.number("prune"), 0.4);
         };
         QTRY_VERIFY2_WITH_TIMEOUT(showsSessionKnobs(), "a run with the session's knobs shows its result", 60000);
         const MethodSettings restored = other->controls()->methodSettings();
-        QCOMPARE(restored.method, saved.method);
-        QCOMPARE(restored.pruneRatio, saved.pruneRatio);
-        QCOMPARE(restored.imageMergeRatio, saved.imageMergeRatio);
-        QCOMPARE(restored.textMergeRatio, saved.textMergeRatio);
-        QCOMPARE(restored.layers, saved.layers);
-        QCOMPARE(other->outcome().result->method.pruneRatio, 0.4);
-        QCOMPARE(other->outcome().result->method.imageMergeRatio, 0.3);
+        QCOMPARE(restored.method(), saved.method());
+        QCOMPARE(restored.number("prune"), saved.number("prune"));
+        QCOMPARE(restored.number("merge"), saved.number("merge"));
+        QCOMPARE(restored.number("merge-text"), saved.number("merge-text"));
+        QCOMPARE(restored.intList("layers"), saved.intList("layers"));
+        QCOMPARE(other->outcome().result->method.number("prune"), 0.4);
+        QCOMPARE(other->outcome().result->method.number("merge"), 0.3);
         QVERIFY(other->outcome().result->trace.textTokens.size() > 2);
     }
 
@@ -180,28 +180,26 @@ private Q_SLOTS:
     void dynamicVitKnobs()
     {
         ControlsPanel* controls = m_window->controls();
-        const int index = controls->methodCombo()->findData(int(Method::DynamicVit));
+        const int index = controls->methodCombo()->findData(QStringLiteral("dynamicvit"));
         QVERIFY(index >= 0);
         auto* items = qobject_cast<QStandardItemModel*>(controls->methodCombo()->model());
         QVERIFY(items);
         QVERIFY(!items->item(index)->isEnabled());
         QVERIFY(items->item(index)->toolTip().contains(QStringLiteral("--method dynamicvit")));
 
-        MethodSettings settings;
-        settings.method = Method::DynamicVit;
-        settings.dynamicVitKeepRatio = 0.55;
-        settings.dynamicVitLocations = {2, 5, 8};
-        const MethodSettings restored = methodSettingsFromJson(methodSettingsToJson(settings));
-        QCOMPARE(restored.method, Method::DynamicVit);
-        QCOMPARE(restored.dynamicVitKeepRatio, 0.55);
-        QCOMPARE(restored.dynamicVitLocations, (std::vector<int>{2, 5, 8}));
+        MethodSettings settings("dynamicvit");
+        settings.set("keep-ratio", 0.55).set("prune-loc", std::vector<int>{2, 5, 8});
+        const MethodSettings restored = methodSettingsFromQJson(methodSettingsToQJson(settings));
+        QCOMPARE(restored.method(), std::string("dynamicvit"));
+        QCOMPARE(restored.number("keep-ratio"), 0.55);
+        QCOMPARE(restored.intList("prune-loc"), (std::vector<int>{2, 5, 8}));
 
         const MethodSettings before = controls->methodSettings();
         controls->setMethodSettings(settings);  // no run: setMethodSettings does not signal
         const MethodSettings shown = controls->methodSettings();
-        QCOMPARE(shown.method, Method::DynamicVit);
-        QCOMPARE(shown.dynamicVitKeepRatio, 0.55);
-        QCOMPARE(shown.dynamicVitLocations, (std::vector<int>{2, 5, 8}));
+        QCOMPARE(shown.method(), std::string("dynamicvit"));
+        QCOMPARE(shown.number("keep-ratio"), 0.55);
+        QCOMPARE(shown.intList("prune-loc"), (std::vector<int>{2, 5, 8}));
         controls->setMethodSettings(before);
     }
 

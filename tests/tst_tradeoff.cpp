@@ -71,7 +71,7 @@ public:
         ++m_calls->evalCompleted;
         EvalOutcome outcome;
         outcome.method = job.method;
-        outcome.accuracy = job.method.pruneRatio;  // tells the jobs apart
+        outcome.accuracy = job.method.number("prune");  // tells the jobs apart
         return outcome;
     }
 
@@ -94,8 +94,8 @@ RunJob runJob()
 EvalJob evalJob(double prune)
 {
     EvalJob job;
-    job.method.method = Method::Pumer;
-    job.method.pruneRatio = prune;
+    job.method = MethodSettings("pumer");
+    job.method.set("prune", prune);
     return job;
 }
 
@@ -178,8 +178,8 @@ private Q_SLOTS:
         MainWindowOptions options;
         options.usesSettings = false;
         options.model.folder = m_model;
-        MethodSettings pumer = pumerPreset("vqav2");
-        pumer.layers = {0, 1};  // the tiny model has two layers
+        MethodSettings pumer = presetSettings("pumer", "vqav2");
+        pumer.set("layers", std::vector<int>{0, 1});  // the tiny model has two layers
         options.method = pumer;
         options.question = "What colour is the circle?";
         m_window = std::make_unique<MainWindow>(options);

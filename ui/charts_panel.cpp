@@ -138,7 +138,7 @@ void ChartsPanel::addRun(const RunResult& result, const RunResult* baseline, dou
         m_lastBaseline = *baseline;
     HistoryEntry entry;
     entry.runNumber = ++m_runCounter;
-    entry.method = QString::fromStdString(methodName(result.method.method));
+    entry.method = QString::fromStdString(result.method.method());
     entry.totalMs = totalMs > 0 ? totalMs : result.preprocessMs + result.forwardMs;
     m_history.push_back(entry);
     m_memory->addRun(QString::fromStdString(describe(result.method)), result.memory);

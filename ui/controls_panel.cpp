@@ -32,59 +32,9 @@ namespace {
 
 const char* const kBuiltinPrefix = "builtin:";
 
-enum Page { PageNone, PagePumer, PageTome, PageKeep, PageDynamicVit };
 
-Page pageOf(Method method)
-{
-    switch (method) {
-    case Method::Pumer: return PagePumer;
-    case Method::Tome: return PageTome;
-    case Method::RandomDrop:
-    case Method::UniformDrop:
-    case Method::SmallerResolution: return PageKeep;
-    case Method::DynamicVit: return PageDynamicVit;
-    case Method::None: break;
-    }
-    return PageNone;
-}
-
-QLabel* hint(const QString& text)
-{
-    auto* label = new QLabel(text);
-    label->setWordWrap(true);
-    label->setStyleSheet(QStringLiteral("color: palette(mid); font-size: 11px;"));
-    return label;
-}
 
 }  // namespace
-
-ValueSlider::ValueSlider(double minimum, double maximum, double step, int decimals, QWidget* parent)
-    : QWidget(parent), m_minimum(minimum), m_step(step), m_decimals(decimals)
-{
-    auto* layout = new QHBoxLayout(this);
-    layout->setContentsMargins(0, 0, 0, 0);
-    m_slider = new QSlider(Qt::Horizontal, this);
-    m_slider->setRange(0, int(std::lround((maximum - minimum) / step)));
-    m_label = new QLabel(this);
-    m_label->setMinimumWidth(38);
-    m_label->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
-    layout->addWidget(m_slider, 1);
-    layout->addWidget(m_label);
-    connect(m_slider, &QSlider::valueChanged, this, [this] {
-        m_label->setText(QString::number(value(), 'f', m_decimals));
-        Q_EMIT valueChanged(value());
-    });
-    m_label->setText(QString::number(value(), 'f', m_decimals));
-}
-
-double ValueSlider::value() const { return m_minimum + m_slider->value() * m_step; }
-
-void ValueSlider::setValue(double value)
-{
-    const QSignalBlocker blocker(m_slider);
-    m_slider->setValue(int(std::lround((value - m_minimum) / m_step)));
-    m_label->setText(QString::number(this->value(), 'f', m_decimals));
-}
 
 ControlsPanel::ControlsPanel(QWidget* parent) : QWidget(parent)
 {
@@ -98,7 +48,6 @@ ControlsPanel::ControlsPanel(QWidget* parent) : QWidget(parent)
     }
     layout->addStretch(1);
     setLayerCount(12);
-    updateMethodPage();
 }
 
 // ---------------------------------------------------------------------------------------- model
@@ -224,23 +173,13 @@ void ControlsPanel::setModelInfo(const ModelInfo& info)
     m_modelInfo->setToolTip(QString::fromStdString(summary.source));
     // DynamicViT only where the checkpoint carries trained predictors.
     const auto& dynamicVit = vilt.dynamicVit;
-    if (auto* items = qobject_cast<QStandardItemModel*>(m_method->model())) {
-        if (QStandardItem* item = items->item(m_method->findData(int(Method::DynamicVit)))) {
-            item->setEnabled(dynamicVit.has_value());
-            item->setToolTip(dynamicVit ? tr("DynamicViT: learned predictors drop the least useful patches in stages.")
-                                        : tr("This model has no DynamicViT predictor weights; train them with "
-                                             "tokenscope-cli train --method dynamicvit --train-predictor-only."));
-        }
-    }
+    m_methods->setMethodAvailable("dynamicvit", dynamicVit.has_value(),
+                                  tr("This model has no DynamicViT predictor weights; train them with "
+                                     "tokenscope-cli train --method dynamicvit --train-predictor-only."));
     if (dynamicVit) {
-        QStringList trained;
-        for (int l : dynamicVit->pruneLocations)
-            trained << QString::number(l);
-        m_pruneLocations->setPlaceholderText(tr("trained: %1").arg(trained.join(',')));
-        const bool wasUpdating = m_isUpdating;
-        m_isUpdating = true;
-        m_dynamicVitKeepRatio->setValue(dynamicVit->keepRatio);
-        m_isUpdating = wasUpdating;
+        MethodSettings trained("dynamicvit");
+        trained.set("keep-ratio", dynamicVit->keepRatio);
+        m_methods->setMethodDefaults(trained);
     }
     // Select the loaded model in the list.
     const QString key = info.source.folder.isEmpty() ? QString(kBuiltinPrefix) + info.source.builtinName
@@ -335,344 +274,38 @@ QWidget* ControlsPanel::buildMethodGroup()
 {
     auto* group = new QGroupBox(tr("Token reduction"), this);
     auto* layout = new QVBoxLayout(group);
-    auto* form = new QFormLayout;
-    m_method = new QComboBox(group);
-    m_method->addItem(tr("None (unreduced)"), int(Method::None));
-    m_method->addItem(tr("PuMer (prune + merge)"), int(Method::Pumer));
-    m_method->addItem(tr("ToMe (token merging)"), int(Method::Tome));
-    m_method->addItem(tr("Random drop"), int(Method::RandomDrop));
-    m_method->addItem(tr("Uniform drop"), int(Method::UniformDrop));
-    m_method->addItem(tr("Smaller resolution"), int(Method::SmallerResolution));
-    m_method->addItem(tr("DynamicViT (learned pruning)"), int(Method::DynamicVit));
-    m_method->setToolTip(tr("How the model saves work: by removing (pruning) or combining (merging) "
-                            "tokens as they pass through the layers."));
-    form->addRow(tr("Method"), m_method);
-    layout->addLayout(form);
-
-    m_pages = new QStackedWidget(group);
-    // None
-    m_pages->addWidget(hint(tr("Every token goes through every layer: the reference the other methods are compared with.")));
-
-    // PuMer
-    auto* pumer = new QWidget;
-    auto* pumerForm = new QFormLayout(pumer);
-    pumerForm->setContentsMargins(0, 0, 0, 0);
-    m_preset = new QComboBox(pumer);
-    m_preset->addItem(tr("VQAv2 (paper)"), "vqav2");
-    m_preset->addItem(tr("NLVR2 (paper)"), "nlvr2");
-    m_preset->addItem(tr("SNLI-VE (paper)"), "snli-ve");
-    m_preset->addItem(tr("custom"), QString());
-    m_preset->setToolTip(tr("Settings of the released PuMer checkpoints for each task; moving a knob makes them custom."));
-    m_mode = new QComboBox(pumer);
-    m_mode->addItem(tr("reference"), "reference");
-    m_mode->addItem(tr("fixed"), "fixed");
-    m_mode->setToolTip(tr("reference reproduces the published PuMer code including its quirks; fixed corrects them."));
-    m_pruneRatio = new ValueSlider(0.0, 0.9, 0.05, 2, pumer);
-    m_pruneRatio->setToolTip(tr("Prune ratio p: the share of image tokens thrown away at each reduction "
-                                "layer, those the text pays least attention to."));
-    m_imageMergeRatio = new ValueSlider(0.0, 0.9, 0.05, 2, pumer);
-    m_imageMergeRatio->setToolTip(tr("Image merge ratio r: the share of the remaining image tokens "
-                                     "averaged into their most similar neighbour at each reduction layer."));
-    m_textMergeRatio = new ValueSlider(0.0, 0.9, 0.05, 2, pumer);
-    m_textMergeRatio->setToolTip(tr("Text merge ratio t: the share of question tokens merged into similar "
-                                    "ones at each reduction layer."));
-    m_score = new QComboBox(pumer);
-    for (const char* name : {"mean-head", "first-head", "key", "qk"})
-        m_score->addItem(QString::fromLatin1(name), QString::fromLatin1(name));
-    m_score->setToolTip(tr("How an image token's importance is measured from the text-to-image "
-                           "attention (reference mode)."));
-    m_mergeStyle = new QComboBox(pumer);
-    for (const char* name : {"tome", "tip", "diff"})
-        m_mergeStyle->addItem(QString::fromLatin1(name), QString::fromLatin1(name));
-    m_mergeStyle->setToolTip(tr("How similar image tokens are paired up for merging (reference mode)."));
-    m_chipBox = new QWidget(pumer);
-    m_chipLayout = new QGridLayout(m_chipBox);
-    m_chipLayout->setContentsMargins(0, 0, 0, 0);
-    m_chipLayout->setSpacing(2);
-    m_chipBox->setToolTip(tr("Reduction layers: the encoder layers after whose attention PuMer prunes and merges."));
-    pumerForm->addRow(tr("Preset"), m_preset);
-    pumerForm->addRow(tr("Mode"), m_mode);
-    pumerForm->addRow(tr("Prune p"), m_pruneRatio);
-    pumerForm->addRow(tr("Merge image r"), m_imageMergeRatio);
-    pumerForm->addRow(tr("Merge text t"), m_textMergeRatio);
-    pumerForm->addRow(tr("Layers"), m_chipBox);
-    pumerForm->addRow(tr("Score"), m_score);
-    pumerForm->addRow(tr("Merge style"), m_mergeStyle);
-    m_pages->addWidget(pumer);
-
-    // ToMe
-    auto* tome = new QWidget;
-    auto* tomeForm = new QFormLayout(tome);
-    tomeForm->setContentsMargins(0, 0, 0, 0);
-    m_tomeR = new ValueSlider(0, 64, 1, 0, tome);
-    m_tomeR->setToolTip(tr("ToMe r: how many pairs of the most similar image tokens are merged in every layer."));
-    m_tomeInflect = new ValueSlider(-1.0, 1.0, 0.1, 1, tome);
-    m_tomeInflect->setToolTip(tr("Schedule shape: 0 merges the same r in every layer, positive merges more "
-                                 "early, negative more late."));
-    m_tomeSchedule = new QLineEdit(tome);
-    m_tomeSchedule->setPlaceholderText(tr("e.g. 16,16,8,8 (empty: use r)"));
-    m_tomeSchedule->setToolTip(tr("An explicit r for each layer, separated by commas; it overrides r and the shape."));
-    m_tomeJoint = new QCheckBox(tr("merge text with image"), tome);
-    m_tomeJoint->setToolTip(tr("Off: only image tokens are merged; on: the whole text+image sequence is."));
-    tomeForm->addRow(tr("r per layer"), m_tomeR);
-    tomeForm->addRow(tr("Shape"), m_tomeInflect);
-    tomeForm->addRow(tr("Schedule"), m_tomeSchedule);
-    tomeForm->addRow(QString(), m_tomeJoint);
-    m_pages->addWidget(tome);
-
-    // Keep-ratio baselines
-    auto* keep = new QWidget;
-    auto* keepForm = new QFormLayout(keep);
-    keepForm->setContentsMargins(0, 0, 0, 0);
-    m_keepRatio = new ValueSlider(0.05, 1.0, 0.01, 2, keep);
-    m_keepRatio->setToolTip(tr("Keep ratio: the fraction of image patches that enter the model (the token budget)."));
-    m_shortestEdge = new QSpinBox(keep);
-    m_shortestEdge->setRange(0, 1024);
-    m_shortestEdge->setSingleStep(32);
-    m_shortestEdge->setSpecialValueText(tr("from keep ratio"));
-    m_shortestEdge->setToolTip(tr("Smaller resolution: the image's short side in pixels (0 derives it from the keep ratio)."));
-    m_seed = new QSpinBox(keep);
-    m_seed->setRange(0, 1 << 30);
-    m_seed->setToolTip(tr("Random drop: the seed that decides which patches are dropped; same seed, same choice."));
-    keepForm->addRow(tr("Keep ratio"), m_keepRatio);
-    keepForm->addRow(tr("Short side px"), m_shortestEdge);
-    keepForm->addRow(tr("Seed"), m_seed);
-    m_pages->addWidget(keep);
-
-    // DynamicViT
-    auto* dynamicVit = new QWidget;
-    auto* dynamicVitForm = new QFormLayout(dynamicVit);
-    dynamicVitForm->setContentsMargins(0, 0, 0, 0);
-    m_dynamicVitKeepRatio = new ValueSlider(0.3, 1.0, 0.05, 2, dynamicVit);
-    m_dynamicVitKeepRatio->setToolTip(tr("Keep ratio ρ: after the i-th pruning step ρ^i of the patches are left "
-                                         "(0.7: 70%, 49%, 34%)."));
-    m_pruneLocations = new QLineEdit(dynamicVit);
-    m_pruneLocations->setToolTip(tr("The layers that see each pruning step's fewer patches, e.g. 3,6,9; empty: "
-                                    "the layers the predictors were trained at."));
-    dynamicVitForm->addRow(tr("Keep ratio ρ"), m_dynamicVitKeepRatio);
-    dynamicVitForm->addRow(tr("Prune before"), m_pruneLocations);
-    dynamicVitForm->addRow(hint(tr("A small trained network scores every patch; the lowest-scored are dropped "
-                                   "before the listed layers.")));
-    m_pages->addWidget(dynamicVit);
-
-    layout->addWidget(m_pages);
-    m_methodSummary = new QLabel(group);
-    m_methodSummary->setWordWrap(true);
-    m_methodSummary->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_methodSummary->setStyleSheet(QStringLiteral("font-family: monospace; font-size: 11px;"));
-    m_methodSummary->setToolTip(tr("The settings in one line, as tokenscope-cli --method prints them."));
-    layout->addWidget(m_methodSummary);
-
-    MethodSettings initial = pumerPreset("vqav2");
-    initial.method = Method::Pumer;
-    setMethodSettings(initial);
-    m_preset->setCurrentIndex(0);
-
-    connect(m_method, &QComboBox::currentIndexChanged, this, [this] {
-        updateMethodPage();
-        emitSettingsChanged();
+    m_methods = new MethodPanel(FamilyKind::Vilt, group);
+    layout->addWidget(m_methods);
+    MethodSettings initial = presetSettings("pumer", "vqav2");
+    m_methods->setSettings(initial);
+    m_methods->applyPreset(QStringLiteral("vqav2"));
+    connect(m_methods, &MethodPanel::settingsChanged, this, &ControlsPanel::settingsChanged);
+    connect(m_methods, &MethodPanel::noteChanged, this, [this](const QString& note) {
+        m_note = note;
+        Q_EMIT noteChanged(note);
     });
-    connect(m_preset, &QComboBox::currentIndexChanged, this, [this] {
-        if (m_isUpdating)
-            return;
-        const QString name = m_preset->currentData().toString();
-        if (!name.isEmpty())
-            applyPumerPreset(name);
-    });
-    auto makesCustom = [this] {
-        if (m_isUpdating)
-            return;
-        const QSignalBlocker blocker(m_preset);
-        m_preset->setCurrentIndex(m_preset->count() - 1);
-        emitSettingsChanged();
-    };
-    for (ValueSlider* slider : {m_pruneRatio, m_imageMergeRatio, m_textMergeRatio})
-        connect(slider, &ValueSlider::valueChanged, this, makesCustom);
-    for (QComboBox* combo : {m_mode, m_score, m_mergeStyle})
-        connect(combo, &QComboBox::currentIndexChanged, this, makesCustom);
-    for (ValueSlider* slider : {m_tomeR, m_tomeInflect, m_keepRatio, m_dynamicVitKeepRatio})
-        connect(slider, &ValueSlider::valueChanged, this, &ControlsPanel::emitSettingsChanged);
-    connect(m_tomeSchedule, &QLineEdit::editingFinished, this, &ControlsPanel::emitSettingsChanged);
-    connect(m_pruneLocations, &QLineEdit::editingFinished, this, &ControlsPanel::emitSettingsChanged);
-    connect(m_tomeJoint, &QCheckBox::toggled, this, &ControlsPanel::emitSettingsChanged);
-    connect(m_shortestEdge, &QSpinBox::valueChanged, this, &ControlsPanel::emitSettingsChanged);
-    connect(m_seed, &QSpinBox::valueChanged, this, &ControlsPanel::emitSettingsChanged);
     return group;
-}
-
-void ControlsPanel::updateMethodPage()
-{
-    const auto method = Method(m_method->currentData().toInt());
-    m_pages->setCurrentIndex(pageOf(method));
-    const bool isSmres = method == Method::SmallerResolution;
-    m_shortestEdge->setEnabled(isSmres);
-    m_seed->setEnabled(method == Method::RandomDrop);
-}
-
-void ControlsPanel::emitSettingsChanged()
-{
-    if (m_isUpdating)
-        return;
-    m_methodSummary->setText(QString::fromStdString(describe(methodSettings())));
-    Q_EMIT settingsChanged();
 }
 
 void ControlsPanel::setLayerCount(int layerCount)
 {
-    layerCount = std::max(1, layerCount);
-    const std::vector<int> previous = checkedLayers();
-    for (QToolButton* chip : m_chips)
-        delete chip;
-    m_chips.clear();
-    m_layerCount = layerCount;
-    const int columns = std::min(layerCount, 6);
-    for (int layer = 0; layer < layerCount; ++layer) {
-        auto* chip = new QToolButton(m_chipBox);
-        chip->setText(QString::number(layer));
-        chip->setCheckable(true);
-        chip->setMinimumWidth(26);
-        chip->setToolTip(tr("Reduce tokens after the attention of layer %1.").arg(layer));
-        chip->setStyleSheet(QStringLiteral("QToolButton:checked { background: #e69f00; color: black; font-weight: bold; }"));
-        connect(chip, &QToolButton::toggled, this, [this] {
-            if (m_isUpdating)
-                return;
-            const QSignalBlocker blocker(m_preset);
-            m_preset->setCurrentIndex(m_preset->count() - 1);
-            emitSettingsChanged();
-        });
-        m_chipLayout->addWidget(chip, layer / columns, layer % columns);
-        m_chips.push_back(chip);
-    }
-    const QString preset = m_preset->currentData().toString();
-    if (!preset.isEmpty()) {
-        applyPumerPreset(preset);
-    } else {
-        m_isUpdating = true;
-        setCheckedLayers(previous);
-        m_isUpdating = false;
-    }
+    m_methods->setLayerCount(layerCount);
 }
 
 void ControlsPanel::applyPumerPreset(const QString& name)
 {
-    MethodSettings preset = pumerPreset(name.toStdString());
-    constexpr int kPresetDepth = 12;  // the presets name layers of 12-layer ViLT-B/32
-    m_note.clear();
-    if (m_layerCount < kPresetDepth) {
-        QStringList original, scaled;
-        for (int layer : preset.layers)
-            original << QString::number(layer);
-        preset.layers = presetLayersAtDepth(preset.layers, m_layerCount);
-        for (int layer : preset.layers)
-            scaled << QString::number(layer);
-        m_note = tr("Preset layers %1 are for 12 layers; on this %2-layer model they sit at the same depth: %3.")
-                     .arg(original.join(','))
-                     .arg(m_layerCount)
-                     .arg(scaled.join(','));
-    }
-    MethodSettings settings = methodSettings();
-    settings.mode = preset.mode;
-    settings.layers = preset.layers;
-    settings.pruneRatio = preset.pruneRatio;
-    settings.imageMergeRatio = preset.imageMergeRatio;
-    settings.textMergeRatio = preset.textMergeRatio;
-    settings.score = preset.score;
-    settings.mergeStyle = preset.mergeStyle;
-    setMethodSettings(settings);
-    {
-        const QSignalBlocker blocker(m_preset);
-        m_preset->setCurrentIndex(m_preset->findData(name));
-    }
-    Q_EMIT noteChanged(m_note);
-    emitSettingsChanged();
+    if (!m_methods->settings().is("pumer"))
+        m_methods->setSettings(MethodSettings("pumer"));
+    m_methods->applyPreset(name);
 }
 
-std::vector<int> ControlsPanel::checkedLayers() const
-{
-    std::vector<int> layers;
-    for (int i = 0; i < int(m_chips.size()); ++i)
-        if (m_chips[size_t(i)]->isChecked())
-            layers.push_back(i);
-    return layers;
-}
+MethodSettings ControlsPanel::methodSettings() const { return m_methods->settings(); }
 
-void ControlsPanel::setCheckedLayers(const std::vector<int>& layers)
-{
-    for (int i = 0; i < int(m_chips.size()); ++i)
-        m_chips[size_t(i)]->setChecked(std::find(layers.begin(), layers.end(), i) != layers.end());
-}
+void ControlsPanel::setMethodSettings(const MethodSettings& settings) { m_methods->setSettings(settings); }
 
-MethodSettings ControlsPanel::methodSettings() const
-{
-    MethodSettings settings;
-    settings.method = Method(m_method->currentData().toInt());
-    settings.mode = m_mode->currentData().toString().toStdString();
-    settings.layers = checkedLayers();
-    settings.pruneRatio = m_pruneRatio->value();
-    settings.imageMergeRatio = m_imageMergeRatio->value();
-    settings.textMergeRatio = m_textMergeRatio->value();
-    settings.score = m_score->currentData().toString().toStdString();
-    settings.mergeStyle = m_mergeStyle->currentData().toString().toStdString();
-    settings.tomeR = int(m_tomeR->value());
-    settings.tomeInflect = m_tomeInflect->value();
-    settings.tomeSchedule.clear();
-    for (const QString& part : m_tomeSchedule->text().split(',', Qt::SkipEmptyParts)) {
-        bool isNumber = false;
-        const int r = part.trimmed().toInt(&isNumber);
-        if (isNumber)
-            settings.tomeSchedule.push_back(r);
-    }
-    settings.tomeJoint = m_tomeJoint->isChecked();
-    settings.keepRatio = m_keepRatio->value();
-    settings.shortestEdge = m_shortestEdge->value();
-    settings.seed = uint64_t(m_seed->value());
-    settings.dynamicVitKeepRatio = m_dynamicVitKeepRatio->value();
-    for (const QString& part : m_pruneLocations->text().split(',', Qt::SkipEmptyParts)) {
-        bool isNumber = false;
-        const int l = part.trimmed().toInt(&isNumber);
-        if (isNumber)
-            settings.dynamicVitLocations.push_back(l);
-    }
-    return settings;
-}
-
-void ControlsPanel::setMethodSettings(const MethodSettings& settings)
-{
-    m_isUpdating = true;
-    m_method->setCurrentIndex(std::max(0, m_method->findData(int(settings.method))));
-    m_mode->setCurrentIndex(std::max(0, m_mode->findData(QString::fromStdString(settings.mode))));
-    setCheckedLayers(settings.layers);
-    m_pruneRatio->setValue(settings.pruneRatio);
-    m_imageMergeRatio->setValue(settings.imageMergeRatio);
-    m_textMergeRatio->setValue(settings.textMergeRatio);
-    m_score->setCurrentIndex(std::max(0, m_score->findData(QString::fromStdString(settings.score))));
-    m_mergeStyle->setCurrentIndex(std::max(0, m_mergeStyle->findData(QString::fromStdString(settings.mergeStyle))));
-    m_tomeR->setValue(settings.tomeR);
-    m_tomeInflect->setValue(settings.tomeInflect);
-    QStringList schedule;
-    for (int r : settings.tomeSchedule)
-        schedule << QString::number(r);
-    m_tomeSchedule->setText(schedule.join(','));
-    m_tomeJoint->setChecked(settings.tomeJoint);
-    m_keepRatio->setValue(settings.keepRatio);
-    m_shortestEdge->setValue(settings.shortestEdge);
-    m_seed->setValue(int(settings.seed));
-    m_dynamicVitKeepRatio->setValue(settings.dynamicVitKeepRatio);
-    QStringList locations;
-    for (int l : settings.dynamicVitLocations)
-        locations << QString::number(l);
-    m_pruneLocations->setText(locations.join(','));
-    {
-        // Explicit settings are custom until applyPumerPreset says otherwise.
-        const QSignalBlocker blocker(m_preset);
-        m_preset->setCurrentIndex(m_preset->count() - 1);
-    }
-    m_isUpdating = false;
-    updateMethodPage();
-    m_methodSummary->setText(QString::fromStdString(describe(methodSettings())));
-}
-
-// ---------------------------------------------------------------------------------------- view
+ValueSlider* ControlsPanel::pruneRatioSlider() const { return m_methods->slider("prune"); }
+ValueSlider* ControlsPanel::imageMergeRatioSlider() const { return m_methods->slider("merge"); }
+QComboBox* ControlsPanel::methodCombo() const { return m_methods->methodCombo(); }
 
 QWidget* ControlsPanel::buildViewGroup()
 {
@@ -764,7 +397,7 @@ MethodSettings ControlsPanel::compareSettings() const
 QString ControlsPanel::compareName() const
 {
     const MethodSettings settings = compareSettings();
-    return settings.method == Method::None ? tr("unreduced") : QString::fromStdString(describe(settings));
+    return settings.is("none") ? tr("unreduced") : QString::fromStdString(describe(settings));
 }
 
 }  // namespace tokenscope

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/trace.h"
+#include "ui/method_panel.h"
 #include "ui/run_types.h"
 #include "ui/sample_scenes.h"
 #include "viz/overlay.h"
@@ -32,24 +33,6 @@ class QStackedWidget;
 class QToolButton;
 
 namespace tokenscope {
-
-// A slider over [minimum, maximum] in `step`s with its value printed beside it.
-class ValueSlider : public QWidget {
-    Q_OBJECT
-public:
-    ValueSlider(double minimum, double maximum, double step, int decimals, QWidget* parent = nullptr);
-    double value() const;
-    void setValue(double value);  // no signal
-    QSlider* slider() const { return m_slider; }
-Q_SIGNALS:
-    void valueChanged(double value);
-
-private:
-    QSlider* m_slider;
-    QLabel* m_label;
-    double m_minimum, m_step;
-    int m_decimals;
-};
 
 class ControlsPanel : public QWidget {
     Q_OBJECT
@@ -77,13 +60,14 @@ public:
     void setMethodSettings(const MethodSettings& settings);
     // Rebuilds the layer chips for a model of this depth and maps the preset onto it.
     void setLayerCount(int layerCount);
-    // A paper preset ("vqav2", "nlvr2", "snli-ve") for the current model depth; presets name layers
-    // of 12-layer ViLT, so a shallower model gets them at the same relative depth.
+    // A PuMer paper preset ("vqav2", "nlvr2", "snli-ve") for the current model depth; presets name
+    // layers of 12-layer ViLT, so a shallower model gets them at the same relative depth.
     void applyPumerPreset(const QString& name);
-    // For tests and the window's shortcuts.
-    ValueSlider* pruneRatioSlider() const { return m_pruneRatio; }
-    ValueSlider* imageMergeRatioSlider() const { return m_imageMergeRatio; }
-    QComboBox* methodCombo() const { return m_method; }
+    MethodPanel* methodPanel() const { return m_methods; }
+    // For tests and the window's shortcuts (the shown method's knobs; null when it has none).
+    ValueSlider* pruneRatioSlider() const;
+    ValueSlider* imageMergeRatioSlider() const;
+    QComboBox* methodCombo() const;
 
     OverlayStyle overlayStyle() const;
 
@@ -114,10 +98,6 @@ private:
     QWidget* buildMethodGroup();
     QWidget* buildViewGroup();
     QWidget* buildCompareGroup();
-    void updateMethodPage();
-    void emitSettingsChanged();
-    std::vector<int> checkedLayers() const;
-    void setCheckedLayers(const std::vector<int>& layers);
 
     // Model
     QComboBox* m_model = nullptr;
@@ -132,30 +112,7 @@ private:
     QListWidget* m_gallery = nullptr;
     QComboBox* m_question = nullptr;
     // Method
-    QComboBox* m_method = nullptr;
-    QStackedWidget* m_pages = nullptr;
-    QComboBox* m_preset = nullptr;
-    QComboBox* m_mode = nullptr;
-    ValueSlider* m_pruneRatio = nullptr;
-    ValueSlider* m_imageMergeRatio = nullptr;
-    ValueSlider* m_textMergeRatio = nullptr;
-    QComboBox* m_score = nullptr;
-    QComboBox* m_mergeStyle = nullptr;
-    QWidget* m_chipBox = nullptr;
-    QGridLayout* m_chipLayout = nullptr;
-    std::vector<QToolButton*> m_chips;
-    ValueSlider* m_tomeR = nullptr;
-    ValueSlider* m_tomeInflect = nullptr;
-    QLineEdit* m_tomeSchedule = nullptr;
-    QCheckBox* m_tomeJoint = nullptr;
-    ValueSlider* m_keepRatio = nullptr;
-    QSpinBox* m_shortestEdge = nullptr;
-    QSpinBox* m_seed = nullptr;
-    ValueSlider* m_dynamicVitKeepRatio = nullptr;
-    QLineEdit* m_pruneLocations = nullptr;
-    QLabel* m_methodSummary = nullptr;
-    int m_layerCount = 12;
-    bool m_isUpdating = false;
+    MethodPanel* m_methods = nullptr;
     // View
     QCheckBox* m_showPruned = nullptr;
     QCheckBox* m_showMerged = nullptr;

@@ -20,14 +20,14 @@ struct SelectionJob {
     quint64 id = 0;
     quint64 imageId = 0;
     ImageU8 image;
-    VisualTokenSettings settings;
+    MethodSettings settings;
 };
 
 struct SelectionOutcome {
     quint64 jobId = 0;
     quint64 imageId = 0;
     quint64 modelGeneration = 0;
-    VisualTokenSettings settings;
+    MethodSettings settings;
     std::shared_ptr<const ImageReductionRecord> record;
     double elapsedMs = 0;  // wall time of the selection on the worker
 };

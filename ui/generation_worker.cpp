@@ -21,7 +21,7 @@ public:
     {
         return m_engine->generate(request, onToken, cancel);
     }
-    ImageReductionRecord selectVisualTokens(const ImageU8& image, const VisualTokenSettings& settings,
+    ImageReductionRecord selectVisualTokens(const ImageU8& image, const MethodSettings& settings,
                                             const std::atomic<bool>* cancel) override
     {
         return m_engine->selectVisualTokens(image, settings, cancel);

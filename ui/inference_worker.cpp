@@ -38,7 +38,7 @@ public:
         options.passes = job.passes;
         options.cancel = cancel;
         std::vector<MethodSettings> methods{MethodSettings{}};
-        if (job.method.method != Method::None)
+        if (!job.method.is("none"))
             methods.push_back(job.method);
         const auto evals = shapes::evaluateInTurns(*m_engine, *m_set, methods, options);
         const shapes::MethodEval& unreduced = evals.front();
@@ -143,7 +143,7 @@ void InferenceWorker::runJob(const RunJob& job)
         outcome.modelGeneration = m_generation;
         const bool isBaselineCached = m_baseline && m_baselineInputId == job.inputId &&
                                       m_baselineGeneration == m_generation && job.inputId != 0;
-        if (job.wantsBaseline && !isBaselineCached && job.request.method.method != Method::None) {
+        if (job.wantsBaseline && !isBaselineCached && !job.request.method.is("none")) {
             RunRequest baselineRequest = job.request;
             baselineRequest.method = MethodSettings{};
             m_baseline = runOne(baselineRequest);
@@ -154,7 +154,7 @@ void InferenceWorker::runJob(const RunJob& job)
         timer.start();
         outcome.result = runOne(job.request);
         outcome.totalMs = double(timer.nsecsElapsed()) / 1e6;
-        if (job.request.method.method == Method::None) {
+        if (job.request.method.is("none")) {
             m_baseline = outcome.result;
             m_baselineInputId = job.inputId;
             m_baselineGeneration = m_generation;

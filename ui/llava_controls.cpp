@@ -12,29 +12,13 @@
 
 #include <algorithm>
 
-#include "ui/controls_panel.h"
+#include "ui/method_panel.h"
 
 namespace tokenscope {
 
 namespace {
 
 const char* const kDefaultPrompt = "What is shown in this image?";
-
-QString methodHint(LlavaMethod method)
-{
-    switch (method) {
-    case LlavaMethod::Full:
-        return QObject::tr("Every visual token of the full image and of every tile reaches the language model.");
-    case LlavaMethod::Hired:
-        return QObject::tr("HiRED: the budget is split between the full image (α) and the tiles (by layer-0 CLS "
-                           "attention); each partition keeps the tokens its feature-layer CLS attention ranks highest.");
-    case LlavaMethod::Spatial:
-        return QObject::tr("Spatial baseline: every g-th token of each partition, at the same budget.");
-    case LlavaMethod::Random:
-        return QObject::tr("Random baseline: a seeded random share of each partition's tokens, at the same budget.");
-    }
-    return {};
-}
 
 }  // namespace
 
@@ -45,36 +29,8 @@ LlavaControls::LlavaControls(QWidget* parent) : QWidget(parent)
 
     auto* tokens = new QGroupBox(tr("Visual tokens (LLaVA-NeXT)"), this);
     auto* tokensLayout = new QVBoxLayout(tokens);
-    auto* form = new QFormLayout;
-    m_method = new QComboBox(tokens);
-    m_method->addItem(tr("Full (unreduced)"), int(LlavaMethod::Full));
-    m_method->addItem(tr("HiRED"), int(LlavaMethod::Hired));
-    m_method->addItem(tr("Spatial stride"), int(LlavaMethod::Spatial));
-    m_method->addItem(tr("Random"), int(LlavaMethod::Random));
-    m_method->setToolTip(tr("Which visual tokens of the image and its tiles the language model gets to read."));
-    m_budget = new ValueSlider(0.05, 1.0, 0.05, 2, tokens);
-    m_budget->setToolTip(tr("Budget: the fraction of the image's visual tokens (full image and tiles together) "
-                            "the language model may read; 1 keeps them all."));
-    m_alpha = new ValueSlider(0.0, 1.0, 0.05, 2, tokens);
-    m_alpha->setToolTip(tr("α: the full image's share of the budget; the tiles share the rest by their attention."));
-    m_mode = new QComboBox(tokens);
-    m_mode->addItem(tr("paper"), int(HiredMode::Paper));
-    m_mode->addItem(tr("reference"), int(HiredMode::Reference));
-    m_mode->setToolTip(tr("paper follows the HiRED paper's Algorithm 1; reference reproduces the published "
-                          "HiRED code, quirks included (tile budgets from bands, swapped grids)."));
-    m_seed = new QSpinBox(tokens);
-    m_seed->setRange(0, 1 << 30);
-    m_seed->setToolTip(tr("Random baseline: the seed that decides which tokens are kept; same seed, same choice."));
-    form->addRow(tr("Method"), m_method);
-    form->addRow(tr("Budget"), m_budget);
-    form->addRow(tr("α (full image)"), m_alpha);
-    form->addRow(tr("Mode"), m_mode);
-    form->addRow(tr("Seed"), m_seed);
-    tokensLayout->addLayout(form);
-    m_methodHint = new QLabel(tokens);
-    m_methodHint->setWordWrap(true);
-    m_methodHint->setStyleSheet(QStringLiteral("color: palette(mid); font-size: 11px;"));
-    tokensLayout->addWidget(m_methodHint);
+    m_methods = new MethodPanel(FamilyKind::Llava, tokens);
+    tokensLayout->addWidget(m_methods);
     layout->addWidget(tokens);
 
     auto* answer = new QGroupBox(tr("Prompt"), this);
@@ -104,46 +60,39 @@ LlavaControls::LlavaControls(QWidget* parent) : QWidget(parent)
     answerLayout->addLayout(buttons);
     layout->addWidget(answer);
 
-    VisualTokenSettings initial;
-    initial.method = LlavaMethod::Hired;
-    initial.budget = 0.2;
-    initial.alpha = 0.5;
+    // LLaVA's baselines at HiRED's default budget (the HiRED repository's 0.2).
+    for (const char* baseline : {"random", "uniform"}) {
+        MethodSettings settings(baseline);
+        settings.set("keep", 0.2);
+        m_methods->setMethodDefaults(settings);
+    }
+    MethodSettings initial("hired");
     setSettings(initial);
     setGenerating(false);
-
-    connect(m_method, &QComboBox::currentIndexChanged, this, [this] {
-        updateEnabled();
-        Q_EMIT settingsChanged();
-    });
-    connect(m_mode, &QComboBox::currentIndexChanged, this, &LlavaControls::settingsChanged);
-    connect(m_budget, &ValueSlider::valueChanged, this, &LlavaControls::settingsChanged);
-    connect(m_alpha, &ValueSlider::valueChanged, this, &LlavaControls::settingsChanged);
-    connect(m_seed, &QSpinBox::valueChanged, this, &LlavaControls::settingsChanged);
+    connect(m_methods, &MethodPanel::settingsChanged, this, &LlavaControls::settingsChanged);
     connect(m_generate, &QPushButton::clicked, this, &LlavaControls::generateRequested);
     connect(m_stop, &QPushButton::clicked, this, &LlavaControls::stopRequested);
 }
 
-VisualTokenSettings LlavaControls::settings() const
+MethodSettings LlavaControls::settings() const { return m_methods->settings(); }
+
+void LlavaControls::setSettings(const MethodSettings& settings)
 {
-    VisualTokenSettings settings;
-    settings.method = LlavaMethod(m_method->currentData().toInt());
-    settings.budget = m_budget->value();
-    settings.alpha = m_alpha->value();
-    settings.mode = HiredMode(m_mode->currentData().toInt());
-    settings.seed = uint64_t(m_seed->value());
-    return settings;
+    const QSignalBlocker blocker(m_methods);
+    m_methods->setSettings(settings);
 }
 
-void LlavaControls::setSettings(const VisualTokenSettings& settings)
+QComboBox* LlavaControls::methodCombo() const { return m_methods->methodCombo(); }
+
+ValueSlider* LlavaControls::budgetSlider() const
 {
-    const QSignalBlocker methodBlocker(m_method), modeBlocker(m_mode), seedBlocker(m_seed);
-    m_method->setCurrentIndex(std::max(0, m_method->findData(int(settings.method))));
-    m_budget->setValue(settings.budget);
-    m_alpha->setValue(settings.alpha);
-    m_mode->setCurrentIndex(std::max(0, m_mode->findData(int(settings.mode))));
-    m_seed->setValue(int(settings.seed));
-    updateEnabled();
+    ValueSlider* budget = m_methods->slider("budget");
+    return budget ? budget : m_methods->slider("keep");
 }
+
+ValueSlider* LlavaControls::alphaSlider() const { return m_methods->slider("alpha"); }
+
+QComboBox* LlavaControls::modeCombo() const { return qobject_cast<QComboBox*>(m_methods->knobWidget("mode")); }
 
 QString LlavaControls::prompt() const { return m_prompt->toPlainText(); }
 
@@ -163,18 +112,9 @@ void LlavaControls::setGenerating(bool isGenerating)
 
 void LlavaControls::setFeatureLayer(int layer)
 {
-    m_method->setToolTip(tr("Which visual tokens of the image and its tiles the language model gets to read. HiRED ranks "
-                            "them by the CLS attention of vision layer %1 (the feature layer).").arg(layer));
-}
-
-void LlavaControls::updateEnabled()
-{
-    const LlavaMethod method = LlavaMethod(m_method->currentData().toInt());
-    m_budget->setEnabled(method != LlavaMethod::Full);
-    m_alpha->setEnabled(method == LlavaMethod::Hired);
-    m_mode->setEnabled(method != LlavaMethod::Full);
-    m_seed->setEnabled(method == LlavaMethod::Random);
-    m_methodHint->setText(methodHint(method));
+    m_methods->methodCombo()->setToolTip(tr("Which visual tokens of the image and its tiles the language model gets to "
+                                            "read. HiRED ranks them by the CLS attention of vision layer %1 (the feature "
+                                            "layer).").arg(layer));
 }
 
 }  // namespace tokenscope

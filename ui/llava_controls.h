@@ -1,9 +1,9 @@
 #pragma once
 
-// The left-hand controls of the LLaVA-NeXT view: the visual-token method (full, HiRED, spatial,
-// random) with its budget, alpha, paper/reference mode and seed; the prompt, the answer length,
-// Generate (Ctrl+Return) and Stop. Every control carries a one-sentence tooltip. It only reports
-// what the user chose; LlavaView decides what to run. GUI thread only.
+// The left-hand controls of the LLaVA-NeXT view: the visual-token method and its knobs (the
+// registry's form for LLaVA: none, HiRED with budget, α and mode, uniform, random); the prompt, the
+// answer length, Generate (Ctrl+Return) and Stop. Every control carries a one-sentence tooltip. It
+// only reports what the user chose; LlavaView decides what to run. GUI thread only.
 
 #include <QString>
 #include <QWidget>
@@ -18,6 +18,7 @@ class QSpinBox;
 
 namespace tokenscope {
 
+class MethodPanel;
 class ValueSlider;
 
 class LlavaControls : public QWidget {
@@ -26,8 +27,8 @@ public:
     explicit LlavaControls(QWidget* parent = nullptr);
 
     // The settings the knobs describe, and the reverse (no settingsChanged).
-    VisualTokenSettings settings() const;
-    void setSettings(const VisualTokenSettings& settings);
+    MethodSettings settings() const;
+    void setSettings(const MethodSettings& settings);
     QString prompt() const;
     void setPrompt(const QString& prompt);
     int maxNewTokens() const;
@@ -37,11 +38,12 @@ public:
     // The vision tower's feature layer (for the tooltips), e.g. 22 for CLIP ViT-L/336 at -2.
     void setFeatureLayer(int layer);
 
-    // For tests and the window.
-    QComboBox* methodCombo() const { return m_method; }
-    ValueSlider* budgetSlider() const { return m_budget; }
-    ValueSlider* alphaSlider() const { return m_alpha; }
-    QComboBox* modeCombo() const { return m_mode; }
+    // For tests and the window (the shown method's knobs; null when it has none).
+    MethodPanel* methodPanel() const { return m_methods; }
+    QComboBox* methodCombo() const;
+    ValueSlider* budgetSlider() const;  // HiRED's budget, or random's / uniform's kept fraction
+    ValueSlider* alphaSlider() const;
+    QComboBox* modeCombo() const;
     QSpinBox* maxNewTokensBox() const { return m_maxNewTokens; }
     QPlainTextEdit* promptEdit() const { return m_prompt; }
     QPushButton* generateButton() const { return m_generate; }
@@ -53,14 +55,7 @@ Q_SIGNALS:
     void stopRequested();
 
 private:
-    void updateEnabled();
-
-    QComboBox* m_method = nullptr;
-    ValueSlider* m_budget = nullptr;
-    ValueSlider* m_alpha = nullptr;
-    QComboBox* m_mode = nullptr;
-    QSpinBox* m_seed = nullptr;
-    QLabel* m_methodHint = nullptr;
+    MethodPanel* m_methods = nullptr;
     QPlainTextEdit* m_prompt = nullptr;
     QSpinBox* m_maxNewTokens = nullptr;
     QPushButton* m_generate = nullptr;

@@ -31,7 +31,7 @@ constexpr double kMiB = 1024.0 * 1024.0;
 
 enum Column { ColumnPartition, ColumnRegion, ColumnBudget, ColumnSelected, ColumnKept, ColumnShare, ColumnCount };
 
-QString settingsText(const VisualTokenSettings& settings)
+QString settingsText(const MethodSettings& settings)
 {
     return QString::fromStdString(describe(settings));
 }
@@ -224,12 +224,7 @@ bool LlavaView::generate()
     job.imageId = m_imageId;
     job.request.image = m_image;
     job.request.prompt = m_controls->prompt().trimmed().toStdString();
-    const VisualTokenSettings settings = m_controls->settings();
-    job.request.method = settings.method;
-    job.request.budget = settings.budget;
-    job.request.alpha = settings.alpha;
-    job.request.mode = settings.mode;
-    job.request.seed = settings.seed;
+    job.request.method = m_controls->settings();
     job.request.maxNewTokens = m_controls->maxNewTokens();
     job.request.attentionMaps = true;
     m_controls->setGenerating(true);
@@ -295,7 +290,7 @@ void LlavaView::showRecord(std::shared_ptr<const ImageReductionRecord> record, d
                                                         : tr("full image");
     QString counts = tr("<b>%1 of %2</b> visual tokens reach the language model (%3) · budget %4, %5 selected · %6 of "
                         "%7 tokens each")
-                         .arg(r.tokensKept).arg(r.tokensUnreduced).arg(settingsText(r.settings).toHtmlEscaped())
+                         .arg(r.tokensKept).arg(r.tokensUnreduced).arg(settingsText(r.method).toHtmlEscaped())
                          .arg(r.totalBudget).arg(r.tokensSelected).arg(grid).arg(tokensPerPartition);
     if (r.settings.method == LlavaMethod::Full)
         counts = tr("<b>%1 of %2</b> visual tokens reach the language model (full: every token, image_newline rows "

@@ -365,7 +365,7 @@ void MainWindow::requestRun(bool isDebounced)
     job.request.trace = true;
     job.wantsBaseline = true;
     const MethodSettings compare = m_controls->compareSettings();
-    job.hasCompare = m_controls->isCompareEnabled() && compare.method != Method::None;
+    job.hasCompare = m_controls->isCompareEnabled() && !compare.is("none");
     job.compare = compare;
     if (isDebounced)
         m_controller->requestRunDebounced(std::move(job));

@@ -123,7 +123,7 @@ void MainWindow::restoreSettings()
     const QByteArray method = settings.value("method/settings").toByteArray();
     if (!method.isEmpty()) {
         try {
-            m_controls->setMethodSettings(methodSettingsFromJson(QJsonDocument::fromJson(method).object()));
+            m_controls->setMethodSettings(methodSettingsFromQJson(QJsonDocument::fromJson(method).object()));
         } catch (const std::exception&) {
             // Settings of an older version: keep the defaults.
         }
@@ -144,7 +144,7 @@ void MainWindow::saveSettings()
     settings.setValue("models/recent", m_controls->recentModels());
     settings.setValue("input/question", m_controls->question());
     settings.setValue("input/image", m_imagePath);
-    settings.setValue("method/settings", QJsonDocument(methodSettingsToJson(m_controls->methodSettings())).toJson(QJsonDocument::Compact));
+    settings.setValue("method/settings", QJsonDocument(methodSettingsToQJson(m_controls->methodSettings())).toJson(QJsonDocument::Compact));
 }
 
 void MainWindow::rememberModel(const ModelSource& source)

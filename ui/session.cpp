@@ -5,67 +5,58 @@
 #include <QJsonDocument>
 
 #include "common/error.h"
+#include "methods/method_json.h"
 
 namespace tokenscope {
 
-QJsonObject methodSettingsToJson(const MethodSettings& settings)
+namespace {
+
+// Version 1 sessions wrote every knob of every method under flat names: the ones the chosen method
+// has are taken, under the registry's keys.
+MethodSettings legacyMethodSettings(const QJsonObject& object)
 {
-    QJsonArray layers, schedule, pruneLocations;
-    for (int layer : settings.layers)
-        layers.append(layer);
-    for (int layer : settings.dynamicVitLocations)
-        pruneLocations.append(layer);
-    for (int r : settings.tomeSchedule)
-        schedule.append(r);
-    return QJsonObject{
-        {"method", QString::fromStdString(methodName(settings.method))},
-        {"mode", QString::fromStdString(settings.mode)},
-        {"layers", layers},
-        {"prune_ratio", settings.pruneRatio},
-        {"image_merge_ratio", settings.imageMergeRatio},
-        {"text_merge_ratio", settings.textMergeRatio},
-        {"score", QString::fromStdString(settings.score)},
-        {"merge_style", QString::fromStdString(settings.mergeStyle)},
-        {"tome_r", settings.tomeR},
-        {"tome_inflect", settings.tomeInflect},
-        {"tome_schedule", schedule},
-        {"tome_joint", settings.tomeJoint},
-        {"keep_ratio", settings.keepRatio},
-        {"shortest_edge", settings.shortestEdge},
-        {"seed", QString::number(settings.seed)},
-        {"dynamicvit_keep_ratio", settings.dynamicVitKeepRatio},
-        {"prune_locations", pruneLocations},
-    };
+    MethodSettings settings(object.value("method").toString("none").toStdString());
+    const auto& descriptor = methodDescriptor(settings.method());
+    const std::pair<const char*, const char*> renamed[] = {
+        {"mode", "mode"},           {"layers", "layers"},           {"prune_ratio", "prune"},
+        {"image_merge_ratio", "merge"}, {"text_merge_ratio", "merge-text"}, {"score", "score"},
+        {"merge_style", "merge-style"}, {"tome_r", "r"},             {"tome_inflect", "inflect"},
+        {"tome_schedule", "schedule"},  {"tome_joint", "joint"},     {"keep_ratio", "keep"},
+        {"shortest_edge", "resolution"}, {"seed", "drop-seed"},      {"dynamicvit_keep_ratio", "keep-ratio"},
+        {"prune_locations", "prune-loc"}};
+    for (const auto& [old, key] : renamed) {
+        if (!object.contains(QLatin1String(old)) || !descriptor.knob(key))
+            continue;
+        const QJsonValue value = object.value(QLatin1String(old));
+        if (value.isArray()) {
+            std::vector<int> list;
+            for (const QJsonValue& v : value.toArray())
+                list.push_back(v.toInt());
+            settings.set(key, list);
+        } else if (value.isBool()) {
+            settings.set(key, value.toBool());
+        } else if (value.isString()) {
+            settings.setText(key, value.toString().toStdString());
+        } else if (value.isDouble()) {
+            settings.setText(key, QString::number(value.toDouble(), 'g', 17).toStdString());
+        }
+    }
+    return settings;
 }
 
-MethodSettings methodSettingsFromJson(const QJsonObject& object)
+}  // namespace
+
+QJsonObject methodSettingsToQJson(const MethodSettings& settings)
 {
-    MethodSettings settings;
-    if (object.contains("method"))
-        settings.method = parseMethod(object.value("method").toString().toStdString());
-    settings.mode = object.value("mode").toString(QString::fromStdString(settings.mode)).toStdString();
-    if (object.contains("layers")) {
-        settings.layers.clear();
-        for (const QJsonValue& value : object.value("layers").toArray())
-            settings.layers.push_back(value.toInt());
-    }
-    settings.pruneRatio = object.value("prune_ratio").toDouble(settings.pruneRatio);
-    settings.imageMergeRatio = object.value("image_merge_ratio").toDouble(settings.imageMergeRatio);
-    settings.textMergeRatio = object.value("text_merge_ratio").toDouble(settings.textMergeRatio);
-    settings.score = object.value("score").toString(QString::fromStdString(settings.score)).toStdString();
-    settings.mergeStyle = object.value("merge_style").toString(QString::fromStdString(settings.mergeStyle)).toStdString();
-    settings.tomeR = object.value("tome_r").toInt(settings.tomeR);
-    settings.tomeInflect = object.value("tome_inflect").toDouble(settings.tomeInflect);
-    for (const QJsonValue& value : object.value("tome_schedule").toArray())
-        settings.tomeSchedule.push_back(value.toInt());
-    settings.tomeJoint = object.value("tome_joint").toBool(settings.tomeJoint);
-    settings.keepRatio = object.value("keep_ratio").toDouble(settings.keepRatio);
-    settings.shortestEdge = object.value("shortest_edge").toInt(settings.shortestEdge);
-    settings.seed = object.value("seed").toString("0").toULongLong();
-    settings.dynamicVitKeepRatio = object.value("dynamicvit_keep_ratio").toDouble(settings.dynamicVitKeepRatio);
-    for (const QJsonValue& value : object.value("prune_locations").toArray())
-        settings.dynamicVitLocations.push_back(value.toInt());
-    return settings;
+    return QJsonDocument::fromJson(QByteArray::fromStdString(methodSettingsToJson(settings).dump())).object();
+}
+
+MethodSettings methodSettingsFromQJson(const QJsonObject& object)
+{
+    if (!object.contains("knobs") || !object.value("knobs").isObject())
+        return legacyMethodSettings(object);
+    const auto text = QJsonDocument(object).toJson(QJsonDocument::Compact).toStdString();
+    return methodSettingsFromJson(nlohmann::json::parse(text));
 }
 
 QJsonObject sessionToJson(const Session& session)
@@ -77,11 +68,11 @@ QJsonObject sessionToJson(const Session& session)
     else
         model.insert("builtin", session.model.builtinName);
     return QJsonObject{{"format", "tokenscope-session"},
-                       {"version", 1},
+                       {"version", 2},
                        {"model", model},
                        {"image", session.imagePath},
                        {"question", session.question},
-                       {"method", methodSettingsToJson(session.method)},
+                       {"method", methodSettingsToQJson(session.method)},
                        {"layer", session.layer},
                        {"compare", session.isCompareEnabled}};
 }
@@ -100,7 +91,7 @@ Session sessionFromJson(const QJsonObject& object)
     session.model.precision = parsePrecision(model.value("precision").toString("fp32").toStdString());
     session.imagePath = object.value("image").toString();
     session.question = object.value("question").toString();
-    session.method = methodSettingsFromJson(object.value("method").toObject());
+    session.method = methodSettingsFromQJson(object.value("method").toObject());
     session.layer = object.value("layer").toInt(-1);
     session.isCompareEnabled = object.value("compare").toBool(false);
     return session;

@@ -11,9 +11,11 @@
 
 namespace tokenscope {
 
-QJsonObject methodSettingsToJson(const MethodSettings& settings);
+// {"method": id, "knobs": {...}} (core/methods/method_json.h); sessions of version 1 (flat knob
+// names of every method) are read too.
+QJsonObject methodSettingsToQJson(const MethodSettings& settings);
 // Missing keys keep MethodSettings' defaults; an unknown method name throws Error.
-MethodSettings methodSettingsFromJson(const QJsonObject& object);
+MethodSettings methodSettingsFromQJson(const QJsonObject& object);
 
 struct Session {
     ModelSource model;

@@ -22,7 +22,7 @@
 #include "image/vilt_preprocess.h"
 #include "models/clip_vision.h"
 #include "models/vilt.h"
-#include "engine/vilt_methods.h"
+#include "methods/reduction_plan.h"
 #include "reduce/tome.h"
 #include "text/bert_tokenizer.h"
 
@@ -173,8 +173,9 @@ struct Engine::Impl {
         return ids;
     }
 
-    std::optional<ViltReduction> reductionFor(const MethodSettings& settings) const {
-        return viltReductionFor(settings, summary.config.vilt);
+    // The plan of a method for this ViLT model (its depth, input size, trained predictors).
+    ReductionPlan planFor(const MethodSettings& settings) const {
+        return makePlan(settings, viltPlanContext(summary.config.vilt, preprocess.shortestEdge, preprocess.sizeDivisor));
     }
 
     // The window re-runs the same image for every knob change: keep the last preprocessed image
@@ -194,9 +195,9 @@ struct Engine::Impl {
         return cachedPixels;
     }
 
-    ViltPreprocessConfig preprocessFor(const MethodSettings& settings) const {
+    ViltPreprocessConfig preprocessFor(const ReductionPlan& plan) const {
         ViltPreprocessConfig config = preprocess;
-        if (settings.method == Method::SmallerResolution) config.shortestEdge = smallerResolutionEdge(settings, preprocess);
+        if (plan.shortestEdge > 0) config.shortestEdge = plan.shortestEdge;
         return config;
     }
 
@@ -325,7 +326,8 @@ RunResult Engine::run(const RunRequest& request, const std::atomic<bool>* cancel
     auto start = std::chrono::steady_clock::now();
     ViltInputs inputs;
     inputs.inputIds = d.encodeText(request.question, &result.textTokens, &inputs.attentionMask);
-    const auto preprocess = d.preprocessFor(request.method);
+    const auto plan = d.planFor(request.method);
+    const auto preprocess = d.preprocessFor(plan);
     const auto pixels = d.pixelsFor(request.image, preprocess);
     inputs.pixelValues = pixels.pixelValues;
     inputs.pixelMask = pixels.pixelMask;
@@ -334,7 +336,7 @@ RunResult Engine::run(const RunRequest& request, const std::atomic<bool>* cancel
     ViltForwardOptions options;
     options.cancel = cancel;
     options.timeLayers = request.trace;
-    options.reduction = d.reductionFor(request.method);
+    options.plan = &plan;
     resetRssPeak();
     Timeline timeline(d.timelineOptions(request.trace));
     start = std::chrono::steady_clock::now();
@@ -390,13 +392,14 @@ BatchPrediction Engine::predictBatch(const std::vector<ImageU8>& images, const s
     ViltInputs inputs;
     inputs.inputIds = ids.to(d.device);
     inputs.attentionMask = mask.to(d.device);
-    const auto pixels = preprocessVilt(images, d.preprocessFor(method), d.device);
+    const auto plan = d.planFor(method);
+    const auto pixels = preprocessVilt(images, d.preprocessFor(plan), d.device);
     inputs.pixelValues = pixels.pixelValues.to(d.dtype);
     inputs.pixelMask = pixels.pixelMask;
     result.preprocessMs = msSince(start);
     ViltForwardOptions options;
     options.cancel = cancel;
-    options.reduction = d.reductionFor(method);
+    options.plan = &plan;
     options.recordProvenance = false;  // answers only: no trace is built
     start = std::chrono::steady_clock::now();
     auto logits = d.vilt->forward(inputs, options).logits.to(torch::kFloat).cpu().contiguous();
@@ -435,12 +438,9 @@ BenchRow Engine::benchmark(const BenchRequest& request) {
 
     // Synthetic inputs: random pixels in [-1, 1] at the method's resolution, question ids from the vocab.
     torch::manual_seed(request.seed);
+    const auto plan = d.planFor(request.method);
     int side = request.imageSize;
-    if (request.method.method == Method::SmallerResolution) {
-        ViltPreprocessConfig scaled = d.preprocess;
-        scaled.shortestEdge = request.imageSize;
-        side = smallerResolutionEdge(request.method, scaled);
-    }
+    if (plan.shortestEdge > 0) side = smallerResolutionEdge(request.method, request.imageSize, d.preprocess.sizeDivisor);
     const int textLength = std::clamp(request.textLength, 2, config.maxPositionEmbeddings);
     const auto make = [&](int batch) {
         ViltInputs x;
@@ -453,7 +453,7 @@ BenchRow Engine::benchmark(const BenchRequest& request) {
         return x;
     };
     ViltForwardOptions options;
-    options.reduction = d.reductionFor(request.method);
+    options.plan = &plan;
     options.recordProvenance = request.trace;  // the bookkeeping only a trace reads
     const TraceGeometry geometry{config.patchSize, side, side, config.numHiddenLayers};
     const std::vector<std::string> pieces(static_cast<std::size_t>(textLength), "?");
@@ -554,8 +554,9 @@ void Engine::forwardFile(const std::string& inputsPath, const std::string& outpu
         x.pixelMask = take("pixel_mask", false);
         ViltForwardOptions options;
         options.keepHiddenStates = options.keepAttentions = true;
-        options.reduction = d.reductionFor(method);
-        if (method.method == Method::SmallerResolution)
+        const auto plan = d.planFor(method);
+        options.plan = &plan;
+        if (plan.shortestEdge > 0)
             throw Error("forward works on given pixel_values; smaller resolution is a preprocessing method (use trace or bench)");
         auto outputs = d.vilt->forward(x, options);
         if (outputs.logits.defined()) out["logits"] = outputs.logits;
@@ -573,7 +574,7 @@ void Engine::forwardFile(const std::string& inputsPath, const std::string& outpu
             out["patch_grid_hw" + suffix] = torch::tensor({e.gridHeight, e.gridWidth}, torch::kLong);
         }
     } else {
-        if (method.method != Method::None) throw Error("token reduction methods run on ViLT models only");
+        if (!method.is("none")) throw Error("token reduction methods run on ViLT models only");
         ClipVisionOptions options;
         options.keepHiddenStates = options.keepAttentions = true;
         auto outputs = d.clip->forward(take("pixel_values", true), options);
@@ -596,7 +597,7 @@ GenerateResult Engine::generate(const GenerateRequest& request, const GenerateCa
     return m_impl->requireLlava().generate(request, onToken, cancel);
 }
 
-ImageReductionRecord Engine::selectVisualTokens(const ImageU8& image, const VisualTokenSettings& settings,
+ImageReductionRecord Engine::selectVisualTokens(const ImageU8& image, const MethodSettings& settings,
                                                 const std::atomic<bool>* cancel) {
     return m_impl->requireLlava().selectVisualTokens(image, settings, cancel);
 }
@@ -606,7 +607,7 @@ GenerationBenchRow Engine::benchmarkGeneration(const GenerationBenchRequest& req
 }
 
 void Engine::generateFile(const std::string& inputsPath, const std::string& outputsPath, int maxNewTokens,
-                          const VisualTokenSettings& settings) {
+                          const MethodSettings& settings) {
     m_impl->requireLlava().generateFile(inputsPath, outputsPath, maxNewTokens, settings);
 }
 

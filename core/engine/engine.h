@@ -180,7 +180,7 @@ public:
                             const std::atomic<bool>* cancel = nullptr);
     // Only preprocess, vision and the token selection: what a method keeps of an image, without
     // running the language model (for budget / alpha sliders).
-    ImageReductionRecord selectVisualTokens(const ImageU8& image, const VisualTokenSettings& settings,
+    ImageReductionRecord selectVisualTokens(const ImageU8& image, const MethodSettings& method,
                                             const std::atomic<bool>* cancel = nullptr);
     // Timed generation on synthetic inputs; out of memory is reported in the row.
     GenerationBenchRow benchmarkGeneration(const GenerationBenchRequest& request);
@@ -190,7 +190,7 @@ public:
     // generation_config.json, pad after). A reduction method needs one <image> per image (legacy
     // prompt), since it changes the number of visual tokens.
     void generateFile(const std::string& inputsPath, const std::string& outputsPath, int maxNewTokens,
-                      const VisualTokenSettings& settings = {});
+                      const MethodSettings& method = {});
 
 private:
     struct Impl;

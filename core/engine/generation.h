@@ -10,45 +10,12 @@
 #include <vector>
 
 #include "engine/memory.h"
+#include "methods/method_settings.h"
+#include "reduce/reducer_settings.h"
 
 #include "image/pil_resample.h"
 
 namespace tokenscope {
-
-// What happens to the visual tokens between the projector and the language model.
-//   Full    the unreduced model (transformers' packing: unpadded grid with image_newline).
-//   Hired   HiRED (Arif et al., arXiv 2408.10945): a budget of the image's visual tokens, split
-//           between the full image (alpha) and the tiles (by layer-0 CLS attention of the full
-//           image), tokens chosen per partition by the feature layer's CLS attention.
-//   Spatial HiRED repository's spatial baseline: every g-th token of each partition,
-//           g = N / int(N · budget) (0.4 realises 50%).
-//   Random  a seeded random int(N · budget) tokens of each partition.
-// Hired, Spatial and Random pack as HiRED does: kept full-image tokens, then the kept tile tokens
-// in raster order of the stitched and unpadded tile grid, no image_newline, contiguous positions.
-enum class LlavaMethod { Full, Hired, Spatial, Random };
-// Paper: Algorithm 1 of the paper (tile budgets from sums of attention over each tile's
-//   geometric region of the full image; tiles stitched in the processor's row-major order).
-// Reference: hasanar1f/HiRED as written: tile budgets from counts of the top int(N·(1-alpha))
-//   flagged tokens over consecutive N/k-token chunks of the full image (bands, not regions),
-//   float32 ratios truncated with int(); non-square tile grids stitched with rows and columns
-//   swapped and unpadded with int() (docs/algorithms.md §8 items 12-14).
-enum class HiredMode { Paper, Reference };
-
-std::string llavaMethodName(LlavaMethod method);  // "full" "hired" "spatial" "random"
-LlavaMethod parseLlavaMethod(const std::string& name);  // throws Error listing the names
-std::string hiredModeName(HiredMode mode);        // "paper" "reference"
-HiredMode parseHiredMode(const std::string& name);  // throws Error
-
-// The knobs of the visual-token methods. budget >= 1 keeps every token (= Full).
-struct VisualTokenSettings {
-    LlavaMethod method = LlavaMethod::Full;
-    double budget = 0.2;  // token_budget_rate: fraction of the image's n·N visual tokens
-    double alpha = 0.5;   // HiRED: the full image's share of the budget
-    HiredMode mode = HiredMode::Paper;
-    uint64_t seed = 0;    // Random
-};
-// One line, e.g. "hired paper budget 0.2 alpha 0.5".
-std::string describe(const VisualTokenSettings& settings);
 
 // One partition of an image: the full image (index 0) or a tile (1..k, row-major).
 struct PartitionRecord {
@@ -69,7 +36,8 @@ struct PartitionRecord {
 };
 
 struct ImageReductionRecord {
-    VisualTokenSettings settings;
+    MethodSettings method;          // as the user set it (describe() names it)
+    VisualTokenSettings settings;   // what the method did to the visual tokens
     int imageHeight = 0, imageWidth = 0;  // original size
     int gridRows = 0, gridColumns = 0;    // tiles
     int patchGrid = 0;                    // p: tokens per side of a partition (24 for ViT-L/336)
@@ -90,10 +58,7 @@ struct GenerateRequest {
     std::string prompt;   // the user's question, put into the model's chat template; with
                           // rawPrompt the whole prompt, which must hold "<image>" once
     bool rawPrompt = false;
-    LlavaMethod method = LlavaMethod::Full;
-    double budget = 0.2, alpha = 0.5;
-    HiredMode mode = HiredMode::Paper;
-    uint64_t seed = 0;
+    MethodSettings method;  // a method serving LLaVA (core/methods): none, hired, uniform, random
     int maxNewTokens = 128;
     bool attentionMaps = true;  // fill the CLS attention maps of every partition (cheap: one row)
 };
@@ -130,7 +95,7 @@ using GenerateCallback = std::function<bool(const std::string& delta, int64_t to
 // A timed generation on synthetic inputs (random pixels, a fixed prompt), HiRED's protocol
 // (docs/algorithms.md §2.10): `runs` timed repetitions after one warm-up, no early stop.
 struct GenerationBenchRequest {
-    VisualTokenSettings settings;
+    MethodSettings method;
     int batch = 1;
     int imageHeight = 600, imageWidth = 600;
     int promptTokens = 16;  // text tokens around the image
@@ -140,7 +105,7 @@ struct GenerationBenchRequest {
 };
 
 struct GenerationBenchRow {
-    VisualTokenSettings settings;
+    MethodSettings method;
     int batch = 0;
     int runs = 0;
     int visualTokensUnreduced = 0, visualTokensKept = 0;  // per image (image 0)

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "io/json_file.h"
 #include "engine/memory_probe.h"
+#include "methods/reduction_plan.h"
 
 namespace tokenscope {
 
@@ -43,6 +44,15 @@ auto stage(const char* name, F&& f) -> decltype(f()) {
         what = what.substr(0, what.find('\n'));
         throw Error(std::string("out of memory during ") + name + " (" + what + ")");
     }
+}
+
+// What a method does to the visual tokens (the AfterProjector hook of its plan); none = Full.
+VisualTokenSettings visualSettings(const MethodSettings& method, int decoderLayers) {
+    PlanContext context;
+    context.family = FamilyKind::Llava;
+    context.layers[Stage::Decoder] = decoderLayers;
+    const auto plan = makePlan(method, context);
+    return plan.visualSelection ? *plan.visualSelection : VisualTokenSettings{};
 }
 
 int64_t cacheBytes(const KvCache& cache) {
@@ -188,12 +198,7 @@ GenerateResult LlavaRuntime::generate(const GenerateRequest& request, const Gene
     auto mark = Clock::now();
     result.timings.preprocessMs = msBetween(start, mark);
 
-    VisualTokenSettings settings;
-    settings.method = request.method;
-    settings.budget = request.budget;
-    settings.alpha = request.alpha;
-    settings.mode = request.mode;
-    settings.seed = request.seed;
+    const auto settings = visualSettings(request.method, m_config.text.numHiddenLayers);
     ImageEncodeOptions encodeOptions;
     encodeOptions.reduction = &settings;
     encodeOptions.keepRecords = true;
@@ -204,6 +209,7 @@ GenerateResult LlavaRuntime::generate(const GenerateRequest& request, const Gene
     const auto visionDone = Clock::now();
     result.timings.visionMs = msBetween(mark, visionDone);
     result.reduction = images.records.front();
+    result.reduction.method = request.method;
     result.visualTokens = static_cast<int>(images.lengths.front());
 
     const auto ids = encodeLlavaPrompt(tok, result.prompt, m_config.imageTokenIndex, images.lengths.front());
@@ -246,21 +252,25 @@ GenerateResult LlavaRuntime::generate(const GenerateRequest& request, const Gene
     return result;
 }
 
-ImageReductionRecord LlavaRuntime::selectVisualTokens(const ImageU8& image, const VisualTokenSettings& settings,
+ImageReductionRecord LlavaRuntime::selectVisualTokens(const ImageU8& image, const MethodSettings& method,
                                                       const std::atomic<bool>* cancel) {
     c10::InferenceMode guard;
+    const auto settings = visualSettings(method, m_config.text.numHiddenLayers);
     const auto pixels = preprocess({image});
     ImageEncodeOptions options;
     options.reduction = &settings;
     options.keepRecords = true;
     options.keepClsAttention = true;
     options.cancel = cancel;
-    return m_model->encodeImages(pixels.values, pixels.sizes, options).records.front();
+    auto record = m_model->encodeImages(pixels.values, pixels.sizes, options).records.front();
+    record.method = method;
+    return record;
 }
 
 void LlavaRuntime::generateFile(const std::string& inputsPath, const std::string& outputsPath, int maxNewTokens,
-                                const VisualTokenSettings& settings) {
+                                const MethodSettings& method) {
     if (maxNewTokens < 1) throw Error("max new tokens must be at least 1");
+    const auto settings = visualSettings(method, m_config.text.numHiddenLayers);
     auto inputs = readTensorFile(inputsPath);
     const auto name = fs::path(inputsPath).filename().string();
     const auto take = [&](const char* key, bool required) -> torch::Tensor {
@@ -306,7 +316,8 @@ GenerationBenchRow LlavaRuntime::benchmark(const GenerationBenchRequest& request
     if (request.imageHeight < 1 || request.imageWidth < 1) throw Error("the synthetic image needs a positive size");
     c10::InferenceMode guard;
     GenerationBenchRow row;
-    row.settings = request.settings;
+    row.method = request.method;
+    const auto settings = visualSettings(request.method, m_config.text.numHiddenLayers);
     row.batch = request.batch;
     row.runs = request.runs;
     row.newTokens = request.maxNewTokens;
@@ -335,7 +346,7 @@ GenerationBenchRow LlavaRuntime::benchmark(const GenerationBenchRequest& request
         const auto start = Clock::now();
         const auto pixels = preprocess(images);
         ImageEncodeOptions encodeOptions;
-        encodeOptions.reduction = &request.settings;
+        encodeOptions.reduction = &settings;
         const auto encoded = m_model->encodeImages(pixels.values, pixels.sizes, encodeOptions);
         synchronize();
         const auto visionDone = Clock::now();

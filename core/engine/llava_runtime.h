@@ -40,11 +40,11 @@ public:
 
     GenerateResult generate(const GenerateRequest& request, const GenerateCallback& onToken,
                             const std::atomic<bool>* cancel);
-    ImageReductionRecord selectVisualTokens(const ImageU8& image, const VisualTokenSettings& settings,
+    ImageReductionRecord selectVisualTokens(const ImageU8& image, const MethodSettings& method,
                                             const std::atomic<bool>* cancel);
     GenerationBenchRow benchmark(const GenerationBenchRequest& request);
     void generateFile(const std::string& inputsPath, const std::string& outputsPath, int maxNewTokens,
-                      const VisualTokenSettings& settings);
+                      const MethodSettings& method);
     // pixel_values [images, max crops, 3, S, S] and image_sizes [images, 2] as the processor makes them.
     void preprocessToFile(const std::vector<ImageU8>& images, const std::string& outputsPath);
 

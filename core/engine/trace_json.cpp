@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "methods/method_json.h"
 
 namespace tokenscope {
 
@@ -70,8 +71,9 @@ nlohmann::json memoryToJson(const MemoryReport& m) {
 
 nlohmann::json runToJson(const RunResult& run) {
     nlohmann::json j;
-    j["method"] = methodName(run.method.method);
+    j["method"] = run.method.method();
     j["settings"] = describe(run.method);
+    j["knobs"] = methodSettingsToJson(run.method)["knobs"];
     for (const auto& a : run.answers)
         j["answers"].push_back({{"label", a.label}, {"id", a.id}, {"score", a.score}, {"logit", a.logit}});
     j["timings_ms"] = {{"preprocess", run.preprocessMs}, {"forward", run.forwardMs}};

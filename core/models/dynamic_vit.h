@@ -26,15 +26,10 @@
 
 namespace tokenscope {
 
-// The method's knobs inside ViltReduction. locations: the blocks that first see each stage's
-// pruned tokens (predictor i reads block locations[i] - 1's output), one per predictor of the model.
-// training = true: the training forward (Gumbel decisions, masks, keep fractions; no tokens removed,
-// no records).
-struct DynamicVitSettings {
-    std::vector<int> locations;
-    double keepRatio = 0.7;  // ρ
-    bool training = false;
-};
+// DynamicVitSettings (core/reduce/reducer_settings.h): locations are the blocks that first see each
+// stage's pruned tokens (predictor i reads block locations[i] - 1's output), one per predictor of
+// the model; training = true is the training forward (Gumbel decisions, masks, keep fractions; no
+// tokens removed, no records).
 
 // PredictorLG (§4.1). forward: patches x [B, N, C] and the keep policy [B, N, 1] (1 = the patch is
 // still there; the global feature is the policy-weighted mean over patches) -> log-probabilities

@@ -85,9 +85,9 @@ uint64_t splitMix64(uint64_t& state) {
 }
 
 // The chosen subset of 0..count-1 (ascending), `keep` of them.
-std::vector<int64_t> choosePatches(int64_t count, int64_t keep, ReductionMethod method, uint64_t seed) {
+std::vector<int64_t> choosePatches(int64_t count, int64_t keep, DropKind kind, uint64_t seed) {
     std::vector<int64_t> chosen;
-    if (method == ReductionMethod::UniformDrop) {
+    if (kind == DropKind::Uniform) {
         for (int64_t j = 0; j < keep; ++j) chosen.push_back(((2 * j + 1) * count) / (2 * keep));  // floor((j + 0.5) P / k)
         return chosen;
     }
@@ -231,6 +231,16 @@ void ViltImpl::visualEmbeddings(const torch::Tensor& pixelValues, const torch::T
     encoding.imagePatchIndex = torch::stack({torch::div(select, gridW, "floor"), select.remainder(gridW)}, -1);  // [B, N, 2]
 }
 
+PlanContext viltPlanContext(const ViltConfig& config, int shortestEdge, int sizeDivisor) {
+    PlanContext context;
+    context.family = FamilyKind::Vilt;
+    context.layers[Stage::Fusion] = config.numHiddenLayers;
+    context.preprocessShortestEdge = shortestEdge;
+    context.preprocessSizeDivisor = sizeDivisor;
+    if (config.dynamicVit) context.dynamicVitLocations = config.dynamicVit->pruneLocations;
+    return context;
+}
+
 ViltEncoding ViltImpl::encode(const ViltInputs& inputs, int64_t imageTokenType, const ViltForwardOptions& options) {
     ViltEncoding encoding;
     const auto b = inputs.inputIds.size(0);
@@ -255,7 +265,9 @@ ViltEncoding ViltImpl::encode(const ViltInputs& inputs, int64_t imageTokenType, 
 
     embeddingSpan.reset();
     if (options.keepHiddenStates) encoding.hiddenStates.push_back(hidden);
-    if (options.reduction) return encodeReduced(std::move(hidden), encoding, options);
+    if (options.plan && (options.plan->embeddingDrop || options.plan->dynamicVit ||
+                         options.plan->numerics == ReductionMode::Reference || !options.plan->steps.empty()))
+        return encodeReduced(std::move(hidden), encoding, options);
     AttentionProbe probe;
     probe.wantFull = options.keepAttentions;
     LayerClock clock(options.timeLayers);
@@ -430,9 +442,7 @@ ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, ViltLayerState state, in
     return step;
 }
 
-ViltDropResult dropImagePatches(const ViltLayerState& embeddings, ReductionMethod method, const DropSettings& drop) {
-    if (method != ReductionMethod::RandomDrop && method != ReductionMethod::UniformDrop)
-        throw Error("dropImagePatches: the method is not a drop method");
+ViltDropResult dropImagePatches(const ViltLayerState& embeddings, const DropSettings& drop) {
     ViltDropResult out;
     out.state = embeddings;
     if (drop.keepRatio >= 1.0) return out;
@@ -455,7 +465,7 @@ ViltDropResult dropImagePatches(const ViltLayerState& embeddings, ReductionMetho
             std::min(std::max<int64_t>(roundHalfEven(drop.keepRatio * static_cast<double>(count)), 1), count);
         auto& row = kept[static_cast<std::size_t>(i)];
         row.push_back(0);  // image CLS
-        for (const auto j : choosePatches(count, keep, method, drop.seed)) row.push_back(valid[static_cast<std::size_t>(j)]);
+        for (const auto j : choosePatches(count, keep, drop.kind, drop.seed)) row.push_back(valid[static_cast<std::size_t>(j)]);
         length = std::max<int64_t>(length, static_cast<int64_t>(row.size()));
     }
     auto indexCpu = torch::full({b, length}, -1, torch::kLong);  // [B, I_out], -1 = filler
@@ -496,32 +506,31 @@ ViltDropResult dropImagePatches(const ViltLayerState& embeddings, ReductionMetho
 }
 
 ViltEncoding ViltImpl::encodeReduced(torch::Tensor hidden, ViltEncoding& encoding, const ViltForwardOptions& options) {
-    const auto& reduction = *options.reduction;
-    const auto method = reduction.method;
-    const auto mode = method == ReductionMethod::Pumer ? reduction.pumer.mode : ReductionMode::Fixed;
+    const auto& plan = *options.plan;
+    const auto numerics = plan.numerics;
     ViltLayerState state;
     state.mask = encoding.fullAttentionMask.to(hidden.scalar_type());
     state.hidden = std::move(hidden);
     // Joint ToMe keeps its rows over the whole sequence in the sources: it always records them.
-    state.recordProvenance = options.recordProvenance || reduction.tome.joint;
+    state.recordProvenance = options.recordProvenance || plan.tome.joint;
     state.textLength = encoding.textLength;
-    if (method == ReductionMethod::RandomDrop || method == ReductionMethod::UniformDrop) {
+    if (plan.embeddingDrop) {
         const TimelineSpanGuard span("reduce", Stage::Embeddings);
-        auto dropped = dropImagePatches(state, method, reduction.drop);
+        const auto kind = plan.embeddingDrop->kind == DropKind::Random ? ReductionMethod::RandomDrop : ReductionMethod::UniformDrop;
+        auto dropped = dropImagePatches(state, *plan.embeddingDrop);
         state = std::move(dropped.state);
-        if (dropped.record) encoding.reductions.push_back({-1, method, std::move(*dropped.record)});
+        if (dropped.record) encoding.reductions.push_back({-1, kind, std::move(*dropped.record)});
     }
-    const auto schedule = tomeSchedule(static_cast<int64_t>(m_layers.size()), reduction.tome.schedule);
     // DynamicViT: the next stage, the patch count P0 its budgets refer to, the keep decision (training).
-    const auto& dynamicVit = reduction.dynamicVit;
+    const DynamicVitSettings* dynamicVit = plan.dynamicVit ? &*plan.dynamicVit : nullptr;
     std::size_t stage = 0;
     const auto initialPatches = state.hidden.size(1) - state.textLength - 1;
     torch::Tensor decision;
-    if (method == ReductionMethod::DynamicVit) {
-        if (static_cast<int64_t>(dynamicVit.locations.size()) != dynamicVitPredictorCount() || dynamicVit.locations.empty())
+    if (dynamicVit) {
+        if (static_cast<int64_t>(dynamicVit->locations.size()) != dynamicVitPredictorCount() || dynamicVit->locations.empty())
             throw Error("DynamicViT needs one prune location per predictor: the model has " +
                         std::to_string(dynamicVitPredictorCount()) + ", the settings name " +
-                        std::to_string(dynamicVit.locations.size()));
+                        std::to_string(dynamicVit->locations.size()));
         decision = state.mask.slice(1, state.textLength + 1);  // [B, N0] valid patches
     }
     LayerClock clock(options.timeLayers);
@@ -529,46 +538,37 @@ ViltEncoding ViltImpl::encodeReduced(torch::Tensor hidden, ViltEncoding& encodin
         if (options.cancel && options.cancel->load()) throw Cancelled();
         const TimelineSpanGuard layerSpan("layer", Stage::Fusion, static_cast<int>(i));
         clock.start(state.hidden);
-        if (method == ReductionMethod::DynamicVit && stage < dynamicVit.locations.size() &&
-            dynamicVit.locations[stage] == static_cast<int>(i)) {
-            dynamicVitStage(static_cast<int>(stage), static_cast<int>(i), dynamicVit, initialPatches, state, decision, encoding);
+        if (dynamicVit && stage < dynamicVit->locations.size() && dynamicVit->locations[stage] == static_cast<int>(i)) {
+            dynamicVitStage(static_cast<int>(stage), static_cast<int>(i), *dynamicVit, initialPatches, state, decision, encoding);
             ++stage;
         }
+        // What the plan does between this block's attention and its MLP.
+        const auto& planned = plan.at(Stage::Fusion, static_cast<int>(i));
         ViltLayerStep step;
-        switch (method) {
-            case ReductionMethod::Pumer: {
-                const bool reduces = std::find(reduction.layers.begin(), reduction.layers.end(), static_cast<int>(i)) !=
-                                     reduction.layers.end();
-                step = runViltLayer(*m_layers[i], std::move(state), mode, reduces ? &reduction.pumer : nullptr, options.keepAttentions);
-                break;
-            }
-            case ReductionMethod::Tome:
-                step = runViltTomeLayer(*m_layers[i], std::move(state), schedule[i], reduction.tome, options.keepAttentions);
-                break;
-            case ReductionMethod::RandomDrop:
-            case ReductionMethod::UniformDrop:
-                step = runViltLayer(*m_layers[i], std::move(state), ReductionMode::Fixed, nullptr, options.keepAttentions);
-                break;
-            case ReductionMethod::DynamicVit:
-                // Training: once a policy exists, attention must stay differentiable in it.
-                step = dynamicVit.training && stage > 0
-                           ? runViltPolicyLayer(*m_layers[i], std::move(state), options.keepAttentions)
-                           : runViltLayer(*m_layers[i], std::move(state), ReductionMode::Fixed, nullptr, options.keepAttentions);
-                break;
+        ReductionMethod recordKind = ReductionMethod::Pumer;
+        if (planned.op == LayerStep::Op::Tome) {
+            recordKind = ReductionMethod::Tome;
+            step = runViltTomeLayer(*m_layers[i], std::move(state), planned.tomeR, plan.tome, options.keepAttentions);
+        } else if (dynamicVit && dynamicVit->training && stage > 0) {
+            // Training: once a policy exists, attention must stay differentiable in it.
+            step = runViltPolicyLayer(*m_layers[i], std::move(state), options.keepAttentions);
+        } else {
+            step = runViltLayer(*m_layers[i], std::move(state), numerics,
+                                planned.op == LayerStep::Op::Pumer ? &planned.pumer : nullptr, options.keepAttentions);
         }
-        clock.stop(step.state.hidden, encoding.layerMs);
+    clock.stop(step.state.hidden, encoding.layerMs);
         state = std::move(step.state);
-        if (step.record) encoding.reductions.push_back({static_cast<int>(i), method, std::move(*step.record)});
+        if (step.record) encoding.reductions.push_back({static_cast<int>(i), recordKind, std::move(*step.record)});
         if (options.keepAttentions) encoding.attentions.push_back(step.attention);
         if (options.keepHiddenStates) encoding.hiddenStates.push_back(state.hidden);
     }
-    if (method == ReductionMethod::DynamicVit && stage != dynamicVit.locations.size())
+    if (dynamicVit && stage != dynamicVit->locations.size())
         throw Error("DynamicViT prune locations must increase strictly within 0.." + std::to_string(m_layers.size() - 1));
     const TimelineSpanGuard span("pooler", Stage::Head);
     encoding.textLength = state.textLength;
     encoding.finalMask = state.mask;
     encoding.lastHiddenState =
-        mode == ReductionMode::Reference
+        numerics == ReductionMode::Reference
             ? torch::layer_norm(state.hidden, {m_config.hiddenSize}, m_finalLayerNorm->weight, m_finalLayerNorm->bias,
                                 kPumerLayerNormEps)
             : m_finalLayerNorm(state.hidden);

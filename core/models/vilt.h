@@ -13,6 +13,7 @@
 #include "config/model_config.h"
 #include "models/dynamic_vit.h"
 #include "models/transformer_block.h"
+#include "methods/reduction_plan.h"
 #include "reduce/pumer.h"
 
 namespace tokenscope {
@@ -26,73 +27,45 @@ struct ViltInputs {
     torch::Tensor pixelMask;      // [B, H, W] 0/1 (undefined = all ones); NLVR2: [B, I, H, W]
 };
 
-// Which token reducer runs inside the encoder.
-//  * Pumer: PuMer (docs/algorithms.md §1.3) in the blocks listed in ViltReduction::layers.
-//  * Tome: ToMe (§3) in every block whose schedule entry is > 0.
-//  * RandomDrop / UniformDrop: image patches dropped once at the embedding, before block 0
-//    (cheap baselines in the spirit of §5 and HiRED's "Spatial" selection, §2.7).
-//  * DynamicVit: DynamicViT (§4, models/dynamic_vit.h) with the model's trained predictors, pruning
-//    image patches before the blocks in ViltReduction::dynamicVit.locations.
+// What produced a reduction record (the trace builder reads records by it).
 enum class ReductionMethod { Pumer, Tome, RandomDrop, UniformDrop, DynamicVit };
 
-// ToMe inside ViLT (docs/algorithms.md §3, §1.3 last paragraph). In block l with r = schedule[l] > 0,
-// between the attention residual and the MLP: bipartite soft matching on the head-mean keys of that
-// block, r clamped to (N - 1) / 2 as ToMe does (one protected token), size-weighted averaging with
-// sizes carried across blocks, and (proportionalAttention) log(size) added to every key's attention
-// logit in every later block. The rest is transformers' numerics (additive masking, the config's eps),
-// and attention stays fused.
-//  * joint = false: only the image part [image CLS, patches] is matched; the image CLS is protected;
-//    the text is untouched.
-//  * joint = true: the whole text+image sequence is matched, the text [CLS] at position 0 protected
-//    (the PuMer repository's modality-agnostic baseline, but size-weighted and with proportional
-//    attention). Text and image tokens mix, so after the first merge there is no text/image boundary:
-//    ViltLayerState::textLength keeps its input value (as the PuMer repository leaves text_len), clamped
-//    to the sequence length; records mark their indices as joint (ReductionRecord::isJointSequence).
-// Padding (text padding, padded image patches) takes part in matching but has weight 0: a token's
-// key weight is the number of VALID originals inside it (0 = masked), and a merge averages over valid
-// originals only (a group of padding only is averaged with equal weights and stays masked).
-struct TomeSettings {
-    std::vector<int64_t> schedule;  // r for every block index (tomeSchedule()); missing entries = 0
-    bool joint = false;
-    bool proportionalAttention = true;
-};
-
-// Image-patch dropping at the embedding. Per sample, kept = clamp(roundHalfEven(keepRatio * P), 1, P)
-// of its P valid patches; the image CLS is always kept. Kept patches stay in raster order. A batch is
-// padded to the longest kept list with masked filler tokens (zeros, mask 0, no provenance).
-//  * RandomDrop: a uniformly random subset, from a SplitMix64 stream seeded by `seed` alone (our own
-//    PRNG, so the same seed gives the same subset on every run, device and LibTorch version; a sample's
-//    subset depends only on the seed and its valid patch count, not on the rest of the batch).
-//  * UniformDrop: evenly spaced in raster order over the sample's valid patches: the j-th kept patch
-//    is floor((j + 0.5) * P / kept) (centred). With P a multiple of kept and kept a multiple of the
-//    grid height this is a strided grid (12x12 at 0.25 keeps columns 2, 6, 10 of every row).
-// keepRatio >= 1 drops nothing and records nothing.
-struct DropSettings {
-    double keepRatio = 1.0;
-    uint64_t seed = 0;
-};
-
-// Token reduction inside the encoder. Pumer (docs/algorithms.md §1.3): the reducer runs in the
-// listed blocks between the attention residual and the MLP. Mode Reference reproduces PuMer's own
-// ViLT in every block (multiplicative masked softmax with eps 1e-6, block and final LayerNorm eps
-// 1e-6), so it matches PuMer's checkpoints and fixtures; Fixed keeps the transformers numerics
-// (additive masking, log-weights for fractional masks, the config's eps). The other methods always
-// use the transformers numerics; `pumer` and `layers` are ignored by them.
-struct ViltReduction {
-    ReductionMethod method = ReductionMethod::Pumer;
-    PumerConfig pumer;
-    std::vector<int> layers;  // Pumer: 0-based block indices
-    TomeSettings tome;
-    DropSettings drop;
-    DynamicVitSettings dynamicVit;  // needs a model built with predictors (ViltConfig::dynamicVit)
-};
+// The model runs under a ReductionPlan (core/methods/reduction_plan.h) and asks it what to do:
+//  * plan.embeddingDrop: image patches dropped once at the embedding, before block 0 (random /
+//    uniform, see DropSettings; records at layer -1).
+//  * plan.at(Stage::Fusion, l): the step between block l's attention residual and its MLP — PuMer
+//    (docs/algorithms.md §1.3, core/reduce/pumer.h) or ToMe (§3, runViltTomeLayer below).
+//  * plan.numerics: Reference reproduces PuMer's own ViLT in every block (multiplicative masked
+//    softmax with eps 1e-6, block and final LayerNorm eps 1e-6), so it matches PuMer's checkpoints and
+//    fixtures; Fixed keeps the transformers numerics (additive masking, log-weights for fractional
+//    masks, the config's eps).
+//  * plan.dynamicVit: DynamicViT (§4, models/dynamic_vit.h) with the model's trained predictors,
+//    pruning image patches before the blocks in its locations.
+// ToMe inside ViLT (TomeSettings): in block l with r > 0, between the attention residual and the MLP:
+// bipartite soft matching on the head-mean keys of that block, r clamped to (N - 1) / 2 as ToMe does
+// (one protected token), size-weighted averaging with sizes carried across blocks, and
+// (proportionalAttention) log(size) added to every key's attention logit in every later block; the
+// rest is transformers' numerics and attention stays fused. joint = false: only the image part
+// [image CLS, patches] is matched, the image CLS protected, the text untouched; joint = true: the
+// whole text+image sequence is matched, the text [CLS] at position 0 protected (the PuMer
+// repository's modality-agnostic baseline, but size-weighted and with proportional attention);
+// after the first merge there is no text/image boundary: ViltLayerState::textLength keeps its input
+// value, clamped to the sequence length, and records mark their indices as joint. Padding takes
+// part in matching with weight 0: a token's key weight is the number of VALID originals inside it.
+// Dropping at the embedding (DropSettings): per sample, kept = clamp(roundHalfEven(keepRatio * P), 1, P)
+// of its P valid patches, the image CLS always kept, kept patches in raster order; a batch is padded
+// to the longest kept list with masked filler tokens (zeros, mask 0, no provenance). Random: a
+// uniformly random subset from a SplitMix64 stream seeded by `seed` alone (the same seed gives the
+// same subset on every run, device and LibTorch version, independent of the rest of the batch).
+// Uniform: the j-th kept patch is floor((j + 0.5) * P / kept) of the sample's valid patches (a
+// strided grid when the counts divide: 12x12 at 0.25 keeps columns 2, 6, 10 of every row).
 constexpr double kPumerLayerNormEps = 1e-6;
 
 struct ViltForwardOptions {
     bool keepHiddenStates = false;  // embedding output + every layer's output
     bool keepAttentions = false;    // [B, H, L, L] per layer (forces unfused attention)
     const std::atomic<bool>* cancel = nullptr;  // polled between layers; throws Cancelled
-    std::optional<ViltReduction> reduction;     // unset: the plain transformers forward, unchanged
+    const ReductionPlan* plan = nullptr;        // null (or reducing nothing): the plain transformers forward
     bool timeLayers = false;  // fills ViltEncoding::layerMs (synchronises the device around every block)
     // false: reducers skip the provenance matrices (records then carry no sources or sizes, so no
     // trace can be built from them); what the model computes is unchanged. Benchmarks and batched
@@ -181,18 +154,22 @@ ViltLayerStep runViltLayer(PreNormBlockImpl& block, ViltLayerState state, Reduct
 // with proportional attention if earlier blocks merged). Records only when a merge happened.
 ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, ViltLayerState state, int64_t r,
                                const TomeSettings& tome, bool keepAttention);
-// RandomDrop / UniformDrop on the embeddings (see DropSettings). hidden [B, T+I0, C], mask [B, T+I0]
+// Random / uniform dropping on the embeddings (see DropSettings). hidden [B, T+I0, C], mask [B, T+I0]
 // 0/1 with the image part [image CLS, patches] after textLength. Returns the state for block 0 and
-// the record (std::nullopt when nothing is dropped). Throws Error for another method.
+// the record (std::nullopt when nothing is dropped).
 struct ViltDropResult {
     ViltLayerState state;
     std::optional<ReductionRecord> record;
 };
-ViltDropResult dropImagePatches(const ViltLayerState& embeddings, ReductionMethod method, const DropSettings& drop);
+ViltDropResult dropImagePatches(const ViltLayerState& embeddings, const DropSettings& drop);
 // DynamicViT training after the first prune location (models/vilt_dynamic_vit.cpp): one plain block
 // whose attention weighs keys by state.mask (the keep policy) through the multiplicative masked
 // softmax, so that gradients reach the keep decisions.
 ViltLayerStep runViltPolicyLayer(PreNormBlockImpl& block, ViltLayerState state, bool keepAttention);
+
+// The plan context of a ViLT model: its encoder depth (Stage::Fusion), its input size (for the
+// smaller-resolution method) and its trained DynamicViT locations.
+PlanContext viltPlanContext(const ViltConfig& config, int shortestEdge = 384, int sizeDivisor = 32);
 
 struct ViltOutputs {
     torch::Tensor logits;              // VQA [B, labels]; NLVR2 [B, labels]; retrieval [B, 1]

@@ -29,14 +29,6 @@ torch::Tensor composeOrigin(const BipartiteMatch& match, const torch::Tensor& be
 
 }  // namespace
 
-int64_t roundHalfEven(double value) {
-    const int previous = std::fegetround();
-    std::fesetround(FE_TONEAREST);
-    const double rounded = std::nearbyint(value);
-    std::fesetround(previous);
-    return static_cast<int64_t>(rounded);
-}
-
 PumerCounts pumerCounts(int64_t imageTokens, int64_t textTokens, const PumerConfig& config) {
     PumerCounts c;
     c.imageIn = imageTokens;

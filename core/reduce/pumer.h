@@ -24,25 +24,10 @@
 
 #include <torch/torch.h>
 
+#include "reduce/reducer_settings.h"
 #include "reduce/tome.h"
 
 namespace tokenscope {
-
-enum class ReductionMode { Reference, Fixed };
-enum class PruneScore { MeanHead, FirstHead, KeyMetric, QueryKey };  // "mh", "fh", "km", "qk"
-enum class ImageMergeStyle { Tome, Tip, Diff };
-
-struct PumerConfig {
-    double pruneRatio = 0.1;      // p: fraction of the layer-input image tokens (incl. image CLS) pruned
-    double mergeRatio = 0.3;      // r: fraction of the pre-prune image count merged
-    double textMergeRatio = 0.2;  // t: fraction of the current (padded) text length merged
-    PruneScore score = PruneScore::MeanHead;
-    ImageMergeStyle mergeStyle = ImageMergeStyle::Tome;
-    ReductionMode mode = ReductionMode::Reference;
-};
-
-// Python's round() for the products PuMer rounds: ties go to the even integer.
-int64_t roundHalfEven(double value);
 
 // Token counts of one reducer call for I image tokens (incl. image CLS and padding) and T text tokens.
 struct PumerCounts {

@@ -14,6 +14,8 @@
 
 #include <torch/torch.h>
 
+#include "reduce/tome_schedule.h"
+
 namespace tokenscope {
 
 // What one bipartite soft matching decided. r == 0 means "identity" (every function passes through).
@@ -71,10 +73,5 @@ torch::Tensor unmerge(const BipartiteMatch& match, const torch::Tensor& merged);
 // For each current token, the current position it came from before this merge:
 // positions of [unmerged A, B] in the input order. [B, N - r] int64.
 torch::Tensor mergedOrigin(const BipartiteMatch& match);
-
-// ToMe's parse_r (tome/utils.py): the per-layer r for `layers` blocks.
-std::vector<int64_t> tomeSchedule(int64_t layers, int64_t r, double inflect = 0.0);
-// Explicit list, zero-padded (or truncated) to `layers`.
-std::vector<int64_t> tomeSchedule(int64_t layers, const std::vector<int64_t>& perLayer);
 
 }  // namespace tokenscope

@@ -17,7 +17,7 @@
 #include "checkpoint/tensor_file.h"
 #include "common/error.h"
 #include "config/model_config.h"
-#include "engine/vilt_methods.h"
+#include "methods/reduction_plan.h"
 #include "image/vilt_preprocess.h"
 #include "models/dynamic_vit.h"
 #include "models/vilt.h"
@@ -182,7 +182,7 @@ double learningRateAt(const TrainOptions& o, int64_t step) {
 // Method dynamicvit: writes "dynamicvit_config" into the folder's config.json (locations: the
 // method's, else the folder's, else DynamicViT's default for the depth; the method's keep ratio).
 void writeDynamicVitConfig(const fs::path& dir, const TrainOptions& o, const ViltConfig& config) {
-    auto locations = o.method.dynamicVitLocations;
+    auto locations = o.method.intList("prune-loc");
     if (locations.empty()) locations = config.dynamicVit ? config.dynamicVit->pruneLocations
                                                          : defaultDynamicVitLocations(config.numHiddenLayers);
     const auto path = (dir / "config.json").string();
@@ -195,7 +195,7 @@ void writeDynamicVitConfig(const fs::path& dir, const TrainOptions& o, const Vil
             throw Error(path + ": unreadable: " + e.what());
         }
     }
-    json["dynamicvit_config"] = {{"prune_locations", locations}, {"keep_ratio", o.method.dynamicVitKeepRatio}};
+    json["dynamicvit_config"] = {{"prune_locations", locations}, {"keep_ratio", o.method.number("keep-ratio")}};
     std::ofstream out(path);
     out << json.dump(2) << "\n";
     if (!out) throw Error(path + ": cannot write");
@@ -213,7 +213,7 @@ struct Validation {
     std::vector<double> groupAccuracy;
 };
 
-Validation validate(Vilt& model, const BatchMaker& maker, const TrainOptions& o, const std::optional<ViltReduction>& reduction,
+Validation validate(Vilt& model, const BatchMaker& maker, const TrainOptions& o, const ReductionPlan& plan,
                     int64_t labelCount) {
     torch::NoGradGuard noGrad;
     model->eval();
@@ -228,7 +228,7 @@ Validation validate(Vilt& model, const BatchMaker& maker, const TrainOptions& o,
         o.validation(static_cast<uint64_t>(first), count, examples);
         const auto batch = maker.make(examples, labelCount);
         ViltForwardOptions forward;
-        forward.reduction = reduction;
+        forward.plan = &plan;
         const auto predicted = model->forward(batch.inputs, forward).logits.argmax(1);
         const auto correct = predicted.eq(batch.labels);
         for (int i = 0; i < count; ++i) {
@@ -397,7 +397,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
     if (!o.train || !o.validation) throw Error("training needs a train and a validation example source");
     if (o.batchSize < 1 || o.steps < 1) throw Error("training needs a batch size and a step count of at least 1");
     const fs::path dir(o.modelDir);
-    const bool isDynamicVit = o.method.method == Method::DynamicVit;
+    const bool isDynamicVit = o.method.is("dynamicvit");
     if (o.trainPredictorOnly && !isDynamicVit) throw Error("training only the predictors needs --method dynamicvit");
     if (isDynamicVit) writeDynamicVitConfig(dir, o, loadModelConfig((dir / "config.json").string()).vilt);
     const auto config = loadModelConfig((dir / "config.json").string());
@@ -405,8 +405,8 @@ TrainSummary trainVilt(const TrainOptions& o) {
         throw Error((dir / "config.json").string() + ": training needs a ViltForQuestionAnswering config");
     const auto labelCount = static_cast<int64_t>(config.vilt.id2label.size());
     const BatchMaker maker(o.modelDir, config.vilt);
-    const auto reduction = viltReductionFor(o.method, config.vilt);
-    if (o.method.method == Method::SmallerResolution)
+    const auto plan = makePlan(o.method, viltPlanContext(config.vilt));
+    if (plan.shortestEdge > 0)
         throw Error("training at a smaller resolution: set the model's preprocessor_config.json shortest_edge instead");
 
     torch::manual_seed(o.seed);
@@ -432,12 +432,12 @@ TrainSummary trainVilt(const TrainOptions& o) {
     const bool usesHeadAttentionLoss = o.headAttentionLossWeight > 0;
     const bool usesPositionLoss = o.positionLossWeight > 0;
     const bool usesClsLoss = o.clsLossWeight > 0;
-    if ((usesRoleLoss || usesHeadAttentionLoss || usesPositionLoss || usesClsLoss) && o.method.method != Method::None)
+    if ((usesRoleLoss || usesHeadAttentionLoss || usesPositionLoss || usesClsLoss) && !o.method.is("none"))
         throw Error("the role, head attention, position and [CLS] losses train plain models (no --method)");
-    if (usesGroundingLoss && o.method.method != Method::None) throw Error("the grounding loss trains plain models (no --method)");
+    if (usesGroundingLoss && !o.method.is("none")) throw Error("the grounding loss trains plain models (no --method)");
     if (usesGroundingLoss && (o.groundingLayer < 0 || o.groundingLayer >= config.vilt.numHiddenLayers))
         throw Error("the grounding layer must be 0.." + std::to_string(config.vilt.numHiddenLayers - 1));
-    if (usesAttentionLoss && o.method.method != Method::None) throw Error("the attention loss trains plain models (no --method)");
+    if (usesAttentionLoss && !o.method.is("none")) throw Error("the attention loss trains plain models (no --method)");
     // The training-only linear heads of the auxiliary losses, saved in the checkpoint only.
     struct AuxHead {
         torch::nn::Linear head{nullptr};
@@ -453,7 +453,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
         auxHeads.push_back({head, name + "_head.safetensors"});
         return head;
     };
-    if (usesPatchLoss && o.method.method != Method::None) throw Error("the patch loss trains plain models (no --method)");
+    if (usesPatchLoss && !o.method.is("none")) throw Error("the patch loss trains plain models (no --method)");
     if (usesPatchLoss && o.patchClasses < 2) throw Error("the patch loss needs at least 2 patch classes");
     if (usesRoleLoss && o.roleClasses < 2) throw Error("the role loss needs at least 2 role classes");
     if (usesClsLoss && o.clsTargetSize < 1) throw Error("the [CLS] loss needs at least 1 target number");
@@ -462,8 +462,8 @@ TrainSummary trainVilt(const TrainOptions& o) {
     auto positionHead = auxHead("position", usesPositionLoss, o.positionLossLayer, 2);
     auto clsHead = auxHead("cls", usesClsLoss, config.vilt.numHiddenLayers, o.clsTargetSize);
     // The training forward of DynamicViT: Gumbel decisions as masks (validation prunes).
-    auto trainReduction = reduction;
-    if (isDynamicVit) trainReduction->dynamicVit.training = true;
+    auto trainPlan = plan;
+    if (isDynamicVit) trainPlan.dynamicVit->training = true;
     std::vector<torch::optim::OptimizerParamGroup> groups;
     groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
                                    torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay)));
@@ -523,7 +523,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
         if (usesClsLoss) log << ",cls_loss";
         if (isDynamicVit) {
             log << ",ratio_loss";
-            for (std::size_t i = 0; i < reduction->dynamicVit.locations.size(); ++i) log << ",keep_" << i + 1;
+            for (std::size_t i = 0; i < plan.dynamicVit->locations.size(); ++i) log << ",keep_" << i + 1;
         }
         log << "\n";
     }
@@ -541,7 +541,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
     auto windowStart = runStart;
     double lossSum = 0, taskSum = 0, distillSum = 0, ratioSum = 0, patchSum = 0, attentionSum = 0, groundingSum = 0, roleSum = 0,
            headSum = 0, positionSum = 0, clsSum = 0;
-    std::vector<double> keepSums(isDynamicVit ? reduction->dynamicVit.locations.size() : 0, 0.0);
+    std::vector<double> keepSums(isDynamicVit ? plan.dynamicVit->locations.size() : 0, 0.0);
     int64_t right = 0, seen = 0, windowSteps = 0;
     auto next = fetch(start);
     for (int64_t step = start; step < o.steps; ++step) {
@@ -549,7 +549,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
         if (step + 1 < o.steps) next = fetch(step + 1);
         const auto batch = maker.make(examples, labelCount);
         ViltForwardOptions forward;
-        forward.reduction = trainReduction;
+        forward.plan = &trainPlan;
         forward.keepHiddenStates = usesPatchLoss || usesRoleLoss || usesPositionLoss || usesClsLoss;
         forward.keepAttentions = usesAttentionLoss || usesGroundingLoss || usesHeadAttentionLoss;
         const auto outputs = model->forward(batch.inputs, forward);
@@ -584,7 +584,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
         }
         if (isDynamicVit) {
             const auto& fractions = outputs.images.front().keepFractions;
-            const auto ratio = dynamicVitRatioLoss(fractions, o.method.dynamicVitKeepRatio);
+            const auto ratio = dynamicVitRatioLoss(fractions, o.method.number("keep-ratio"));
             loss = loss + o.ratioWeight * ratio;
             ratioSum += ratio.item<double>();
             for (std::size_t i = 0; i < fractions.size() && i < keepSums.size(); ++i)
@@ -632,7 +632,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
             progress.etaSeconds = perStep * static_cast<double>(o.steps - done);
             progress.validated = false;
             if (validateNow) {
-                const auto v = validate(model, maker, o, reduction, labelCount);
+                const auto v = validate(model, maker, o, plan, labelCount);
                 progress.validated = true;
                 progress.validationAccuracy = v.accuracy;
                 progress.groupAccuracy = v.groupAccuracy;

@@ -6,7 +6,7 @@
 //
 // sweep.csv: a header line naming the columns, then one row per evaluated configuration, rows of a
 // method in knob order (from the lightest reduction to the strongest):
-//   method          none | pumer | tome | smres | random | uniform (methodName())
+//   method          the method's registry id: none | pumer | tome | smres | random | uniform | dynamicvit
 //   settings        describe() of the configuration, quoted ("pumer reference L2,5,8 p0.1 r0.3 t0.2")
 //   knob            the swept value in words ("keep 0.5", "r 8", "p0.1 r0.3 t0.2"; "" for none)
 //   accuracy        fraction of correct answers, 0..1

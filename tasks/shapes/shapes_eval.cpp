@@ -171,16 +171,14 @@ std::vector<SweepPoint> sweepGrid(int layerCount, int imageTokens, bool hasDynam
     grid.push_back({MethodSettings{}, ""});
 
     // PuMer: the paper's layers 2, 5, 8 of 12, at the same depth fractions of another depth.
-    MethodSettings pumer = pumerPreset("vqav2");
-    pumer.layers = presetLayersAtDepth(pumer.layers, layerCount);
+    MethodSettings pumer = presetSettings("pumer", "vqav2");
+    pumer.set("layers", presetLayersAtDepth(pumer.intList("layers"), layerCount));
     // (prune, image merge, text merge), lightest first; the second is the VQAv2 preset.
     const double ratios[][3] = {{0.05, 0.15, 0.1}, {0.1, 0.3, 0.2}, {0.2, 0.3, 0.2},
                                 {0.3, 0.4, 0.3},   {0.4, 0.5, 0.3}, {0.5, 0.6, 0.4}};
     for (const auto& r : ratios) {
         MethodSettings m = pumer;
-        m.pruneRatio = r[0];
-        m.imageMergeRatio = r[1];
-        m.textMergeRatio = r[2];
+        m.set("prune", r[0]).set("merge", r[1]).set("merge-text", r[2]);
         char knob[64];
         std::snprintf(knob, sizeof knob, "p%g r%g t%g", r[0], r[1], r[2]);
         grid.push_back({m, knob});
@@ -194,29 +192,26 @@ std::vector<SweepPoint> sweepGrid(int layerCount, int imageTokens, bool hasDynam
         if (std::find(rs.begin(), rs.end(), r) == rs.end()) rs.push_back(r);
     }
     for (int r : rs) {
-        MethodSettings m;
-        m.method = Method::Tome;
-        m.tomeR = r;
+        MethodSettings m("tome");
+        m.set("r", int64_t{r});
         grid.push_back({m, "r " + std::to_string(r)});
     }
 
     // DynamicViT: the predictors' keep ratio per stage (trained at one; others are extrapolations).
     if (hasDynamicVit) {
         for (int keep = 9; keep >= 5; --keep) {
-            MethodSettings m;
-            m.method = Method::DynamicVit;
-            m.dynamicVitKeepRatio = keep / 10.0;
-            grid.push_back({m, formatKnob("rho %.1f", m.dynamicVitKeepRatio)});
+            MethodSettings m("dynamicvit");
+            m.set("keep-ratio", keep / 10.0);
+            grid.push_back({m, formatKnob("rho %.1f", keep / 10.0)});
         }
     }
 
     // Token budgets before the first layer.
-    for (Method method : {Method::RandomDrop, Method::UniformDrop, Method::SmallerResolution}) {
+    for (const char* method : {"random", "uniform", "smres"}) {
         for (int keep = 9; keep >= 2; --keep) {
-            MethodSettings m;
-            m.method = method;
-            m.keepRatio = keep / 10.0;
-            grid.push_back({m, formatKnob("keep %.1f", m.keepRatio)});
+            MethodSettings m(method);
+            m.set("keep", keep / 10.0);
+            grid.push_back({m, formatKnob("keep %.1f", keep / 10.0)});
         }
     }
     return grid;
@@ -225,7 +220,7 @@ std::vector<SweepPoint> sweepGrid(int layerCount, int imageTokens, bool hasDynam
 SweepRow sweepRow(const SweepPoint& point, const EvalSet& set, const MethodEval& method, const MethodEval& none) {
     const auto summary = summarize(set, method, &none);
     SweepRow row;
-    row.method = methodName(point.method.method);
+    row.method = point.method.method();
     row.settings = describe(point.method);
     row.knob = point.knob;
     row.accuracy = summary.accuracy;
@@ -244,7 +239,7 @@ SweepRow sweepRow(const SweepPoint& point, const EvalSet& set, const MethodEval&
 namespace tokenscope::shapes {
 
 std::vector<SweepRow> runSweep(Engine& engine, const EvalSet& set, const EvalRunOptions& options,
-                               const std::vector<Method>& methods, const SweepCallbacks& callbacks) {
+                               const std::vector<std::string>& methods, const SweepCallbacks& callbacks) {
     const auto* cancel = options.cancel;
     if (options.passes < 1) throw Error("the evaluation needs at least one timed pass");
 
@@ -255,15 +250,15 @@ std::vector<SweepRow> runSweep(Engine& engine, const EvalSet& set, const EvalRun
     std::vector<SweepPoint> points;
     std::vector<int> edgesSeen{std::min(unreducedProbe.resizedHeight, unreducedProbe.resizedWidth)};
     for (SweepPoint point : sweepGrid(config.numHiddenLayers, unreducedProbe.firstLayerImageTokens, config.dynamicVit.has_value())) {
-        const Method method = point.method.method;
-        if (method != Method::None && !methods.empty() && std::find(methods.begin(), methods.end(), method) == methods.end())
+        const auto& method = point.method.method();
+        if (method != "none" && !methods.empty() && std::find(methods.begin(), methods.end(), method) == methods.end())
             continue;
-        if (method == Method::SmallerResolution) {
+        if (method == "smres") {
             const auto probe = probeTokens(engine, set, point.method, cancel);
             const int edge = std::min(probe.resizedHeight, probe.resizedWidth);
             if (std::find(edgesSeen.begin(), edgesSeen.end(), edge) != edgesSeen.end()) continue;
             edgesSeen.push_back(edge);
-            point.method.shortestEdge = edge;
+            point.method.set("resolution", int64_t{edge});
             point.knob = std::to_string(edge) + " px";
         }
         points.push_back(point);
@@ -277,7 +272,7 @@ std::vector<SweepRow> runSweep(Engine& engine, const EvalSet& set, const EvalRun
     if (callbacks.progressFor)
         turns.progressFor = [&](std::size_t i, int round) {
             const auto& method = points[i].method;
-            std::string label = method.method == Method::None ? "unreduced" : describe(method);
+            std::string label = method.is("none") ? "unreduced" : describe(method);
             if (options.passes > 1) label += " (pass " + std::to_string(round + 1) + "/" + std::to_string(options.passes) + ")";
             return callbacks.progressFor(label);
         };

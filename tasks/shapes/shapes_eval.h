@@ -135,6 +135,6 @@ struct SweepCallbacks {
 // options.progress is replaced by callbacks.progressFor per configuration and round (the label
 // ends in " (pass k/K)" when K > 1).
 std::vector<SweepRow> runSweep(Engine& engine, const EvalSet& set, const EvalRunOptions& options,
-                               const std::vector<Method>& methods, const SweepCallbacks& callbacks = {});
+                               const std::vector<std::string>& methods, const SweepCallbacks& callbacks = {});
 
 }  // namespace tokenscope::shapes
