@@ -1,17 +1,20 @@
+// The restricted unpickler's opcode machine: input, values, stack, memo and the opcode loop.
+// The allow-listed globals and the torch objects they rebuild are in pickle_torch.cpp.
 #include "checkpoint/pickle_reader.h"
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <cstring>
-#include <unordered_map>
 #include <utility>
 
+#include "checkpoint/pickle_reader_internal.h"
 #include "common/error.h"
 
 namespace tokenscope {
 
 namespace {
+
+using pickle::ArgumentProblem;
 
 // Opcodes (CPython Lib/pickle.py names).
 enum Opcode : uint8_t {
@@ -73,53 +76,13 @@ enum Opcode : uint8_t {
 
 constexpr int kHighestProtocol = 5;
 
-struct StorageTypeName {
-    std::string_view name;
-    DType dtype;
-};
-constexpr std::array<StorageTypeName, 10> kStorageTypes{{
-    {"FloatStorage", DType::F32},
-    {"HalfStorage", DType::F16},
-    {"BFloat16Storage", DType::BF16},
-    {"DoubleStorage", DType::F64},
-    {"LongStorage", DType::I64},
-    {"IntStorage", DType::I32},
-    {"ShortStorage", DType::I16},
-    {"CharStorage", DType::I8},
-    {"ByteStorage", DType::U8},
-    {"BoolStorage", DType::Bool},
-}};
-
-// Printable, bounded rendering of untrusted text for messages.
-std::string printable(std::string_view text, std::size_t maxSize = 120) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size() && i < maxSize; ++i) {
-        const auto byte = static_cast<unsigned char>(text[i]);
-        out += (byte >= 0x20 && byte < 0x7f) ? text[i] : '?';
-    }
-    if (text.size() > maxSize) out += "...";
-    return out;
-}
-
 std::string hexByte(uint8_t byte) {
     char buffer[8];
     std::snprintf(buffer, sizeof buffer, "0x%02x", byte);
     return buffer;
 }
 
-// An allow-listed callable given arguments it does not take (or an argument of the wrong kind).
-// Not an Error on purpose: PickleMachine::run turns it into one, except where
-// UnknownGlobals::Opaque turns the result into an opaque value instead.
-struct ArgumentProblem {
-    std::string message;
-};
-
 }  // namespace
-
-std::string refusedGlobalMessage(const std::string& fileName, const std::string& globalName) {
-    return fileName + ": refuses to load: the pickle names the global '" + globalName +
-           "', which is not part of a tensor state dict";
-}
 
 std::string_view pickleKindName(PickleKind kind) {
     switch (kind) {
@@ -140,125 +103,10 @@ std::string_view pickleKindName(PickleKind kind) {
     return "?";
 }
 
-// The stack machine. Named (not anonymous) because PickleDocument befriends it.
-class PickleMachine {
-public:
-    PickleMachine(const uint8_t* bytes, std::size_t size, const std::string& fileName,
-                  const std::string& pickleName, const PickleLimits& limits, UnknownGlobals unknownGlobals)
-        : m_bytes(bytes), m_size(size), m_fileName(fileName), m_pickleName(pickleName), m_limits(limits),
-          m_isLenient(unknownGlobals == UnknownGlobals::Opaque) {}
-
-    PickleDocument run();
-
-private:
-    // The opcode loop; run() turns an ArgumentProblem escaping it into an Error.
-    PickleDocument runOpcodes();
-    [[noreturn]] void fail(const std::string& problem) const {
-        throw Error(m_fileName + ": " + m_pickleName + " byte " + std::to_string(m_opcodeStart) + ": " + problem);
-    }
-    [[noreturn]] static void badArgument(std::string problem) { throw ArgumentProblem{std::move(problem)}; }
-    [[noreturn]] void unsupportedOpcode(uint8_t opcode) const {
-        fail("unsupported pickle opcode " + hexByte(opcode) +
-             ((opcode >= 0x20 && opcode < 0x7f) ? std::string(" ('") + static_cast<char>(opcode) + "')" : ""));
-    }
-
-    // Input.
-    std::size_t remaining() const { return m_size - m_pos; }
-    const uint8_t* take(std::size_t count) {
-        if (count > remaining()) fail("the pickle ends in the middle of an opcode (truncated?)");
-        const uint8_t* p = m_bytes + m_pos;
-        m_pos += count;
-        return p;
-    }
-    uint64_t readLittleEndian(std::size_t count) {
-        const uint8_t* p = take(count);
-        uint64_t value = 0;
-        for (std::size_t i = count; i-- > 0;) value = (value << 8) | p[i];
-        return value;
-    }
-    std::string readLine();
-    std::string readText(uint64_t length);
-    int64_t readLong(uint64_t byteCount);
-    void pushLong(uint64_t byteCount);
-
-    // Values.
-    std::size_t newValue(PickleKind kind);
-    std::size_t newInt(PickleKind kind, int64_t value) {
-        const std::size_t index = newValue(kind);
-        m_doc.m_values[index].integer = value;
-        return index;
-    }
-    std::size_t newText(PickleKind kind, std::string text) {
-        const std::size_t index = newValue(kind);
-        m_doc.m_values[index].text = std::move(text);
-        return index;
-    }
-    std::size_t newSequence(PickleKind kind, std::vector<std::size_t> items) {
-        const std::size_t index = newValue(kind);
-        m_doc.m_values[index].items = std::move(items);
-        return index;
-    }
-    PickleValue& at(std::size_t index) { return m_doc.m_values[index]; }
-    std::size_t newOpaque(PickleOpaqueOrigin origin, std::string text) {
-        const std::size_t index = newText(PickleKind::Opaque, std::move(text));
-        at(index).integer = static_cast<int64_t>(origin);
-        return index;
-    }
-    // What calling (REDUCE, NEWOBJ, NEWOBJ_EX) the opaque value `source` gives: another one of
-    // the same origin, so that the global stays named.
-    std::size_t newOpaqueFrom(std::size_t source) {
-        std::string text = at(source).text;
-        const auto origin = static_cast<PickleOpaqueOrigin>(at(source).integer);
-        return newOpaque(origin, std::move(text));
-    }
-
-    // Stack.
-    void push(std::size_t index) {
-        if (m_stack.size() >= m_limits.maxStackSize) {
-            fail("the pickle stack holds more than " + std::to_string(m_limits.maxStackSize) + " values");
-        }
-        m_stack.push_back(index);
-    }
-    std::size_t pop() {
-        if (m_stack.size() <= stackFloor()) fail("pop from an empty stack");
-        const std::size_t index = m_stack.back();
-        m_stack.pop_back();
-        return index;
-    }
-    std::size_t top() const {
-        if (m_stack.size() <= stackFloor()) fail("the stack is empty");
-        return m_stack.back();
-    }
-    // Values above the innermost MARK belong to it; opcodes other than the mark-consuming ones
-    // must not reach below it.
-    std::size_t stackFloor() const { return m_marks.empty() ? 0 : m_marks.back(); }
-    std::vector<std::size_t> popMark();
-    void memoPut(uint64_t key);
-    std::size_t memoGet(uint64_t key) const;
-
-    // Allow-listed objects.
-    std::size_t resolveGlobal(const std::string& module, const std::string& name);
-    std::size_t apply(std::size_t callable, std::size_t args, bool isNewObj);
-    std::size_t reduce(std::size_t callable, std::size_t args);
-    std::size_t rebuildTensor(const std::vector<std::size_t>& args);
-    std::size_t persistentLoad(std::size_t pid);
-    std::vector<int64_t> intTuple(std::size_t index, const char* what);
-    const PickleValue& expect(std::size_t index, PickleKind kind, const char* what);
-
-    const uint8_t* m_bytes;
-    std::size_t m_size;
-    std::size_t m_pos = 0;
-    std::size_t m_opcodeStart = 0;
-    const std::string& m_fileName;
-    const std::string& m_pickleName;
-    const PickleLimits& m_limits;
-    const bool m_isLenient;
-
-    PickleDocument m_doc;
-    std::vector<std::size_t> m_stack;
-    std::vector<std::size_t> m_marks;
-    std::unordered_map<uint64_t, std::size_t> m_memo;
-};
+void PickleMachine::unsupportedOpcode(uint8_t opcode) const {
+    fail("unsupported pickle opcode " + hexByte(opcode) +
+         ((opcode >= 0x20 && opcode < 0x7f) ? std::string(" ('") + static_cast<char>(opcode) + "')" : ""));
+}
 
 std::size_t PickleMachine::newValue(PickleKind kind) {
     if (m_doc.m_values.size() >= m_limits.maxValues) {
@@ -343,146 +191,6 @@ std::size_t PickleMachine::memoGet(uint64_t key) const {
     const auto it = m_memo.find(key);
     if (it == m_memo.end()) fail("memo entry " + std::to_string(key) + " was never stored");
     return it->second;
-}
-
-std::size_t PickleMachine::resolveGlobal(const std::string& module, const std::string& name) {
-    PickleCallable callable;
-    DType dtype = DType::F32;
-    bool known = false;
-    if (module == "collections" && name == "OrderedDict") {
-        callable = PickleCallable::OrderedDict;
-        known = true;
-    } else if (module == "torch._utils" && name == "_rebuild_tensor_v2") {
-        callable = PickleCallable::RebuildTensorV2;
-        known = true;
-    } else if (module == "torch._utils" && name == "_rebuild_parameter") {
-        callable = PickleCallable::RebuildParameter;
-        known = true;
-    } else if (module == "torch") {
-        for (const auto& entry : kStorageTypes) {
-            if (name == entry.name) {
-                callable = PickleCallable::StorageType;
-                dtype = entry.dtype;
-                known = true;
-            }
-        }
-    }
-    if (!known) {
-        const std::string globalName = printable(module) + "." + printable(name);
-        if (m_isLenient) return newOpaque(PickleOpaqueOrigin::Global, globalName);
-        throw Error(refusedGlobalMessage(m_fileName, globalName));
-    }
-    const std::size_t index = newText(PickleKind::Callable, module + "." + name);
-    at(index).integer = static_cast<int64_t>(callable);
-    at(index).dtype = dtype;
-    return index;
-}
-
-const PickleValue& PickleMachine::expect(std::size_t index, PickleKind kind, const char* what) {
-    const PickleValue& value = at(index);
-    if (value.kind != kind) {
-        badArgument(std::string(what) + " is a " + std::string(pickleKindName(value.kind)) + ", expected a " +
-                    std::string(pickleKindName(kind)));
-    }
-    return value;
-}
-
-std::vector<int64_t> PickleMachine::intTuple(std::size_t index, const char* what) {
-    const PickleValue& tuple = expect(index, PickleKind::Tuple, what);
-    if (tuple.items.size() > m_limits.maxTensorDims) {
-        badArgument(std::string(what) + " has " + std::to_string(tuple.items.size()) + " dimensions, more than " +
-             std::to_string(m_limits.maxTensorDims));
-    }
-    std::vector<int64_t> values;
-    values.reserve(tuple.items.size());
-    for (std::size_t item : tuple.items) values.push_back(expect(item, PickleKind::Int, what).integer);
-    return values;
-}
-
-std::size_t PickleMachine::rebuildTensor(const std::vector<std::size_t>& args) {
-    // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
-    if (args.size() != 6 && args.size() != 7) {
-        badArgument("_rebuild_tensor_v2 takes 6 or 7 arguments, got " + std::to_string(args.size()));
-    }
-    PickleTensor tensor;
-    tensor.storage = static_cast<std::size_t>(expect(args[0], PickleKind::Storage, "tensor storage").integer);
-    tensor.storageOffset = expect(args[1], PickleKind::Int, "tensor storage offset").integer;
-    tensor.shape = intTuple(args[2], "tensor size");
-    tensor.strides = intTuple(args[3], "tensor stride");
-    if (tensor.shape.size() != tensor.strides.size()) {
-        badArgument("tensor size has " + std::to_string(tensor.shape.size()) + " dimensions but its stride has " +
-             std::to_string(tensor.strides.size()));
-    }
-    const PickleValue& requiresGrad = at(args[4]);
-    if (requiresGrad.kind != PickleKind::Bool && requiresGrad.kind != PickleKind::Int) {
-        badArgument("tensor requires_grad is a " + std::string(pickleKindName(requiresGrad.kind)));
-    }
-    tensor.requiresGrad = requiresGrad.integer != 0;
-    // args[5] (backward hooks, always an empty OrderedDict) and args[6] (metadata) carry nothing
-    // a reader of the weights needs.
-    m_doc.m_tensors.push_back(std::move(tensor));
-    return newInt(PickleKind::Tensor, static_cast<int64_t>(m_doc.m_tensors.size() - 1));
-}
-
-std::size_t PickleMachine::apply(std::size_t callableIndex, std::size_t argsIndex, bool isNewObj) {
-    const PickleKind kind = at(callableIndex).kind;
-    if (kind == PickleKind::Opaque) return newOpaqueFrom(callableIndex);
-    if (kind != PickleKind::Callable) {
-        fail("REDUCE/NEWOBJ on a " + std::string(pickleKindName(kind)) + ", which is not callable");
-    }
-    try {
-        // cls.__new__(cls, *args): only OrderedDict can be made this way.
-        if (isNewObj && static_cast<PickleCallable>(at(callableIndex).integer) != PickleCallable::OrderedDict) {
-            badArgument("NEWOBJ is only supported for collections.OrderedDict");
-        }
-        return reduce(callableIndex, argsIndex);
-    } catch (const ArgumentProblem& problem) {
-        if (!m_isLenient) throw;
-        return newOpaque(PickleOpaqueOrigin::BadArguments, problem.message);
-    }
-}
-
-std::size_t PickleMachine::reduce(std::size_t callableIndex, std::size_t argsIndex) {
-    const std::vector<std::size_t> args = expect(argsIndex, PickleKind::Tuple, "REDUCE arguments").items;
-    switch (static_cast<PickleCallable>(at(callableIndex).integer)) {
-    case PickleCallable::OrderedDict:
-        if (!args.empty()) badArgument("collections.OrderedDict is only supported with no arguments");
-        return newValue(PickleKind::Dict);
-    case PickleCallable::RebuildTensorV2:
-        return rebuildTensor(args);
-    case PickleCallable::RebuildParameter:
-        // _rebuild_parameter(data, requires_grad, backward_hooks): the parameter is its tensor.
-        if (args.size() != 3) badArgument("_rebuild_parameter takes 3 arguments, got " + std::to_string(args.size()));
-        expect(args[0], PickleKind::Tensor, "parameter data");
-        return args[0];
-    case PickleCallable::StorageType:
-        break;
-    }
-    badArgument("'" + printable(at(callableIndex).text) + "' cannot be called in a state dict");
-}
-
-std::size_t PickleMachine::persistentLoad(std::size_t pid) {
-    const PickleValue& tuple = expect(pid, PickleKind::Tuple, "persistent id");
-    if (tuple.items.size() != 5) {
-        fail("persistent id has " + std::to_string(tuple.items.size()) +
-             " fields, expected ('storage', type, key, location, numel)");
-    }
-    const std::vector<std::size_t> fields = tuple.items;
-    if (expect(fields[0], PickleKind::String, "persistent id tag").text != "storage") {
-        fail("persistent id tag '" + printable(at(fields[0]).text) + "' is not 'storage'");
-    }
-    const PickleValue& type = expect(fields[1], PickleKind::Callable, "storage type");
-    if (static_cast<PickleCallable>(type.integer) != PickleCallable::StorageType) {
-        fail("storage type '" + printable(type.text) + "' is not a torch.*Storage");
-    }
-    PickleStorage storage;
-    storage.dtype = type.dtype;
-    storage.key = expect(fields[2], PickleKind::String, "storage key").text;
-    storage.location = expect(fields[3], PickleKind::String, "storage location").text;
-    storage.numel = expect(fields[4], PickleKind::Int, "storage size").integer;
-    if (storage.numel < 0) fail("storage '" + printable(storage.key) + "' has a negative size");
-    m_doc.m_storages.push_back(std::move(storage));
-    return newInt(PickleKind::Storage, static_cast<int64_t>(m_doc.m_storages.size() - 1));
 }
 
 PickleDocument PickleMachine::run() {

@@ -1,3 +1,5 @@
+// trainVilt: loading the model folders, the optimisation loop (AdamW, warm-up and cosine decay, the
+// task, distillation, ratio and auxiliary losses), resume, checkpoints and the training log.
 #include "train/vilt_trainer.h"
 
 #include <algorithm>
@@ -18,10 +20,9 @@
 #include "common/error.h"
 #include "config/model_config.h"
 #include "methods/reduction_plan.h"
-#include "image/vilt_preprocess.h"
 #include "models/dynamic_vit.h"
 #include "models/vilt.h"
-#include "text/bert_tokenizer.h"
+#include "train/vilt_trainer_internal.h"
 
 namespace tokenscope {
 
@@ -29,113 +30,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using trainer::attentionLoss;
+using trainer::BatchMaker;
+using trainer::clsLoss;
+using trainer::groundingLoss;
+using trainer::headAttentionLoss;
+using trainer::patchLoss;
+using trainer::positionLoss;
+using trainer::validate;
+
 constexpr double kPi = 3.14159265358979323846;
-
-struct Batch {
-    ViltInputs inputs;
-    torch::Tensor labels;  // [B] int64
-    std::vector<int> groups;
-    torch::Tensor patchLabels;  // [B, G] int64 when every example has G patch labels, else undefined
-    torch::Tensor patchRoles;   // [B, G] int64 likewise
-    std::vector<std::vector<int64_t>> relevantPatches;
-    struct Grounded {
-        int64_t sample = 0, position = 0;  // the word's token
-        std::vector<int64_t> patches;
-    };
-    std::vector<Grounded> grounded;
-    struct HeadTarget {
-        int64_t sample = 0;
-        TrainExample::HeadTarget target;
-    };
-    std::vector<HeadTarget> headTargets;
-    std::vector<int64_t> clsSamples;  // the examples with [CLS] targets
-    torch::Tensor clsTargets;         // [clsSamples, K] float
-};
-
-// [B, G] int64 from each example's per-cell vector, or undefined unless every example has one of
-// the same length.
-torch::Tensor denseCells(const std::vector<TrainExample>& examples, std::vector<int64_t> TrainExample::*field) {
-    const auto cells = examples.empty() ? 0 : (examples.front().*field).size();
-    const bool dense = cells > 0 && std::all_of(examples.begin(), examples.end(), [cells, field](const TrainExample& e) {
-        return (e.*field).size() == cells;
-    });
-    if (!dense) return {};
-    const auto n = static_cast<int64_t>(examples.size());
-    auto out = torch::empty({n, static_cast<int64_t>(cells)}, torch::kLong);
-    for (int64_t b = 0; b < n; ++b) out[b].copy_(torch::tensor(examples[static_cast<std::size_t>(b)].*field, torch::kLong));
-    return out;
-}
-
-class BatchMaker {
-public:
-    BatchMaker(const std::string& modelDir, const ViltConfig& config)
-        : m_tokenizer(BertTokenizer::fromVocabFile((fs::path(modelDir) / "vocab.txt").string())),
-          m_maxText(static_cast<std::size_t>(config.maxPositionEmbeddings)) {
-        const auto preprocessPath = fs::path(modelDir) / "preprocessor_config.json";
-        if (fs::exists(preprocessPath)) m_preprocess = loadViltPreprocessConfig(preprocessPath.string());
-    }
-
-    Batch make(const std::vector<TrainExample>& examples, int64_t labelCount) const {
-        Batch batch;
-        const auto n = static_cast<int64_t>(examples.size());
-        std::vector<TextEncoding> encodings;
-        std::size_t longest = 0;
-        std::vector<ImageU8> images;
-        std::vector<int64_t> labels;
-        for (const auto& e : examples) {
-            encodings.push_back(m_tokenizer.encode(e.question, m_maxText, false));
-            longest = std::max(longest, encodings.back().inputIds.size());
-            images.push_back(e.image);
-            if (e.label < 0 || e.label >= labelCount)
-                throw Error("training example label " + std::to_string(e.label) + " is outside the model's " +
-                            std::to_string(labelCount) + " labels");
-            labels.push_back(e.label);
-            batch.groups.push_back(e.group);
-            batch.relevantPatches.push_back(e.relevantPatches);
-            for (const auto& t : e.headTargets) batch.headTargets.push_back({static_cast<int64_t>(batch.groups.size() - 1), t});
-            const auto& tokens = encodings.back().tokens;
-            for (const auto& [word, patches] : e.groundedWords) {
-                if (patches.empty()) continue;
-                for (std::size_t t = 0; t < tokens.size(); ++t)
-                    if (tokens[t] == word)
-                        batch.grounded.push_back({static_cast<int64_t>(batch.groups.size() - 1), static_cast<int64_t>(t), patches});
-            }
-        }
-        auto ids = torch::zeros({n, static_cast<int64_t>(longest)}, torch::kLong);
-        auto mask = torch::zeros({n, static_cast<int64_t>(longest)}, torch::kLong);
-        for (int64_t b = 0; b < n; ++b) {
-            const auto length = static_cast<int64_t>(encodings[b].inputIds.size());
-            ids[b].narrow(0, 0, length).copy_(torch::tensor(encodings[b].inputIds, torch::kLong));
-            mask[b].narrow(0, 0, length).copy_(torch::tensor(encodings[b].attentionMask, torch::kLong));
-        }
-        auto pixels = preprocessVilt(images, m_preprocess);
-        batch.inputs.inputIds = ids;
-        batch.inputs.attentionMask = mask;
-        batch.inputs.pixelValues = pixels.pixelValues;
-        batch.inputs.pixelMask = pixels.pixelMask;
-        batch.labels = torch::tensor(labels, torch::kLong);
-        batch.patchLabels = denseCells(examples, &TrainExample::patchLabels);
-        batch.patchRoles = denseCells(examples, &TrainExample::patchRoles);
-        std::vector<float> targets;
-        for (int64_t b = 0; b < n; ++b) {
-            const auto& t = examples[static_cast<std::size_t>(b)].clsTargets;
-            if (t.empty()) continue;
-            if (!batch.clsSamples.empty() && t.size() * batch.clsSamples.size() != targets.size())
-                throw Error("[CLS] targets: examples with " + std::to_string(t.size()) + " and " +
-                            std::to_string(targets.size() / batch.clsSamples.size()) + " numbers in one batch");
-            batch.clsSamples.push_back(b);
-            targets.insert(targets.end(), t.begin(), t.end());
-        }
-        if (!batch.clsSamples.empty())
-            batch.clsTargets = torch::tensor(targets).reshape({static_cast<int64_t>(batch.clsSamples.size()), -1});
-        return batch;
-    }
-
-private:
-    BertTokenizer m_tokenizer;
-    std::size_t m_maxText;
-    ViltPreprocessConfig m_preprocess;
-};
 
 Vilt loadVilt(const std::string& dir, const ViltConfig& config, uint64_t seed, bool requireWeights) {
     Vilt model(config);
@@ -206,189 +110,6 @@ bool isNoDecay(const std::string& name) {
     return bias || name.find("LayerNorm") != std::string::npos || name.find("layernorm") != std::string::npos ||
            name.find("classifier.1.") != std::string::npos || name.find("cls_token") != std::string::npos ||
            name.find("position_embeddings") != std::string::npos || name.find(".in_conv.0.") != std::string::npos;
-}
-
-struct Validation {
-    double accuracy = 0;
-    std::vector<double> groupAccuracy;
-};
-
-Validation validate(Vilt& model, const BatchMaker& maker, const TrainOptions& o, const ReductionPlan& plan,
-                    int64_t labelCount) {
-    torch::NoGradGuard noGrad;
-    model->eval();
-    Validation result;
-    const auto groups = std::max<std::size_t>(1, o.groupNames.size());
-    std::vector<int64_t> right(groups, 0), total(groups, 0);
-    int64_t allRight = 0;
-    std::vector<TrainExample> examples;
-    for (int first = 0; first < o.validationExamples; first += o.batchSize) {
-        const int count = std::min(o.batchSize, o.validationExamples - first);
-        examples.clear();
-        o.validation(static_cast<uint64_t>(first), count, examples);
-        const auto batch = maker.make(examples, labelCount);
-        ViltForwardOptions forward;
-        forward.plan = &plan;
-        const auto predicted = model->forward(batch.inputs, forward).logits.argmax(1);
-        const auto correct = predicted.eq(batch.labels);
-        for (int i = 0; i < count; ++i) {
-            const auto g = static_cast<std::size_t>(std::clamp<int>(batch.groups[i], 0, static_cast<int>(groups) - 1));
-            const bool ok = correct[i].item<bool>();
-            right[g] += ok;
-            total[g] += 1;
-            allRight += ok;
-        }
-    }
-    model->train();
-    result.accuracy = o.validationExamples > 0 ? static_cast<double>(allRight) / o.validationExamples : 0.0;
-    for (std::size_t g = 0; g < groups; ++g)
-        result.groupAccuracy.push_back(total[g] ? static_cast<double>(right[g]) / static_cast<double>(total[g]) : 0.0);
-    return result;
-}
-
-// The row-major grid cell of every patch token [B, N] (the auxiliary losses' labels index cells).
-torch::Tensor patchCells(const ViltEncoding& encoding) {
-    const auto& where = encoding.imagePatchIndex;  // [B, N, 2] (row, col)
-    return where.select(2, 0) * encoding.gridWidth + where.select(2, 1);
-}
-
-// The image patch tokens [B, N, C] of the hidden state after block layer - 1 (text, then the
-// image [CLS], then the patches).
-torch::Tensor patchTokens(const ViltEncoding& encoding, int layer) {
-    const auto& hidden = encoding.hiddenStates.at(static_cast<std::size_t>(layer));  // [B, T + 1 + N, C]
-    return hidden.narrow(1, encoding.textLength + 1, encoding.imagePatchIndex.size(1));
-}
-
-// The auxiliary patch and role losses: the head's class scores for the patch tokens after block
-// layer - 1 against per-patch labels [B, G] (row-major over the model's patch grid; `what` names
-// them in errors).
-torch::Tensor patchLoss(const ViltEncoding& encoding, const torch::Tensor& labels, const char* what, torch::nn::Linear& head,
-                        int layer, int64_t classes) {
-    if (!labels.defined()) throw Error(std::string("the ") + what + " loss needs " + what + " labels on every training example");
-    const int64_t cells = encoding.gridHeight * encoding.gridWidth;
-    if (labels.size(1) != cells)
-        throw Error(std::string(what) + " labels: " + std::to_string(labels.size(1)) + " per example, but the model's patch grid has " +
-                    std::to_string(cells) + " patches (use patches of the scene grid's cell size)");
-    if (labels.numel() > 0 && (labels.min().item<int64_t>() < 0 || labels.max().item<int64_t>() >= classes))
-        throw Error(std::string(what) + " labels must lie in 0.." + std::to_string(classes - 1));
-    const auto tokens = patchTokens(encoding, layer);  // [B, N, C]
-    const auto target = labels.gather(1, patchCells(encoding));  // [B, N]
-    auto weight = torch::ones({classes}, tokens.options());
-    weight[0] = 0.1;  // empty patches: most of the grid
-    return torch::nn::functional::cross_entropy(head(tokens).reshape({-1, classes}), target.reshape({-1}),
-                                                torch::nn::functional::CrossEntropyFuncOptions().weight(weight));
-}
-
-// The auxiliary attention loss: -log of the last block's text-[CLS] attention mass (mean over
-// heads) on each example's relevant patches, averaged over the examples that have some.
-torch::Tensor attentionLoss(const ViltEncoding& encoding, const Batch& batch) {
-    const auto& attention = encoding.attentions.back();  // [B, H, L, L]
-    const int64_t patches = encoding.imagePatchIndex.size(1);
-    const auto row = attention.select(2, 0).narrow(2, encoding.textLength + 1, patches).mean(1);  // [B, N]
-    const int64_t cells = encoding.gridHeight * encoding.gridWidth, n = row.size(0);
-    auto relevant = torch::zeros({n, cells}, row.options());
-    std::vector<int64_t> counted;
-    for (int64_t b = 0; b < n; ++b) {
-        const auto& list = batch.relevantPatches[static_cast<std::size_t>(b)];
-        for (const auto cell : list) {
-            if (cell < 0 || cell >= cells)
-                throw Error("relevant patch " + std::to_string(cell) + " is outside the model's " + std::to_string(cells) + " patches");
-            relevant[b][cell] = 1.0;
-        }
-        if (!list.empty()) counted.push_back(b);
-    }
-    if (counted.empty()) return torch::zeros({}, row.options());
-    const auto cell = patchCells(encoding);  // [B, N]
-    const auto mass = (row * relevant.gather(1, cell)).sum(1);                      // [B]
-    const auto index = torch::tensor(counted, torch::kLong);
-    return -torch::log(mass.index_select(0, index) + 1e-6).mean();
-}
-
-// The auxiliary grounding loss: -log of the attention mass (mean over heads) that each grounded
-// word's token puts on its patches in the given block, averaged over the words.
-torch::Tensor groundingLoss(const ViltEncoding& encoding, const Batch& batch, int layer) {
-    const auto& attention = encoding.attentions.at(static_cast<std::size_t>(layer)).mean(1);  // [B, L, L]
-    if (batch.grounded.empty()) return torch::zeros({}, attention.options());
-    const int64_t patches = encoding.imagePatchIndex.size(1);
-    const int64_t cells = encoding.gridHeight * encoding.gridWidth;
-    const auto count = static_cast<int64_t>(batch.grounded.size());
-    std::vector<int64_t> samples, positions;
-    auto relevant = torch::zeros({count, cells}, attention.options());
-    for (int64_t i = 0; i < count; ++i) {
-        const auto& g = batch.grounded[static_cast<std::size_t>(i)];
-        samples.push_back(g.sample);
-        positions.push_back(g.position);
-        for (const auto cell : g.patches) {
-            if (cell < 0 || cell >= cells)
-                throw Error("grounded patch " + std::to_string(cell) + " is outside the model's " + std::to_string(cells) + " patches");
-            relevant[i][cell] = 1.0;
-        }
-    }
-    const auto sampleIndex = torch::tensor(samples, torch::kLong), positionIndex = torch::tensor(positions, torch::kLong);
-    const auto rows = attention.index({sampleIndex, positionIndex}).narrow(1, encoding.textLength + 1, patches);  // [P, N]
-    const auto cell = patchCells(encoding).index_select(0, sampleIndex);  // [P, N]
-    return -torch::log((rows * relevant.gather(1, cell)).sum(1) + 1e-6).mean();
-}
-
-// The auxiliary position loss: the head's two outputs for the patch tokens after block layer - 1
-// against each patch's column and row, scaled to -1..1 (mean squared error).
-torch::Tensor positionLoss(const ViltEncoding& encoding, torch::nn::Linear& head, int layer) {
-    const auto tokens = patchTokens(encoding, layer);  // [B, N, C]
-    const auto& where = encoding.imagePatchIndex;                                      // [B, N, 2] (row, col)
-    const auto scale = [](const torch::Tensor& index, int64_t size) {
-        return (index.to(torch::kFloat) + 0.5) * (2.0 / static_cast<double>(size)) - 1.0;
-    };
-    const auto target = torch::stack({scale(where.select(2, 1), encoding.gridWidth), scale(where.select(2, 0), encoding.gridHeight)}, 2);
-    return torch::mse_loss(head(tokens), target.to(tokens.dtype()));
-}
-
-// The auxiliary [CLS] regression loss: the head's outputs for the text [CLS] after the last block
-// against the batch's [CLS] targets (mean squared error over the examples that have them).
-torch::Tensor clsLoss(const ViltEncoding& encoding, const Batch& batch, torch::nn::Linear& head) {
-    const auto& hidden = encoding.hiddenStates.back();  // [B, T + 1 + N, C]
-    if (batch.clsSamples.empty()) return torch::zeros({}, hidden.options());
-    if (batch.clsTargets.size(1) != head->options.out_features())
-        throw Error("[CLS] targets: " + std::to_string(batch.clsTargets.size(1)) + " numbers per example, but the loss was set up for " +
-                    std::to_string(head->options.out_features()));
-    const auto cls = hidden.select(1, 0).index_select(0, torch::tensor(batch.clsSamples, torch::kLong));
-    return torch::mse_loss(head(cls), batch.clsTargets.to(hidden.dtype()));
-}
-
-// The auxiliary head attention loss: for each head target, the cross-entropy between the last
-// block's text-[CLS] attention of that head and the uniform distribution over the target's
-// patches (and the text [CLS] when the target includes it), averaged over the targets.
-torch::Tensor headAttentionLoss(const ViltEncoding& encoding, const Batch& batch) {
-    const auto& attention = encoding.attentions.back();  // [B, H, L, L]
-    if (batch.headTargets.empty()) return torch::zeros({}, attention.options());
-    const int64_t patches = encoding.imagePatchIndex.size(1), heads = attention.size(1);
-    const int64_t cells = encoding.gridHeight * encoding.gridWidth;
-    const auto count = static_cast<int64_t>(batch.headTargets.size());
-    std::vector<int64_t> samples, headIndex;
-    std::vector<float> withCls;
-    auto relevant = torch::zeros({count, cells}, attention.options());
-    for (int64_t i = 0; i < count; ++i) {
-        const auto& [sample, t] = batch.headTargets[static_cast<std::size_t>(i)];
-        if (t.head < 0 || t.head >= heads)
-            throw Error("head target " + std::to_string(t.head) + ": the model has " + std::to_string(heads) + " heads");
-        samples.push_back(sample);
-        headIndex.push_back(t.head);
-        withCls.push_back(t.textCls ? 1.0F : 0.0F);
-        for (const auto cell : t.patches) {
-            if (cell < 0 || cell >= cells)
-                throw Error("head target patch " + std::to_string(cell) + " is outside the model's " + std::to_string(cells) + " patches");
-            relevant[i][cell] = 1.0;
-        }
-    }
-    const auto sampleIndex = torch::tensor(samples, torch::kLong);
-    const auto rows = attention.index({sampleIndex, torch::tensor(headIndex, torch::kLong), 0});  // [P, L]
-    const auto logs = torch::log(rows + 1e-6);
-    const auto mask = relevant.gather(1, patchCells(encoding).index_select(0, sampleIndex));     // [P, N]
-    const auto cls = torch::tensor(withCls, attention.options());
-    const auto total = (logs.narrow(1, encoding.textLength + 1, patches) * mask).sum(1) + cls * logs.select(1, 0);
-    const auto size = mask.sum(1) + cls;
-    const auto used = size > 0;
-    if (!used.any().item<bool>()) return torch::zeros({}, attention.options());
-    return -(total.masked_select(used) / size.masked_select(used)).mean();
 }
 
 }  // namespace
