@@ -53,20 +53,48 @@ std::string mib(int64_t bytes) {
     return out.str();
 }
 
-nlohmann::json recordJson(const ImageReductionRecord& r) {
+// The tokens of `region` still present after trace layer `layer` (region-local indices, ascending).
+std::vector<int> aliveIn(const Trace& trace, const TraceRegion& region, int layer) {
+    std::vector<int> out;
+    if (layer < 0) return out;
+    const auto& owner = trace.layers[static_cast<std::size_t>(layer)].image.owner;
+    const int count = region.tokensPerSide * region.tokensPerSide;
+    for (int t = 0; t < count; ++t)
+        if (owner.at(static_cast<std::size_t>(region.firstToken + t)) >= 0) out.push_back(t);
+    return out;
+}
+
+// One of the trace's vision-layer CLS-attention maps, sliced to `region` (empty when absent).
+std::vector<float> attentionIn(const Trace& trace, const TraceRegion& region, bool initial) {
+    const std::vector<float>* scores = nullptr;
+    for (const auto& layer : trace.layers)
+        if (layer.stage == Stage::Vision && !layer.image.score.empty() && (!initial || !scores)) scores = &layer.image.score;
+    if (!scores) return {};
+    const auto begin = scores->begin() + region.firstToken;
+    return std::vector<float>(begin, begin + region.tokensPerSide * region.tokensPerSide);
+}
+
+// The per-tile record of `generate --json` (its "reduction" object), read off the trace.
+nlohmann::json recordJson(const GenerateResult& result) {
+    const Trace& trace = result.trace;
+    const int select = trace.find(Stage::Projector, 0, "select");
+    const int last = static_cast<int>(trace.layers.size()) - 1;
     nlohmann::json partitions = nlohmann::json::array();
-    for (const auto& p : r.partitions) {
+    for (const auto& p : trace.image.regions) {
         partitions.push_back({{"full_image", p.isFullImage}, {"row", p.row}, {"column", p.column},
                               {"rect", {p.x, p.y, p.width, p.height}}, {"budget", p.budget}, {"share", p.share},
-                              {"selected", p.selected}, {"kept", p.kept},
-                              {"cls_attention_initial", p.clsAttentionInitial},
-                              {"cls_attention_final", p.clsAttentionFinal}});
+                              {"selected", aliveIn(trace, p, select)}, {"kept", aliveIn(trace, p, last)},
+                              {"cls_attention_initial", attentionIn(trace, p, true)},
+                              {"cls_attention_final", attentionIn(trace, p, false)}});
     }
-    return {{"settings", describe(r.method)}, {"image_hw", {r.imageHeight, r.imageWidth}},
-            {"grid", {r.gridRows, r.gridColumns}}, {"tokens_per_side", r.patchGrid}, {"tile_px", r.tileSize},
-            {"total_budget", r.totalBudget}, {"full_image_budget", r.fullImageBudget}, {"tiles_budget", r.tilesBudget},
-            {"flagged_tokens", r.flaggedTokens}, {"tokens_unreduced", r.tokensUnreduced},
-            {"tokens_selected", r.tokensSelected}, {"tokens_kept", r.tokensKept}, {"partitions", partitions}};
+    const auto& s = trace.image;
+    const auto& b = trace.budget;
+    const int patchGrid = s.regions.empty() ? 0 : s.regions.front().tokensPerSide;
+    return {{"settings", describe(result.method)}, {"image_hw", {s.imageHeight, s.imageWidth}},
+            {"grid", {s.tileRows, s.tileColumns}}, {"tokens_per_side", patchGrid}, {"tile_px", s.tileSize},
+            {"total_budget", b.total}, {"full_image_budget", b.fullImage}, {"tiles_budget", b.tiles},
+            {"flagged_tokens", b.flagged}, {"tokens_unreduced", b.unreducedTokens},
+            {"tokens_selected", b.selectedTokens}, {"tokens_kept", b.deliveredTokens}, {"partitions", partitions}};
 }
 
 int runGenerateFile(const Arguments& args, Engine& engine) {
@@ -99,7 +127,8 @@ int runGenerate(const Arguments& args) {
     });
     const auto& t = result.timings;
     const auto& m = result.memory;
-    const auto& r = result.reduction;
+    const auto& trace = result.trace;
+    const auto& r = trace.budget;
     if (json) {
         nlohmann::json out;
         out["model"] = engine->summary().source;
@@ -110,7 +139,7 @@ int runGenerate(const Arguments& args) {
         out["stopped_at_eos"] = result.stoppedAtEos;
         out["prompt_tokens"] = result.promptTokens;
         out["visual_tokens"] = result.visualTokens;
-        out["reduction"] = recordJson(r);
+        out["reduction"] = recordJson(result);
         out["timings_ms"] = {{"load", engine->summary().loadMs}, {"preprocess", t.preprocessMs}, {"vision", t.visionMs},
                              {"prefill", t.prefillMs}, {"ttft", t.ttftMs}, {"decode", t.decodeMs}, {"total", t.totalMs}};
         out["decode_tokens_per_s"] = t.decodeTokensPerSecond;
@@ -122,14 +151,15 @@ int runGenerate(const Arguments& args) {
         return 0;
     }
     std::cout << "\n\n";
-    std::cout << "visual tokens  " << r.tokensKept << " kept of " << r.tokensUnreduced << " (" << describe(r.method);
-    if (r.settings.method != LlavaMethod::Full && r.settings.budget < 1.0)
-        std::cout << "; budget " << r.totalBudget << ", selected " << r.tokensSelected;
+    std::cout << "visual tokens  " << r.deliveredTokens << " kept of " << r.unreducedTokens << " (" << describe(result.method);
+    const int select = trace.find(Stage::Projector, 0, "select");
+    if (select >= 0 && trace.layers[static_cast<std::size_t>(select)].reduced)
+        std::cout << "; budget " << r.total << ", selected " << r.selectedTokens;
     std::cout << "), " << result.promptTokens << " prompt tokens in all\n";
-    std::cout << "tiles          " << r.gridRows << "x" << r.gridColumns << ":";
-    for (const auto& p : r.partitions) {
+    std::cout << "tiles          " << trace.image.tileRows << "x" << trace.image.tileColumns << ":";
+    for (const auto& p : trace.image.regions) {
         std::cout << "  " << (p.isFullImage ? std::string("full") : std::to_string(p.row) + "," + std::to_string(p.column))
-                  << " " << p.kept.size() << "/" << p.budget;
+                  << " " << aliveIn(trace, p, static_cast<int>(trace.layers.size()) - 1).size() << "/" << p.budget;
     }
     std::cout << "\n" << std::fixed << std::setprecision(1);
     std::cout << "time           preprocess " << t.preprocessMs << " ms, vision " << t.visionMs << " ms, prefill "

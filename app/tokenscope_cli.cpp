@@ -126,8 +126,8 @@ int runTrace(const Arguments& args) {
     const auto& layers = reduced.trace.layers;
     for (std::size_t l = 0; l < layers.size(); ++l) {
         std::ostringstream title;
-        title << "layer " << l << " of " << layers.size() << "  |  " << layers[l].imageTokens << " image + "
-              << layers[l].textTokens << " text tokens  |  " << describe(reduced.method);
+        title << "layer " << l << " of " << layers.size() << "  |  " << layers[l].image.tokens << " image + "
+              << layers[l].text.tokens << " text tokens  |  " << describe(reduced.method);
         const auto page = renderLayerPage(image, reduced.trace, static_cast<int>(l), QString::fromStdString(title.str()), style);
         char file[32];
         std::snprintf(file, sizeof file, "/layer_%02zu.png", l);
@@ -139,7 +139,7 @@ int runTrace(const Arguments& args) {
     printAnswers("reduced ", reduced);
     printAnswers("baseline", baseline);
     std::cout << "tokens per layer (image+text):";
-    for (const auto& layer : reduced.trace.layers) std::cout << " " << layer.imageTokens << "+" << layer.textTokens;
+    for (const auto& layer : reduced.trace.layers) std::cout << " " << layer.image.tokens << "+" << layer.text.tokens;
     std::cout << "\nwrote " << outDir << "/trace.json";
     if (pages) std::cout << " and " << pages << " layer PNGs";
     std::cout << "\n";

@@ -270,7 +270,7 @@ int main(int argc, char** argv)
     json["model"] = window.controller()->model().source.displayName();
     json["layers"] = window.controller()->model().layerCount;
     json["method"] = QString::fromStdString(describe(window.outcome().result->method));
-    json["image_tokens"] = int(window.outcome().result->trace.patchCell.size());
+    json["image_tokens"] = int(window.outcome().result->trace.image.patchCell.size());
     json["cpu_threads"] = QThread::idealThreadCount();
     json["debounce_ms"] = kDebounceMs;
     json["tick_ms"] = kTickMs;

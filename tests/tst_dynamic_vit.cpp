@@ -1,6 +1,6 @@
-// DynamicViT in ViLT (core/models/dynamic_vit.h, docs/algorithms.md §4): per-stage budgets
+// DynamicViT in ViLT (core/models/dynamic_vit.h; raoyongming/DynamicViT): per-stage budgets
 // int(P0 · ρ^i) written out by hand, the image CLS always kept, top-scored patches kept, provenance
-// and per-layer owners, identity at ρ = 1, predictor names and shapes as the spec lists them, loading
+// and per-layer owners, identity at ρ = 1, predictor names and shapes of DynamicViT's PredictorLG, loading
 // from a model folder through the engine (and the errors without predictors), the training forward
 // (keep fractions, gradients to the predictors only when the backbone is frozen), the ratio loss
 // pulling the keep fraction to its target, and trainVilt writing a DynamicViT folder.
@@ -40,7 +40,7 @@ namespace {
 
 constexpr int kLayers = 12;
 constexpr int kHidden = 32;
-const std::vector<int> kLocations{3, 6, 9};  // DynamicViT's default for 12 blocks (§4.2)
+const std::vector<int> kLocations{3, 6, 9};  // DynamicViT's default for 12 blocks (main.py pruning_loc)
 
 ViltConfig smallConfig(bool withPredictors) {
     ViltConfig c;
@@ -244,25 +244,25 @@ private slots:
             const auto trace = buildTrace(e, sample, words, TraceGeometry{16, 128, 128, kLayers});
             const std::set<int> locations(kLocations.begin(), kLocations.end());
             const auto& last = trace.layers.back();
-            for (std::size_t o = 0; o < trace.imageDroppedAt.size(); ++o) {
-                const int dropped = trace.imageDroppedAt[o];
-                QVERIFY((last.imageOwner[o] >= 0) != (dropped >= 0));
+            for (std::size_t o = 0; o < trace.image.droppedAt.size(); ++o) {
+                const int dropped = trace.image.droppedAt[o];
+                QVERIFY((last.image.owner[o] >= 0) != (dropped >= 0));
                 if (dropped >= 0) QVERIFY(locations.count(dropped) == 1);
                 // Once dropped, never owned again.
                 for (const auto& layer : trace.layers)
-                    QCOMPARE(layer.imageOwner[o] >= 0, dropped < 0 || layer.layer < dropped);
+                    QCOMPARE(layer.image.owner[o] >= 0, dropped < 0 || layer.index < dropped);
             }
-            QCOMPARE(trace.imageDroppedAt.at(0), -1);  // the image CLS
+            QCOMPARE(trace.image.droppedAt.at(0), -1);  // the image CLS
             for (const auto& layer : trace.layers) {
-                if (locations.count(layer.layer)) {
+                if (locations.count(layer.index)) {
                     QVERIFY(layer.reduced);
                     // The location's block attends over the pruned tokens.
-                    QCOMPARE(layer.imageTokensIn, layer.imageTokens);
+                    QCOMPARE(layer.image.tokensIn, layer.image.tokens);
                 }
                 // Owned valid originals never exceed the current tokens.
                 int owned = 0;
-                for (const int owner : layer.imageOwner) owned += owner >= 0;
-                QVERIFY(owned <= layer.imageTokens);
+                for (const int owner : layer.image.owner) owned += owner >= 0;
+                QVERIFY(owned <= layer.image.tokens);
             }
         }
     }
@@ -282,7 +282,8 @@ private slots:
         QVERIFY(!torch::allclose(pruned.logits, plain.logits, 1e-4, 1e-4));
     }
 
-    // The predictor modules carry the names and shapes of docs/algorithms.md §4.1 for C = 32.
+    // The predictor modules carry the names and shapes of PredictorLG (raoyongming/DynamicViT models/dyvit.py)
+    // for C = 32.
     void predictorNamesAndShapes() {
         Vilt model(smallConfig(true));
         std::map<std::string, std::vector<int64_t>> actual;
@@ -335,7 +336,7 @@ private slots:
         QCOMPARE(result.trace.layers.size(), std::size_t(kLayers));
         const std::vector<int> expectedTokens{65, 65, 65, 45, 45, 45, 32, 32, 32, 22, 22, 22};  // 1 + int(64 · 0.7^i)
         for (int l = 0; l < kLayers; ++l) {
-            QCOMPARE(result.trace.layers[l].imageTokens, expectedTokens[l]);
+            QCOMPARE(result.trace.layers[l].image.tokens, expectedTokens[l]);
             QCOMPARE(result.trace.layers[l].reduced, l == 3 || l == 6 || l == 9);
         }
         // The same weights through the model directly (the engine loaded the predictors, not fresh ones).
@@ -569,7 +570,7 @@ private slots:
         request.question = "what colour is the circle ?";
         request.method = MethodSettings("dynamicvit");
         const auto result = engine->run(request);
-        QCOMPARE(result.trace.layers.at(1).imageTokens, 1 + 44);
+        QCOMPARE(result.trace.layers.at(1).image.tokens, 1 + 44);
 
         // Freezing the backbone is a DynamicViT option only.
         o.method = MethodSettings();

@@ -41,20 +41,20 @@ ImageU8 squareImage(int side) {
 }
 
 // Every original has exactly one owner or is dropped; drops are permanent; sizes add up.
-void checkConsistency(const TokenTrace& trace) {
+void checkConsistency(const Trace& trace) {
     for (const auto& layer : trace.layers) {
-        QCOMPARE(layer.imageOwner.size(), trace.patchCell.size());
-        QCOMPARE(layer.textOwner.size(), trace.textTokens.size());
-        QCOMPARE(static_cast<int>(layer.imageSize.size()), layer.imageTokens);
+        QCOMPARE(layer.image.owner.size(), trace.image.patchCell.size());
+        QCOMPARE(layer.text.owner.size(), trace.text.labels.size());
+        QCOMPARE(static_cast<int>(layer.image.size.size()), layer.image.tokens);
         float alive = 0, sizeSum = 0;
-        for (std::size_t o = 0; o < layer.imageOwner.size(); ++o) {
-            const int owner = layer.imageOwner[o];
-            QVERIFY(owner >= -1 && owner < layer.imageTokens);
+        for (std::size_t o = 0; o < layer.image.owner.size(); ++o) {
+            const int owner = layer.image.owner[o];
+            QVERIFY(owner >= -1 && owner < layer.image.tokens);
             if (owner >= 0) alive += 1;
-            const int dropped = trace.imageDroppedAt[o];
-            QCOMPARE(owner < 0, dropped >= 0 && dropped <= layer.layer);
+            const int dropped = trace.image.droppedAt[o];
+            QCOMPARE(owner < 0, dropped >= 0 && dropped <= layer.index);
         }
-        for (float s : layer.imageSize) sizeSum += s;
+        for (float s : layer.image.size) sizeSum += s;
         QCOMPARE(sizeSum, alive);
     }
 }
@@ -74,11 +74,11 @@ private slots:
     void noneKeepsEverything() {
         const auto run = m_engine->run({m_image, m_question, MethodSettings{}, 5, true});
         QCOMPARE(run.trace.layers.size(), std::size_t(12));
-        QCOMPARE(run.trace.gridHeight, 12);
-        QCOMPARE(run.trace.patchCell.size(), std::size_t(145));
+        QCOMPARE(run.trace.image.gridHeight, 12);
+        QCOMPARE(run.trace.image.patchCell.size(), std::size_t(145));
         for (const auto& layer : run.trace.layers) {
             QVERIFY(!layer.reduced);
-            QCOMPARE(layer.imageTokens, 145);
+            QCOMPARE(layer.image.tokens, 145);
             QVERIFY(layer.latencyMs > 0);
         }
         QCOMPARE(run.answers.size(), std::size_t(5));
@@ -102,25 +102,25 @@ private slots:
         const auto& layers = run.trace.layers;
         PumerConfig config;
         config.mode = method.choice("mode") == "fixed" ? ReductionMode::Fixed : ReductionMode::Reference;
-        int64_t image = 145, text = static_cast<int64_t>(run.trace.textTokens.size());
+        int64_t image = 145, text = static_cast<int64_t>(run.trace.text.labels.size());
         for (const auto& layer : layers) {
             const auto reducing = method.intList("layers");
-            const bool reduces = std::find(reducing.begin(), reducing.end(), layer.layer) != reducing.end();
+            const bool reduces = std::find(reducing.begin(), reducing.end(), layer.index) != reducing.end();
             QCOMPARE(layer.reduced, reduces);
-            QCOMPARE(layer.imageTokensIn, static_cast<int>(image));
+            QCOMPARE(layer.image.tokensIn, static_cast<int>(image));
             if (reduces) {
                 const auto counts = pumerCounts(image, text, config);
                 image = counts.imageOut;
                 text = counts.textOut;
             }
-            QCOMPARE(layer.imageTokens, static_cast<int>(image));
-            QCOMPARE(layer.textTokens, static_cast<int>(text));
+            QCOMPARE(layer.image.tokens, static_cast<int>(image));
+            QCOMPARE(layer.text.tokens, static_cast<int>(text));
         }
-        QVERIFY(layers.back().imageTokens < 40);  // 145 -> 87 -> 52 -> 31 for VQAv2
+        QVERIFY(layers.back().image.tokens < 40);  // 145 -> 87 -> 52 -> 31 for VQAv2
         checkConsistency(run.trace);
         // Scores exist at reduction layers only.
-        QVERIFY(!layers[method.intList("layers").front()].imageScore.empty());
-        QVERIFY(layers[0].imageScore.empty());
+        QVERIFY(!layers[method.intList("layers").front()].image.score.empty());
+        QVERIFY(layers[0].image.score.empty());
     }
 
     void zeroRatiosChangeNothing() {
@@ -138,8 +138,8 @@ private slots:
         MethodSettings method("smres");
         method.set("keep", 0.25);
         const auto run = m_engine->run({m_image, m_question, method, 5, true});
-        QCOMPARE(run.trace.resizedHeight, 192);
-        QCOMPARE(run.trace.patchCell.size(), std::size_t(6 * 6 + 1));
+        QCOMPARE(run.trace.image.resizedHeight, 192);
+        QCOMPARE(run.trace.image.patchCell.size(), std::size_t(6 * 6 + 1));
     }
 
     void traceJsonCarriesTheTrace() {
@@ -149,12 +149,76 @@ private slots:
         writeTraceJson(path, "m", m_question, run, nullptr);
         std::ifstream in(path);
         const auto json = nlohmann::json::parse(in);
-        QCOMPARE(json["schema"].get<std::string>(), std::string("tokenscope-trace/1"));
+        QCOMPARE(json["schema"].get<std::string>(), std::string("tokenscope-trace/2"));
         const auto& layers = json["reduced"]["trace"]["layers"];
         QCOMPARE(layers.size(), std::size_t(12));
-        QCOMPARE(layers[2]["image_tokens"].get<int>(), run.trace.layers[2].imageTokens);
-        QCOMPARE(layers[8]["image_owner"].size(), std::size_t(145));
+        QCOMPARE(layers[2]["stage"].get<std::string>(), std::string("fusion"));
+        QCOMPARE(layers[2]["image"]["tokens"].get<int>(), run.trace.layers[2].image.tokens);
+        QCOMPARE(layers[8]["image"]["owner"].size(), std::size_t(145));
+        QCOMPARE(json["reduced"]["trace"]["streams"]["image"]["geometry"].get<std::string>(), std::string("grid"));
         QCOMPARE(json["reduced"]["answers"].size(), std::size_t(3));
+
+        // Read back: the same trace, layer by layer.
+        const TraceFile file = readTraceFile(path);
+        QCOMPARE(file.version, 2);
+        QCOMPARE(file.question, m_question);
+        QCOMPARE(file.runs.size(), std::size_t(1));
+        QCOMPARE(file.runs[0].method.method(), std::string("pumer"));
+        const Trace& back = file.runs[0].trace;
+        QCOMPARE(back.image.patchCell, run.trace.image.patchCell);
+        QCOMPARE(back.text.labels, run.trace.text.labels);
+        QCOMPARE(back.image.droppedAt, run.trace.image.droppedAt);
+        QCOMPARE(back.layers.size(), run.trace.layers.size());
+        for (std::size_t l = 0; l < back.layers.size(); ++l) {
+            QCOMPARE(back.layers[l].stage, Stage::Fusion);
+            QCOMPARE(back.layers[l].index, run.trace.layers[l].index);
+            QCOMPARE(back.layers[l].reduced, run.trace.layers[l].reduced);
+            QCOMPARE(back.layers[l].image.owner, run.trace.layers[l].image.owner);
+            QCOMPARE(back.layers[l].text.owner, run.trace.layers[l].text.owner);
+            QCOMPARE(back.layers[l].image.merges, run.trace.layers[l].image.merges);
+        }
+    }
+
+    // A trace.json written by version 1 (ViLT only, flat per-layer fields) still opens: its
+    // layers become fusion layers with the same owners.
+    void traceVersionOneIsStillRead() {
+        const nlohmann::json trace = {
+            {"grid", {1, 2}}, {"patch_size", 32}, {"resized_hw", {32, 64}},
+            {"patch_cell", {{-1, -1}, {0, 0}, {0, 1}}}, {"text_tokens", {"[CLS]", "dog", "[SEP]"}},
+            {"image_dropped_at", {-1, 1, -1}}, {"text_dropped_at", {-1, -1, -1}},
+            {"layers",
+             {{{"layer", 0}, {"reduced", false}, {"image_tokens", 3}, {"text_tokens", 3},
+               {"image_owner", {0, 1, 2}}, {"text_owner", {0, 1, 2}}, {"image_size", {1, 1, 1}}},
+              {{"layer", 1}, {"reduced", true}, {"image_tokens", 2}, {"text_tokens", 3},
+               {"image_owner", {0, -1, 1}}, {"text_owner", {0, 1, 2}}, {"image_size", {1, 1}},
+               {"image_merges", nlohmann::json::array()}}}}};
+        const nlohmann::json file = {{"schema", "tokenscope-trace/1"}, {"model", "m"}, {"question", "q"},
+                                     {"reduced", {{"method", "random"}, {"trace", trace}}}};
+        QTemporaryDir dir;
+        const auto path = dir.filePath("v1.json").toStdString();
+        std::ofstream(path) << file.dump();
+        const TraceFile read = readTraceFile(path);
+        QCOMPARE(read.version, 1);
+        QCOMPARE(read.runs.size(), std::size_t(1));
+        const Trace& t = read.runs[0].trace;
+        QCOMPARE(t.image.gridWidth, 2);
+        QCOMPARE(t.text.labels[1], std::string("dog"));
+        QCOMPARE(t.layers.size(), std::size_t(2));
+        QCOMPARE(t.layers[1].stage, Stage::Fusion);
+        QCOMPARE(t.layers[1].index, 1);
+        QVERIFY(t.layers[1].reduced);
+        QCOMPARE(t.layers[1].image.owner, (std::vector<int>{0, -1, 1}));
+        QCOMPARE(t.image.droppedAt, (std::vector<int>{-1, 1, -1}));
+
+        // A file that is not a trace names itself and the problem.
+        const auto other = dir.filePath("other.json").toStdString();
+        std::ofstream(other) << nlohmann::json{{"schema", "something-else/1"}}.dump();
+        try {
+            readTraceFile(other);
+            QFAIL("no error");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("other.json") && QString(e.what()).contains("not a TokenScope trace"), e.what());
+        }
     }
 
     void badSettingsAreClearErrors() {

@@ -1,4 +1,4 @@
-// HiRED (reduce/hired.h) and its hook in LLaVA-NeXT: the budget table of docs/algorithms.md §2.3,
+// HiRED (reduce/hired.h) and its hook in LLaVA-NeXT: budgets by hasanar1f/HiRED's HiRED_token_selection,
 // invariants of every selection, paper vs reference mode where they must differ, the packing order
 // on hand-built cases, the spatial baseline's realised ratio, the seeded random baseline, the CLS
 // attention row against the full attention maps, and budget 1 = the unreduced model's fixture
@@ -53,7 +53,7 @@ torch::Tensor validRows(const torch::Tensor& x, const torch::Tensor& mask) {
 class TestHired : public QObject {
     Q_OBJECT
 private slots:
-    // docs/algorithms.md §2.3, the table for alpha 0.5 (values written from the spec).
+    // Budgets for alpha 0.5 by the arithmetic of HiRED_token_selection (hasanar1f/HiRED), written out by hand.
     void budgetTable_data() {
         QTest::addColumn<int>("height");
         QTest::addColumn<int>("width");
@@ -150,7 +150,7 @@ private slots:
         }
     }
 
-    // The top tokens by the feature layer's CLS attention, the full image's budget from the spec.
+    // The top tokens by the feature layer's CLS attention, the full image's budget min(int(total · alpha), N).
     void selectsTopAttention() {
         const auto g = hubGeometry(672, 672);
         auto final = torch::zeros({5, 576});
@@ -253,7 +253,7 @@ private slots:
         torch::manual_seed(5);
         const auto masks = torch::rand({5, 576}) < 0.3;
         QCOMPARE(hiredPackOrder(masks, g, HiredMode::Paper).flatIndices, hiredPackOrder(masks, g, HiredMode::Reference).flatIndices);
-        // A 1×2 grid does not (docs/algorithms.md §8 item 13).
+        // A 1×2 grid does not (hasanar1f/HiRED swaps the grid's rows and columns when stitching).
         const auto wide = hubGeometry(336, 672);
         const auto wideMasks = torch::rand({3, 576}) < 0.3;
         QVERIFY(hiredPackOrder(wideMasks, wide, HiredMode::Paper).flatIndices !=
@@ -343,14 +343,14 @@ private slots:
             settings.budget = 1.0;
             LlavaNextOptions options;
             options.reduction = &settings;
-            std::vector<ImageReductionRecord> records;
+            std::vector<VisualSelection> records;
             options.records = &records;
             const auto out = model->forward(inputs.at("input_ids"), mask, inputs.at("position_ids"), inputs.at("pixel_values"),
                                             inputs.at("image_sizes"), options);
             QVERIFY(allClose(validRows(out.logits, mask), validRows(expected.at("logits"), mask), 1e-4, llavaMethodName(method)));
             QCOMPARE(records.size(), std::size_t(2));
-            QCOMPARE(records[0].tokensKept, 70);
-            QCOMPARE(records[1].tokensKept, 46);
+            QCOMPARE(records[0].budget.deliveredTokens, 70);
+            QCOMPARE(records[1].budget.deliveredTokens, 46);
         }
     }
 
@@ -372,16 +372,24 @@ private slots:
             int64_t total = 0;
             for (std::size_t i = 0; i < 2; ++i) {
                 const auto& r = encoded.records[i];
-                QCOMPARE(int64_t(r.tokensKept), encoded.lengths[i]);
-                QVERIFY(r.tokensKept <= r.tokensSelected && r.tokensSelected <= r.totalBudget);
-                QCOMPARE(r.totalBudget, static_cast<int>(r.partitions.size() * 16 * 0.5));
+                QCOMPARE(int64_t(r.budget.deliveredTokens), encoded.lengths[i]);
+                QVERIFY(r.budget.deliveredTokens <= r.budget.selectedTokens && r.budget.selectedTokens <= r.budget.total);
+                QCOMPARE(r.budget.total, static_cast<int>(r.partitions.size() * 16 * 0.5));
                 int kept = 0;
                 for (const auto& p : r.partitions) {
                     QCOMPARE(p.clsAttentionInitial.size(), std::size_t(16));
                     QCOMPARE(static_cast<int>(p.selected.size()), p.budget);
                     kept += static_cast<int>(p.kept.size());
                 }
-                QCOMPARE(kept, r.tokensKept);
+                QCOMPARE(kept, r.budget.deliveredTokens);
+                // The trace made of the record: the selection and the unpadding as projector layers.
+                const Trace trace = visualSelectionTrace(r);
+                const int select = trace.find(Stage::Projector, 0, "select");
+                QVERIFY(select >= 0);
+                QCOMPARE(trace.layers[std::size_t(select)].image.tokens, r.budget.selectedTokens);
+                QCOMPARE(trace.layers.back().image.tokens, kept);
+                QVERIFY(trace.layers.back().removesPadding);
+                QCOMPARE(trace.image.regions.size(), r.partitions.size());
                 total += encoded.lengths[i];
             }
             QCOMPARE(encoded.features.size(0), total);

@@ -18,6 +18,8 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "engine/visual_selection.h"
+#include "methods/reduction_plan.h"
 #include "ui/canvas_view.h"
 #include "ui/controls_panel.h"
 #include "ui/llava_charts_panel.h"
@@ -44,11 +46,18 @@ QString joined(const QSignalSpy& pieces)
     return text;
 }
 
-std::vector<int> keptCounts(const ImageReductionRecord& record)
+// Per region: the original tokens that still have an owner after the trace's last layer.
+std::vector<int> keptCounts(const Trace& trace)
 {
     std::vector<int> counts;
-    for (const PartitionRecord& partition : record.partitions)
-        counts.push_back(int(partition.kept.size()));
+    const std::vector<int>& owner = trace.layers.back().image.owner;
+    for (const TraceRegion& region : trace.image.regions) {
+        const int n = region.tokensPerSide * region.tokensPerSide;
+        int kept = 0;
+        for (int t = region.firstToken; t < region.firstToken + n; ++t)
+            kept += owner.at(size_t(t)) >= 0;
+        counts.push_back(kept);
+    }
     return counts;
 }
 
@@ -67,18 +76,20 @@ public:
         onToken("Hel", 10);
         throw Error("out of memory during generation (tried to allocate 20.00 GiB); try a smaller budget");
     }
-    ImageReductionRecord selectVisualTokens(const ImageU8& image, const MethodSettings& settings,
-                                            const std::atomic<bool>*) override
+    GenerateResult selectVisualTokens(const ImageU8& image, const MethodSettings& settings,
+                                      const std::atomic<bool>*) override
     {
-        ImageReductionRecord record;
-        record.method = settings;
+        VisualSelection record;
         record.imageWidth = image.width;
         record.imageHeight = image.height;
         record.patchGrid = 2;
-        record.tokensUnreduced = 4;
-        record.tokensKept = 2;
-        record.totalBudget = 2;
-        PartitionRecord full;
+        record.featureLayer = 1;
+        record.reduced = true;
+        record.budget.unreducedTokens = 4;
+        record.budget.deliveredTokens = 2;
+        record.budget.selectedTokens = 2;
+        record.budget.total = 2;
+        PartitionSelection full;
         full.isFullImage = true;
         full.width = image.width;
         full.height = image.height;
@@ -88,8 +99,10 @@ public:
         full.clsAttentionInitial = {0.1f, 0.2f, 0.3f, 0.4f};
         full.clsAttentionFinal = {0.4f, 0.3f, 0.2f, 0.1f};
         record.partitions.push_back(full);
-        record.tokensSelected = 2;
-        return record;
+        GenerateResult result;
+        result.method = settings;
+        result.trace = visualSelectionTrace(record);
+        return result;
     }
 };
 
@@ -146,19 +159,21 @@ private Q_SLOTS:
         QVERIFY(!result->text.empty());
         QCOMPARE(joined(pieces), QString::fromStdString(result->text));
         QCOMPARE(view()->answerText(), QString::fromStdString(result->text));
-        QCOMPARE(result->reduction.settings.method, LlavaMethod::Hired);
-        QCOMPARE(result->reduction.settings.budget, 0.2);
+        QCOMPARE(visualSelectionOf(result->method).method, LlavaMethod::Hired);
+        QCOMPARE(visualSelectionOf(result->method).budget, 0.2);
 
-        const ImageReductionRecord& record = result->reduction;
-        QVERIFY(record.partitions.size() > 1);
-        QCOMPARE(view()->shownPartitionCount(), int(record.partitions.size()));
-        QCOMPARE(int(view()->boardPartitionRects().size()), int(record.partitions.size()));
-        QCOMPARE(view()->shownKeptCounts(), keptCounts(record));
-        QVERIFY2(view()->countsText().contains(QStringLiteral("%1 of %2").arg(record.tokensKept).arg(record.tokensUnreduced)),
+        const Trace& trace = result->trace;
+        const size_t regions = trace.image.regions.size();
+        QVERIFY(regions > 1);
+        QCOMPARE(view()->shownPartitionCount(), int(regions));
+        QCOMPARE(int(view()->boardPartitionRects().size()), int(regions));
+        QCOMPARE(view()->shownKeptCounts(), keptCounts(trace));
+        QVERIFY2(view()->countsText().contains(
+                     QStringLiteral("%1 of %2").arg(trace.budget.deliveredTokens).arg(trace.budget.unreducedTokens)),
                  qPrintable(view()->countsText()));
         QVERIFY(view()->metricsText().contains(QStringLiteral("TTFT %1 ms").arg(result->timings.ttftMs, 0, 'f', 1)));
         QCOMPARE(view()->charts()->runs().size(), runsBefore + 1);
-        QCOMPARE(view()->charts()->runs().back().tokensKept, record.tokensKept);
+        QCOMPARE(view()->charts()->runs().back().tokensKept, trace.budget.deliveredTokens);
         QCOMPARE(view()->charts()->runs().back().ttftMs, result->timings.ttftMs);
         QVERIFY(knobs()->generateButton()->isEnabled());
     }
@@ -166,18 +181,19 @@ private Q_SLOTS:
     void budgetChangeUpdatesKeptCountWithoutGenerating()
     {
         QVERIFY(view()->hasRecord());
-        const int keptBefore = view()->shownRecord()->tokensKept;
+        const int keptBefore = view()->shownRecord()->trace.budget.deliveredTokens;
         const QString answerBefore = view()->answerText();
         const size_t runsBefore = view()->charts()->runs().size();
         QSignalSpy generations(view()->controller(), &LlavaController::generationStarted);
         QSignalSpy shown(view(), &LlavaView::selectionShown);
         knobs()->budgetSlider()->slider()->setValue(11);  // 0.05 + 11 · 0.05 = 0.6
         QVERIFY(shown.wait(kTimeoutMs));
-        const ImageReductionRecord* record = view()->shownRecord();
-        QVERIFY(std::abs(record->settings.budget - 0.6) < 1e-9);
-        QVERIFY2(record->tokensKept > keptBefore, "a larger budget keeps more visual tokens");
-        QCOMPARE(view()->shownKeptCounts(), keptCounts(*record));
-        QVERIFY(view()->countsText().contains(QStringLiteral("%1 of %2").arg(record->tokensKept).arg(record->tokensUnreduced)));
+        const GenerateResult* record = view()->shownRecord();
+        QVERIFY(std::abs(visualSelectionOf(record->method).budget - 0.6) < 1e-9);
+        const VisualBudget& budget = record->trace.budget;
+        QVERIFY2(budget.deliveredTokens > keptBefore, "a larger budget keeps more visual tokens");
+        QCOMPARE(view()->shownKeptCounts(), keptCounts(record->trace));
+        QVERIFY(view()->countsText().contains(QStringLiteral("%1 of %2").arg(budget.deliveredTokens).arg(budget.unreducedTokens)));
         QCOMPARE(generations.size(), 0);
         QCOMPARE(view()->answerText(), answerBefore);
         QCOMPARE(view()->charts()->runs().size(), runsBefore);
@@ -192,10 +208,10 @@ private Q_SLOTS:
         QCOMPARE(records.size(), 0);  // the same record, drawn another way
         TileBoardStyle style = view()->boardStyle();
         QCOMPARE(style.shading, TileShading::AttentionFinal);
-        const QImage expected = renderTileBoard(m_image, *view()->shownRecord(), style).picture;
+        const QImage expected = renderTileBoard(m_image, view()->shownRecord()->trace, style).picture;
         QCOMPARE(view()->canvas()->picture(), expected);
         style.shading = TileShading::Tokens;
-        QVERIFY2(renderTileBoard(m_image, *view()->shownRecord(), style).picture != expected, "the heatmap differs from the kept view");
+        QVERIFY2(renderTileBoard(m_image, view()->shownRecord()->trace, style).picture != expected, "the heatmap differs from the kept view");
         view()->shadingCombo()->setCurrentIndex(0);
         QVERIFY(shown.wait(kTimeoutMs));
     }

@@ -35,7 +35,7 @@ private:
     {
         return spy.size() > 0 || spy.wait(timeoutMs);
     }
-    const TokenTrace& trace() const { return m_window->outcome().result->trace; }
+    const Trace& trace() const { return m_window->outcome().result->trace; }
 
 private Q_SLOTS:
     void initTestCase()
@@ -59,15 +59,15 @@ private Q_SLOTS:
     {
         QSignalSpy started(m_window->controller(), &RunController::runStarted);
         QSignalSpy shown(m_window.get(), &MainWindow::resultShown);
-        const int before = trace().layers.back().imageTokens;
+        const int before = trace().layers.back().image.tokens;
         m_window->controls()->pruneRatioSlider()->slider()->setValue(12);  // p = 0.6
         QVERIFY(waitForResult(shown));
         QVERIFY(started.size() >= 1);
         QCOMPARE(m_window->outcome().result->method.number("prune"), 0.6);
         const int index = m_window->shownLayerIndex();
-        const LayerTrace& layer = trace().layers[size_t(index)];
-        QVERIFY2(trace().layers.back().imageTokens < before, "a larger prune ratio keeps fewer image tokens");
-        QVERIFY(m_window->countsText().contains(QStringLiteral("%1 of %2 image tokens").arg(layer.imageTokens).arg(trace().patchCell.size())));
+        const TraceLayer& layer = trace().layers[size_t(index)];
+        QVERIFY2(trace().layers.back().image.tokens < before, "a larger prune ratio keeps fewer image tokens");
+        QVERIFY(m_window->countsText().contains(QStringLiteral("%1 of %2 image tokens").arg(layer.image.tokens).arg(trace().image.patchCell.size())));
         const QImage expected = renderLayerOverlay(m_image, trace(), index, m_window->controls()->overlayStyle());
         QCOMPARE(m_window->canvas()->picture(), expected);
     }
@@ -81,10 +81,10 @@ private Q_SLOTS:
         const OverlayStyle style = m_window->controls()->overlayStyle();
         QTRY_COMPARE_WITH_TIMEOUT(m_window->canvas()->picture(), renderLayerOverlay(m_image, trace(), 0, style), 10000);
         const QImage first = m_window->canvas()->picture();
-        QVERIFY(m_window->countsText().contains(QStringLiteral("Layer %1").arg(trace().layers[0].layer)));
+        QVERIFY(m_window->countsText().contains(QStringLiteral("Layer %1").arg(trace().layers[0].index)));
         scrubber->setCurrentIndex(scrubber->layerCount() - 1);
         QCOMPARE(m_window->shownLayerIndex(), scrubber->layerCount() - 1);
-        QVERIFY(m_window->countsText().contains(QStringLiteral("Layer %1").arg(trace().layers.back().layer)));
+        QVERIFY(m_window->countsText().contains(QStringLiteral("Layer %1").arg(trace().layers.back().index)));
         QTRY_COMPARE_WITH_TIMEOUT(m_window->canvas()->picture(), renderLayerOverlay(m_image, trace(), scrubber->layerCount() - 1, style), 10000);
         const QImage last = m_window->canvas()->picture();
         QVERIFY2(first != last, "the reduction at the last layer changes the overlay");

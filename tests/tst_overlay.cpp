@@ -1,4 +1,4 @@
-// viz overlays drawn from a hand-built TokenTrace over a flat grey image: the colour of every kind
+// viz overlays drawn from a hand-built Trace over a flat grey image: the colour of every kind
 // of cell (kept, pruned, merged, heatmap, compare), stable group colours, the text strip, the page,
 // and clear errors for malformed traces. TOKENSCOPE_VIZ_SAMPLE_DIR=<dir> also saves the sample pages
 // of a ViLT-sized synthetic run there, for looking at.
@@ -41,28 +41,28 @@ ImageU8 flatImage(int width, int height, QColor colour) {
 }
 
 // A layer from the groups of originals that are still alive: group i becomes current token i.
-LayerTrace makeLayer(int layer, size_t originals, const std::vector<std::vector<int>>& groups) {
-    LayerTrace entry;
-    entry.layer = layer;
-    entry.imageOwner.assign(originals, -1);
+TraceLayer makeLayer(int layer, size_t originals, const std::vector<std::vector<int>>& groups) {
+    TraceLayer entry;
+    entry.index = layer;
+    entry.image.owner.assign(originals, -1);
     for (size_t g = 0; g < groups.size(); ++g) {
         for (int t : groups[g])
-            entry.imageOwner[t] = static_cast<int>(g);
-        entry.imageSize.push_back(static_cast<float>(groups[g].size()));
+            entry.image.owner[t] = static_cast<int>(g);
+        entry.image.size.push_back(static_cast<float>(groups[g].size()));
     }
-    entry.imageTokens = static_cast<int>(groups.size());
+    entry.image.tokens = static_cast<int>(groups.size());
     return entry;
 }
 
-void setText(LayerTrace& entry, size_t originals, const std::vector<std::vector<int>>& groups) {
-    entry.textOwner.assign(originals, -1);
-    entry.textSize.clear();
+void setText(TraceLayer& entry, size_t originals, const std::vector<std::vector<int>>& groups) {
+    entry.text.owner.assign(originals, -1);
+    entry.text.size.clear();
     for (size_t g = 0; g < groups.size(); ++g) {
         for (int t : groups[g])
-            entry.textOwner[t] = static_cast<int>(g);
-        entry.textSize.push_back(static_cast<float>(groups[g].size()));
+            entry.text.owner[t] = static_cast<int>(g);
+        entry.text.size.push_back(static_cast<float>(groups[g].size()));
     }
-    entry.textTokens = static_cast<int>(groups.size());
+    entry.text.tokens = static_cast<int>(groups.size());
 }
 
 std::vector<std::vector<int>> singletonsExcept(int count, const std::set<int>& skip) {
@@ -78,28 +78,28 @@ std::vector<std::vector<int>> singletonsExcept(int count, const std::set<int>& s
 //   layer 1: patches 5 and 6 pruned (scores t for token t), word 4 ("the") pruned;
 //   layer 2: patches 10, 11, 14 merged into one token, words 2 and 3 merged;
 //   layer 3: patches 2 and 15 join that group (2 has a smaller index than the group's 10).
-TokenTrace makeTrace(const std::set<int>& prunedAtLayer1 = {5, 6}) {
-    TokenTrace trace;
-    trace.gridHeight = 4;
-    trace.gridWidth = 4;
-    trace.patchSize = 8;
-    trace.resizedHeight = 32;
-    trace.resizedWidth = 32;
-    trace.patchCell.push_back({-1, -1});
+Trace makeTrace(const std::set<int>& prunedAtLayer1 = {5, 6}) {
+    Trace trace;
+    trace.image.gridHeight = 4;
+    trace.image.gridWidth = 4;
+    trace.image.patchSize = 8;
+    trace.image.resizedHeight = 32;
+    trace.image.resizedWidth = 32;
+    trace.image.patchCell.push_back({-1, -1});
     for (int r = 0; r < 4; ++r)
         for (int c = 0; c < 4; ++c)
-            trace.patchCell.push_back({r, c});
-    trace.textTokens = {"[CLS]", "what", "color", "is", "the", "cat", "?", "[SEP]"};
+            trace.image.patchCell.push_back({r, c});
+    trace.text.labels = {"[CLS]", "what", "color", "is", "the", "cat", "?", "[SEP]"};
     const int n = 17, words = 8;
 
-    LayerTrace layer0 = makeLayer(0, n, singletonsExcept(n, {}));
+    TraceLayer layer0 = makeLayer(0, n, singletonsExcept(n, {}));
     setText(layer0, words, singletonsExcept(words, {}));
     trace.layers.push_back(layer0);
 
-    LayerTrace layer1 = makeLayer(1, n, singletonsExcept(n, prunedAtLayer1));
+    TraceLayer layer1 = makeLayer(1, n, singletonsExcept(n, prunedAtLayer1));
     layer1.reduced = true;
     for (int t = 0; t < n; ++t)
-        layer1.imageScore.push_back(static_cast<float>(t));
+        layer1.image.score.push_back(static_cast<float>(t));
     setText(layer1, words, singletonsExcept(words, {4}));
     trace.layers.push_back(layer1);
 
@@ -107,7 +107,7 @@ TokenTrace makeTrace(const std::set<int>& prunedAtLayer1 = {5, 6}) {
     gone.insert({10, 11, 14});
     auto groups = singletonsExcept(n, gone);
     groups.push_back({10, 11, 14});
-    LayerTrace layer2 = makeLayer(2, n, groups);
+    TraceLayer layer2 = makeLayer(2, n, groups);
     layer2.reduced = true;
     setText(layer2, words, {{0}, {1}, {2, 3}, {5}, {6}, {7}});
     trace.layers.push_back(layer2);
@@ -115,14 +115,14 @@ TokenTrace makeTrace(const std::set<int>& prunedAtLayer1 = {5, 6}) {
     gone.insert({2, 15});
     groups = singletonsExcept(n, gone);
     groups.push_back({2, 10, 11, 14, 15});
-    LayerTrace layer3 = makeLayer(3, n, groups);
+    TraceLayer layer3 = makeLayer(3, n, groups);
     layer3.reduced = true;
     setText(layer3, words, {{0}, {1}, {2, 3}, {5}, {6}, {7}});
     trace.layers.push_back(layer3);
 
     for (int t = 0; t < n; ++t)
-        trace.imageDroppedAt.push_back(prunedAtLayer1.count(t) ? 1 : -1);
-    trace.textDroppedAt = {-1, -1, -1, -1, 1, -1, -1, -1};
+        trace.image.droppedAt.push_back(prunedAtLayer1.count(t) ? 1 : -1);
+    trace.text.droppedAt = {-1, -1, -1, -1, 1, -1, -1, -1};
     return trace;
 }
 
@@ -192,38 +192,38 @@ std::vector<QImage> renderSamples(const QString& directory) {
         p.drawEllipse(QRectF(60, 40, 70, 70));
     }
     const ImageU8 image = fromQImage(picture);
-    TokenTrace trace;
-    trace.gridHeight = gridH;
-    trace.gridWidth = gridW;
-    trace.patchSize = ps;
-    trace.resizedHeight = gridH * ps;
-    trace.resizedWidth = gridW * ps;
-    trace.patchCell.push_back({-1, -1});
+    Trace trace;
+    trace.image.gridHeight = gridH;
+    trace.image.gridWidth = gridW;
+    trace.image.patchSize = ps;
+    trace.image.resizedHeight = gridH * ps;
+    trace.image.resizedWidth = gridW * ps;
+    trace.image.patchCell.push_back({-1, -1});
     for (int r = 0; r < gridH; ++r)
         for (int c = 0; c < gridW; ++c)
-            trace.patchCell.push_back({r, c});
-    trace.textTokens = {"[CLS]", "what", "color", "is", "the", "ball", "on", "the", "grass", "##land", "?", "[SEP]"};
-    const int n = static_cast<int>(trace.patchCell.size());
+            trace.image.patchCell.push_back({r, c});
+    trace.text.labels = {"[CLS]", "what", "color", "is", "the", "ball", "on", "the", "grass", "##land", "?", "[SEP]"};
+    const int n = static_cast<int>(trace.image.patchCell.size());
     std::vector<float> score(n, 0.f);
     std::mt19937 random(7);
     std::uniform_real_distribution<float> noise(0.f, 0.25f);
     for (int t = 1; t < n; ++t) {
-        const double dr = trace.patchCell[t][0] - 6.5, dc = trace.patchCell[t][1] - 9.5;
+        const double dr = trace.image.patchCell[t][0] - 6.5, dc = trace.image.patchCell[t][1] - 9.5;
         score[t] = static_cast<float>(std::exp(-(dr * dr + dc * dc) / 30.0)) + noise(random);
     }
     std::vector<int> owner(n);  // original -> representative original (its group), -1 pruned
     for (int t = 0; t < n; ++t)
         owner[t] = t;
-    std::vector<int> textOwner(trace.textTokens.size());
+    std::vector<int> textOwner(trace.text.labels.size());
     for (size_t t = 0; t < textOwner.size(); ++t)
         textOwner[t] = static_cast<int>(t);
     for (int layer = 0; layer < 12; ++layer) {
-        LayerTrace entry;
-        entry.layer = layer;
+        TraceLayer entry;
+        entry.index = layer;
         const bool reduces = layer == 2 || layer == 5 || layer == 8;
         if (reduces) {
             entry.reduced = true;
-            entry.imageScore = score;
+            entry.image.score = score;
             std::vector<int> alive;
             for (int t = 1; t < n; ++t)
                 if (owner[t] == t)
@@ -237,7 +237,7 @@ std::vector<QImage> renderSamples(const QString& directory) {
             // Merge right neighbours of similar score (a stand-in for similar keys).
             for (int t = 1; t < n; ++t) {
                 const int right = t + 1;
-                if (trace.patchCell[t][1] + 1 >= gridW || owner[t] < 0 || owner[right] < 0 || owner[t] == owner[right])
+                if (trace.image.patchCell[t][1] + 1 >= gridW || owner[t] < 0 || owner[right] < 0 || owner[t] == owner[right])
                     continue;
                 if (std::abs(score[t] - score[right]) < 0.02f * (layer + 1)) {
                     const int from = owner[right], to = owner[t];
@@ -255,24 +255,24 @@ std::vector<QImage> renderSamples(const QString& directory) {
         for (int t = 0; t < n; ++t)
             if (owner[t] >= 0 && !currentOf.count(owner[t]))
                 currentOf.emplace(owner[t], static_cast<int>(currentOf.size()));
-        entry.imageSize.assign(currentOf.size(), 0.f);
+        entry.image.size.assign(currentOf.size(), 0.f);
         for (int t = 0; t < n; ++t) {
-            entry.imageOwner.push_back(owner[t] >= 0 ? currentOf[owner[t]] : -1);
+            entry.image.owner.push_back(owner[t] >= 0 ? currentOf[owner[t]] : -1);
             if (owner[t] >= 0)
-                entry.imageSize[currentOf[owner[t]]] += 1;
+                entry.image.size[currentOf[owner[t]]] += 1;
         }
         std::map<int, int> textCurrent;
         for (int t : textOwner)
             if (t >= 0 && !textCurrent.count(t))
                 textCurrent.emplace(t, static_cast<int>(textCurrent.size()));
-        entry.textSize.assign(textCurrent.size(), 0.f);
+        entry.text.size.assign(textCurrent.size(), 0.f);
         for (int t : textOwner) {
-            entry.textOwner.push_back(t >= 0 ? textCurrent[t] : -1);
+            entry.text.owner.push_back(t >= 0 ? textCurrent[t] : -1);
             if (t >= 0)
-                entry.textSize[textCurrent[t]] += 1;
+                entry.text.size[textCurrent[t]] += 1;
         }
-        entry.imageTokens = static_cast<int>(currentOf.size());
-        entry.textTokens = static_cast<int>(textCurrent.size());
+        entry.image.tokens = static_cast<int>(currentOf.size());
+        entry.text.tokens = static_cast<int>(textCurrent.size());
         trace.layers.push_back(entry);
     }
     std::vector<QImage> pages;
@@ -285,7 +285,7 @@ std::vector<QImage> renderSamples(const QString& directory) {
         QDir().mkpath(directory);
     for (int layer : {2, 5, 8, 11}) {
         const QString title = QStringLiteral("Layer %1 of 12 \u2014 %2 image tokens, %3 text tokens, pumer reference L2,5,8 p0.2")
-                                  .arg(layer).arg(trace.layers[layer].imageTokens).arg(trace.layers[layer].textTokens);
+                                  .arg(layer).arg(trace.layers[layer].image.tokens).arg(trace.layers[layer].text.tokens);
         keep(renderLayerPage(image, trace, layer, title), QStringLiteral("page_l%1.png").arg(layer));
     }
     OverlayStyle heat;
@@ -294,17 +294,17 @@ std::vector<QImage> renderSamples(const QString& directory) {
     keep(renderLayerPage(image, trace, 5, QStringLiteral("Layer 5 of 12 \u2014 scores (heatmap)"), heat),
          QStringLiteral("page_heatmap_l5.png"));
     // "uniform": the CLS and a checkerboard of patches kept from layer 2 on.
-    TokenTrace other = trace;
+    Trace other = trace;
     for (int layer = 2; layer < 12; ++layer) {
-        LayerTrace& entry = other.layers[layer];
-        entry.imageSize.clear();
+        TraceLayer& entry = other.layers[layer];
+        entry.image.size.clear();
         for (int t = 0; t < n; ++t) {
-            const bool isKept = t == 0 || (trace.patchCell[t][0] + trace.patchCell[t][1]) % 2 == 0;
-            entry.imageOwner[t] = isKept ? static_cast<int>(entry.imageSize.size()) : -1;
+            const bool isKept = t == 0 || (trace.image.patchCell[t][0] + trace.image.patchCell[t][1]) % 2 == 0;
+            entry.image.owner[t] = isKept ? static_cast<int>(entry.image.size.size()) : -1;
             if (isKept)
-                entry.imageSize.push_back(1.f);
+                entry.image.size.push_back(1.f);
         }
-        entry.imageTokens = static_cast<int>(entry.imageSize.size());
+        entry.image.tokens = static_cast<int>(entry.image.size.size());
     }
     QImage diff = renderComparisonDiff(image, trace, other, 8);
     QImage key = renderDiffLegend(QStringLiteral("pumer"), QStringLiteral("uniform"), diff.width());
@@ -341,7 +341,7 @@ private slots:
 };
 
 void TestOverlay::keptCellsAreTheImage() {
-    const TokenTrace trace = makeTrace();
+    const Trace trace = makeTrace();
     const QImage out = renderLayerOverlay(flatImage(50, 40, kGrey), trace, 0, scaled());
     QCOMPARE(out.size(), QSize(32 * kScale, 32 * kScale));
     for (int y = 0; y < out.height(); ++y)
@@ -352,7 +352,7 @@ void TestOverlay::keptCellsAreTheImage() {
 }
 
 void TestOverlay::prunedCellsAreDimmed() {
-    const TokenTrace trace = makeTrace();
+    const Trace trace = makeTrace();
     for (int layer : {1, 2, 3}) {
         const QImage out = renderLayerOverlay(flatImage(32, 32, kGrey), trace, layer, scaled());
         const QColor dimmed = mix(kGrey, kPrunedColor, OverlayStyle{}.dimAlpha);
@@ -377,7 +377,7 @@ void TestOverlay::prunedCellsAreDimmed() {
 }
 
 void TestOverlay::mergedCellsAreTintedPerGroup() {
-    const TokenTrace trace = makeTrace();
+    const Trace trace = makeTrace();
     const std::vector<int> representatives = imageGroupRepresentatives(trace, 2);
     QCOMPARE(representatives[10], 10);
     QCOMPARE(representatives[11], 10);
@@ -406,7 +406,7 @@ void TestOverlay::mergedCellsAreTintedPerGroup() {
 }
 
 void TestOverlay::groupColourIsStableAcrossLayers() {
-    const TokenTrace trace = makeTrace();
+    const Trace trace = makeTrace();
     // At layer 3 the group takes in 2 (a smaller index) and 15; it keeps representative 10.
     const std::vector<int> representatives = imageGroupRepresentatives(trace, 3);
     for (int t : {2, 10, 11, 14, 15})
@@ -426,7 +426,7 @@ void TestOverlay::groupColourIsStableAcrossLayers() {
 }
 
 void TestOverlay::heatmapSpansTheColormap() {
-    const TokenTrace trace = makeTrace();
+    const Trace trace = makeTrace();
     OverlayStyle style = scaled();
     style.showHeatmap = true;
     style.heatmapAlpha = 1.0;
@@ -444,8 +444,8 @@ void TestOverlay::heatmapSpansTheColormap() {
 }
 
 void TestOverlay::comparisonDiffColours() {
-    const TokenTrace a = makeTrace({5, 6});
-    const TokenTrace b = makeTrace({5, 7});
+    const Trace a = makeTrace({5, 6});
+    const Trace b = makeTrace({5, 7});
     const QImage out = renderComparisonDiff(flatImage(32, 32, kGrey), a, b, 1, kScale);
     QCOMPARE(out.size(), QSize(32 * kScale, 32 * kScale));
     COMPARE_COLOR(dominantColor(out, patchRect(a, 7, kScale)), mix(kGrey, kDiffOnlyAColor, kDiffTintAlpha));
@@ -454,19 +454,19 @@ void TestOverlay::comparisonDiffColours() {
     QCOMPARE(QColor(out.pixel(patchRect(a, 1, kScale).center())), kGrey);
     QCOMPARE(QColor(out.pixel(patchRect(a, 10, kScale).center())), kGrey);
     // Different grids cannot be compared.
-    TokenTrace small = makeTrace();
-    small.gridHeight = 3;
-    small.patchCell.resize(13);
-    for (LayerTrace& entry : small.layers) {
-        entry.imageOwner.resize(13);
-        if (!entry.imageScore.empty())
-            entry.imageScore.resize(13);
+    Trace small = makeTrace();
+    small.image.gridHeight = 3;
+    small.image.patchCell.resize(13);
+    for (TraceLayer& entry : small.layers) {
+        entry.image.owner.resize(13);
+        if (!entry.image.score.empty())
+            entry.image.score.resize(13);
     }
     QVERIFY(errorOf([&] { renderComparisonDiff(flatImage(32, 32, kGrey), a, small, 1); }).contains("same patch grid"));
 }
 
 void TestOverlay::statesAndLookups() {
-    const TokenTrace trace = makeTrace();
+    const Trace trace = makeTrace();
     const std::vector<TokenState> states = imageTokenStates(trace, 2);
     QCOMPARE(states[1], TokenState::Kept);
     QCOMPARE(states[5], TokenState::Pruned);
@@ -483,7 +483,7 @@ void TestOverlay::statesAndLookups() {
 }
 
 void TestOverlay::textStripAndPage() {
-    const TokenTrace trace = makeTrace();
+    const Trace trace = makeTrace();
     const QImage strip = renderTextStrip(trace, 2, 420);
     QCOMPARE(strip.width(), 420);
     QVERIFY(strip.height() >= 30);
@@ -546,28 +546,28 @@ void TestOverlay::imageConversions() {
 
 void TestOverlay::malformedTracesThrow() {
     const ImageU8 image = flatImage(32, 32, kGrey);
-    const TokenTrace good = makeTrace();
+    const Trace good = makeTrace();
     QVERIFY(errorOf([&] { renderLayerOverlay(image, good, 4); }).contains("out of range"));
     QVERIFY(errorOf([&] { renderLayerOverlay(image, good, -1); }).contains("out of range"));
     QVERIFY(errorOf([&] { renderTextStrip(good, 9, 300); }).contains("out of range"));
     QVERIFY(errorOf([&] { renderLayerPage(image, good, 7, {}); }).contains("out of range"));
 
-    TokenTrace shortOwners = good;
-    shortOwners.layers[2].imageOwner.pop_back();
+    Trace shortOwners = good;
+    shortOwners.layers[2].image.owner.pop_back();
     QVERIFY(errorOf([&] { renderLayerOverlay(image, shortOwners, 0); }).contains("imageOwner"));
-    TokenTrace outside = good;
-    outside.patchCell[3] = {0, 4};
+    Trace outside = good;
+    outside.image.patchCell[3] = {0, 4};
     QVERIFY(errorOf([&] { renderLayerOverlay(image, outside, 0); }).contains("outside"));
-    TokenTrace badOwner = good;
-    badOwner.layers[1].imageOwner[1] = 99;
+    Trace badOwner = good;
+    badOwner.layers[1].image.owner[1] = 99;
     QVERIFY(errorOf([&] { renderLayerOverlay(image, badOwner, 1); }).contains("99"));
-    TokenTrace badText = good;
-    badText.textTokens.pop_back();
+    Trace badText = good;
+    badText.text.labels.pop_back();
     QVERIFY(errorOf([&] { renderTextStrip(badText, 0, 300); }).contains("textOwner"));
-    TokenTrace badScore = good;
-    badScore.layers[1].imageScore.resize(3);
+    Trace badScore = good;
+    badScore.layers[1].image.score.resize(3);
     QVERIFY(errorOf([&] { renderLayerOverlay(image, badScore, 1); }).contains("imageScore"));
-    QVERIFY(errorOf([&] { renderLayerOverlay(image, TokenTrace{}, 0); }).contains("grid"));
+    QVERIFY(errorOf([&] { renderLayerOverlay(image, Trace{}, 0); }).contains("grid"));
     ImageU8 empty;
     QVERIFY(!errorOf([&] { renderLayerOverlay(empty, good, 0); }).isEmpty());
 }

@@ -119,7 +119,7 @@ private Q_SLOTS:
         QCOMPARE(restored.intList("layers"), saved.intList("layers"));
         QCOMPARE(other->outcome().result->method.number("prune"), 0.4);
         QCOMPARE(other->outcome().result->method.number("merge"), 0.3);
-        QVERIFY(other->outcome().result->trace.textTokens.size() > 2);
+        QVERIFY(other->outcome().result->trace.text.labels.size() > 2);
     }
 
     void exportAllLayersWritesOnePngPerLayer()
@@ -132,7 +132,7 @@ private Q_SLOTS:
         const QStringList files = QDir(folder.path()).entryList({"*.png"}, QDir::Files, QDir::Name);
         QCOMPARE(files.size(), layers);
         for (int i = 0; i < layers; ++i) {
-            const QString name = QStringLiteral("layer_%1.png").arg(m_window->outcome().result->trace.layers[size_t(i)].layer, 2, 10, QChar('0'));
+            const QString name = QStringLiteral("layer_%1.png").arg(m_window->outcome().result->trace.layers[size_t(i)].index, 2, 10, QChar('0'));
             QVERIFY2(files.contains(name), qPrintable(name));
             const QImage page(QDir(folder.path()).filePath(name));
             QVERIFY2(!page.isNull() && page.width() > 100 && page.height() > 100, qPrintable(name));
@@ -151,7 +151,7 @@ private Q_SLOTS:
                                    "latency_ms", "attention_ms", "reducer_ms", "mlp_ms", "activation_peak_mib",
                                    "baseline_image_tokens", "baseline_text_tokens", "baseline_latency_ms"};
         QCOMPARE(lines.front().split(','), expected);
-        const TokenTrace& trace = m_window->outcome().result->trace;
+        const Trace& trace = m_window->outcome().result->trace;
         QStringList rows;
         for (int i = 1; i < lines.size() && !lines[i].isEmpty(); ++i)
             rows << lines[i];
@@ -159,11 +159,11 @@ private Q_SLOTS:
         for (int i = 0; i < rows.size(); ++i) {
             const QStringList cells = rows[i].split(',');
             QCOMPARE(cells.size(), expected.size());
-            const LayerTrace& layer = trace.layers[size_t(i)];
-            QCOMPARE(cells[0].toInt(), layer.layer);
+            const TraceLayer& layer = trace.layers[size_t(i)];
+            QCOMPARE(cells[0].toInt(), layer.index);
             QCOMPARE(cells[1].toInt(), layer.reduced ? 1 : 0);
-            QCOMPARE(cells[4].toInt(), layer.imageTokens);
-            QCOMPARE(cells[5].toInt(), layer.textTokens);
+            QCOMPARE(cells[4].toInt(), layer.image.tokens);
+            QCOMPARE(cells[5].toInt(), layer.text.tokens);
             // The layer's time split into its stages (they add up to at most the layer's time) and its
             // activation peak from the allocator.
             const double stages = cells[7].toDouble() + cells[8].toDouble() + cells[9].toDouble();
@@ -216,7 +216,7 @@ private Q_SLOTS:
         const RunResult& result = *window->outcome().result;
         QVERIFY(!result.answers.empty());
         QCOMPARE(int(result.trace.layers.size()), 12);
-        const std::vector<std::string>& pieces = result.trace.textTokens;
+        const std::vector<std::string>& pieces = result.trace.text.labels;
         QVERIFY2(std::find(pieces.begin(), pieces.end(), "color") != pieces.end(), "the question is read with real word pieces");
     }
 };

@@ -1,12 +1,14 @@
-// viz/tile_overlay: the LLaVA-NeXT tile board drawn from a hand-made ImageReductionRecord: token
-// states, the layout (full image left, tiles in their grid right), cell shading and heatmaps,
-// budget bars, and the errors for records that cannot be drawn.
+// viz/tile_overlay: the LLaVA-NeXT tile board drawn from the trace of a hand-made visual-token
+// record (core/engine/visual_selection.h): token states at the last and at an earlier layer, the
+// layout (full image left, tiles in their grid right), cell shading and heatmaps, budget bars, and
+// the errors for records and traces that cannot be drawn.
 
 #include <QTest>
 
 #include <cmath>
 
 #include "common/error.h"
+#include "engine/visual_selection.h"
 #include "viz/colormap.h"
 #include "viz/overlay.h"
 #include "viz/tile_overlay.h"
@@ -28,16 +30,17 @@ ImageU8 flatImage(uint8_t value)
 }
 
 // The full image and a 2×2 grid of 50 px tiles (the bottom row reaches 20 px past the image).
-ImageReductionRecord makeRecord()
+VisualSelection makeRecord()
 {
-    ImageReductionRecord record;
+    VisualSelection record;
     record.imageWidth = kWidth;
     record.imageHeight = kHeight;
     record.gridRows = 2;
     record.gridColumns = 2;
     record.patchGrid = kGrid;
     record.tileSize = 50;
-    PartitionRecord full;
+    record.reduced = true;
+    PartitionSelection full;
     full.isFullImage = true;
     full.width = kWidth;
     full.height = kHeight;
@@ -49,7 +52,7 @@ ImageReductionRecord makeRecord()
     record.partitions.push_back(full);
     for (int row = 0; row < 2; ++row)
         for (int column = 0; column < 2; ++column) {
-            PartitionRecord tile;
+            PartitionSelection tile;
             tile.row = row;
             tile.column = column;
             tile.x = 50.0 * column;
@@ -62,10 +65,10 @@ ImageReductionRecord makeRecord()
             tile.clsAttentionFinal = {0.4f, 0.1f, 0.2f, 0.3f};
             record.partitions.push_back(tile);
         }
-    record.tokensKept = 4;
-    record.tokensSelected = 6;
-    record.tokensUnreduced = 20;
-    record.totalBudget = 6;
+    record.budget.deliveredTokens = 4;
+    record.budget.selectedTokens = 6;
+    record.budget.unreducedTokens = 20;
+    record.budget.total = 6;
     return record;
 }
 
@@ -99,28 +102,37 @@ class TestTileOverlay : public QObject {
 private Q_SLOTS:
     void tokenStates()
     {
-        PartitionRecord partition;
-        partition.selected = {1, 2, 3};
-        partition.kept = {1, 3};
-        const std::vector<VisualTokenState> states = partitionTokenStates(partition, 4);
+        VisualSelection record = makeRecord();
+        record.partitions.resize(1);
+        record.partitions[0].selected = {1, 2, 3};
+        record.partitions[0].kept = {1, 3};
+        const Trace trace = visualSelectionTrace(record);
+        const std::vector<VisualTokenState> states = regionTokenStates(trace, 0, -1);
         QCOMPARE(states.size(), size_t(4));
         QCOMPARE(states[0], VisualTokenState::Dropped);
         QCOMPARE(states[1], VisualTokenState::Kept);
         QCOMPARE(states[2], VisualTokenState::RemovedWithPadding);
         QCOMPARE(states[3], VisualTokenState::Kept);
-        QCOMPARE(partitionName(makeRecord().partitions[0]), QStringLiteral("full image"));
-        QCOMPARE(partitionName(makeRecord().partitions[2]), QStringLiteral("tile 0,1"));
+        // At the selection layer the padding token is still there; before it, every token is.
+        const int select = trace.find(Stage::Projector, 0, "select");
+        QVERIFY(select > 0);
+        QCOMPARE(regionTokenStates(trace, 0, select)[2], VisualTokenState::Kept);
+        QCOMPARE(regionTokenStates(trace, 0, select)[0], VisualTokenState::Dropped);
+        QCOMPARE(regionTokenStates(trace, 0, select - 1)[0], VisualTokenState::Kept);
+        const Trace full = visualSelectionTrace(makeRecord());
+        QCOMPARE(regionName(full.image.regions[0]), QStringLiteral("full image"));
+        QCOMPARE(regionName(full.image.regions[2]), QStringLiteral("tile 0,1"));
     }
 
     void layoutFollowsTheGrid()
     {
-        const ImageReductionRecord record = makeRecord();
+        const Trace record = visualSelectionTrace(makeRecord());
         TileBoardStyle style;
         style.widthPx = 900;
         const TileBoard board = renderTileBoard(flatImage(128), record, style);
         QVERIFY(board.picture.width() <= 900 && board.picture.width() > 880);  // the width binds here
-        QCOMPARE(board.partitionRects.size(), record.partitions.size());
-        QCOMPARE(board.budgetBarRects.size(), record.partitions.size());
+        QCOMPARE(board.partitionRects.size(), record.image.regions.size());
+        QCOMPARE(board.budgetBarRects.size(), record.image.regions.size());
         const QRect full = board.partitionRects[0];
         QVERIFY(std::abs(double(full.height()) / full.width() - double(kHeight) / kWidth) < 0.02);
         const QRect t00 = board.partitionRects[1], t01 = board.partitionRects[2], t10 = board.partitionRects[3], t11 = board.partitionRects[4];
@@ -147,7 +159,7 @@ private Q_SLOTS:
 
     void cellsShowTheirState()
     {
-        const ImageReductionRecord record = makeRecord();
+        const Trace record = visualSelectionTrace(makeRecord());
         TileBoardStyle style;
         style.widthPx = 900;
         style.showTileOutlines = false;
@@ -175,7 +187,7 @@ private Q_SLOTS:
 
     void heatmapsFollowTheAttention()
     {
-        const ImageReductionRecord record = makeRecord();
+        const Trace record = visualSelectionTrace(makeRecord());
         TileBoardStyle style;
         style.widthPx = 900;
         style.showTileOutlines = false;
@@ -206,12 +218,15 @@ private Q_SLOTS:
         QTest::newRow("tile outside the grid") << 3;
         QTest::newRow("image of another size") << 4;
         QTest::newRow("no patch grid") << 5;
+        QTest::newRow("trace owners of the wrong length") << 6;
+        QTest::newRow("trace layer out of range") << 7;
     }
     void badRecordsAreErrors()
     {
         QFETCH(int, defect);
-        ImageReductionRecord record = makeRecord();
+        VisualSelection record = makeRecord();
         ImageU8 image = flatImage(128);
+        TileBoardStyle style;
         switch (defect) {
         case 0: record.partitions[1].kept = {4}; break;
         case 1: record.partitions[2].clsAttentionFinal.pop_back(); break;
@@ -219,8 +234,14 @@ private Q_SLOTS:
         case 3: record.partitions[4].row = 2; break;
         case 4: image.width = 99; image.pixels.resize(size_t(99) * kHeight * 3); break;
         case 5: record.patchGrid = 0; break;
+        case 7: style.layer = 99; break;
         }
-        QVERIFY_THROWS_EXCEPTION(Error, renderTileBoard(image, record));
+        QVERIFY_THROWS_EXCEPTION(Error, [&] {
+            Trace trace = visualSelectionTrace(record);
+            if (defect == 6)
+                trace.layers.back().image.owner.pop_back();
+            renderTileBoard(image, trace, style);
+        }());
     }
 };
 

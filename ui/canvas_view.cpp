@@ -21,7 +21,7 @@ CanvasView::CanvasView(QWidget* parent) : QWidget(parent)
                   "patch to see what happened to that token."));
 }
 
-void CanvasView::setPicture(const QImage& picture, const TokenTrace* trace, int scale)
+void CanvasView::setPicture(const QImage& picture, const Trace* trace, int scale)
 {
     m_picture = picture;
     m_hasTrace = trace != nullptr;

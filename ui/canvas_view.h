@@ -21,7 +21,7 @@ public:
 
     // picture: the overlay at `scale` output pixels per resized-image pixel of `trace` (the
     // geometry of viz/overlay.h). trace may be null (no token picking). Keeps zoom and pan.
-    void setPicture(const QImage& picture, const TokenTrace* trace, int scale);
+    void setPicture(const QImage& picture, const Trace* trace, int scale);
     void setTitle(const QString& title);
     void setPlaceholder(const QString& text);
     const QImage& picture() const { return m_picture; }
@@ -52,7 +52,7 @@ private:
     QRectF pictureRect() const;  // where the picture lands, in widget coordinates
 
     QImage m_picture;
-    TokenTrace m_trace;
+    Trace m_trace;
     bool m_hasTrace = false;
     int m_scale = 1;
     QString m_title;

@@ -82,11 +82,11 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
         const int i = int(std::lround(key));
         if (!m_hasLast || i < 0 || i >= int(m_last.trace.layers.size()))
             return {};
-        const LayerTrace& layer = m_last.trace.layers[size_t(i)];
-        QString text = tr("layer %1: %2 image, %3 text tokens").arg(layer.layer).arg(layer.imageTokens).arg(layer.textTokens);
+        const TraceLayer& layer = m_last.trace.layers[size_t(i)];
+        QString text = tr("layer %1: %2 image, %3 text tokens").arg(layer.index).arg(layer.image.tokens).arg(layer.text.tokens);
         if (m_hasBaseline && i < int(m_lastBaseline.trace.layers.size())) {
-            const LayerTrace& base = m_lastBaseline.trace.layers[size_t(i)];
-            text += tr("\nunreduced: %1 image, %2 text").arg(base.imageTokens).arg(base.textTokens);
+            const TraceLayer& base = m_lastBaseline.trace.layers[size_t(i)];
+            text += tr("\nunreduced: %1 image, %2 text").arg(base.image.tokens).arg(base.text.tokens);
         }
         return text;
     });
@@ -103,7 +103,7 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
                 .arg(t.totalMs, 0, 'f', 2).arg(t.attentionMs, 0, 'f', 2).arg(t.reduceMs, 0, 'f', 2).arg(t.mlpMs, 0, 'f', 2)
                 .arg(t.otherMs, 0, 'f', 2);
         };
-        QString text = tr("layer %1: %2").arg(m_last.trace.layers[size_t(i)].layer).arg(describe(m_last));
+        QString text = tr("layer %1: %2").arg(m_last.trace.layers[size_t(i)].index).arg(describe(m_last));
         if (m_hasBaseline && i < int(m_lastBaseline.trace.layers.size()))
             text += tr("\nunreduced: %1").arg(describe(m_lastBaseline));
         return text;
@@ -168,16 +168,16 @@ void ChartsPanel::updateLayerCharts()
     QVector<QString> labels;
     for (size_t i = 0; i < layers.size(); ++i) {
         keys << double(i);
-        labels << QString::number(layers[i].layer);
-        image << layers[i].imageTokens;
-        text << layers[i].textTokens;
+        labels << QString::number(layers[i].index);
+        image << layers[i].image.tokens;
+        text << layers[i].text.tokens;
         latency << layers[i].latencyMs;
     }
     const bool hasBaseline = m_hasBaseline && m_lastBaseline.trace.layers.size() == layers.size();
     if (hasBaseline) {
-        for (const LayerTrace& layer : m_lastBaseline.trace.layers) {
-            baseImage << layer.imageTokens;
-            baseText << layer.textTokens;
+        for (const TraceLayer& layer : m_lastBaseline.trace.layers) {
+            baseImage << layer.image.tokens;
+            baseText << layer.text.tokens;
             baseLatency << layer.latencyMs;
         }
     }
@@ -287,15 +287,15 @@ QString ChartsPanel::metricsCsv() const
         const auto stages = layerStageTimes(m_last.timeline, Stage::Fusion, int(m_last.trace.layers.size()));
         const auto& peaks = m_last.memory.layerActivationPeakBytes;
         for (size_t i = 0; i < m_last.trace.layers.size(); ++i) {
-            const LayerTrace& layer = m_last.trace.layers[i];
+            const TraceLayer& layer = m_last.trace.layers[i];
             csv += QStringLiteral("%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11")
-                       .arg(layer.layer).arg(layer.reduced ? 1 : 0).arg(layer.imageTokensIn).arg(layer.textTokensIn)
-                       .arg(layer.imageTokens).arg(layer.textTokens).arg(layer.latencyMs, 0, 'f', 4)
+                       .arg(layer.index).arg(layer.reduced ? 1 : 0).arg(layer.image.tokensIn).arg(layer.text.tokensIn)
+                       .arg(layer.image.tokens).arg(layer.text.tokens).arg(layer.latencyMs, 0, 'f', 4)
                        .arg(stages[i].attentionMs, 0, 'f', 4).arg(stages[i].reduceMs, 0, 'f', 4).arg(stages[i].mlpMs, 0, 'f', 4)
                        .arg(i < peaks.size() ? toMiB(std::max<int64_t>(peaks[i], 0)) : 0.0, 0, 'f', 3);
             if (m_hasBaseline && i < m_lastBaseline.trace.layers.size()) {
-                const LayerTrace& base = m_lastBaseline.trace.layers[i];
-                csv += QStringLiteral(",%1,%2,%3").arg(base.imageTokens).arg(base.textTokens).arg(base.latencyMs, 0, 'f', 4);
+                const TraceLayer& base = m_lastBaseline.trace.layers[i];
+                csv += QStringLiteral(",%1,%2,%3").arg(base.image.tokens).arg(base.text.tokens).arg(base.latencyMs, 0, 'f', 4);
             } else {
                 csv += QStringLiteral(",,,");
             }

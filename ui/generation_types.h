@@ -28,7 +28,7 @@ struct SelectionOutcome {
     quint64 imageId = 0;
     quint64 modelGeneration = 0;
     MethodSettings settings;
-    std::shared_ptr<const ImageReductionRecord> record;
+    std::shared_ptr<const GenerateResult> record;  // the method and the trace of its selection
     double elapsedMs = 0;  // wall time of the selection on the worker
 };
 

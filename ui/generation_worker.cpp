@@ -21,8 +21,8 @@ public:
     {
         return m_engine->generate(request, onToken, cancel);
     }
-    ImageReductionRecord selectVisualTokens(const ImageU8& image, const MethodSettings& settings,
-                                            const std::atomic<bool>* cancel) override
+    GenerateResult selectVisualTokens(const ImageU8& image, const MethodSettings& settings,
+                                      const std::atomic<bool>* cancel) override
     {
         return m_engine->selectVisualTokens(image, settings, cancel);
     }
@@ -113,7 +113,7 @@ void GenerationWorker::select(const SelectionJob& job)
         outcome.imageId = job.imageId;
         outcome.modelGeneration = m_generation;
         outcome.settings = job.settings;
-        outcome.record = std::make_shared<const ImageReductionRecord>(
+        outcome.record = std::make_shared<const GenerateResult>(
             m_backend->selectVisualTokens(job.image, job.settings, m_selectCancel));
         outcome.elapsedMs = double(timer.nsecsElapsed()) / 1e6;
         Q_EMIT selectionFinished(outcome);

@@ -28,7 +28,7 @@ public:
     virtual ModelSummary summary() const = 0;
     virtual GenerateResult generate(const GenerateRequest& request, const GenerateCallback& onToken,
                                     const std::atomic<bool>* cancel) = 0;
-    virtual ImageReductionRecord selectVisualTokens(const ImageU8& image, const MethodSettings& settings,
+    virtual GenerateResult selectVisualTokens(const ImageU8& image, const MethodSettings& settings,
                                                     const std::atomic<bool>* cancel) = 0;
 };
 

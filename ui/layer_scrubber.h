@@ -22,7 +22,7 @@ class LayerScrubber : public QWidget {
 public:
     explicit LayerScrubber(QWidget* parent = nullptr);
 
-    // layerNumbers: LayerTrace::layer of each position; reduced: whether that layer reduced tokens.
+    // layerNumbers: TraceLayer::layer of each position; reduced: whether that layer reduced tokens.
     void setLayers(const std::vector<int>& layerNumbers, const std::vector<bool>& reduced);
     int layerCount() const;
     int currentIndex() const { return m_current; }

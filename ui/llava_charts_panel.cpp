@@ -7,6 +7,7 @@
 #include <qcustomplot.h>
 
 #include "ui/memory_chart.h"
+#include "methods/reduction_plan.h"
 
 #include <algorithm>
 #include <cmath>
@@ -127,7 +128,7 @@ void LlavaChartsPanel::addRun(const GenerateResult& result)
 {
     RunEntry run;
     run.number = ++m_runCounter;
-    const VisualTokenSettings& settings = result.reduction.settings;
+    const VisualTokenSettings settings = visualSelectionOf(result.method);
     run.method = settings.method;
     run.label = settings.method == LlavaMethod::Full
                     ? QStringLiteral("full")
@@ -142,8 +143,8 @@ void LlavaChartsPanel::addRun(const GenerateResult& result)
     run.weightsMiB = double(result.memory.weightsBytes) / kMiB;
     run.activationsMiB = double(std::max<int64_t>(0, result.memory.activationsPeakBytes)) / kMiB;
     run.kvCacheMiB = double(result.memory.kvCacheBytes) / kMiB;
-    run.tokensKept = result.reduction.tokensKept;
-    run.tokensUnreduced = result.reduction.tokensUnreduced;
+    run.tokensKept = result.trace.budget.deliveredTokens;
+    run.tokensUnreduced = result.trace.budget.unreducedTokens;
     m_runs.push_back(run);
     while (m_runs.size() > kHistoryLength)
         m_runs.pop_front();

@@ -21,6 +21,7 @@
 #include "ui/llava_charts_panel.h"
 #include "ui/llava_controller.h"
 #include "ui/llava_controls.h"
+#include "methods/reduction_plan.h"
 
 namespace tokenscope {
 
@@ -40,7 +41,7 @@ QString mib(int64_t bytes) { return QString::number(double(bytes) / kMiB, 'f', b
 
 struct BoardJob {
     ImageU8 image;
-    std::shared_ptr<const ImageReductionRecord> record;
+    std::shared_ptr<const GenerateResult> record;
     TileBoardStyle style;
 };
 
@@ -263,20 +264,27 @@ void LlavaView::onSelectionFinished(const SelectionOutcome& outcome)
     showRecord(outcome.record, outcome.elapsedMs, false);
 }
 
-void LlavaView::showRecord(std::shared_ptr<const ImageReductionRecord> record, double selectionMs, bool isAnswer)
+void LlavaView::showRecord(std::shared_ptr<const GenerateResult> record, double selectionMs, bool isAnswer)
 {
     m_record = std::move(record);
-    const ImageReductionRecord& r = *m_record;
-    m_table->setRowCount(int(r.partitions.size()));
-    for (int row = 0; row < int(r.partitions.size()); ++row) {
-        const PartitionRecord& partition = r.partitions[size_t(row)];
+    const Trace& trace = m_record->trace;
+    const VisualBudget& r = trace.budget;
+    const std::vector<TraceRegion>& regions = trace.image.regions;
+    const int select = trace.find(Stage::Projector, 0, "select");
+    const auto count = [&](int region, int layer) {
+        const auto states = regionTokenStates(trace, region, layer);
+        return int(std::count(states.begin(), states.end(), VisualTokenState::Kept));
+    };
+    m_table->setRowCount(int(regions.size()));
+    for (int row = 0; row < int(regions.size()); ++row) {
+        const TraceRegion& partition = regions[size_t(row)];
         const QStringList cells = {
-            partitionName(partition),
+            regionName(partition),
             QStringLiteral("%1, %2  %3×%4").arg(partition.x, 0, 'f', 0).arg(partition.y, 0, 'f', 0)
                 .arg(partition.width, 0, 'f', 0).arg(partition.height, 0, 'f', 0),
             QString::number(partition.budget),
-            QString::number(partition.selected.size()),
-            QString::number(partition.kept.size()),
+            QString::number(select >= 0 ? count(row, select) : 0),
+            QString::number(count(row, -1)),
             partition.isFullImage ? QStringLiteral("–") : QString::number(partition.share, 'g', 3),
         };
         for (int column = 0; column < ColumnCount; ++column) {
@@ -285,23 +293,25 @@ void LlavaView::showRecord(std::shared_ptr<const ImageReductionRecord> record, d
             m_table->setItem(row, column, item);
         }
     }
-    const int tokensPerPartition = r.patchGrid * r.patchGrid;
-    const QString grid = r.gridRows * r.gridColumns > 0 ? tr("full image + %1×%2 tiles").arg(r.gridRows).arg(r.gridColumns)
-                                                        : tr("full image");
+    const int p = regions.empty() ? 0 : regions.front().tokensPerSide;
+    const int tokensPerPartition = p * p;
+    const int tileRows = trace.image.tileRows, tileColumns = trace.image.tileColumns;
+    const QString grid = tileRows * tileColumns > 0 ? tr("full image + %1×%2 tiles").arg(tileRows).arg(tileColumns)
+                                                    : tr("full image");
     QString counts = tr("<b>%1 of %2</b> visual tokens reach the language model (%3) · budget %4, %5 selected · %6 of "
                         "%7 tokens each")
-                         .arg(r.tokensKept).arg(r.tokensUnreduced).arg(settingsText(r.method).toHtmlEscaped())
-                         .arg(r.totalBudget).arg(r.tokensSelected).arg(grid).arg(tokensPerPartition);
-    if (r.settings.method == LlavaMethod::Full)
+                         .arg(r.deliveredTokens).arg(r.unreducedTokens).arg(settingsText(m_record->method).toHtmlEscaped())
+                         .arg(r.total).arg(r.selectedTokens).arg(grid).arg(tokensPerPartition);
+    if (visualSelectionOf(m_record->method).method == LlavaMethod::Full)
         counts = tr("<b>%1 of %2</b> visual tokens reach the language model (full: every token, image_newline rows "
                     "included) · %3 of %4 tokens each")
-                     .arg(r.tokensKept).arg(r.tokensUnreduced).arg(grid).arg(tokensPerPartition);
+                     .arg(r.deliveredTokens).arg(r.unreducedTokens).arg(grid).arg(tokensPerPartition);
     if (selectionMs > 0)
         counts += tr(" · selection %1 ms").arg(selectionMs, 0, 'f', 0);
     m_counts->setText(counts);
     // Every row visible (LLaVA-NeXT images have at most a handful of partitions).
     m_table->setFixedHeight(m_table->horizontalHeader()->height() + 4 +
-                            std::min(int(r.partitions.size()), 8) * m_table->verticalHeader()->defaultSectionSize());
+                            std::min(int(regions.size()), 8) * m_table->verticalHeader()->defaultSectionSize());
     redrawBoard(true, isAnswer);
 }
 
@@ -321,7 +331,7 @@ void LlavaView::redrawBoard(bool isNewRecord, bool isAnswer)
     m_boardAnnouncesRecord = m_boardAnnouncesRecord || isNewRecord;
     m_boardAnnouncesAnswer = m_boardAnnouncesAnswer || isAnswer;
     const BoardJob job{m_image, m_record, boardStyle()};
-    if (job.image.width != job.record->imageWidth || job.image.height != job.record->imageHeight)
+    if (job.image.width != job.record->trace.image.imageWidth || job.image.height != job.record->trace.image.imageHeight)
         return;  // the record belongs to an image no longer shown; its successor is on its way
     auto* watcher = new QFutureWatcher<BoardResult>(this);
     connect(watcher, &QFutureWatcher<BoardResult>::finished, this, [this, watcher, generation] {
@@ -346,7 +356,7 @@ void LlavaView::redrawBoard(bool isNewRecord, bool isAnswer)
     watcher->setFuture(QtConcurrent::run([job] {
         BoardResult result;
         try {
-            result.board = renderTileBoard(job.image, *job.record, job.style);
+            result.board = renderTileBoard(job.image, job.record->trace, job.style);
         } catch (const std::exception& error) {
             result.error = QString::fromStdString(error.what());
         }
@@ -411,7 +421,7 @@ void LlavaView::onGenerationFinished(const GenerationOutcome& outcome)
     Q_EMIT statusMessage(tr("Answered in %1 ms (first token after %2 ms)").arg(result.timings.totalMs, 0, 'f', 0)
                              .arg(result.timings.ttftMs, 0, 'f', 0), 5000);
     if (outcome.imageId == m_imageId)
-        showRecord(std::make_shared<const ImageReductionRecord>(result.reduction), 0, true);
+        showRecord(std::make_shared<const GenerateResult>(result), 0, true);
     else
         Q_EMIT generationShown();
 }

@@ -61,7 +61,7 @@ public:
 
     // State, for tests and the screenshot mode.
     bool hasRecord() const { return m_record != nullptr; }
-    const ImageReductionRecord* shownRecord() const { return m_record.get(); }
+    const GenerateResult* shownRecord() const { return m_record.get(); }
     const GenerateResult* lastResult() const { return m_result.get(); }
     int shownPartitionCount() const;           // rows of the partition table
     std::vector<int> shownKeptCounts() const;  // the table's "kept" column, per partition
@@ -96,7 +96,7 @@ private:
     void onGenerationFailed(quint64 jobId, const QString& message, bool isCancelled);
     // Table and counts now, the board once it is drawn off the GUI thread; then selectionShown
     // (and generationShown when isAnswer).
-    void showRecord(std::shared_ptr<const ImageReductionRecord> record, double selectionMs, bool isAnswer);
+    void showRecord(std::shared_ptr<const GenerateResult> record, double selectionMs, bool isAnswer);
     // isNewRecord: selectionShown follows the board (and generationShown when isAnswer).
     void redrawBoard(bool isNewRecord, bool isAnswer = false);
     void updateLegend();
@@ -119,7 +119,7 @@ private:
     ImageU8 m_image;
     QString m_imageName;
     quint64 m_imageId = 0;
-    std::shared_ptr<const ImageReductionRecord> m_record;  // shown
+    std::shared_ptr<const GenerateResult> m_record;  // shown
     std::shared_ptr<const GenerateResult> m_result;        // the last finished answer
     TileBoard m_board;
     quint64 m_boardGeneration = 0;  // the newest board being drawn; older ones are dropped

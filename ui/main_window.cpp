@@ -421,14 +421,14 @@ void MainWindow::onRunFinished(const RunOutcome& outcome)
 {
     // The layer to show first: asked for (command line, session), the first after the first
     // reduction for a new user, else the one shown now.
-    const std::vector<LayerTrace>& layers = outcome.result->trace.layers;
+    const std::vector<TraceLayer>& layers = outcome.result->trace.layers;
     const int last = int(layers.size()) - 1;
     int target = std::clamp(m_scrubber->currentIndex(), 0, std::max(0, last));
     if (m_pendingLayer >= 0) {
-        const auto found = std::find_if(layers.begin(), layers.end(), [this](const LayerTrace& layer) { return layer.layer == m_pendingLayer; });
+        const auto found = std::find_if(layers.begin(), layers.end(), [this](const TraceLayer& layer) { return layer.index == m_pendingLayer; });
         target = found == layers.end() ? last : int(found - layers.begin());
     } else if (!hasResult()) {
-        const auto first = std::find_if(layers.begin(), layers.end(), [](const LayerTrace& layer) { return layer.reduced; });
+        const auto first = std::find_if(layers.begin(), layers.end(), [](const TraceLayer& layer) { return layer.reduced; });
         target = first == layers.end() ? last : std::min(int(first - layers.begin()) + 1, last);
     }
     // Draw that layer off the GUI thread, then show the result with it (a newer result wins).
@@ -448,11 +448,11 @@ void MainWindow::showResult(const RunOutcome& outcome, const OverlayJob& job, in
     m_overlays->setJob(job);
     if (!pictures.main.isNull())
         m_overlays->insert(target, pictures);
-    const TokenTrace& trace = outcome.result->trace;
+    const Trace& trace = outcome.result->trace;
     std::vector<int> numbers;
     std::vector<bool> reduced;
-    for (const LayerTrace& layer : trace.layers) {
-        numbers.push_back(layer.layer);
+    for (const TraceLayer& layer : trace.layers) {
+        numbers.push_back(layer.index);
         reduced.push_back(layer.reduced);
     }
     {
@@ -516,14 +516,14 @@ void MainWindow::showLayer()
 {
     if (!hasResult())
         return;
-    const TokenTrace& trace = m_outcome.result->trace;
+    const Trace& trace = m_outcome.result->trace;
     const int index = m_scrubber->currentIndex();
     if (index < 0 || index >= int(trace.layers.size()))
         return;
     QElapsedTimer drawTimer;
     drawTimer.start();
     const OverlayStyle style = m_controls->overlayStyle();
-    const LayerTrace& layer = trace.layers[size_t(index)];
+    const TraceLayer& layer = trace.layers[size_t(index)];
     try {
         // Pictures come from the cache, drawn off the GUI thread; a layer not drawn yet keeps the
         // previous picture until layerReady brings it here again.
@@ -550,8 +550,8 @@ void MainWindow::showLayer()
         }
         // Scores of this layer for the legend's colour bar.
         float scoreMin = std::numeric_limits<float>::quiet_NaN(), scoreMax = scoreMin;
-        if (!layer.imageScore.empty()) {
-            const auto [low, high] = std::minmax_element(layer.imageScore.begin(), layer.imageScore.end());
+        if (!layer.image.score.empty()) {
+            const auto [low, high] = std::minmax_element(layer.image.score.begin(), layer.image.score.end());
             scoreMin = *low;
             scoreMax = *high;
         }
@@ -563,19 +563,19 @@ void MainWindow::showLayer()
         strip.setDevicePixelRatio(ratio);
         m_textStrip->setPixmap(QPixmap::fromImage(strip));
     } catch (const std::exception& error) {
-        showError(tr("Cannot draw layer %1: %2").arg(layer.layer).arg(QString::fromStdString(error.what())));
+        showError(tr("Cannot draw layer %1: %2").arg(layer.index).arg(QString::fromStdString(error.what())));
         return;
     }
-    const int imageTotal = int(trace.patchCell.size());
-    const int textTotal = int(trace.textTokens.size());
+    const int imageTotal = int(trace.image.patchCell.size());
+    const int textTotal = int(trace.text.labels.size());
     int pruned = 0, merged = 0;
     for (TokenState state : imageTokenStates(trace, index)) {
         pruned += state == TokenState::Pruned;
         merged += state == TokenState::Merged;
     }
     m_counts->setText(tr("<b>Layer %1</b>: %2 of %3 image tokens left (%4 patches pruned, %5 merged) · %6 of %7 text tokens")
-                          .arg(layer.layer).arg(layer.imageTokens).arg(imageTotal).arg(pruned).arg(merged)
-                          .arg(layer.textTokens).arg(textTotal));
+                          .arg(layer.index).arg(layer.image.tokens).arg(imageTotal).arg(pruned).arg(merged)
+                          .arg(layer.text.tokens).arg(textTotal));
     m_charts->setCurrentLayerIndex(index);
     m_lastLayerDrawMs = double(drawTimer.nsecsElapsed()) / 1e6;
 }
@@ -584,9 +584,9 @@ void MainWindow::showProvenance(int token)
 {
     if (!hasResult())
         return;
-    const TokenTrace& trace = m_outcome.result->trace;
+    const Trace& trace = m_outcome.result->trace;
     const int index = m_scrubber->currentIndex();
-    if (token < 0 || token >= int(trace.patchCell.size()) || index >= int(trace.layers.size()))
+    if (token < 0 || token >= int(trace.image.patchCell.size()) || index >= int(trace.layers.size()))
         return;
     m_selectedToken = token;
     const std::vector<int> representatives = imageGroupRepresentatives(trace, index);
@@ -601,10 +601,10 @@ void MainWindow::showProvenance(int token)
     for (int i = 0; i < int(trace.layers.size()); ++i) {
         const std::vector<TokenState> states = imageTokenStates(trace, i);
         const TokenState state = states[size_t(token)];
-        QString step = QStringLiteral("L%1 %2").arg(trace.layers[size_t(i)].layer).arg(stateWord(state));
+        QString step = QStringLiteral("L%1 %2").arg(trace.layers[size_t(i)].index).arg(stateWord(state));
         if (state == TokenState::Merged) {
-            const int owner = trace.layers[size_t(i)].imageOwner[size_t(token)];
-            step += QStringLiteral("(%1)").arg(trace.layers[size_t(i)].imageSize[size_t(owner)]);
+            const int owner = trace.layers[size_t(i)].image.owner[size_t(token)];
+            step += QStringLiteral("(%1)").arg(trace.layers[size_t(i)].image.size[size_t(owner)]);
         }
         if (i == index)
             step = "<b>" + step + "</b>";
@@ -612,11 +612,11 @@ void MainWindow::showProvenance(int token)
         if (state == TokenState::Pruned)
             break;
     }
-    const auto cell = trace.patchCell[size_t(token)];
-    const LayerTrace& layer = trace.layers[size_t(index)];
+    const auto cell = trace.image.patchCell[size_t(token)];
+    const TraceLayer& layer = trace.layers[size_t(index)];
     QString score;
-    if (!layer.imageScore.empty())
-        score = tr(", score %1").arg(layer.imageScore[size_t(token)], 0, 'g', 3);
+    if (!layer.image.score.empty())
+        score = tr(", score %1").arg(layer.image.score[size_t(token)], 0, 'g', 3);
     m_provenance->setText(tr("<b>Patch row %1, column %2</b> (image token %3)%4<br>group at this layer: %5 patch(es), outlined<br>%6")
                               .arg(cell[0]).arg(cell[1]).arg(token).arg(score).arg(group.size()).arg(steps.join(" → ")));
 }
@@ -629,19 +629,19 @@ void MainWindow::updateDeltas()
         return;
     }
     const RunResult& result = *m_outcome.result;
-    auto tokenWork = [](const TokenTrace& trace) {
+    auto tokenWork = [](const Trace& trace) {
         double sum = 0;
-        for (const LayerTrace& layer : trace.layers)
-            sum += layer.imageTokensIn + layer.textTokensIn;
+        for (const TraceLayer& layer : trace.layers)
+            sum += layer.image.tokensIn + layer.text.tokensIn;
         return sum;
     };
-    const LayerTrace& last = result.trace.layers.back();
-    const LayerTrace& referenceLast = reference->trace.layers.back();
+    const TraceLayer& last = result.trace.layers.back();
+    const TraceLayer& referenceLast = reference->trace.layers.back();
     m_deltas->setText(tr("<b>A vs %1</b><br>tokens at the last layer: %2 vs %3%4<br>tokens summed over layers: %5 vs %6%7<br>"
                          "forward: %8 ms vs %9 ms%10<br>activation peak (%11): %12 vs %13 MiB%14")
                           .arg(referenceName().toHtmlEscaped())
-                          .arg(last.imageTokens + last.textTokens).arg(referenceLast.imageTokens + referenceLast.textTokens)
-                          .arg(percentChange(last.imageTokens + last.textTokens, referenceLast.imageTokens + referenceLast.textTokens))
+                          .arg(last.image.tokens + last.text.tokens).arg(referenceLast.image.tokens + referenceLast.text.tokens)
+                          .arg(percentChange(last.image.tokens + last.text.tokens, referenceLast.image.tokens + referenceLast.text.tokens))
                           .arg(tokenWork(result.trace)).arg(tokenWork(reference->trace))
                           .arg(percentChange(tokenWork(result.trace), tokenWork(reference->trace)))
                           .arg(result.forwardMs, 0, 'f', 1).arg(reference->forwardMs, 0, 'f', 1)

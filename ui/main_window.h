@@ -40,7 +40,7 @@ struct MainWindowOptions {
     QString imagePath;                    // empty: the bundled sample image
     QString question;                     // empty: the preset question
     std::optional<MethodSettings> method;  // none: PuMer VQAv2 preset
-    int layer = -1;                       // LayerTrace::layer to show first; -1: after the first reduction
+    int layer = -1;                       // TraceLayer::layer to show first; -1: after the first reduction
     bool usesSettings = true;             // restore/save QSettings (off for screenshots and tests)
     BackendLoader loader;                 // tests: a stand-in for the engine
 };
@@ -173,7 +173,7 @@ private:
     quint64 m_imageId = 0;
     RunOutcome m_outcome;
     int m_selectedToken = -1;
-    int m_pendingLayer = -1;  // LayerTrace::layer to show once a result arrives
+    int m_pendingLayer = -1;  // TraceLayer::layer to show once a result arrives
     QString m_lastError;
     double m_lastResultDrawMs = 0;
     double m_lastLayerDrawMs = 0;

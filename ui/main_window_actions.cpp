@@ -177,7 +177,7 @@ bool MainWindow::saveSession(const QString& path)
     session.question = m_controls->question();
     session.method = m_controls->methodSettings();
     if (hasResult() && shownLayerIndex() < int(m_outcome.result->trace.layers.size()))
-        session.layer = m_outcome.result->trace.layers[size_t(shownLayerIndex())].layer;
+        session.layer = m_outcome.result->trace.layers[size_t(shownLayerIndex())].index;
     session.isCompareEnabled = m_controls->isCompareEnabled();
     try {
         writeSessionFile(path, session);
@@ -230,13 +230,13 @@ bool MainWindow::exportAllLayers(const QString& folder)
 {
     if (!hasResult())
         return false;
-    const TokenTrace& trace = m_outcome.result->trace;
+    const Trace& trace = m_outcome.result->trace;
     const QString title = QStringLiteral("%1 · %2 · \"%3\"")
                               .arg(QString::fromStdString(describe(m_outcome.result->method)), m_imageName, m_controls->question());
     try {
         for (int i = 0; i < int(trace.layers.size()); ++i) {
             const QImage page = renderLayerPage(m_image, trace, i, title, m_controls->overlayStyle());
-            const QString path = QDir(folder).filePath(QStringLiteral("layer_%1.png").arg(trace.layers[size_t(i)].layer, 2, 10, QChar('0')));
+            const QString path = QDir(folder).filePath(QStringLiteral("layer_%1.png").arg(trace.layers[size_t(i)].index, 2, 10, QChar('0')));
             if (!page.save(path, "PNG"))
                 throw Error(path.toStdString() + ": cannot write");
         }

@@ -22,11 +22,11 @@ bool isSameOverlayJob(const OverlayJob& a, const OverlayJob& b)
 LayerPictures renderLayerPictures(const OverlayJob& job, int index)
 {
     LayerPictures pictures;
-    const TokenTrace& trace = job.result->trace;
+    const Trace& trace = job.result->trace;
     pictures.main = renderLayerOverlay(job.image, trace, index, job.style);
     pictures.mainScale = overlayScale(trace, job.style);
     if (job.reference && index < int(job.reference->trace.layers.size())) {
-        const TokenTrace& reference = job.reference->trace;
+        const Trace& reference = job.reference->trace;
         pictures.reference = renderLayerOverlay(job.image, reference, index, job.style);
         pictures.referenceScale = overlayScale(reference, job.style);
         try {

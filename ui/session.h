@@ -22,7 +22,7 @@ struct Session {
     QString imagePath;  // empty: the image did not come from a file (pasted)
     QString question;
     MethodSettings method;
-    int layer = -1;  // LayerTrace::layer shown; -1 = default
+    int layer = -1;  // TraceLayer::layer shown; -1 = default
     bool isCompareEnabled = false;
 };
 

@@ -26,8 +26,8 @@ inline const QColor kKeptSwatchColor{200, 200, 200};  // stands for "the image, 
 QFont sansFont(int pixelSize, bool isBold = false);
 QColor blend(const QColor& from, const QColor& to, double alpha);
 std::vector<TokenState> statesFrom(const std::vector<int>& owner);
-std::vector<int> representativesFrom(const TokenTrace& trace, int layer, bool isImage);
-std::vector<int> dropLayersFrom(const TokenTrace& trace, int layer, bool isImage);
+std::vector<int> representativesFrom(const Trace& trace, int layer, bool isImage);
+std::vector<int> dropLayersFrom(const Trace& trace, int layer, bool isImage);
 void hatchRect(QPainter& painter, const QRect& rect, int spacingPx);
 QString stateWord(TokenState state);
 

@@ -115,11 +115,11 @@ QImage renderDiffLegend(const QString& nameA, const QString& nameB, int widthPx)
     return renderKeyItems(items, widthPx);
 }
 
-QImage renderTextStrip(const TokenTrace& trace, int layer, int widthPx) {
+QImage renderTextStrip(const Trace& trace, int layer, int widthPx) {
     validateTrace(trace, layer);
     if (widthPx <= 0)
         fail("text strip width must be positive, got " + std::to_string(widthPx));
-    const std::vector<TokenState> states = statesFrom(trace.layers[layer].textOwner);
+    const std::vector<TokenState> states = statesFrom(trace.layers[layer].text.owner);
     const std::vector<int> representatives = representativesFrom(trace, layer, false);
     const std::vector<int> dropped = dropLayersFrom(trace, layer, false);
 
@@ -135,14 +135,14 @@ QImage renderTextStrip(const TokenTrace& trace, int layer, int widthPx) {
         QRect rect;
         QString text, badge;
     };
-    std::vector<Chip> chips(trace.textTokens.size());
+    std::vector<Chip> chips(trace.text.labels.size());
     int x = margin, y = margin;
     for (size_t t = 0; t < chips.size(); ++t) {
         Chip& chip = chips[t];
         chip.badge = states[t] == TokenState::Pruned ? QStringLiteral("L%1").arg(dropped[t]) : QString();
         const int badgeWidth = chip.badge.isEmpty() ? 0 : smallMetrics.horizontalAdvance(chip.badge) + 4;
         const int room = maxChipWidth - 2 * padding - badgeWidth;
-        chip.text = metrics.elidedText(QString::fromStdString(trace.textTokens[t]), Qt::ElideRight, room);
+        chip.text = metrics.elidedText(QString::fromStdString(trace.text.labels[t]), Qt::ElideRight, room);
         const int chipWidth = metrics.horizontalAdvance(chip.text) + 2 * padding + badgeWidth;
         if (x > margin && x + chipWidth > widthPx - margin) {
             x = margin;
@@ -220,24 +220,24 @@ QImage renderTextStrip(const TokenTrace& trace, int layer, int widthPx) {
     return out;
 }
 
-QImage renderLayerPage(const ImageU8& image, const TokenTrace& trace, int layer, const QString& title,
+QImage renderLayerPage(const ImageU8& image, const Trace& trace, int layer, const QString& title,
                        const OverlayStyle& style) {
     validateTrace(trace, layer);
     const QImage overlay = renderLayerOverlay(image, trace, layer, style);
-    const LayerTrace& entry = trace.layers[layer];
+    const TraceLayer& entry = trace.layers[layer];
     const int margin = 24;
     const int width = std::max(overlay.width(), 720) + 2 * margin;
     const int innerWidth = width - 2 * margin;
 
     // The counts line: what this layer leaves of the patches and the question, and the image CLS.
-    const std::vector<TokenState> imageStates = statesFrom(entry.imageOwner);
-    const std::vector<TokenState> textStates = statesFrom(entry.textOwner);
+    const std::vector<TokenState> imageStates = statesFrom(entry.image.owner);
+    const std::vector<TokenState> textStates = statesFrom(entry.text.owner);
     const std::vector<int> representatives = representativesFrom(trace, layer, true);
     int kept = 0, merged = 0, pruned = 0, patches = 0;
     std::vector<int> groups;
     QString clsState = QStringLiteral("none");
     for (size_t t = 0; t < imageStates.size(); ++t) {
-        if (trace.patchCell[t][0] < 0) {
+        if (trace.image.patchCell[t][0] < 0) {
             clsState = stateWord(imageStates[t]);
             continue;
         }
@@ -260,17 +260,17 @@ QImage renderLayerPage(const ImageU8& image, const TokenTrace& trace, int layer,
                          .arg(patches).arg(kept).arg(merged).arg(groups.size()).arg(pruned)
                          .arg(textStates.size()).arg(textMerged).arg(textPruned).arg(clsState)
                          .arg(groups.size() == 1 ? QString() : QStringLiteral("s"));
-    if (style.showHeatmap && entry.imageScore.empty())
+    if (style.showHeatmap && entry.image.score.empty())
         counts += QStringLiteral("  \u00b7  no scores at this layer");
 
     float scoreMin = std::numeric_limits<float>::quiet_NaN(), scoreMax = scoreMin;
-    if (style.showHeatmap && !entry.imageScore.empty()) {
+    if (style.showHeatmap && !entry.image.score.empty()) {
         const std::vector<int> dropped = dropLayersFrom(trace, layer, true);
-        for (size_t t = 0; t < entry.imageScore.size(); ++t)
-            if (trace.patchCell[t][0] >= 0 && std::isfinite(entry.imageScore[t]) &&
-                (dropped[t] < 0 || dropped[t] == entry.layer)) {
-                scoreMin = std::isnan(scoreMin) ? entry.imageScore[t] : std::min(scoreMin, entry.imageScore[t]);
-                scoreMax = std::isnan(scoreMax) ? entry.imageScore[t] : std::max(scoreMax, entry.imageScore[t]);
+        for (size_t t = 0; t < entry.image.score.size(); ++t)
+            if (trace.image.patchCell[t][0] >= 0 && std::isfinite(entry.image.score[t]) &&
+                (dropped[t] < 0 || dropped[t] == entry.index)) {
+                scoreMin = std::isnan(scoreMin) ? entry.image.score[t] : std::min(scoreMin, entry.image.score[t]);
+                scoreMax = std::isnan(scoreMax) ? entry.image.score[t] : std::max(scoreMax, entry.image.score[t]);
             }
     }
     const QImage strip = renderTextStrip(trace, layer, innerWidth);

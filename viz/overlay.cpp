@@ -56,10 +56,10 @@ void tintRect(QImage& image, const QRect& rect, const QColor& colour, double alp
 }
 
 // The image smoothly resized to the trace's resized size times `scale`, as RGB32.
-QImage scaledBase(const ImageU8& image, const TokenTrace& trace, int scale) {
+QImage scaledBase(const ImageU8& image, const Trace& trace, int scale) {
     const QImage source = toQImage(image);
     return source
-        .scaled(trace.resizedWidth * scale, trace.resizedHeight * scale, Qt::IgnoreAspectRatio,
+        .scaled(trace.image.resizedWidth * scale, trace.image.resizedHeight * scale, Qt::IgnoreAspectRatio,
                 Qt::SmoothTransformation)
         .convertToFormat(QImage::Format_RGB32);
 }
@@ -89,13 +89,13 @@ std::vector<TokenState> statesFrom(const std::vector<int>& owner) {
 }
 
 // Walks layers 0..layer; see the header for the rule that keeps representatives stable.
-std::vector<int> representativesFrom(const TokenTrace& trace, int layer, bool isImage) {
-    const size_t count = isImage ? trace.patchCell.size() : trace.textTokens.size();
+std::vector<int> representativesFrom(const Trace& trace, int layer, bool isImage) {
+    const size_t count = isImage ? trace.image.patchCell.size() : trace.text.labels.size();
     std::vector<int> previous(count);
     for (size_t t = 0; t < count; ++t)
         previous[t] = static_cast<int>(t);
     for (int l = 0; l <= layer; ++l) {
-        const std::vector<int>& owner = isImage ? trace.layers[l].imageOwner : trace.layers[l].textOwner;
+        const std::vector<int>& owner = isImage ? trace.layers[l].image.owner : trace.layers[l].text.owner;
         std::map<int, std::vector<int>> groups;  // current token -> its originals
         for (size_t t = 0; t < count; ++t)
             if (owner[t] >= 0)
@@ -119,14 +119,14 @@ std::vector<int> representativesFrom(const TokenTrace& trace, int layer, bool is
     return previous;
 }
 
-std::vector<int> dropLayersFrom(const TokenTrace& trace, int layer, bool isImage) {
-    const size_t count = isImage ? trace.patchCell.size() : trace.textTokens.size();
+std::vector<int> dropLayersFrom(const Trace& trace, int layer, bool isImage) {
+    const size_t count = isImage ? trace.image.patchCell.size() : trace.text.labels.size();
     std::vector<int> dropped(count, -1);
     for (int l = 0; l <= layer; ++l) {
-        const std::vector<int>& owner = isImage ? trace.layers[l].imageOwner : trace.layers[l].textOwner;
+        const std::vector<int>& owner = isImage ? trace.layers[l].image.owner : trace.layers[l].text.owner;
         for (size_t t = 0; t < count; ++t)
             if (owner[t] < 0 && dropped[t] < 0)
-                dropped[t] = trace.layers[l].layer;
+                dropped[t] = trace.layers[l].index;
     }
     return dropped;
 }
@@ -134,18 +134,18 @@ std::vector<int> dropLayersFrom(const TokenTrace& trace, int layer, bool isImage
 // Draws, for every cell with a class >= 0, the sides where the neighbour has another class: the
 // outer boundary of each connected region. A dark hairline outside a coloured band keeps the
 // outline visible on light and dark images alike.
-void drawRegionOutlines(QImage& image, const TokenTrace& trace, int scale, const std::vector<int>& cellClass,
+void drawRegionOutlines(QImage& image, const Trace& trace, int scale, const std::vector<int>& cellClass,
                         const std::function<QColor(int)>& colourOf) {
-    const int cellPx = trace.patchSize * scale;
+    const int cellPx = trace.image.patchSize * scale;
     const int band = std::clamp(cellPx / 12, 2, 5);
     QPainter painter(&image);
     auto classAt = [&](int r, int c) {
-        if (r < 0 || c < 0 || r >= trace.gridHeight || c >= trace.gridWidth)
+        if (r < 0 || c < 0 || r >= trace.image.gridHeight || c >= trace.image.gridWidth)
             return -1;
-        return cellClass[static_cast<size_t>(r) * trace.gridWidth + c];
+        return cellClass[static_cast<size_t>(r) * trace.image.gridWidth + c];
     };
-    for (int r = 0; r < trace.gridHeight; ++r)
-        for (int c = 0; c < trace.gridWidth; ++c) {
+    for (int r = 0; r < trace.image.gridHeight; ++r)
+        for (int c = 0; c < trace.image.gridWidth; ++c) {
             const int own = classAt(r, c);
             if (own < 0)
                 continue;
@@ -166,14 +166,14 @@ void drawRegionOutlines(QImage& image, const TokenTrace& trace, int scale, const
         }
 }
 
-void drawGrid(QImage& image, const TokenTrace& trace, int scale) {
-    const int cellPx = trace.patchSize * scale;
+void drawGrid(QImage& image, const Trace& trace, int scale) {
+    const int cellPx = trace.image.patchSize * scale;
     QPainter painter(&image);
     painter.setPen(QPen(QColor(255, 255, 255, 90), 1));
-    for (int r = 1; r < trace.gridHeight; ++r)
-        painter.drawLine(0, r * cellPx, trace.gridWidth * cellPx, r * cellPx);
-    for (int c = 1; c < trace.gridWidth; ++c)
-        painter.drawLine(c * cellPx, 0, c * cellPx, trace.gridHeight * cellPx);
+    for (int r = 1; r < trace.image.gridHeight; ++r)
+        painter.drawLine(0, r * cellPx, trace.image.gridWidth * cellPx, r * cellPx);
+    for (int c = 1; c < trace.image.gridWidth; ++c)
+        painter.drawLine(c * cellPx, 0, c * cellPx, trace.image.gridHeight * cellPx);
 }
 
 // Diagonal hatching aligned to the whole image, so neighbouring pruned cells join into one texture.
@@ -196,17 +196,17 @@ void drawCellLabel(QPainter& painter, const QRect& rect, const QString& text) {
 
 // "x5" in the bottom-right corner of each merge group's first cell: how many originals the
 // merged token holds (the CLS included when it joined).
-void drawGroupSizes(QImage& image, const TokenTrace& trace, int scale, const std::vector<TokenState>& states,
+void drawGroupSizes(QImage& image, const Trace& trace, int scale, const std::vector<TokenState>& states,
                     const std::vector<int>& representatives) {
     std::map<int, int> sizes, firstCell;  // representative -> members, -> first member with a cell
     for (size_t t = 0; t < states.size(); ++t) {
         if (states[t] != TokenState::Merged)
             continue;
         ++sizes[representatives[t]];
-        if (trace.patchCell[t][0] >= 0 && !firstCell.count(representatives[t]))
+        if (trace.image.patchCell[t][0] >= 0 && !firstCell.count(representatives[t]))
             firstCell[representatives[t]] = static_cast<int>(t);
     }
-    const int cellPx = trace.patchSize * scale;
+    const int cellPx = trace.image.patchSize * scale;
     const QFont font = sansFont(std::clamp(cellPx / 3, 10, 16), true);
     const QFontMetrics metrics(font);
     QPainter painter(&image);
@@ -250,131 +250,131 @@ QColor groupColor(int representative) {
                             static_cast<float>(kValue[variant]));
 }
 
-void validateTrace(const TokenTrace& trace, int layer) {
-    if (trace.gridHeight <= 0 || trace.gridWidth <= 0 || trace.patchSize <= 0)
-        fail("trace has an empty patch grid (" + std::to_string(trace.gridHeight) + "x" +
-             std::to_string(trace.gridWidth) + ", patch size " + std::to_string(trace.patchSize) + ")");
-    if (trace.resizedWidth < trace.gridWidth * trace.patchSize ||
-        trace.resizedHeight < trace.gridHeight * trace.patchSize)
-        fail("trace's resized image " + std::to_string(trace.resizedWidth) + "x" +
-             std::to_string(trace.resizedHeight) + " is smaller than its patch grid");
+void validateTrace(const Trace& trace, int layer) {
+    if (trace.image.gridHeight <= 0 || trace.image.gridWidth <= 0 || trace.image.patchSize <= 0)
+        fail("trace has an empty patch grid (" + std::to_string(trace.image.gridHeight) + "x" +
+             std::to_string(trace.image.gridWidth) + ", patch size " + std::to_string(trace.image.patchSize) + ")");
+    if (trace.image.resizedWidth < trace.image.gridWidth * trace.image.patchSize ||
+        trace.image.resizedHeight < trace.image.gridHeight * trace.image.patchSize)
+        fail("trace's resized image " + std::to_string(trace.image.resizedWidth) + "x" +
+             std::to_string(trace.image.resizedHeight) + " is smaller than its patch grid");
     if (trace.layers.empty())
         fail("trace has no layers");
     if (layer < 0 || layer >= static_cast<int>(trace.layers.size()))
         fail("layer " + std::to_string(layer) + " is out of range (the trace has " +
              std::to_string(trace.layers.size()) + " layers)");
-    std::vector<char> taken(static_cast<size_t>(trace.gridHeight) * trace.gridWidth, 0);
-    for (size_t t = 0; t < trace.patchCell.size(); ++t) {
-        const auto& cell = trace.patchCell[t];
+    std::vector<char> taken(static_cast<size_t>(trace.image.gridHeight) * trace.image.gridWidth, 0);
+    for (size_t t = 0; t < trace.image.patchCell.size(); ++t) {
+        const auto& cell = trace.image.patchCell[t];
         if (cell[0] == -1 && cell[1] == -1)
             continue;
-        if (cell[0] < 0 || cell[1] < 0 || cell[0] >= trace.gridHeight || cell[1] >= trace.gridWidth)
+        if (cell[0] < 0 || cell[1] < 0 || cell[0] >= trace.image.gridHeight || cell[1] >= trace.image.gridWidth)
             fail("image token " + std::to_string(t) + " sits at (" + std::to_string(cell[0]) + ", " +
-                 std::to_string(cell[1]) + "), outside the " + std::to_string(trace.gridHeight) + "x" +
-                 std::to_string(trace.gridWidth) + " grid");
-        char& slot = taken[static_cast<size_t>(cell[0]) * trace.gridWidth + cell[1]];
+                 std::to_string(cell[1]) + "), outside the " + std::to_string(trace.image.gridHeight) + "x" +
+                 std::to_string(trace.image.gridWidth) + " grid");
+        char& slot = taken[static_cast<size_t>(cell[0]) * trace.image.gridWidth + cell[1]];
         if (slot)
             fail("two image tokens share the cell (" + std::to_string(cell[0]) + ", " + std::to_string(cell[1]) + ")");
         slot = 1;
     }
-    for (const LayerTrace& entry : trace.layers) {
-        const std::string where = "layer " + std::to_string(entry.layer) + ": ";
-        if (entry.imageOwner.size() != trace.patchCell.size())
-            fail(where + "imageOwner has " + std::to_string(entry.imageOwner.size()) + " entries, patchCell " +
-                 std::to_string(trace.patchCell.size()));
-        if (entry.textOwner.size() != trace.textTokens.size())
-            fail(where + "textOwner has " + std::to_string(entry.textOwner.size()) + " entries, textTokens " +
-                 std::to_string(trace.textTokens.size()));
-        if (!entry.imageScore.empty() && entry.imageScore.size() != trace.patchCell.size())
-            fail(where + "imageScore has " + std::to_string(entry.imageScore.size()) + " entries, patchCell " +
-                 std::to_string(trace.patchCell.size()));
+    for (const TraceLayer& entry : trace.layers) {
+        const std::string where = "layer " + std::to_string(entry.index) + ": ";
+        if (entry.image.owner.size() != trace.image.patchCell.size())
+            fail(where + "imageOwner has " + std::to_string(entry.image.owner.size()) + " entries, patchCell " +
+                 std::to_string(trace.image.patchCell.size()));
+        if (entry.text.owner.size() != trace.text.labels.size())
+            fail(where + "textOwner has " + std::to_string(entry.text.owner.size()) + " entries, textTokens " +
+                 std::to_string(trace.text.labels.size()));
+        if (!entry.image.score.empty() && entry.image.score.size() != trace.image.patchCell.size())
+            fail(where + "imageScore has " + std::to_string(entry.image.score.size()) + " entries, patchCell " +
+                 std::to_string(trace.image.patchCell.size()));
         auto checkOwners = [&](const std::vector<int>& owner, size_t holders, const char* name) {
             for (int o : owner)
                 if (o < -1 || (holders > 0 && o >= static_cast<int>(holders)))
                     fail(where + name + " names token " + std::to_string(o) + " but there are " +
                          std::to_string(holders) + " current tokens");
         };
-        checkOwners(entry.imageOwner, entry.imageSize.size(), "imageOwner");
-        checkOwners(entry.textOwner, entry.textSize.size(), "textOwner");
+        checkOwners(entry.image.owner, entry.image.size.size(), "imageOwner");
+        checkOwners(entry.text.owner, entry.text.size.size(), "textOwner");
     }
 }
 
-std::vector<TokenState> imageTokenStates(const TokenTrace& trace, int layer) {
+std::vector<TokenState> imageTokenStates(const Trace& trace, int layer) {
     validateTrace(trace, layer);
-    return statesFrom(trace.layers[layer].imageOwner);
+    return statesFrom(trace.layers[layer].image.owner);
 }
 
-std::vector<TokenState> textTokenStates(const TokenTrace& trace, int layer) {
+std::vector<TokenState> textTokenStates(const Trace& trace, int layer) {
     validateTrace(trace, layer);
-    return statesFrom(trace.layers[layer].textOwner);
+    return statesFrom(trace.layers[layer].text.owner);
 }
 
-std::vector<int> imageGroupRepresentatives(const TokenTrace& trace, int layer) {
+std::vector<int> imageGroupRepresentatives(const Trace& trace, int layer) {
     validateTrace(trace, layer);
     return representativesFrom(trace, layer, true);
 }
 
-std::vector<int> textGroupRepresentatives(const TokenTrace& trace, int layer) {
+std::vector<int> textGroupRepresentatives(const Trace& trace, int layer) {
     validateTrace(trace, layer);
     return representativesFrom(trace, layer, false);
 }
 
-std::vector<int> imageDropLayers(const TokenTrace& trace, int layer) {
+std::vector<int> imageDropLayers(const Trace& trace, int layer) {
     validateTrace(trace, layer);
     return dropLayersFrom(trace, layer, true);
 }
 
-int overlayScale(const TokenTrace& trace, const OverlayStyle& style) {
+int overlayScale(const Trace& trace, const OverlayStyle& style) {
     if (style.scale > 0)
         return style.scale;
-    const int longSide = std::max({trace.resizedWidth, trace.resizedHeight, 1});
+    const int longSide = std::max({trace.image.resizedWidth, trace.image.resizedHeight, 1});
     return std::max(1, (kAutoLongSidePx + longSide / 2) / longSide);
 }
 
-QRect patchRect(const TokenTrace& trace, int token, int scale) {
-    if (token < 0 || token >= static_cast<int>(trace.patchCell.size()) || trace.patchCell[token][0] < 0)
+QRect patchRect(const Trace& trace, int token, int scale) {
+    if (token < 0 || token >= static_cast<int>(trace.image.patchCell.size()) || trace.image.patchCell[token][0] < 0)
         return {};
-    const int cellPx = trace.patchSize * scale;
-    return QRect(trace.patchCell[token][1] * cellPx, trace.patchCell[token][0] * cellPx, cellPx, cellPx);
+    const int cellPx = trace.image.patchSize * scale;
+    return QRect(trace.image.patchCell[token][1] * cellPx, trace.image.patchCell[token][0] * cellPx, cellPx, cellPx);
 }
 
-int imageTokenAt(const TokenTrace& trace, QPoint pixel, int scale) {
-    const int cellPx = trace.patchSize * scale;
+int imageTokenAt(const Trace& trace, QPoint pixel, int scale) {
+    const int cellPx = trace.image.patchSize * scale;
     if (cellPx <= 0 || pixel.x() < 0 || pixel.y() < 0)
         return -1;
     const int row = pixel.y() / cellPx, column = pixel.x() / cellPx;
-    for (size_t t = 0; t < trace.patchCell.size(); ++t)
-        if (trace.patchCell[t][0] == row && trace.patchCell[t][1] == column)
+    for (size_t t = 0; t < trace.image.patchCell.size(); ++t)
+        if (trace.image.patchCell[t][0] == row && trace.image.patchCell[t][1] == column)
             return static_cast<int>(t);
     return -1;
 }
 
-QImage renderLayerOverlay(const ImageU8& image, const TokenTrace& trace, int layer, const OverlayStyle& style) {
+QImage renderLayerOverlay(const ImageU8& image, const Trace& trace, int layer, const OverlayStyle& style) {
     validateTrace(trace, layer);
     const int scale = overlayScale(trace, style);
     QImage out = scaledBase(image, trace, scale);
-    const LayerTrace& entry = trace.layers[layer];
-    const std::vector<TokenState> states = statesFrom(entry.imageOwner);
+    const TraceLayer& entry = trace.layers[layer];
+    const std::vector<TokenState> states = statesFrom(entry.image.owner);
     const std::vector<int> representatives = representativesFrom(trace, layer, true);
     const std::vector<int> dropped = dropLayersFrom(trace, layer, true);
-    const int cellPx = trace.patchSize * scale;
-    const size_t count = trace.patchCell.size();
+    const int cellPx = trace.image.patchSize * scale;
+    const size_t count = trace.image.patchCell.size();
 
     // Heatmap over the tokens this layer's reducer scored: everything alive when the layer began.
-    if (style.showHeatmap && !entry.imageScore.empty()) {
+    if (style.showHeatmap && !entry.image.score.empty()) {
         float low = std::numeric_limits<float>::infinity(), high = -low;
         auto isScored = [&](size_t t) {
-            return trace.patchCell[t][0] >= 0 && std::isfinite(entry.imageScore[t]) &&
-                   (dropped[t] < 0 || dropped[t] == entry.layer);
+            return trace.image.patchCell[t][0] >= 0 && std::isfinite(entry.image.score[t]) &&
+                   (dropped[t] < 0 || dropped[t] == entry.index);
         };
         for (size_t t = 0; t < count; ++t)
             if (isScored(t)) {
-                low = std::min(low, entry.imageScore[t]);
-                high = std::max(high, entry.imageScore[t]);
+                low = std::min(low, entry.image.score[t]);
+                high = std::max(high, entry.image.score[t]);
             }
         for (size_t t = 0; t < count; ++t)
             if (isScored(t)) {
-                const double position = high > low ? (entry.imageScore[t] - low) / (high - low) : 1.0;
+                const double position = high > low ? (entry.image.score[t] - low) / (high - low) : 1.0;
                 tintRect(out, patchRect(trace, static_cast<int>(t), scale), colormapColor(position),
                          style.heatmapAlpha);
             }
@@ -394,21 +394,21 @@ QImage renderLayerOverlay(const ImageU8& image, const TokenTrace& trace, int lay
         painter.setRenderHint(QPainter::TextAntialiasing);
         const int spacing = std::max(6, cellPx / 4);
         for (size_t t = 0; t < count; ++t)
-            if (states[t] == TokenState::Pruned && trace.patchCell[t][0] >= 0)
+            if (states[t] == TokenState::Pruned && trace.image.patchCell[t][0] >= 0)
                 hatchRect(painter, patchRect(trace, static_cast<int>(t), scale), spacing);
         if (style.showDropLabels && cellPx >= 18)
             for (size_t t = 0; t < count; ++t)
-                if (states[t] == TokenState::Pruned && trace.patchCell[t][0] >= 0)
+                if (states[t] == TokenState::Pruned && trace.image.patchCell[t][0] >= 0)
                     drawCellLabel(painter, patchRect(trace, static_cast<int>(t), scale),
                                   QStringLiteral("L%1").arg(dropped[t]));
     }
     if (style.showGrid)
         drawGrid(out, trace, scale);
     if (style.showMerged) {
-        std::vector<int> cellClass(static_cast<size_t>(trace.gridHeight) * trace.gridWidth, -1);
+        std::vector<int> cellClass(static_cast<size_t>(trace.image.gridHeight) * trace.image.gridWidth, -1);
         for (size_t t = 0; t < count; ++t)
-            if (states[t] == TokenState::Merged && trace.patchCell[t][0] >= 0)
-                cellClass[static_cast<size_t>(trace.patchCell[t][0]) * trace.gridWidth + trace.patchCell[t][1]] =
+            if (states[t] == TokenState::Merged && trace.image.patchCell[t][0] >= 0)
+                cellClass[static_cast<size_t>(trace.image.patchCell[t][0]) * trace.image.gridWidth + trace.image.patchCell[t][1]] =
                     representatives[t];
         drawRegionOutlines(out, trace, scale, cellClass, groupColor);
         if (cellPx >= 24)
@@ -417,29 +417,29 @@ QImage renderLayerOverlay(const ImageU8& image, const TokenTrace& trace, int lay
     return out;
 }
 
-QImage renderComparisonDiff(const ImageU8& image, const TokenTrace& traceA, const TokenTrace& traceB, int layer,
+QImage renderComparisonDiff(const ImageU8& image, const Trace& traceA, const Trace& traceB, int layer,
                             int scale) {
     validateTrace(traceA, layer);
     validateTrace(traceB, layer);
-    if (traceA.gridHeight != traceB.gridHeight || traceA.gridWidth != traceB.gridWidth ||
-        traceA.patchSize != traceB.patchSize || traceA.patchCell != traceB.patchCell)
-        fail("compare needs the same patch grid, got " + std::to_string(traceA.gridHeight) + "x" +
-             std::to_string(traceA.gridWidth) + " and " + std::to_string(traceB.gridHeight) + "x" +
-             std::to_string(traceB.gridWidth));
+    if (traceA.image.gridHeight != traceB.image.gridHeight || traceA.image.gridWidth != traceB.image.gridWidth ||
+        traceA.image.patchSize != traceB.image.patchSize || traceA.image.patchCell != traceB.image.patchCell)
+        fail("compare needs the same patch grid, got " + std::to_string(traceA.image.gridHeight) + "x" +
+             std::to_string(traceA.image.gridWidth) + " and " + std::to_string(traceB.image.gridHeight) + "x" +
+             std::to_string(traceB.image.gridWidth));
     OverlayStyle style;
     style.scale = scale;
     const int outScale = overlayScale(traceA, style);
     QImage out = scaledBase(image, traceA, outScale);
-    const std::vector<int>& ownerA = traceA.layers[layer].imageOwner;
-    const std::vector<int>& ownerB = traceB.layers[layer].imageOwner;
+    const std::vector<int>& ownerA = traceA.layers[layer].image.owner;
+    const std::vector<int>& ownerB = traceB.layers[layer].image.owner;
     enum { kOnlyA = 0, kOnlyB = 1 };
-    std::vector<int> cellClass(static_cast<size_t>(traceA.gridHeight) * traceA.gridWidth, -1);
+    std::vector<int> cellClass(static_cast<size_t>(traceA.image.gridHeight) * traceA.image.gridWidth, -1);
     for (size_t t = 0; t < ownerA.size(); ++t) {
         const QRect rect = patchRect(traceA, static_cast<int>(t), outScale);
         if (rect.isEmpty())
             continue;
         const bool inA = ownerA[t] >= 0, inB = ownerB[t] >= 0;
-        const size_t cell = static_cast<size_t>(traceA.patchCell[t][0]) * traceA.gridWidth + traceA.patchCell[t][1];
+        const size_t cell = static_cast<size_t>(traceA.image.patchCell[t][0]) * traceA.image.gridWidth + traceA.image.patchCell[t][1];
         if (inA && !inB) {
             tintRect(out, rect, kDiffOnlyAColor, kDiffTintAlpha);
             cellClass[cell] = kOnlyA;

@@ -1,6 +1,6 @@
 #pragma once
 
-// Pictures drawn from a TokenTrace (core/engine/trace.h): which image patches and text word pieces
+// Pictures drawn from a Trace (core/engine/trace.h): which image patches and text word pieces
 // a token-reduction method keeps, prunes or merges at one encoder layer.
 //
 // Thread: every function is reentrant (QImage + QPainter, no shared state) and may run in a worker
@@ -63,40 +63,40 @@ constexpr int kAutoLongSidePx = 768;
 QColor groupColor(int representative);
 
 // Throws Error when the trace's vectors disagree with its grid or `layer` is out of range.
-void validateTrace(const TokenTrace& trace, int layer);
+void validateTrace(const Trace& trace, int layer);
 
 // Per original image token at `layer`: Kept, Merged (its current token holds more than one
 // original image token) or Pruned (owner -1).
-std::vector<TokenState> imageTokenStates(const TokenTrace& trace, int layer);
-std::vector<TokenState> textTokenStates(const TokenTrace& trace, int layer);
+std::vector<TokenState> imageTokenStates(const Trace& trace, int layer);
+std::vector<TokenState> textTokenStates(const Trace& trace, int layer);
 
 // Per original image token at `layer`: the representative of its merge group (-1 when pruned; the
 // token itself when alone). Stable across layers: when groups join, the joined group keeps the
 // representative of its largest part from the previous layer (ties: the smaller representative),
 // so a growing group keeps its colour. textGroupRepresentatives does the same for word pieces.
-std::vector<int> imageGroupRepresentatives(const TokenTrace& trace, int layer);
-std::vector<int> textGroupRepresentatives(const TokenTrace& trace, int layer);
+std::vector<int> imageGroupRepresentatives(const Trace& trace, int layer);
+std::vector<int> textGroupRepresentatives(const Trace& trace, int layer);
 
-// Per original token: the LayerTrace::layer it was pruned in by `layer` (-1 = not pruned yet).
-std::vector<int> imageDropLayers(const TokenTrace& trace, int layer);
+// Per original token: the TraceLayer::layer it was pruned in by `layer` (-1 = not pruned yet).
+std::vector<int> imageDropLayers(const Trace& trace, int layer);
 
 // The scale renderLayerOverlay uses for this style (resolves scale 0).
-int overlayScale(const TokenTrace& trace, const OverlayStyle& style);
+int overlayScale(const Trace& trace, const OverlayStyle& style);
 // The output-pixel rectangle of original image token `token` (empty for the image CLS), and the
 // original image token under an output pixel (-1 outside the grid): for hover and clicks.
-QRect patchRect(const TokenTrace& trace, int token, int scale);
-int imageTokenAt(const TokenTrace& trace, QPoint pixel, int scale);
+QRect patchRect(const Trace& trace, int token, int scale);
+int imageTokenAt(const Trace& trace, QPoint pixel, int scale);
 
 // The image (any size; 1, 3 or 4 channels) smoothly resized to resizedWidth x resizedHeight
 // times the scale, with the overlay of `layer`. Format RGB32; size = resized size * scale.
-QImage renderLayerOverlay(const ImageU8& image, const TokenTrace& trace, int layer,
+QImage renderLayerOverlay(const ImageU8& image, const Trace& trace, int layer,
                           const OverlayStyle& style = {});
 
 // Compare mode: patches still present (kept or merged) in A but pruned in B tinted
 // kDiffOnlyAColor, present in B only kDiffOnlyBColor, present in both unchanged, pruned in both
 // dimmed. Both traces need the same patch grid (Error otherwise, e.g. smres vs. full resolution)
 // and `layer` in both. scale 0 = auto.
-QImage renderComparisonDiff(const ImageU8& image, const TokenTrace& traceA, const TokenTrace& traceB,
+QImage renderComparisonDiff(const ImageU8& image, const Trace& traceA, const Trace& traceB,
                             int layer, int scale = 0);
 // A one-row key for the diff: "only <nameA>", "only <nameB>", "both", "neither".
 QImage renderDiffLegend(const QString& nameA, const QString& nameB, int widthPx);
@@ -104,7 +104,7 @@ QImage renderDiffLegend(const QString& nameA, const QString& nameB, int widthPx)
 // The question's word pieces at `layer` as chips wrapped to `widthPx`: merged ones share their
 // group's colour and an underline bracket, pruned ones are greyed, struck through and labelled
 // with their drop layer. The height follows from the wrapping.
-QImage renderTextStrip(const TokenTrace& trace, int layer, int widthPx);
+QImage renderTextStrip(const Trace& trace, int layer, int widthPx);
 
 // A compact key: kept / pruned / merged swatches (as enabled in the style) and, with the heatmap
 // on, the colormap bar labelled scoreMin..scoreMax (or "low".."high" when they are NaN).
@@ -113,7 +113,7 @@ QImage renderLegend(const OverlayStyle& style, int widthPx, float scoreMin = std
 
 // One page for slides / `tokenscope-cli trace`: title, a line of counts and the image CLS state,
 // the overlay, the text strip, the legend. White background, dark text, pixel-sized sans fonts.
-QImage renderLayerPage(const ImageU8& image, const TokenTrace& trace, int layer, const QString& title,
+QImage renderLayerPage(const ImageU8& image, const Trace& trace, int layer, const QString& title,
                        const OverlayStyle& style = {});
 
 // Conversions between core's plain buffer and QImage (deep copies).

@@ -24,7 +24,28 @@ constexpr int kTileGapPx = 14;
 constexpr int kSectionGapPx = 30;
 constexpr int kBarHeightPx = 10;
 
-int tokenCountOf(const ImageReductionRecord& record) { return record.patchGrid * record.patchGrid; }
+int layerOf(const Trace& trace, int layer) { return layer < 0 ? int(trace.layers.size()) - 1 : layer; }
+
+// The scores a shading draws: the first (CLIP layer 0) or last (the feature layer) vision layer with scores.
+const std::vector<float>* shadingScores(const Trace& trace, TileShading shading)
+{
+    const std::vector<float>* found = nullptr;
+    for (const TraceLayer& layer : trace.layers) {
+        if (layer.stage != Stage::Vision || layer.image.score.empty())
+            continue;
+        found = &layer.image.score;
+        if (shading == TileShading::AttentionInitial)
+            break;
+    }
+    return found;
+}
+
+// What one region shows: its token states at the layer and its slice of the scores.
+struct RegionCells {
+    std::vector<VisualTokenState> states;
+    const float* scores = nullptr;  // p² values or null
+    int kept = 0;
+};
 
 // The rectangle of token cell t of a p×p grid laid over `panel`, with shared edges (no gaps).
 QRect cellRect(const QRect& panel, int p, int t)
@@ -53,7 +74,7 @@ int captionHeight(int panelWidth)
 }
 
 void drawRegion(QPainter& painter, const QImage& source, double sourceScale, int imageWidth, int imageHeight,
-                const PartitionRecord& partition, const QRect& panel)
+                const TraceRegion& partition, const QRect& panel)
 {
     painter.fillRect(panel, kPaddingColor);
     const double left = std::max(0.0, partition.x), top = std::max(0.0, partition.y);
@@ -68,10 +89,10 @@ void drawRegion(QPainter& painter, const QImage& source, double sourceScale, int
     painter.drawImage(target, source, sourceRect);
 }
 
-void drawCells(QPainter& painter, const PartitionRecord& partition, const QRect& panel, int p, const TileBoardStyle& style)
+void drawCells(QPainter& painter, const RegionCells& cells, const QRect& panel, int p, const TileBoardStyle& style)
 {
     const int count = p * p;
-    const std::vector<VisualTokenState> states = partitionTokenStates(partition, count);
+    const std::vector<VisualTokenState>& states = cells.states;
     const int hatchSpacing = std::clamp(panel.width() / p / 3, 4, 9);
     if (style.shading == TileShading::Tokens) {
         for (int t = 0; t < count; ++t) {
@@ -85,18 +106,16 @@ void drawCells(QPainter& painter, const PartitionRecord& partition, const QRect&
             }
         }
     } else {
-        const std::vector<float>& scores = style.shading == TileShading::AttentionInitial ? partition.clsAttentionInitial
-                                                                                         : partition.clsAttentionFinal;
-        if (scores.empty()) {
+        if (!cells.scores) {
             painter.fillRect(panel, withAlpha(kPrunedColor, 0.5));
             painter.setPen(Qt::white);
             painter.setFont(sansFont(captionFontPx(panel.width())));
             painter.drawText(panel, Qt::AlignCenter | Qt::TextWordWrap, QObject::tr("no attention map"));
         } else {
-            const auto [low, high] = std::minmax_element(scores.begin(), scores.end());
+            const auto [low, high] = std::minmax_element(cells.scores, cells.scores + count);
             const double range = double(*high) - double(*low);
             for (int t = 0; t < count; ++t) {
-                const double value = range > 0 ? (double(scores[size_t(t)]) - *low) / range : 1.0;
+                const double value = range > 0 ? (double(cells.scores[t]) - *low) / range : 1.0;
                 painter.fillRect(cellRect(panel, p, t), withAlpha(colormapColor(value), style.heatmapAlpha));
             }
         }
@@ -138,7 +157,7 @@ void drawCells(QPainter& painter, const PartitionRecord& partition, const QRect&
 }
 
 // The tiles' rectangles over the full image, each labelled with its grid position.
-void drawTileOutlines(QPainter& painter, const ImageReductionRecord& record, const PartitionRecord& full, const QRect& panel)
+void drawTileOutlines(QPainter& painter, const std::vector<TraceRegion>& regions, const TraceRegion& full, const QRect& panel)
 {
     const double k = panel.width() / full.width;
     painter.save();
@@ -147,7 +166,7 @@ void drawTileOutlines(QPainter& painter, const ImageReductionRecord& record, con
     const QFont font = sansFont(std::clamp(panel.width() / 28, 10, 15), true);
     painter.setFont(font);
     const QFontMetrics metrics(font);
-    for (const PartitionRecord& tile : record.partitions) {
+    for (const TraceRegion& tile : regions) {
         if (tile.isFullImage)
             continue;
         const QRect rect(int(std::lround(panel.x() + (tile.x - full.x) * k)), int(std::lround(panel.y() + (tile.y - full.y) * k)),
@@ -168,7 +187,7 @@ void drawTileOutlines(QPainter& painter, const ImageReductionRecord& record, con
 }
 
 // The name and counts, then the budget bar: light = the budget, dark = kept, out of N tokens.
-QRect drawCaption(QPainter& painter, const PartitionRecord& partition, const QRect& panel, int tokenCount)
+QRect drawCaption(QPainter& painter, const TraceRegion& partition, int kept, const QRect& panel, int tokenCount)
 {
     const QFont font = sansFont(captionFontPx(panel.width()));
     const QFontMetrics metrics(font);
@@ -176,14 +195,14 @@ QRect drawCaption(QPainter& painter, const PartitionRecord& partition, const QRe
     const QRect nameRect(panel.x(), panel.bottom() + 1 + 6, panel.width(), metrics.height());
     const QRect countsRect = lines == 1 ? nameRect : nameRect.translated(0, metrics.height());
     painter.setFont(sansFont(captionFontPx(panel.width()), true));
-    const QString name = partitionName(partition);
+    const QString name = regionName(partition);
     const int nameWidth = QFontMetrics(painter.font()).horizontalAdvance(name);
     painter.setPen(kInkColor);
     painter.drawText(nameRect, Qt::AlignLeft | Qt::AlignVCenter, name);
     painter.setFont(font);
     painter.setPen(kMutedInkColor);
-    const QString counts = lines == 1 ? QObject::tr("kept %1 · budget %2 / %3").arg(partition.kept.size()).arg(partition.budget).arg(tokenCount)
-                                      : QObject::tr("kept %1 · budget %2").arg(partition.kept.size()).arg(partition.budget);
+    const QString counts = lines == 1 ? QObject::tr("kept %1 · budget %2 / %3").arg(kept).arg(partition.budget).arg(tokenCount)
+                                      : QObject::tr("kept %1 · budget %2").arg(kept).arg(partition.budget);
     const int room = std::max(0, lines == 1 ? panel.width() - nameWidth - 8 : panel.width());
     painter.drawText(countsRect, (lines == 1 ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignVCenter,
                      metrics.elidedText(counts, Qt::ElideRight, room));
@@ -192,7 +211,7 @@ QRect drawCaption(QPainter& painter, const PartitionRecord& partition, const QRe
     painter.fillRect(bar, QColor(232, 232, 236));
     const auto part = [&](int tokens) { return int(std::lround(double(bar.width()) * std::min(tokens, tokenCount) / tokenCount)); };
     painter.fillRect(QRect(bar.x(), bar.y(), part(partition.budget), bar.height()), kBudgetBarColor);
-    painter.fillRect(QRect(bar.x(), bar.y() + 2, part(int(partition.kept.size())), bar.height() - 4), kKeptBarColor);
+    painter.fillRect(QRect(bar.x(), bar.y() + 2, part(kept), bar.height() - 4), kKeptBarColor);
     painter.setPen(QPen(kMutedInkColor, 1));
     painter.setBrush(Qt::NoBrush);
     painter.drawRect(QRectF(bar).adjusted(0.5, 0.5, -0.5, -0.5));
@@ -201,80 +220,98 @@ QRect drawCaption(QPainter& painter, const PartitionRecord& partition, const QRe
 
 }  // namespace
 
-void validateReductionRecord(const ImageReductionRecord& record)
+void validateRegionTrace(const Trace& trace, int layer)
 {
-    if (record.patchGrid <= 0)
-        fail("the record's patch grid is " + std::to_string(record.patchGrid));
-    if (record.partitions.empty())
-        fail("the record has no partitions");
-    if (record.imageWidth <= 0 || record.imageHeight <= 0)
-        fail("the record's image size is " + std::to_string(record.imageWidth) + "x" + std::to_string(record.imageHeight));
-    const int count = tokenCountOf(record);
-    for (size_t i = 0; i < record.partitions.size(); ++i) {
-        const PartitionRecord& partition = record.partitions[i];
-        const std::string name = "partition " + std::to_string(i);
-        if (!(partition.width > 0) || !(partition.height > 0))
+    const TraceStream& image = trace.image;
+    if (image.regions.empty())
+        fail("the trace has no image regions");
+    if (image.imageWidth <= 0 || image.imageHeight <= 0)
+        fail("the trace's image size is " + std::to_string(image.imageWidth) + "x" + std::to_string(image.imageHeight));
+    if (trace.layers.empty())
+        fail("the trace has no layers");
+    const int at = layerOf(trace, layer);
+    if (at < 0 || at >= int(trace.layers.size()))
+        fail("layer " + std::to_string(layer) + " is out of range (the trace has " + std::to_string(trace.layers.size()) + " layers)");
+    const int p = image.regions.front().tokensPerSide;
+    int next = 0;
+    for (size_t i = 0; i < image.regions.size(); ++i) {
+        const TraceRegion& region = image.regions[i];
+        const std::string name = "region " + std::to_string(i);
+        if (region.tokensPerSide != p || p <= 0)
+            fail(name + " has " + std::to_string(region.tokensPerSide) + " tokens per side, region 0 " + std::to_string(p));
+        if (region.firstToken != next)
+            fail(name + " starts at token " + std::to_string(region.firstToken) + ", not " + std::to_string(next));
+        next += p * p;
+        if (!(region.width > 0) || !(region.height > 0))
             fail(name + " has an empty rectangle");
-        for (const std::vector<int>* indices : {&partition.selected, &partition.kept})
-            for (int t : *indices)
-                if (t < 0 || t >= count)
-                    fail(name + ": token " + std::to_string(t) + " outside 0.." + std::to_string(count - 1));
-        for (const std::vector<float>* map : {&partition.clsAttentionInitial, &partition.clsAttentionFinal})
-            if (!map->empty() && int(map->size()) != count)
-                fail(name + ": an attention map of " + std::to_string(map->size()) + " values for " + std::to_string(count) + " tokens");
-        if (!partition.isFullImage && (partition.row < 0 || partition.column < 0 || partition.row >= std::max(1, record.gridRows) ||
-                                       partition.column >= std::max(1, record.gridColumns)))
-            fail(name + ": tile " + std::to_string(partition.row) + "," + std::to_string(partition.column) + " outside the " +
-                 std::to_string(record.gridRows) + "x" + std::to_string(record.gridColumns) + " grid");
+        if (!region.isFullImage && (region.row < 0 || region.column < 0 || region.row >= std::max(1, image.tileRows) ||
+                                    region.column >= std::max(1, image.tileColumns)))
+            fail(name + ": tile " + std::to_string(region.row) + "," + std::to_string(region.column) + " outside the " +
+                 std::to_string(image.tileRows) + "x" + std::to_string(image.tileColumns) + " grid");
+    }
+    for (size_t l = 0; l < trace.layers.size(); ++l) {
+        const StreamStep& step = trace.layers[l].image;
+        if (int(step.owner.size()) != next)
+            fail("layer " + std::to_string(l) + " has " + std::to_string(step.owner.size()) + " image owners for " + std::to_string(next) + " tokens");
+        if (!step.score.empty() && int(step.score.size()) != next)
+            fail("layer " + std::to_string(l) + " has " + std::to_string(step.score.size()) + " scores for " + std::to_string(next) + " tokens");
     }
 }
 
-std::vector<VisualTokenState> partitionTokenStates(const PartitionRecord& partition, int tokenCount)
+std::vector<VisualTokenState> regionTokenStates(const Trace& trace, int region, int layer)
 {
-    std::vector<VisualTokenState> states(size_t(std::max(0, tokenCount)), VisualTokenState::Dropped);
-    for (int t : partition.selected)
-        if (t >= 0 && t < tokenCount)
-            states[size_t(t)] = VisualTokenState::RemovedWithPadding;
-    for (int t : partition.kept)
-        if (t >= 0 && t < tokenCount)
-            states[size_t(t)] = VisualTokenState::Kept;
+    const TraceRegion& r = trace.image.regions.at(size_t(region));
+    const int at = layerOf(trace, layer), count = r.tokensPerSide * r.tokensPerSide;
+    std::vector<VisualTokenState> states(size_t(std::max(0, count)), VisualTokenState::Kept);
+    const std::vector<int>& owner = trace.layers.at(size_t(at)).image.owner;
+    for (int t = 0; t < count; ++t) {
+        const size_t o = size_t(r.firstToken + t);
+        if (o >= owner.size() || owner[o] >= 0)
+            continue;
+        const int dropped = o < trace.image.droppedAt.size() ? trace.image.droppedAt[o] : -1;
+        const bool padding = dropped >= 0 && dropped <= at && trace.layers[size_t(dropped)].removesPadding;
+        states[size_t(t)] = padding ? VisualTokenState::RemovedWithPadding : VisualTokenState::Dropped;
+    }
     return states;
 }
 
-QString partitionName(const PartitionRecord& partition)
+QString regionName(const TraceRegion& region)
 {
-    return partition.isFullImage ? QObject::tr("full image") : QObject::tr("tile %1,%2").arg(partition.row).arg(partition.column);
+    return region.isFullImage ? QObject::tr("full image") : QObject::tr("tile %1,%2").arg(region.row).arg(region.column);
 }
 
-TileBoard renderTileBoard(const ImageU8& image, const ImageReductionRecord& record, const TileBoardStyle& style)
+TileBoard renderTileBoard(const ImageU8& image, const Trace& trace, const TileBoardStyle& style)
 {
-    validateReductionRecord(record);
+    validateRegionTrace(trace, style.layer);
+    const TraceStream& record = trace.image;
+    const std::vector<TraceRegion>& partitions = record.regions;
+    const int layer = layerOf(trace, style.layer);
     if (style.widthPx < 200)
         fail("the board needs at least 200 px, got " + std::to_string(style.widthPx));
     if (image.width != record.imageWidth || image.height != record.imageHeight)
-        fail("the image is " + std::to_string(image.width) + "x" + std::to_string(image.height) + " but the record was made of " +
+        fail("the image is " + std::to_string(image.width) + "x" + std::to_string(image.height) + " but the trace was made of " +
              std::to_string(record.imageWidth) + "x" + std::to_string(record.imageHeight));
-    const int p = record.patchGrid;
-    const int count = tokenCountOf(record);
+    const int p = partitions.front().tokensPerSide;
+    const int count = p * p;
 
     // Layout: the full image (or the first partition) on the left, the tiles in their grid on the
     // right, all at one scale k (picture pixels per original pixel), so the tiles read as the
     // full image cut into pieces; k is the largest that fits the width (and maxHeightPx).
     int fullIndex = 0;
-    for (size_t i = 0; i < record.partitions.size(); ++i)
-        if (record.partitions[i].isFullImage) {
+    for (size_t i = 0; i < partitions.size(); ++i)
+        if (partitions[i].isFullImage) {
             fullIndex = int(i);
             break;
         }
-    const PartitionRecord& full = record.partitions[size_t(fullIndex)];
+    const TraceRegion& full = partitions[size_t(fullIndex)];
     std::vector<int> tiles;
-    for (int i = 0; i < int(record.partitions.size()); ++i)
+    for (int i = 0; i < int(partitions.size()); ++i)
         if (i != fullIndex)
             tiles.push_back(i);
-    const int rows = std::max(1, record.gridRows), columns = std::max(1, record.gridColumns);
+    const int rows = std::max(1, record.tileRows), columns = std::max(1, record.tileColumns);
     const int available = style.widthPx - 2 * kMarginPx;
-    const double tileWidth0 = tiles.empty() ? 0 : record.partitions[size_t(tiles.front())].width;
-    const double tileHeight0 = tiles.empty() ? 0 : record.partitions[size_t(tiles.front())].height;
+    const double tileWidth0 = tiles.empty() ? 0 : partitions[size_t(tiles.front())].width;
+    const double tileHeight0 = tiles.empty() ? 0 : partitions[size_t(tiles.front())].height;
     const int gaps = tiles.empty() ? 0 : kSectionGapPx + (columns - 1) * kTileGapPx;
     const double widthScale = (available - gaps) / (full.width + columns * tileWidth0);
     double k = widthScale;
@@ -289,7 +326,7 @@ TileBoard renderTileBoard(const ImageU8& image, const ImageReductionRecord& reco
         k = std::max(k, 1e-3);  // a room too small for the captions: the panels' minimum sizes
     }
     TileBoard board;
-    board.partitionRects.resize(record.partitions.size());
+    board.partitionRects.resize(partitions.size());
     const int fullWidth = std::max(24, int(std::floor(k * full.width)));
     const int fullHeight = std::max(1, int(std::lround(fullWidth * full.height / full.width)));
     board.partitionRects[size_t(fullIndex)] = QRect(kMarginPx, kMarginPx, fullWidth, fullHeight);
@@ -301,7 +338,7 @@ TileBoard renderTileBoard(const ImageU8& image, const ImageReductionRecord& reco
         const int caption = captionHeight(tileWidth);
         const int gridLeft = kMarginPx + fullWidth + kSectionGapPx;
         for (int index : tiles) {
-            const PartitionRecord& partition = record.partitions[size_t(index)];
+            const TraceRegion& partition = partitions[size_t(index)];
             const int row = std::clamp(partition.row, 0, rows - 1), column = std::clamp(partition.column, 0, columns - 1);
             board.partitionRects[size_t(index)] = QRect(gridLeft + column * (tileWidth + kTileGapPx),
                                                         kMarginPx + row * (tileHeight + caption + kTileGapPx), tileWidth, tileHeight);
@@ -313,8 +350,8 @@ TileBoard renderTileBoard(const ImageU8& image, const ImageReductionRecord& reco
     // The source, downscaled once with area averaging when every panel shows it smaller.
     QImage source = toQImage(image);
     double scale = 0;
-    for (size_t i = 0; i < record.partitions.size(); ++i)
-        scale = std::max(scale, board.partitionRects[i].width() / record.partitions[i].width);
+    for (size_t i = 0; i < partitions.size(); ++i)
+        scale = std::max(scale, board.partitionRects[i].width() / partitions[i].width);
     double sourceScale = 1;
     if (scale < 1) {
         source = source.scaled(std::max(1, int(std::lround(image.width * scale))), std::max(1, int(std::lround(image.height * scale))),
@@ -327,15 +364,21 @@ TileBoard renderTileBoard(const ImageU8& image, const ImageReductionRecord& reco
     QPainter painter(&board.picture);
     painter.setRenderHint(QPainter::SmoothPixmapTransform);
     painter.setRenderHint(QPainter::TextAntialiasing);
-    board.budgetBarRects.resize(record.partitions.size());
-    for (size_t i = 0; i < record.partitions.size(); ++i) {
-        const PartitionRecord& partition = record.partitions[i];
+    board.budgetBarRects.resize(partitions.size());
+    const std::vector<float>* scores = style.shading == TileShading::Tokens ? nullptr : shadingScores(trace, style.shading);
+    for (size_t i = 0; i < partitions.size(); ++i) {
+        const TraceRegion& partition = partitions[i];
         const QRect& panel = board.partitionRects[i];
+        RegionCells cells;
+        cells.states = regionTokenStates(trace, int(i), layer);
+        cells.kept = int(std::count(cells.states.begin(), cells.states.end(), VisualTokenState::Kept));
+        if (scores)
+            cells.scores = scores->data() + partition.firstToken;
         drawRegion(painter, source, sourceScale, image.width, image.height, partition, panel);
-        drawCells(painter, partition, panel, p, style);
+        drawCells(painter, cells, panel, p, style);
         if (int(i) == fullIndex && style.showTileOutlines && !tiles.empty())
-            drawTileOutlines(painter, record, partition, panel);
-        board.budgetBarRects[i] = drawCaption(painter, partition, panel, count);
+            drawTileOutlines(painter, partitions, partition, panel);
+        board.budgetBarRects[i] = drawCaption(painter, partition, cells.kept, panel, count);
     }
     return board;
 }

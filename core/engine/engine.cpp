@@ -302,7 +302,8 @@ AnswerResult Engine::answerPair(const ImageU8& left, const ImageU8& right, const
     auto start = std::chrono::steady_clock::now();
     ViltInputs inputs;
     inputs.inputIds = d.encodeText(statement, &result.textTokens, &inputs.attentionMask);
-    // Each image at its own size with its own mask (models.md §1.6), stacked after padding.
+    // Each image at its own size with its own pixel mask (without one, transformers' ViLT would take the
+    // padding for image content), stacked after padding.
     auto pixels = preprocessVilt({left, right}, d.preprocess, d.device);
     inputs.pixelValues = pixels.pixelValues.unsqueeze(0);  // [1, 2, 3, H, W]
     inputs.pixelMask = pixels.pixelMask.unsqueeze(0);      // [1, 2, H, W]
@@ -472,9 +473,9 @@ BenchRow Engine::benchmark(const BenchRequest& request) {
                 auto one = d.vilt->forward(make(1), traced);
                 const auto trace = buildTrace(one.images.front(), 0, pieces, geometry);
                 for (const auto& layer : trace.layers) {
-                    row.imageTokensPerLayer.push_back(layer.imageTokens);
-                    row.textTokensPerLayer.push_back(layer.textTokens);
-                    row.tokenLayers += 0.5 * (layer.imageTokensIn + layer.textTokensIn + layer.imageTokens + layer.textTokens);
+                    row.imageTokensPerLayer.push_back(layer.image.tokens);
+                    row.textTokensPerLayer.push_back(layer.text.tokens);
+                    row.tokenLayers += 0.5 * (layer.image.tokensIn + layer.text.tokensIn + layer.image.tokens + layer.text.tokens);
                 }
             }
             d.vilt->forward(inputs, options);  // warm-up
@@ -597,7 +598,7 @@ GenerateResult Engine::generate(const GenerateRequest& request, const GenerateCa
     return m_impl->requireLlava().generate(request, onToken, cancel);
 }
 
-ImageReductionRecord Engine::selectVisualTokens(const ImageU8& image, const MethodSettings& settings,
+GenerateResult Engine::selectVisualTokens(const ImageU8& image, const MethodSettings& settings,
                                                 const std::atomic<bool>* cancel) {
     return m_impl->requireLlava().selectVisualTokens(image, settings, cancel);
 }

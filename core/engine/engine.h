@@ -15,6 +15,8 @@
 #include "engine/timeline.h"
 #include "engine/trace.h"
 #include "image/pil_resample.h"
+#include "methods/method_registry.h"
+#include "methods/method_settings.h"
 
 namespace tokenscope {
 
@@ -73,7 +75,7 @@ struct RunResult {
     std::vector<ScoredAnswer> answers;  // best first
     std::vector<std::string> textTokens;  // the question's word pieces
     int64_t imageTokens = 0;              // image tokens entering the first layer (image CLS + patches)
-    TokenTrace trace;
+    Trace trace;
     double preprocessMs = 0;
     double forwardMs = 0;
     MemoryReport memory;                 // of the forward, inference protocol
@@ -180,8 +182,8 @@ public:
                             const std::atomic<bool>* cancel = nullptr);
     // Only preprocess, vision and the token selection: what a method keeps of an image, without
     // running the language model (for budget / alpha sliders).
-    ImageReductionRecord selectVisualTokens(const ImageU8& image, const MethodSettings& method,
-                                            const std::atomic<bool>* cancel = nullptr);
+    GenerateResult selectVisualTokens(const ImageU8& image, const MethodSettings& method,
+                                      const std::atomic<bool>* cancel = nullptr);
     // Timed generation on synthetic inputs; out of memory is reported in the row.
     GenerationBenchRow benchmarkGeneration(const GenerationBenchRequest& request);
     // Raw tensors as transformers names them (input_ids, attention_mask, position_ids if given,

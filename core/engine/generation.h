@@ -1,8 +1,9 @@
 #pragma once
 
-// LLaVA-NeXT generation through the engine facade: the request, the streamed answer, what HiRED
-// (or a baseline) did to every tile, timings and memory. Torch-free plain data on purpose (the
-// window includes it through engine/engine.h). Spec: docs/models.md §2, docs/algorithms.md §2.
+// LLaVA-NeXT generation through the engine facade: the request, the streamed answer, the trace of
+// what HiRED (or a baseline) did to every tile, timings and memory. Torch-free plain data on purpose (the
+// window includes it through engine/engine.h). References: transformers models/llava_next/modeling_llava_next.py
+// and HiRED's patched copy of it (hasanar1f/HiRED).
 
 #include <cstdint>
 #include <functional>
@@ -10,47 +11,13 @@
 #include <vector>
 
 #include "engine/memory.h"
+#include "engine/trace.h"
 #include "methods/method_settings.h"
 #include "reduce/reducer_settings.h"
 
 #include "image/pil_resample.h"
 
 namespace tokenscope {
-
-// One partition of an image: the full image (index 0) or a tile (1..k, row-major).
-struct PartitionRecord {
-    bool isFullImage = false;
-    int row = -1, column = -1;  // tile position in the grid; -1 for the full image
-    // Where the partition's N = p×p tokens lie in the original image, in original pixels: the
-    // full image is (0, 0, width, height); a tile is its square of the padded canvas mapped back,
-    // so it can reach past the image where the tile holds padding. Token t sits at row t / p,
-    // column t % p of this rectangle, each token cell (width / p) × (height / p).
-    double x = 0, y = 0, width = 0, height = 0;
-    int budget = 0;       // tokens allotted (Full: N)
-    double share = 0;     // what the budget split weighed: paper = CLS attention sum over the
-                          // tile's region, reference = flagged tokens in its chunk (0 for the full image)
-    std::vector<int> selected;  // token indices chosen (ascending), before unpadding
-    std::vector<int> kept;      // the ones that reach the language model (ascending)
-    std::vector<float> clsAttentionInitial;  // N values: CLIP layer 0, CLS row, heads summed
-    std::vector<float> clsAttentionFinal;    // N values: the feature layer (vision_feature_layer)
-};
-
-struct ImageReductionRecord {
-    MethodSettings method;          // as the user set it (describe() names it)
-    VisualTokenSettings settings;   // what the method did to the visual tokens
-    int imageHeight = 0, imageWidth = 0;  // original size
-    int gridRows = 0, gridColumns = 0;    // tiles
-    int patchGrid = 0;                    // p: tokens per side of a partition (24 for ViT-L/336)
-    int tileSize = 0;                     // pixels per tile side (336)
-    int totalBudget = 0;                  // int(n · N · budget) (Full: every token)
-    int fullImageBudget = 0;
-    int tilesBudget = 0;                  // what the tiles shared
-    int flaggedTokens = 0;                // reference mode: int(N · (1 - alpha))
-    int tokensUnreduced = 0;              // the unreduced model's visual tokens (newlines included)
-    int tokensSelected = 0;               // sum of the partitions' selections
-    int tokensKept = 0;                   // visual tokens the language model receives (<= budget)
-    std::vector<PartitionRecord> partitions;
-};
 
 // One answer about one image.
 struct GenerateRequest {
@@ -80,8 +47,9 @@ struct GenerateResult {
     bool stoppedAtEos = false;
     std::string prompt;             // the prompt as formatted, "<image>" in place of the visual tokens
     int promptTokens = 0;           // language-model input tokens, visual tokens included
-    int visualTokens = 0;           // = reduction.tokensKept
-    ImageReductionRecord reduction;
+    int visualTokens = 0;           // = trace.budget.deliveredTokens
+    MethodSettings method;          // as the request set it
+    Trace trace;                    // the image's regions; vision (CLS attention) and projector (select, unpad) layers
     GenerateTimings timings;
     MemoryReport memory;
 };
@@ -93,7 +61,7 @@ struct GenerateResult {
 using GenerateCallback = std::function<bool(const std::string& delta, int64_t tokenId)>;
 
 // A timed generation on synthetic inputs (random pixels, a fixed prompt), HiRED's protocol
-// (docs/algorithms.md §2.10): `runs` timed repetitions after one warm-up, no early stop.
+// (hasanar1f/HiRED run_HiRED_sys_report.py): `runs` timed repetitions after one warm-up, no early stop.
 struct GenerationBenchRequest {
     MethodSettings method;
     int batch = 1;

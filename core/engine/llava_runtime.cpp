@@ -46,15 +46,6 @@ auto stage(const char* name, F&& f) -> decltype(f()) {
     }
 }
 
-// What a method does to the visual tokens (the AfterProjector hook of its plan); none = Full.
-VisualTokenSettings visualSettings(const MethodSettings& method, int decoderLayers) {
-    PlanContext context;
-    context.family = FamilyKind::Llava;
-    context.layers[Stage::Decoder] = decoderLayers;
-    const auto plan = makePlan(method, context);
-    return plan.visualSelection ? *plan.visualSelection : VisualTokenSettings{};
-}
-
 int64_t cacheBytes(const KvCache& cache) {
     int64_t bytes = 0;
     for (const auto* part : {&cache.keys, &cache.values}) {
@@ -198,7 +189,7 @@ GenerateResult LlavaRuntime::generate(const GenerateRequest& request, const Gene
     auto mark = Clock::now();
     result.timings.preprocessMs = msBetween(start, mark);
 
-    const auto settings = visualSettings(request.method, m_config.text.numHiddenLayers);
+    const auto settings = visualSelectionOf(request.method, m_config.text.numHiddenLayers);
     ImageEncodeOptions encodeOptions;
     encodeOptions.reduction = &settings;
     encodeOptions.keepRecords = true;
@@ -208,8 +199,8 @@ GenerateResult LlavaRuntime::generate(const GenerateRequest& request, const Gene
     synchronize();
     const auto visionDone = Clock::now();
     result.timings.visionMs = msBetween(mark, visionDone);
-    result.reduction = images.records.front();
-    result.reduction.method = request.method;
+    result.method = request.method;
+    result.trace = visualSelectionTrace(images.records.front());
     result.visualTokens = static_cast<int>(images.lengths.front());
 
     const auto ids = encodeLlavaPrompt(tok, result.prompt, m_config.imageTokenIndex, images.lengths.front());
@@ -252,25 +243,28 @@ GenerateResult LlavaRuntime::generate(const GenerateRequest& request, const Gene
     return result;
 }
 
-ImageReductionRecord LlavaRuntime::selectVisualTokens(const ImageU8& image, const MethodSettings& method,
-                                                      const std::atomic<bool>* cancel) {
+GenerateResult LlavaRuntime::selectVisualTokens(const ImageU8& image, const MethodSettings& method,
+                                                const std::atomic<bool>* cancel) {
     c10::InferenceMode guard;
-    const auto settings = visualSettings(method, m_config.text.numHiddenLayers);
+    const auto settings = visualSelectionOf(method, m_config.text.numHiddenLayers);
     const auto pixels = preprocess({image});
     ImageEncodeOptions options;
     options.reduction = &settings;
     options.keepRecords = true;
     options.keepClsAttention = true;
     options.cancel = cancel;
-    auto record = m_model->encodeImages(pixels.values, pixels.sizes, options).records.front();
-    record.method = method;
-    return record;
+    const auto images = m_model->encodeImages(pixels.values, pixels.sizes, options);
+    GenerateResult result;
+    result.method = method;
+    result.trace = visualSelectionTrace(images.records.front());
+    result.visualTokens = static_cast<int>(images.lengths.front());
+    return result;
 }
 
 void LlavaRuntime::generateFile(const std::string& inputsPath, const std::string& outputsPath, int maxNewTokens,
                                 const MethodSettings& method) {
     if (maxNewTokens < 1) throw Error("max new tokens must be at least 1");
-    const auto settings = visualSettings(method, m_config.text.numHiddenLayers);
+    const auto settings = visualSelectionOf(method, m_config.text.numHiddenLayers);
     auto inputs = readTensorFile(inputsPath);
     const auto name = fs::path(inputsPath).filename().string();
     const auto take = [&](const char* key, bool required) -> torch::Tensor {
@@ -317,7 +311,7 @@ GenerationBenchRow LlavaRuntime::benchmark(const GenerationBenchRequest& request
     c10::InferenceMode guard;
     GenerationBenchRow row;
     row.method = request.method;
-    const auto settings = visualSettings(request.method, m_config.text.numHiddenLayers);
+    const auto settings = visualSelectionOf(request.method, m_config.text.numHiddenLayers);
     row.batch = request.batch;
     row.runs = request.runs;
     row.newTokens = request.maxNewTokens;

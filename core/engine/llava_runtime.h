@@ -40,8 +40,8 @@ public:
 
     GenerateResult generate(const GenerateRequest& request, const GenerateCallback& onToken,
                             const std::atomic<bool>* cancel);
-    ImageReductionRecord selectVisualTokens(const ImageU8& image, const MethodSettings& method,
-                                            const std::atomic<bool>* cancel);
+    GenerateResult selectVisualTokens(const ImageU8& image, const MethodSettings& method,
+                                      const std::atomic<bool>* cancel);
     GenerationBenchRow benchmark(const GenerationBenchRequest& request);
     void generateFile(const std::string& inputsPath, const std::string& outputsPath, int maxNewTokens,
                       const MethodSettings& method);

@@ -46,26 +46,26 @@ std::vector<int64_t> row(const torch::Tensor& t, int64_t sample) {
 
 }  // namespace
 
-TokenTrace buildTrace(const ViltEncoding& encoding, int64_t sample, const std::vector<std::string>& textTokens,
-                      const TraceGeometry& geometry) {
-    TokenTrace trace;
-    trace.patchSize = geometry.patchSize;
-    trace.resizedHeight = geometry.resizedHeight;
-    trace.resizedWidth = geometry.resizedWidth;
-    trace.gridHeight = static_cast<int>(encoding.gridHeight);
-    trace.gridWidth = static_cast<int>(encoding.gridWidth);
-    trace.textTokens = textTokens;
+Trace buildTrace(const ViltEncoding& encoding, int64_t sample, const std::vector<std::string>& textTokens,
+                 const TraceGeometry& geometry) {
+    Trace trace;
+    trace.image.patchSize = geometry.patchSize;
+    trace.image.resizedHeight = geometry.resizedHeight;
+    trace.image.resizedWidth = geometry.resizedWidth;
+    trace.image.gridHeight = static_cast<int>(encoding.gridHeight);
+    trace.image.gridWidth = static_cast<int>(encoding.gridWidth);
+    trace.text.labels = textTokens;
 
     // Original image tokens: the image CLS, then this sample's valid patches (padding excluded).
     const auto mask = row(encoding.imageTokenMask, sample);  // [1 + N]
     const auto cells = encoding.imagePatchIndex[sample].to(torch::kLong).cpu();
     std::vector<int64_t> validPositions;  // positions in the encoder's image part
-    trace.patchCell.push_back({-1, -1});
+    trace.image.patchCell.push_back({-1, -1});
     validPositions.push_back(0);
     for (std::size_t k = 1; k < mask.size(); ++k) {
         if (mask[k] == 0) continue;
         validPositions.push_back(static_cast<int64_t>(k));
-        trace.patchCell.push_back({static_cast<int>(cells[k - 1][0].item<int64_t>()), static_cast<int>(cells[k - 1][1].item<int64_t>())});
+        trace.image.patchCell.push_back({static_cast<int>(cells[k - 1][0].item<int64_t>()), static_cast<int>(cells[k - 1][1].item<int64_t>())});
     }
     const auto imageOriginals = validPositions.size();
     const auto textOriginals = textTokens.size();
@@ -82,7 +82,7 @@ TokenTrace buildTrace(const ViltEncoding& encoding, int64_t sample, const std::v
 
     // Provenance columns of the records index the encoder's image positions; keep only the valid ones.
     const auto index = torch::tensor(validPositions, torch::kLong);
-    const auto apply = [&](const ReductionRecord& record, LayerTrace& layer) {
+    const auto apply = [&](const ReductionRecord& record, TraceLayer& layer) {
         std::vector<int> previousImageOwner = imageOwner, previousTextOwner = textOwner;
         if (record.imageSource.defined()) {
             std::vector<float> size;
@@ -110,68 +110,62 @@ TokenTrace buildTrace(const ViltEncoding& encoding, int64_t sample, const std::v
         // Scores of the input tokens, spread to the originals they held.
         if (record.imageScore.defined() && record.imageScore.numel() > 0) {
             const auto scores = record.imageScore[sample].to(torch::kFloat).cpu();
-            layer.imageScore.assign(imageOriginals, std::numeric_limits<float>::quiet_NaN());
+            layer.image.score.assign(imageOriginals, std::numeric_limits<float>::quiet_NaN());
             for (std::size_t o = 0; o < imageOriginals; ++o) {
                 const int holder = previousImageOwner[o];
-                if (holder >= 0 && holder < scores.size(0)) layer.imageScore[o] = scores[holder].item<float>();
+                if (holder >= 0 && holder < scores.size(0)) layer.image.score[o] = scores[holder].item<float>();
             }
         }
         // Merges as (source, destination) original-token representatives.
         const auto kept = row(record.keptIndex, sample);
         const auto mergeSource = row(record.imageMergeSource, sample), mergeDestination = row(record.imageMergeDestination, sample);
-        const auto imageRep = representatives(previousImageOwner, static_cast<std::size_t>(layer.imageTokensIn));
+        const auto imageRep = representatives(previousImageOwner, static_cast<std::size_t>(layer.image.tokensIn));
         for (std::size_t m = 0; m < mergeSource.size() && m < mergeDestination.size(); ++m) {
             auto toInput = [&](int64_t p) { return kept.empty() ? p : (p < static_cast<int64_t>(kept.size()) ? kept[p] : -1); };
             const auto s = toInput(mergeSource[m]), d = toInput(mergeDestination[m]);
             if (s >= 0 && d >= 0 && s < static_cast<int64_t>(imageRep.size()) && d < static_cast<int64_t>(imageRep.size()))
-                layer.imageMerges.emplace_back(imageRep[s], imageRep[d]);
+                layer.image.merges.emplace_back(imageRep[s], imageRep[d]);
         }
         const auto textSourceRow = row(record.textMergeSource, sample), textDestination = row(record.textMergeDestination, sample);
-        const auto textRep = representatives(previousTextOwner, static_cast<std::size_t>(layer.textTokensIn));
+        const auto textRep = representatives(previousTextOwner, static_cast<std::size_t>(layer.text.tokensIn));
         for (std::size_t m = 0; m < textSourceRow.size() && m < textDestination.size(); ++m) {
             const auto s = textSourceRow[m], d = textDestination[m];
             if (s >= 0 && d >= 0 && s < static_cast<int64_t>(textRep.size()) && d < static_cast<int64_t>(textRep.size()) &&
                 textRep[s] >= 0 && textRep[d] >= 0)
-                layer.textMerges.emplace_back(textRep[s], textRep[d]);
+                layer.text.merges.emplace_back(textRep[s], textRep[d]);
         }
     };
 
     std::map<int, const ViltLayerReduction*> byLayer;
     for (const auto& r : encoding.reductions) byLayer[r.layer] = &r;
-    trace.imageDroppedAt.assign(imageOriginals, -1);
-    trace.textDroppedAt.assign(textOriginals, -1);
     if (auto it = byLayer.find(-1); it != byLayer.end()) {  // dropped at the embedding
-        LayerTrace before;
-        before.imageTokensIn = imageCount;
-        before.textTokensIn = textCount;
+        TraceLayer before;
+        before.image.tokensIn = imageCount;
+        before.text.tokensIn = textCount;
         apply(it->second->record, before);
     }
     for (int l = 0; l < geometry.numLayers; ++l) {
-        LayerTrace layer;
-        layer.layer = l;
-        layer.imageTokensIn = imageCount;
-        layer.textTokensIn = textCount;
+        TraceLayer layer;
+        layer.stage = Stage::Fusion;
+        layer.index = l;
+        layer.image.tokensIn = imageCount;
+        layer.text.tokensIn = textCount;
         if (auto it = byLayer.find(l); it != byLayer.end()) {
             apply(it->second->record, layer);
             // DynamicViT prunes before the block: its attention already saw the shorter sequence.
-            if (it->second->method == ReductionMethod::DynamicVit) layer.imageTokensIn = imageCount;
+            if (it->second->method == ReductionMethod::DynamicVit) layer.image.tokensIn = imageCount;
         }
-        layer.imageTokens = imageCount;
-        layer.textTokens = textCount;
+        layer.image.tokens = imageCount;
+        layer.text.tokens = textCount;
         layer.jointSequence = jointSequence;
-        layer.imageOwner = imageOwner;
-        layer.textOwner = textOwner;
-        layer.imageSize = imageSize;
-        layer.textSize = textSize;
+        layer.image.owner = imageOwner;
+        layer.text.owner = textOwner;
+        layer.image.size = imageSize;
+        layer.text.size = textSize;
         if (static_cast<std::size_t>(l) < encoding.layerMs.size()) layer.latencyMs = encoding.layerMs[l];
-        for (std::size_t o = 0; o < imageOriginals; ++o) {
-            if (imageOwner[o] < 0 && trace.imageDroppedAt[o] < 0) trace.imageDroppedAt[o] = l;
-        }
-        for (std::size_t o = 0; o < textOriginals; ++o) {
-            if (textOwner[o] < 0 && trace.textDroppedAt[o] < 0) trace.textDroppedAt[o] = l;
-        }
         trace.layers.push_back(std::move(layer));
     }
+    finishDroppedAt(trace);
     return trace;
 }
 

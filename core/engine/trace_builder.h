@@ -1,6 +1,6 @@
 #pragma once
 
-// Core-internal: turns the reduction records of one ViLT encoding into the torch-free TokenTrace.
+// Core-internal: turns the reduction records of one ViLT encoding into the torch-free Trace (its encoder layers are fusion layers).
 
 #include <string>
 #include <vector>
@@ -18,7 +18,7 @@ struct TraceGeometry {
 
 // Sample `sample` of the batch. textTokens are the word pieces of that sample (unpadded length).
 // layerMs (may be empty) gives each block's latency.
-TokenTrace buildTrace(const ViltEncoding& encoding, int64_t sample, const std::vector<std::string>& textTokens,
-                      const TraceGeometry& geometry);
+Trace buildTrace(const ViltEncoding& encoding, int64_t sample, const std::vector<std::string>& textTokens,
+                 const TraceGeometry& geometry);
 
 }  // namespace tokenscope

@@ -41,4 +41,12 @@ ReductionPlan makePlan(const MethodSettings& settings, const PlanContext& contex
     return plan;
 }
 
+VisualTokenSettings visualSelectionOf(const MethodSettings& settings, int decoderLayers) {
+    PlanContext context;
+    context.family = FamilyKind::Llava;
+    context.layers[Stage::Decoder] = decoderLayers;
+    const auto plan = makePlan(settings, context);
+    return plan.visualSelection ? *plan.visualSelection : VisualTokenSettings{};
+}
+
 }  // namespace tokenscope

@@ -64,6 +64,10 @@ struct ReductionPlan {
 // the settings do not fit the model (a layer it lacks, a ratio out of range, no predictors, ...).
 ReductionPlan makePlan(const MethodSettings& settings, const PlanContext& context);
 
+// What a method does to LLaVA's visual tokens (the AfterProjector step of its plan for a LLaVA
+// model with that many decoder layers); methods without that step (none) give Full.
+VisualTokenSettings visualSelectionOf(const MethodSettings& settings, int decoderLayers = 32);
+
 // Smaller resolution (method "smres"): the shortest edge that leaves about `keep` of the default
 // patch count (patches scale with the area), on the size divisor's grid; the knob "resolution" when set.
 int smallerResolutionEdge(const MethodSettings& settings, int defaultEdge, int sizeDivisor);

@@ -181,23 +181,24 @@ EncodedImages LlavaNextImpl::encodeImages(const torch::Tensor& pixelValues, cons
         encoded.lengths.push_back(packed.back().size(0));
 
         if (options.keepRecords) {
-            ImageReductionRecord record;
-            record.settings = method;
+            VisualSelection record;
             record.imageHeight = height;
             record.imageWidth = width;
             record.gridRows = geometry.rows;
             record.gridColumns = geometry.columns;
             record.patchGrid = geometry.patchGrid;
             record.tileSize = geometry.tileSize;
-            record.totalBudget = selection.totalBudget;
-            record.fullImageBudget = selection.fullImageBudget;
-            record.tilesBudget = selection.tilesBudget;
-            record.flaggedTokens = selection.flaggedTokens;
-            record.tokensUnreduced = static_cast<int>(llavaNextFeatureCount(m_config, height, width));
-            record.tokensKept = static_cast<int>(encoded.lengths.back());
+            record.featureLayer = selected - 1;
+            record.reduced = reduced;
+            record.budget.total = selection.totalBudget;
+            record.budget.fullImage = selection.fullImageBudget;
+            record.budget.tiles = selection.tilesBudget;
+            record.budget.flagged = selection.flaggedTokens;
+            record.budget.unreducedTokens = static_cast<int>(llavaNextFeatureCount(m_config, height, width));
+            record.budget.deliveredTokens = static_cast<int>(encoded.lengths.back());
             const auto masks = selection.masks.to(torch::kLong);
             for (int k = 0; k < static_cast<int>(crops[i]); ++k) {
-                PartitionRecord part;
+                PartitionSelection part;
                 part.isFullImage = k == 0;
                 if (k > 0) part.row = (k - 1) / geometry.columns, part.column = (k - 1) % geometry.columns;
                 const auto rect = partitionRectangle(geometry, k);
@@ -207,7 +208,7 @@ EncodedImages LlavaNextImpl::encodeImages(const torch::Tensor& pixelValues, cons
                 const auto chosenTokens = masks[k].nonzero().flatten().contiguous();
                 part.selected.assign(chosenTokens.data_ptr<int64_t>(), chosenTokens.data_ptr<int64_t>() + chosenTokens.numel());
                 part.kept = order.keptPerPartition[static_cast<std::size_t>(k)];
-                record.tokensSelected += static_cast<int>(part.selected.size());
+                record.budget.selectedTokens += static_cast<int>(part.selected.size());
                 if (wantAttention) {
                     const auto a0 = initial[k].to(torch::kCPU, torch::kFloat).contiguous();
                     const auto a1 = final[k].to(torch::kCPU, torch::kFloat).contiguous();

@@ -31,6 +31,7 @@
 #include "checkpoint/checkpoint.h"
 #include "config/model_config.h"
 #include "engine/generation.h"
+#include "engine/visual_selection.h"
 #include "models/clip_vision.h"
 #include "models/llama.h"
 
@@ -41,7 +42,7 @@ struct EncodedImages {
     torch::Tensor features;                     // [sum N_i, C] packed
     std::vector<int64_t> lengths;               // N_i per image
     torch::Tensor visionFeatures;               // [crops, 1+p², Cv] (keepVisionFeatures)
-    std::vector<ImageReductionRecord> records;  // per image (keepRecords)
+    std::vector<VisualSelection> records;  // per image (keepRecords)
 };
 
 struct ImageEncodeOptions {
@@ -54,7 +55,7 @@ struct ImageEncodeOptions {
 
 struct LlavaNextOptions {
     const VisualTokenSettings* reduction = nullptr;  // HiRED or a baseline (null = Full)
-    std::vector<ImageReductionRecord>* records = nullptr;  // filled per image when set
+    std::vector<VisualSelection>* records = nullptr;  // filled per image when set
     bool keepHiddenStates = false;     // language model hidden states (see LlamaOptions)
     bool keepAttentions = false;       // language model attention probabilities
     bool keepInputsEmbeds = false;
@@ -89,7 +90,7 @@ struct GenerateOptions {
     std::vector<torch::Tensor>* keepScores = nullptr;  // when set: each step's logits [B, V] (fp32, CPU) appended
     KvCache* cache = nullptr;           // caller-owned cache (to measure it); null = a local one
     const VisualTokenSettings* reduction = nullptr;     // see LlavaNextOptions
-    std::vector<ImageReductionRecord>* records = nullptr;
+    std::vector<VisualSelection>* records = nullptr;
     torch::Tensor* inputsEmbeds = nullptr;  // when set: the prefill's inputs_embeds [B, T', C]
     torch::Tensor* attentionMask = nullptr; // and its attention mask [B, T'] (legacy input re-pads)
 };

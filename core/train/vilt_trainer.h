@@ -3,12 +3,12 @@
 // Training a ViLT VQA model with LibTorch: AdamW with decoupled weight decay (none on biases and
 // LayerNorms), linear warm-up then cosine decay, the VQA loss (binary cross-entropy on the one-hot
 // answer, times the label count, as ViLT's head is trained), optional KL distillation from a
-// frozen teacher (PuMer's recipe, docs/algorithms.md §1.10: KL(log_softmax student,
+// frozen teacher (PuMer's recipe, csarron/PuMer src/pumer/task/task_base.py: KL(log_softmax student,
 // log_softmax teacher), batchmean, no temperature), optional token reduction active in the
 // forward pass (fine-tuning with the reducers in place), checkpoints, validation and resume.
-// Method dynamicvit trains DynamicViT predictors (docs/algorithms.md §4.3): the training forward
-// uses hard Gumbel keep decisions as attention masks, the loss adds ratioWeight times the ratio
-// loss, and validation prunes for real.
+// Method dynamicvit trains DynamicViT predictors (raoyongming/DynamicViT models/dyvit.py, losses.py): the
+// training forward uses hard Gumbel keep decisions as attention masks, the loss adds ratioWeight times
+// the ratio loss, and validation prunes for real.
 //
 // Torch-free on purpose: the CLI and tests include it. Examples come from a deterministic source
 // indexed by position, so a resumed run sees exactly the examples it would have seen.
@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/trace.h"
+#include "methods/method_settings.h"
 #include "image/pil_resample.h"
 
 namespace tokenscope {

@@ -135,13 +135,13 @@ TokenProbe probeTokens(Engine& engine, const EvalSet& set, const MethodSettings&
     const auto traced = engine.run({set.images[0], set.questions[0], method, 1, true}, cancel);
     TokenProbe probe;
     probe.firstLayerImageTokens = static_cast<int>(traced.imageTokens);
-    probe.resizedHeight = traced.trace.resizedHeight;
-    probe.resizedWidth = traced.trace.resizedWidth;
+    probe.resizedHeight = traced.trace.image.resizedHeight;
+    probe.resizedWidth = traced.trace.image.resizedWidth;
     double sum = 0;
-    for (const auto& layer : traced.trace.layers) sum += layer.imageTokensIn;
+    for (const auto& layer : traced.trace.layers) sum += layer.image.tokensIn;
     probe.meanImageTokens = traced.trace.layers.empty() ? static_cast<double>(traced.imageTokens)
                                                          : sum / static_cast<double>(traced.trace.layers.size());
-    if (!traced.trace.layers.empty()) probe.firstLayerImageTokens = traced.trace.layers.front().imageTokensIn;
+    if (!traced.trace.layers.empty()) probe.firstLayerImageTokens = traced.trace.layers.front().image.tokensIn;
     return probe;
 }
 
