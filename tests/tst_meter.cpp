@@ -3,7 +3,7 @@
 // every tensor of encoders / outputs_{vqa,nlvr2,interp} / crosscheck_original_meter within the
 // fixture README's tolerances (states and attention 1e-4, cls_feats / logits 1e-5, indices and
 // counts exact); the config from hyper_parameters vs the shapes; .ckpt vs safetensors; the reducer's
-// counts against docs/algorithms.md §1.4; other model sizes; preprocessing; errors.
+// counts against csarron/PuMer modules_meter.py's formulas; other model sizes; preprocessing; errors.
 
 #include <fstream>
 #include <map>
@@ -250,7 +250,8 @@ MeterInputs randomInputs(const MeterConfig& c, int64_t batch, int64_t length, in
     return inputs;
 }
 
-// The spec's chained counts (docs/algorithms.md §1.4, reference rounding), written independently.
+// PuMer-on-METER's chained counts (modules_meter.py BertCrossLayer.forward, reference rounding), written
+// independently.
 struct LayerCounts {
     int64_t imageIn, pruned, kept, mergeApplied, imageOut, textIn, textOut;
 };
@@ -548,7 +549,7 @@ private slots:
         QVERIFY(gap > 1e-4 && gap < 2e-2);
     }
 
-    // ----- reducer counts (docs/algorithms.md §1.4) ---------------------------------------------
+    // ----- reducer counts (csarron/PuMer modules_meter.py) ---------------------------------------
 
     void workedCounts_data() {
         QTest::addColumn<std::string>("preset");
@@ -638,7 +639,7 @@ private slots:
             QCOMPARE(out.textLayers.size(), std::size_t(3));
             QCOMPARE(out.passes.at(0).imageBlocks.size(), std::size_t(3));
         }
-        // PuMer in 3 of the 4 fusion layers: counts follow the spec's chain, streams have those lengths.
+        // PuMer in 3 of the 4 fusion layers: counts follow PuMer's chain, streams have those lengths.
         MeterReduction reduction;
         reduction.pumer.pruneRatio = 0.2;
         reduction.pumer.mergeRatio = 0.2;
@@ -866,7 +867,8 @@ private slots:
         Meter model(builtinMeterConfig("meter-b16"));
         int64_t parameters = 0;
         for (const auto& p : model->parameters()) parameters += p.numel();
-        // docs/models.md §6: METER base ≈ 319.5 M at 384 px (with RoBERTa's unused pooler, 0.59 M) + VQA head 7.17 M.
+        // From the released checkpoints' tensor shapes: METER base ≈ 319.5 M at 384 px (with RoBERTa's unused
+        // pooler, 0.59 M) + VQA head 7.17 M.
         qInfo("meter-b16 parameters: %.2f M", static_cast<double>(parameters) / 1e6);
         QVERIFY(std::abs(static_cast<double>(parameters) - (319.5e6 - 0.59e6 + 7.17e6)) < 0.3e6);
         model->initialiseRandom(2);

@@ -150,7 +150,7 @@ void TestPilResample::viltResizeSizeExamples_data() {
     QTest::addColumn<int>("shortestEdge");
     QTest::addColumn<int>("expectedHeight");
     QTest::addColumn<int>("expectedWidth");
-    // models.md §1.4
+    // ViLT's sizes (transformers models/vilt/image_processing_vilt.py): shorter side 384, longer cap 639, floor to 32
     QTest::newRow("480x640") << 480 << 640 << 384 << 384 << 512;
     QTest::newRow("500x500") << 500 << 500 << 384 << 384 << 384;
     QTest::newRow("384x638") << 384 << 638 << 384 << 384 << 608;

@@ -1,7 +1,7 @@
 // PuMer (csarron/PuMer) at reference parity: the reducer.py helpers (tests/data/pumer
 // function_cases), one vit_vilt.Block reduce layer for 7 settings (block_cases), PuMer's
 // ViltForQuestionAnswering end to end on the tiny ViLT fixture (e2e_outputs), and token counts
-// against the spec's formulas (docs/algorithms.md §1.3) in both modes.
+// against PuMer's count formulas (csarron/PuMer vit_vilt.py Block.forward) in both modes.
 
 #include <fstream>
 #include <map>
@@ -102,7 +102,8 @@ void logMaxError(const std::string& what, const torch::Tensor& actual, const tor
     qInfo("%s max |diff| %.3g", what.c_str(), diff);
 }
 
-// The spec's per-layer counts (§1.3, §1.11), written independently of pumerCounts().
+// PuMer's per-layer counts (vit_vilt.py Block.forward; Fixed gates each step on its own count), written
+// independently of pumerCounts().
 struct Expected {
     int64_t imageOut, textOut;
 };
@@ -265,7 +266,7 @@ private slots:
                          "reference vs PuMer noreduce"));
     }
 
-    // Output token counts of pumerReduce equal the spec's formulas over a grid, in both modes.
+    // Output token counts of pumerReduce equal PuMer's count formulas over a grid, in both modes.
     void countGrid_data() {
         QTest::addColumn<int>("image");
         QTest::addColumn<int>("text");
@@ -328,7 +329,7 @@ private slots:
         }
     }
 
-    // §1.3's worked tables (cascaded over the reduce layers, reference rounding).
+    // Worked count tables for PuMer's released ViLT settings (cascaded over the reduce layers, reference rounding).
     void workedTables_data() {
         QTest::addColumn<int>("text");
         QTest::addColumn<int>("layers");

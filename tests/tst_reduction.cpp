@@ -3,7 +3,8 @@
 // (tests/data/vilt, a batch of 2 images of different sizes) and on a random-weight 12-layer config
 // with a 384x384 image (144 patches, realistic counts): provenance (every original token has one
 // owner or was dropped), sizes, masks, per-layer counts against ToMe's schedule formula
-// (docs/algorithms.md §3.1, §3.3), seeded determinism, spatial spread, and identity at r = 0.
+// (facebookresearch/ToMe tome/merge.py bipartite_soft_matching, tome/utils.py parse_r), seeded
+// determinism, spatial spread, and identity at r = 0.
 
 #include <map>
 #include <set>

@@ -303,9 +303,9 @@ void TestSentencePiece::randomIdsDecodeParity() {
     }
 }
 
-// encodeLlavaPrompt against the recipe of shared/docs/models.md §2.5: BOS, libsentencepiece's
-// encoding of each side of "<image>" (dummy prefix on both), the image ids in between. With the
-// LLaMA-style model (image id 32000 as in llava-hf) and the bundled tiny folder (95, tokenizer_config).
+// encodeLlavaPrompt against the tokenization of transformers' legacy LlamaTokenizer and the original LLaVA:
+// BOS, libsentencepiece's encoding of each side of "<image>" (dummy prefix on both), the image ids in between.
+// With the LLaMA-style model (image id 32000 as in llava-hf) and the bundled tiny folder (95, tokenizer_config).
 void TestSentencePiece::llavaPromptParity_data() {
     QTest::addColumn<QString>("model");
     QTest::addColumn<qint64>("imageId");

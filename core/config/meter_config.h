@@ -3,7 +3,8 @@
 // METER (Dou et al., "An Empirical Study of Training End-to-End Vision-and-Language Transformers",
 // CVPR 2022; zdou0830/METER, and PuMer's port csarron/PuMer src/pumer/model/meter/): the shape of
 // the network, read from a Lightning checkpoint's hyper_parameters["config"] or inferred from the
-// tensor shapes, and the built-in random-weight architectures. Spec: docs/models.md §3.
+// tensor shapes, and the built-in random-weight architectures. Reference: zdou0830/METER meter/config.py and
+// meter/modules/meter_module.py.
 //
 // Torch-free (tokenscope_base). Every function throws tokenscope::Error with a one-line message
 // that names the file (the `where` argument) and the key or tensor at fault.
@@ -79,7 +80,7 @@ struct MeterConfig {
     int intermediateSize = 3072;  // fusion FFN = hidden_size * mlp_ratio
     int tokenTypes = 2;           // token_type_embeddings rows: 0 text, 1 image, 2 NLVR2's second image
     int maxTextLen = 50;          // tokenizer truncation / padding length (not a tensor shape)
-    double fusionLayerNormEps = 1e-12;  // RobertaConfig's inherited BertConfig default (docs/models.md §3.2)
+    double fusionLayerNormEps = 1e-12;  // RobertaConfig's inherited BertConfig default (METER meter_module.py)
     double headLayerNormEps = 1e-5;     // plain nn.LayerNorm in the classifiers
     MeterHeads heads;
     MeterStreamOrder streamOrder = MeterStreamOrder::Parallel;

@@ -16,9 +16,9 @@ enum class ViltHead { None, QuestionAnswering, ImagesAndTextClassification, Imag
 
 enum class Activation { Gelu, GeluTanh, QuickGelu, Relu };
 
-// DynamicViT predictors trained for a ViLT checkpoint (config.json "dynamicvit_config",
-// docs/algorithms.md §4): one predictor per prune location; location k = the block that first sees
-// the pruned tokens (the predictor reads block k-1's output). keepRatio = the ρ it was trained for.
+// DynamicViT predictors trained for a ViLT checkpoint (config.json "dynamicvit_config"; predictors as in
+// raoyongming/DynamicViT models/dyvit.py): one predictor per prune location; location k = the block that
+// first sees the pruned tokens (the predictor reads block k-1's output). keepRatio = the ρ it was trained for.
 struct DynamicVitConfig {
     std::vector<int> pruneLocations;  // strictly increasing, in [1, num_hidden_layers - 1]
     double keepRatio = 0.7;

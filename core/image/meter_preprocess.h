@@ -3,7 +3,7 @@
 // Core-internal: METER's image transform (zdou0830/METER meter/transforms/transform.py
 // `clip_transform`, torchvision 0.8) and PuMer's (csarron/PuMer src/pumer/utils/image_utils.py
 // `get_image_transforms(is_clip=True)`), with Pillow's bicubic resampler reproduced bit for bit
-// (image/pil_resample.h). Spec: docs/models.md §3.4.
+// (image/pil_resample.h).
 //
 //  * ShorterSideThenCrop (METER): Resize(size) = the shorter side to `size`, the longer side
 //    int(size · long / short) (truncated; an image whose shorter side already equals size is not

@@ -1,6 +1,6 @@
 // DynamicViT (Rao et al., NeurIPS 2021; raoyongming/DynamicViT) with a model's trained predictors:
 // before each prune location a predictor scores the image patches and the lowest are dropped
-// (docs/algorithms.md §4; core/models/dynamic_vit.h).
+// (raoyongming/DynamicViT models/dyvit.py; core/models/dynamic_vit.h).
 
 #include <sstream>
 

@@ -1,7 +1,8 @@
 // HiRED (Arif et al., "HiRED: Attention-Guided Token Dropping for Efficient Inference of
 // High-Resolution Vision-Language Models", arXiv 2408.10945; hasanar1f/HiRED): a budget of LLaVA's
 // visual tokens split between the full image and the tiles by CLS attention, chosen per partition
-// by the feature layer's CLS attention (docs/algorithms.md §2; core/reduce/hired.h).
+// by the feature layer's CLS attention (hasanar1f/HiRED models/llava_next/modeling_llava_next.py;
+// core/reduce/hired.h).
 
 #include <sstream>
 

@@ -1,6 +1,7 @@
 // PuMer (Cao et al., "PuMer: Pruning and Merging Tokens for Efficient Vision Language Models",
 // ACL 2023; csarron/PuMer): text-informed pruning, then modality-aware merging of image and text
-// tokens, between attention and MLP of the chosen layers (docs/algorithms.md §1; core/reduce/pumer.h).
+// tokens, between attention and MLP of the chosen layers (csarron/PuMer src/pumer/model/vilt/vit_vilt.py,
+// src/pumer/model/meter/modules_meter.py; core/reduce/pumer.h).
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // Random dropping at a token budget: a seeded random subset of the image tokens is kept. ViLT and
 // METER drop image patches before the first layer (core/models/vilt.h dropImagePatches); LLaVA keeps
-// a random int(N · keep) of each partition's visual tokens after the projector (the HiRED
-// repository's random baseline, docs/algorithms.md §2.7).
+// a random int(N · keep) of each partition's visual tokens after the projector (a seeded random
+// counterpart of the spatial baseline add_spatial_tokens in hasanar1f/HiRED modeling_llava_next.py).
 
 #include <sstream>
 

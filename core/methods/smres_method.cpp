@@ -1,4 +1,4 @@
-// Smaller input resolution: the baseline the PuMer paper compares against (docs/algorithms.md §5):
+// Smaller input resolution: the baseline the PuMer paper (Cao et al., ACL 2023) compares against:
 // the image is resized so that about `keep` of the default patch count remains, position
 // embeddings interpolated as usual.
 

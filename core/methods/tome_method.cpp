@@ -1,6 +1,7 @@
 // ToMe (Bolya et al., "Token Merging: Your ViT But Faster", ICLR 2023; facebookresearch/ToMe):
 // bipartite soft matching on head-mean keys in every layer, size-weighted averages, proportional
-// attention (docs/algorithms.md §3; core/reduce/tome.h, runViltTomeLayer in core/models/vilt.h).
+// attention (facebookresearch/ToMe tome/merge.py, tome/patch/timm.py; core/reduce/tome.h, runViltTomeLayer in
+// core/models/vilt.h).
 
 #include <sstream>
 

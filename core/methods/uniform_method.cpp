@@ -1,7 +1,7 @@
 // Uniform dropping at a token budget: image tokens kept on an even stride. ViLT and METER keep
 // evenly spaced patches before the first layer (core/models/vilt.h dropImagePatches); LLaVA keeps
 // every g-th token of each partition after the projector, g = N / int(N · keep) (the HiRED
-// repository's spatial baseline, docs/algorithms.md §2.7).
+// repository's spatial baseline, add_spatial_tokens in hasanar1f/HiRED modeling_llava_next.py).
 
 #include <sstream>
 

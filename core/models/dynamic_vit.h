@@ -1,7 +1,8 @@
 #pragma once
 
 // Core-internal: DynamicViT (Rao et al., "DynamicViT: Efficient Vision Transformers with Dynamic
-// Token Sparsification", NeurIPS 2021) for ViLT's image patches (docs/algorithms.md §4, §1.13).
+// Token Sparsification", NeurIPS 2021; raoyongming/DynamicViT models/dyvit.py) for ViLT's image patches, as
+// PuMer's VL baseline does (csarron/PuMer src/pumer/model/pruner.py).
 //
 // A learned predictor per prune location scores every current image patch (the image CLS and the
 // text are never scored and never pruned). At inference the top int(P0 · ρ^i) patches by keep
@@ -31,9 +32,9 @@ namespace tokenscope {
 // the model; training = true is the training forward (Gumbel decisions, masks, keep fractions; no
 // tokens removed, no records).
 
-// PredictorLG (§4.1). forward: patches x [B, N, C] and the keep policy [B, N, 1] (1 = the patch is
-// still there; the global feature is the policy-weighted mean over patches) -> log-probabilities
-// [B, N, 2], channel 0 = keep, channel 1 = drop.
+// PredictorLG (raoyongming/DynamicViT models/dyvit.py). forward: patches x [B, N, C] and the keep
+// policy [B, N, 1] (1 = the patch is still there; the global feature is the policy-weighted mean over
+// patches) -> log-probabilities [B, N, 2], channel 0 = keep, channel 1 = drop.
 class DynamicVitPredictorImpl : public torch::nn::Module {
 public:
     explicit DynamicVitPredictorImpl(int64_t hiddenSize);

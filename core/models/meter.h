@@ -5,7 +5,7 @@
 // visual transformer (`vit_model.visual.*`), bridges (`cross_modal_{text,image}_transform`,
 // `token_type_embeddings`), co-attention fusion (`cross_modal_{text,image}_layers.{j}`), poolers and
 // heads (`vqa_classifier`, `nlvr2_classifier`, `snli_classifier`, `itm_score.fc`, `rank_output`).
-// Spec: docs/models.md §3, docs/algorithms.md §1.4.
+// References: zdou0830/METER meter/modules/meter_module.py; csarron/PuMer src/pumer/model/meter/modules_meter.py.
 //
 // Parts: config (config/meter_config.h), parameters (constructor, loadWeights), forward (text
 // encoder, image encoder, fusion with a token-reduction hook, poolers, heads).

@@ -1,6 +1,7 @@
 #pragma once
 
-// Core-internal: METER's building blocks under the checkpoint's own names (docs/models.md §3.3).
+// Core-internal: METER's building blocks under the checkpoint's own names (the state_dict of the released
+// zdou0830/METER checkpoints).
 //  * BertAttention: transformers' post-LN attention sub-block (`attention` / `crossattention`:
 //    self.{query,key,value}, output.{dense,LayerNorm}); used by RoBERTa's layers and by METER's
 //    co-attention BertCrossLayer (zdou0830/METER meter/modules/bert_model.py; PuMer

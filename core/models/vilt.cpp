@@ -144,7 +144,7 @@ ViltImpl::ViltImpl(const ViltConfig& config) : m_config(config) {
             const int hidden = config.head == ViltHead::QuestionAnswering ? 2 * c : in;
             auto& classifier = moduleAt(*this, "classifier");
             m_classifierIn = classifier.register_module("0", torch::nn::Linear(in, hidden));
-            // PyTorch's default eps here, not the config's (models.md §1.6).
+            // PyTorch's default eps here, not the config's (a plain nn.LayerNorm in transformers' ViLT heads).
             m_classifierNorm = classifier.register_module("1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden})));
             m_classifierOut = classifier.register_module(
                 "3", torch::nn::Linear(hidden, static_cast<int64_t>(config.id2label.size())));

@@ -34,12 +34,13 @@ enum class ReductionMethod { Pumer, Tome, RandomDrop, UniformDrop, DynamicVit };
 //  * plan.embeddingDrop: image patches dropped once at the embedding, before block 0 (random /
 //    uniform, see DropSettings; records at layer -1).
 //  * plan.at(Stage::Fusion, l): the step between block l's attention residual and its MLP — PuMer
-//    (docs/algorithms.md §1.3, core/reduce/pumer.h) or ToMe (§3, runViltTomeLayer below).
+//    (csarron/PuMer vit_vilt.py Block.forward, core/reduce/pumer.h) or ToMe (facebookresearch/ToMe,
+//    runViltTomeLayer below).
 //  * plan.numerics: Reference reproduces PuMer's own ViLT in every block (multiplicative masked
 //    softmax with eps 1e-6, block and final LayerNorm eps 1e-6), so it matches PuMer's checkpoints and
 //    fixtures; Fixed keeps the transformers numerics (additive masking, log-weights for fractional
 //    masks, the config's eps).
-//  * plan.dynamicVit: DynamicViT (§4, models/dynamic_vit.h) with the model's trained predictors,
+//  * plan.dynamicVit: DynamicViT (raoyongming/DynamicViT, models/dynamic_vit.h) with the model's trained predictors,
 //    pruning image patches before the blocks in its locations.
 // ToMe inside ViLT (TomeSettings): in block l with r > 0, between the attention residual and the MLP:
 // bipartite soft matching on the head-mean keys of that block, r clamped to (N - 1) / 2 as ToMe does

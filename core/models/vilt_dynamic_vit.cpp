@@ -1,4 +1,4 @@
-// DynamicViT inside ViLT's encoder (docs/algorithms.md §4): the step at a prune location and the
+// DynamicViT inside ViLT's encoder (raoyongming/DynamicViT): the step at a prune location and the
 // blocks of the training forward. vilt.cpp's encodeReduced() calls them.
 
 #include "common/error.h"

@@ -3,7 +3,7 @@
 // Core-internal: HiRED (Arif et al., "HiRED: Attention-Guided Token Dropping for Efficient
 // Inference of High-Resolution Vision-Language Models", arXiv 2408.10945; code hasanar1f/HiRED)
 // and the baselines it is compared with, as pure functions of CLS-attention scores and the image
-// geometry (docs/algorithms.md §2). LlavaNext calls them between the projector and the language
+// geometry (hasanar1f/HiRED modeling_llava_next.py). LlavaNext calls them between the projector and the language
 // model; nothing here touches a model.
 //
 // One image has n = 1 + k partitions of N = p² tokens each: the full image (index 0, the whole
@@ -62,7 +62,8 @@ struct TokenSelection {
 };
 
 // HiRED. clsInitial, clsFinal: [n, N] CLS attention (heads summed) of CLIP layer 0 and of the
-// feature layer, any float dtype and device. Budgets (§2.3):
+// feature layer, any float dtype and device. Budgets (HiRED paper Algorithm 1 / the reference's
+// HiRED_token_selection and HiRED_sub_img_budgets):
 //   total = int(n·N·budget); full = min(int(total·alpha), N); tiles = min(total - full, (n-1)·N)
 //   Paper:     s_i = Σ_t clsInitial[0, t] · (the fraction of full-image token t inside tile i's
 //              region of the image), N_i = min(int(tiles · s_i / Σ s), N)

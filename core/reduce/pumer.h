@@ -2,15 +2,14 @@
 
 // Core-internal: PuMer's token reducer (Cao et al., "PuMer: Pruning and Merging Tokens for
 // Efficient Vision Language Models", ACL 2023) as a pure function, at parity with csarron/PuMer
-// src/pumer/model/vilt/vit_vilt.py Block.forward and src/pumer/model/reducer.py
-// (spec: docs/algorithms.md §1.3, §1.5–1.9, §1.11).
+// src/pumer/model/vilt/vit_vilt.py Block.forward, src/pumer/model/reducer.py and src/pumer/model/common.py.
 //
 // Contract: pumerReduce() is pure: it reads the tensors it is given (hidden states after the
 // attention residual, the attention rows / key metric of the same layer) and returns new tensors
 // plus a ReductionRecord; it never touches a model. Same device/dtype in and out. Every sample of a
 // batch loses the same number of tokens. Throws tokenscope::Error on inconsistent shapes.
 //
-// Modes (§1.11):
+// Modes:
 //  * Reference: what PuMer's code does, quirks included: everything is skipped when
 //    round(p·I) == 0 (then the legacy whole-sequence ToMe runs with int(mergeRatio) tokens and the
 //    text length is left stale); padded text query rows are summed into the pruning score; the

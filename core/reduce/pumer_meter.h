@@ -2,7 +2,7 @@
 
 // Core-internal: token reduction on METER's two streams, as pure functions called by the METER
 // model (models/meter.h) at one hook per fusion layer: inside the text-side BertCrossLayer, after
-// its cross-attention sub-block and before its FFN (docs/algorithms.md §1.4).
+// its cross-attention sub-block and before its FFN, where PuMer's METER code reduces.
 //
 //  * PuMer (Cao et al., ACL 2023), at parity with csarron/PuMer src/pumer/model/meter/modules_meter.py
 //    BertCrossLayer.forward: text-informed pruning of the image stream (scores from the text-side
@@ -18,7 +18,7 @@
 // of tokens (METER images are square and unpadded). Index tensors are int64. Throws
 // tokenscope::Error on inconsistent shapes.
 //
-// PuMer modes (§1.11):
+// PuMer modes:
 //  * Reference, quirks included: the whole reducer is gated on prune_r > 0 (a ratio test: with
 //    round(p·I) == 0 top-k still re-orders the image tokens by score); n_merge = round(r·I) is relative
 //    to the pre-prune count I and clamped to (kept - 1) / 2; **when n_merge == 0 the pruning result is
@@ -111,7 +111,7 @@ enum class MeterDropMethod { Random, Uniform };
 // all (isReduced false). Only image, imageMask and the provenance fields of `input` are read.
 MeterReducerOutput dropMeterImage(const MeterReducerInput& input, MeterDropMethod method, double keepRatio, uint64_t seed);
 
-// PuMer's released METER settings (docs/algorithms.md §1.2) in METER's fusion-layer indices
+// PuMer's released METER settings (csarron/PuMer README checkpoints, notes/cmd.md) in METER's fusion-layer indices
 // (PuMer's layer_idx / 2): VQAv2 layers 0,1,2,3 p0.2 r0.2 t0.2 at 384 px, text 32; SNLI-VE 0,1,2,3
 // p0.3 r0.5 t0.2 at 384 px, text 40; NLVR2 1,2,3 p0.3 r0.5 t0.2 at 288 px, text 40.
 struct MeterPumerPreset {

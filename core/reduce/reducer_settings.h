@@ -10,8 +10,8 @@
 
 namespace tokenscope {
 
-// PuMer (docs/algorithms.md §1; core/reduce/pumer.h). Reference reproduces csarron/PuMer with its
-// quirks, Fixed corrects them (§1.11).
+// PuMer (Cao et al., ACL 2023; core/reduce/pumer.h). Reference reproduces csarron/PuMer with its
+// quirks, Fixed corrects them (see "Modes" in core/reduce/pumer.h).
 enum class ReductionMode { Reference, Fixed };
 enum class PruneScore { MeanHead, FirstHead, KeyMetric, QueryKey };  // "mh", "fh", "km", "qk"
 enum class ImageMergeStyle { Tome, Tip, Diff };
@@ -25,7 +25,8 @@ struct PumerConfig {
     ReductionMode mode = ReductionMode::Reference;
 };
 
-// ToMe inside ViLT (docs/algorithms.md §3, §1.3 last paragraph); see runViltTomeLayer
+// ToMe inside ViLT (facebookresearch/ToMe; joint = whole-sequence merging like the ToMe-only fallback of
+// csarron/PuMer vit_vilt.py Block.forward); see runViltTomeLayer
 // (core/models/vilt.h) for what the model does with it. The r of each layer is the plan's step there.
 struct TomeSettings {
     bool joint = false;             // merge over the whole text+image sequence (else the image part)
@@ -44,7 +45,7 @@ struct DropSettings {
     uint64_t seed = 0;
 };
 
-// DynamicViT (docs/algorithms.md §4) with a model's trained predictors: stage i keeps int(P0 · ρ^i)
+// DynamicViT (raoyongming/DynamicViT) with a model's trained predictors: stage i keeps int(P0 · ρ^i)
 // of the P0 initial patches, pruned before the blocks in `locations`.
 struct DynamicVitSettings {
     std::vector<int> locations;
@@ -68,7 +69,8 @@ enum class LlavaMethod { Full, Hired, Spatial, Random };
 // Reference: hasanar1f/HiRED as written: tile budgets from counts of the top int(N·(1-alpha))
 //   flagged tokens over consecutive N/k-token chunks of the full image (bands, not regions),
 //   float32 ratios truncated with int(); non-square tile grids stitched with rows and columns
-//   swapped and unpadded with int() (docs/algorithms.md §8 items 12-14).
+//   swapped and unpadded with int() (hasanar1f/HiRED modeling_llava_next.py: HiRED_sub_img_budgets,
+//   pack_HiRED_image_features).
 enum class HiredMode { Paper, Reference };
 
 std::string llavaMethodName(LlavaMethod method);  // "full" "hired" "spatial" "random"

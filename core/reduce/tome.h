@@ -1,7 +1,7 @@
 #pragma once
 
 // Core-internal: ToMe (Bolya et al., "Token Merging: Your ViT But Faster", ICLR 2023) as pure
-// functions, at parity with facebookresearch/ToMe tome/merge.py (spec: docs/algorithms.md §3).
+// functions, at parity with facebookresearch/ToMe tome/merge.py (and tome/patch/timm.py, tome/utils.py).
 //
 // Contract: every function here is pure (no model access, no globals); tensors stay on the device
 // and dtype they come in; index tensors are int64. Sequences are [B, N, C]; A = even positions
