@@ -127,6 +127,17 @@ struct BenchRow {
     std::string error;
 };
 
+// What a loaded model can do: the window and the CLI ask this instead of checking the family.
+struct FamilyCapabilities {
+    FamilyKind family = FamilyKind::Vilt;  // the registry's family: which methods apply (methods/method_registry.h)
+    std::vector<Stage> stages;             // the stages its traces have layers in
+    bool answersFromLabels = false;        // run, predictBatch, benchmark: ranked labels
+    bool imagePairs = false;               // answerPair (NLVR2)
+    bool generates = false;                // generate, benchmarkGeneration, generateFile: a streamed answer
+    bool selectsVisualTokens = false;      // selectVisualTokens: a method's selection without generating
+    bool rawForward = false;               // forwardFile
+};
+
 // One loaded model. Calls are not thread-safe: use one Engine from one thread at a time (the
 // window's worker). Every method throws Error with a one-line message on bad input.
 class Engine {
@@ -142,6 +153,7 @@ public:
     Engine& operator=(const Engine&) = delete;
 
     const ModelSummary& summary() const;
+    const FamilyCapabilities& capabilities() const;
     bool hasTokenizer() const;
 
     // VQA (or retrieval score) for one image and a question; NLVR2 needs answerPair.

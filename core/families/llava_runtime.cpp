@@ -1,4 +1,9 @@
-#include "engine/llava_runtime.h"
+// LLaVA-NeXT (transformers models/llava_next/modeling_llava_next.py): CLIP vision tower, AnyRes
+// tiles, projector, LLaMA/Mistral decoder with a KV cache; it generates. Visual-token methods
+// (HiRED and its baselines) act after the projector through the plan (core/methods); LLaVA-1.5 is
+// the same family with one tile.
+
+#include "families/llava_runtime.h"
 
 #include <torch/version.h>  // TORCH_VERSION_MAJOR for the LibTorch 2.x paths
 
@@ -9,6 +14,7 @@
 
 #include "checkpoint/tensor_file.h"
 #include "common/error.h"
+#include "common/out_of_memory.h"
 #include "io/json_file.h"
 #include "engine/memory_probe.h"
 #include "methods/reduction_plan.h"
@@ -23,27 +29,6 @@ using Clock = std::chrono::steady_clock;
 
 double msBetween(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double, std::milli>(to - from).count();
-}
-
-bool isOutOfMemory(const std::exception& e) {
-    const std::string what = e.what();
-    return dynamic_cast<const std::bad_alloc*>(&e) != nullptr || what.find("out of memory") != std::string::npos ||
-           what.find("not enough memory") != std::string::npos || what.find("bad_alloc") != std::string::npos;
-}
-
-// Runs one stage of a request; out of memory (CUDA or host) becomes a one-line Error naming it.
-template <typename F>
-auto stage(const char* name, F&& f) -> decltype(f()) {
-    try {
-        return f();
-    } catch (const Error&) {
-        throw;
-    } catch (const std::exception& e) {
-        if (!isOutOfMemory(e)) throw;
-        std::string what = e.what();
-        what = what.substr(0, what.find('\n'));
-        throw Error(std::string("out of memory during ") + name + " (" + what + ")");
-    }
 }
 
 int64_t cacheBytes(const KvCache& cache) {
@@ -93,8 +78,8 @@ std::pair<torch::Tensor, torch::Tensor> leftPadded(const std::vector<std::vector
 
 }  // namespace
 
-LlavaRuntime::LlavaRuntime(const LlavaNextConfig& config, torch::Device device, torch::Dtype dtype)
-    : m_config(config), m_device(device), m_dtype(dtype) {
+LlavaRuntime::LlavaRuntime(const LlavaNextConfig& config, RuntimeContext& context)
+    : FamilyRuntime(context), m_config(config) {
     m_model = LlavaNext(config);
     m_model->eval();
     // The processor of the config's tower when the folder has no preprocessor_config.json.
@@ -143,15 +128,21 @@ std::vector<int64_t> LlavaRuntime::tokenize(const std::string& text, std::vector
 
 void LlavaRuntime::synchronize() const {
 #if TORCH_VERSION_MAJOR >= 2
-    if (m_device.is_cuda()) torch::cuda::synchronize();
+    if (device().is_cuda()) torch::cuda::synchronize();
 #endif
 }
 
-int64_t LlavaRuntime::weightBytes() {
-    int64_t bytes = 0;
-    for (const auto& p : m_model->parameters()) bytes += static_cast<int64_t>(p.numel() * p.element_size());
-    for (const auto& b : m_model->buffers()) bytes += static_cast<int64_t>(b.numel() * b.element_size());
-    return bytes;
+FamilyCapabilities LlavaRuntime::capabilities() const {
+    FamilyCapabilities c;
+    c.family = FamilyKind::Llava;
+    c.stages = {Stage::Vision, Stage::Projector, Stage::Decoder};
+    c.generates = true;
+    c.selectsVisualTokens = true;
+    return c;
+}
+
+void LlavaRuntime::forwardFile(const std::string&, const std::string&, const MethodSettings&) {
+    throw Error(summary().source + ": a LLaVA-NeXT model runs raw tensors through 'generate --inputs'");
 }
 
 LlavaRuntime::Pixels LlavaRuntime::preprocess(const std::vector<ImageU8>& images) const {
@@ -159,7 +150,7 @@ LlavaRuntime::Pixels LlavaRuntime::preprocess(const std::vector<ImageU8>& images
     if (batch.pixelValues.size(-1) != m_config.vision.imageSize || batch.pixelValues.size(-2) != m_config.vision.imageSize)
         throw Error("preprocessor_config.json crops to " + std::to_string(batch.pixelValues.size(-1)) +
                     " px but the vision tower reads " + std::to_string(m_config.vision.imageSize) + " px");
-    return {batch.pixelValues.to(m_device, m_dtype), batch.imageSizes.to(m_device)};
+    return {batch.pixelValues.to(device(), dtype()), batch.imageSizes.to(device())};
 }
 
 GenerateOptions LlavaRuntime::generateOptions(int maxNewTokens, bool stopAtEos, const std::atomic<bool>* cancel) const {
@@ -181,7 +172,7 @@ GenerateResult LlavaRuntime::generate(const GenerateRequest& request, const Gene
     encodeLlavaPrompt(tok, result.prompt, m_config.imageTokenIndex, 1);  // refuses a prompt without exactly one <image>
 
     resetRssPeak();
-    Timeline timeline(timelineOptions(m_device, false));
+    Timeline timeline(timelineOptions(device(), false));
     const TimelineScope timelineScope(&timeline);
     const auto start = Clock::now();
     const auto pixels = preprocess({request.image});
@@ -195,7 +186,7 @@ GenerateResult LlavaRuntime::generate(const GenerateRequest& request, const Gene
     encodeOptions.keepRecords = true;
     encodeOptions.keepClsAttention = request.attentionMaps;
     encodeOptions.cancel = cancel;
-    const auto images = stage("the vision tower", [&] { return m_model->encodeImages(pixels.values, pixels.sizes, encodeOptions); });
+    const auto images = reportingOutOfMemory("the vision tower", [&] { return m_model->encodeImages(pixels.values, pixels.sizes, encodeOptions); });
     synchronize();
     const auto visionDone = Clock::now();
     result.timings.visionMs = msBetween(mark, visionDone);
@@ -224,8 +215,8 @@ GenerateResult LlavaRuntime::generate(const GenerateRequest& request, const Gene
         const auto delta = decoder.push(id);
         return !onToken || onToken(delta, id);
     };
-    const auto input = torch::tensor(ids, torch::kLong).unsqueeze(0).to(m_device);  // [1, T]
-    stage("generation", [&] { return m_model->generateEncoded(input, {}, &images, options, onStep); });
+    const auto input = torch::tensor(ids, torch::kLong).unsqueeze(0).to(device());  // [1, T]
+    reportingOutOfMemory("generation", [&] { return m_model->generateEncoded(input, {}, &images, options, onStep); });
     const auto tail = decoder.finish();
     if (!tail.empty() && onToken) onToken(tail, -1);
     result.text = decoder.text();
@@ -238,7 +229,7 @@ GenerateResult LlavaRuntime::generate(const GenerateRequest& request, const Gene
     const auto generated = static_cast<double>(result.tokenIds.size());
     t.decodeTokensPerSecond = t.decodeMs > 0 ? (generated - 1) / (t.decodeMs / 1000.0) : 0.0;
     t.hiredTokensPerSecond = t.totalMs > 0 ? generated / (t.totalMs / 1000.0) : 0.0;
-    result.memory = memoryReport(timeline, m_device, MemoryProtocol::Inference, weightBytes(), Stage::Decoder,
+    result.memory = memoryReport(timeline, device(), MemoryProtocol::Inference, weightsBytes(), Stage::Decoder,
                                  m_config.text.numHiddenLayers, cacheBytes(cache));
     return result;
 }
@@ -265,16 +256,9 @@ void LlavaRuntime::generateFile(const std::string& inputsPath, const std::string
                                 const MethodSettings& method) {
     if (maxNewTokens < 1) throw Error("max new tokens must be at least 1");
     const auto settings = visualSelectionOf(method, m_config.text.numHiddenLayers);
-    auto inputs = readTensorFile(inputsPath);
+    const RawTensors raw(inputsPath, device());
     const auto name = fs::path(inputsPath).filename().string();
-    const auto take = [&](const char* key, bool required) -> torch::Tensor {
-        const auto it = inputs.find(key);
-        if (it == inputs.end()) {
-            if (required) throw Error(name + ": input tensor '" + std::string(key) + "' is missing");
-            return {};
-        }
-        return it->second.to(m_device);
-    };
+    const auto take = [&](const char* key, bool required) { return raw.take(key, required); };
     c10::InferenceMode guard;
     const auto ids = take("input_ids", true).to(torch::kLong);
     const auto mask = take("attention_mask", false);
@@ -282,7 +266,7 @@ void LlavaRuntime::generateFile(const std::string& inputsPath, const std::string
     auto pixels = take("pixel_values", false);
     const auto sizes = take("image_sizes", false);
     if (pixels.defined() && !sizes.defined()) throw Error(name + ": pixel_values need image_sizes");
-    if (pixels.defined()) pixels = pixels.to(m_dtype);
+    if (pixels.defined()) pixels = pixels.to(dtype());
     if (positions.defined()) positions = positions.to(torch::kLong);
 
     std::optional<EncodedImages> images;
@@ -303,7 +287,7 @@ void LlavaRuntime::preprocessToFile(const std::vector<ImageU8>& images, const st
     writeTensorFile(outputsPath, {{"pixel_values", batch.pixelValues}, {"image_sizes", batch.imageSizes}});
 }
 
-GenerationBenchRow LlavaRuntime::benchmark(const GenerationBenchRequest& request) {
+GenerationBenchRow LlavaRuntime::benchmarkGeneration(const GenerationBenchRequest& request) {
     if (request.batch < 1) throw Error("batch must be at least 1");
     if (request.runs < 1) throw Error("runs must be at least 1");
     if (request.maxNewTokens < 1) throw Error("max new tokens must be at least 1");
@@ -334,7 +318,7 @@ GenerationBenchRow LlavaRuntime::benchmark(const GenerationBenchRequest& request
     };
     const auto runOnce = [&](MemoryReport* memory) {
         resetRssPeak();
-        Timeline timeline(timelineOptions(m_device, false));
+        Timeline timeline(timelineOptions(device(), false));
         const TimelineScope timelineScope(&timeline);
         Sample sample;
         const auto start = Clock::now();
@@ -360,7 +344,7 @@ GenerationBenchRow LlavaRuntime::benchmark(const GenerationBenchRequest& request
         auto options = generateOptions(request.maxNewTokens, false, nullptr);  // no early stop: always N tokens
         options.cache = &cache;
         auto firstToken = visionDone, lastToken = visionDone;
-        m_model->generateEncoded(ids.to(m_device), mask.to(m_device), &encoded, options, [&](int step, const torch::Tensor&) {
+        m_model->generateEncoded(ids.to(device()), mask.to(device()), &encoded, options, [&](int step, const torch::Tensor&) {
             lastToken = Clock::now();  // the ids reached the CPU: the step is done
             if (step == 0) firstToken = lastToken;
             return true;
@@ -370,7 +354,7 @@ GenerationBenchRow LlavaRuntime::benchmark(const GenerationBenchRequest& request
         sample.decodeMs = msBetween(firstToken, lastToken);
         sample.totalMs = msBetween(start, lastToken);
         if (memory)
-            *memory = memoryReport(timeline, m_device, MemoryProtocol::Inference, weightBytes(), Stage::Decoder,
+            *memory = memoryReport(timeline, device(), MemoryProtocol::Inference, weightsBytes(), Stage::Decoder,
                                    m_config.text.numHiddenLayers, cacheBytes(cache));
         return sample;
     };
