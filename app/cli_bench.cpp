@@ -55,8 +55,34 @@ struct Series {
     std::string error;
 };
 
+// bench-generate's defaults where `bench` shares an option name but means other figures.
+std::string generationDefault(const std::string& name) {
+    if (name == "batch") return "1,2,4";
+    if (name == "image-size") return "600x600";
+    if (name == "method") return "hired";
+    if (name == "budgets") return "full,0.4,0.2,0.1";
+    if (name == "prompt-tokens") return "16";
+    if (name == "max-new-tokens") return "15";
+    if (name == "runs") return "3";
+    return {};
+}
+
 int runBench(const Arguments& args) {
     auto engine = openModel(args);
+    // One bench for every family: a model that generates reports bench-generate's figures.
+    if (engine->capabilities().generates) {
+        for (const char* viltOnly : {"protocol", "autograd", "trace-json", "with-trace", "rounds", "seconds", "text-length"})
+            if (args.has(viltOnly)) throw UsageError(std::string("--") + viltOnly + " applies to models that answer from labels; "
+                                                     + engine->summary().config.architecture + " generates");
+        return benchGeneration(*engine, args, [&](const std::string& name) {
+            const auto fallback = generationDefault(name);
+            return args.has(name) || fallback.empty() ? args.value(name) : fallback;
+        });
+    }
+    for (const char* generationOnly : {"budgets", "prompt-tokens", "max-new-tokens", "runs"})
+        if (args.has(generationOnly))
+            throw UsageError(std::string("--") + generationOnly + " applies to models that generate (LLaVA); " +
+                             engine->summary().config.architecture + " answers from labels");
     const auto batches = parseIntList(args.value("batch"), "batch");
     std::stringstream methodList(args.value("method"));
     std::vector<std::string> methods;
@@ -210,7 +236,7 @@ int runBench(const Arguments& args) {
 
 std::vector<Command> benchCommands() {
     return {
-        {"bench", "throughput, latency and memory per method and batch, methods in alternating rounds (synthetic inputs, CSV or JSON)",
+        {"bench", "throughput, latency and memory per method and batch, methods in alternating rounds (synthetic inputs, CSV or JSON); a model that generates (LLaVA) gets bench-generate's figures",
          withModel(withMethod({{"batch", "LIST", "1,8,32", "batch sizes"},
                                {"seconds", "S", "5", "timed seconds per (method, batch), split over the rounds (paper protocol: at least 30)"},
                                {"rounds", "N", "3", "rounds: every method once per round, ratios to the first method taken inside a round"},
@@ -221,7 +247,12 @@ std::vector<Command> benchCommands() {
                                {"text-length", "N", "16", "question length in tokens"},
                                {"format", "csv|json", "csv", "output format"},
                                {"trace-json", "FILE", "", "write per-layer and per-stage timings of one forward per row as Chrome trace events (Perfetto, chrome://tracing)"},
-                               {"with-trace", "", "", "also time layers and build traces in the timed loop (measures the cost of tracing)"}})),
+                               {"with-trace", "", "", "also time layers and build traces in the timed loop (measures the cost of tracing)"},
+                               // A model that generates (LLaVA): bench-generate's figures and options.
+                               {"budgets", "LIST", "full,0.4,0.2,0.1", "generating models: budgets to measure ('full' = the unreduced model)"},
+                               {"prompt-tokens", "N", "16", "generating models: text tokens around the image"},
+                               {"max-new-tokens", "N", "15", "generating models: tokens generated per sequence (no early stop)"},
+                               {"runs", "N", "3", "generating models: timed runs after one warm-up (medians reported)"}})),
          runBench},
     };
 }

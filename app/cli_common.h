@@ -42,6 +42,12 @@ std::unique_ptr<Engine> openModel(const Arguments& args, const std::string& seed
 ImageU8 readImage(const std::string& path);
 
 // Command groups defined in their own files.
+// Reads an option's value: the given one, else the default the caller chooses.
+using OptionReader = std::function<std::string(const std::string&)>;
+// The generation benchmark (TTFT, decode tokens/s, end-to-end time, memory per budget and batch)
+// of a generating model: `bench-generate`, and `bench` on a model that generates. cli_generate.cpp
+int benchGeneration(Engine& engine, const Arguments& args, const OptionReader& option);
+
 std::vector<Command> benchCommands();       // cli_bench.cpp
 std::vector<Command> generationCommands();  // cli_generate.cpp
 std::vector<Command> taskCommands();        // cli_tasks.cpp

@@ -172,18 +172,33 @@ int runGenerate(const Arguments& args) {
     return 0;
 }
 
-int runBenchGenerate(const Arguments& args) {
-    auto engine = openModel(args);
-    const bool json = args.value("format") == "json";
-    if (!json && args.value("format") != "csv") throw UsageError("--format must be csv or json");
-    const auto batches = parseIntList(args.value("batch"), "batch");
+}  // namespace
+
+int benchGeneration(Engine& engine, const Arguments& args, const OptionReader& option) {
+    const auto intOption = [&](const std::string& name, int minimum, int maximum) {
+        const auto value = option(name);
+        int parsed = 0;
+        try {
+            std::size_t used = 0;
+            parsed = std::stoi(value, &used);
+            if (used != value.size()) throw std::invalid_argument(value);
+        } catch (const std::exception&) {
+            throw UsageError("--" + name + " must be a whole number, not '" + value + "'");
+        }
+        if (parsed < minimum || parsed > maximum)
+            throw UsageError("--" + name + " must be between " + std::to_string(minimum) + " and " + std::to_string(maximum));
+        return parsed;
+    };
+    const bool json = option("format") == "json";
+    if (!json && option("format") != "csv") throw UsageError("--format must be csv or json");
+    const auto batches = parseIntList(option("batch"), "batch");
     // "full" is a budget entry here; the other budgets go to --method's budget (hired) or keep.
-    auto name = args.value("method");
+    auto name = option("method");
     if (methodDescriptor(name).id == "none") name = "hired";
     const auto base = llavaMethodFromArgs(args, name);
     const std::string budgetKnob = base.is("hired") ? "budget" : "keep";
     std::vector<MethodSettings> settings;
-    std::stringstream list(args.value("budgets"));
+    std::stringstream list(option("budgets"));
     for (std::string item; std::getline(list, item, ',');) {
         if (item == "full") {
             settings.push_back(MethodSettings("none"));
@@ -194,12 +209,14 @@ int runBenchGenerate(const Arguments& args) {
         s.set(budgetKnob, std::min(budget, 1.0));
         settings.push_back(s);
     }
-    const auto size = args.value("image-size");
+    auto size = option("image-size");
+    if (size.find('x') == std::string::npos && !size.empty() && size.find_first_not_of("0123456789") == std::string::npos)
+        size += "x" + size;  // one number: a square
     const auto x = size.find('x');
     if (x == std::string::npos) throw UsageError("--image-size must be HEIGHTxWIDTH, e.g. 600x600");
     const auto height = parseIntList(size.substr(0, x), "image-size"), width = parseIntList(size.substr(x + 1), "image-size");
 
-    const auto& summary = engine->summary();
+    const auto& summary = engine.summary();
     nlohmann::json rows = nlohmann::json::array();
     if (!json)
         std::cout << "model,device,dtype,settings,batch,runs,visual_tokens_unreduced,visual_tokens_kept,prompt_tokens,"
@@ -212,11 +229,11 @@ int runBenchGenerate(const Arguments& args) {
             request.batch = batch;
             request.imageHeight = height.at(0);
             request.imageWidth = width.at(0);
-            request.promptTokens = args.intValue("prompt-tokens", 2, 100000);
-            request.maxNewTokens = args.intValue("max-new-tokens", 1, 100000);
-            request.runs = args.intValue("runs", 1, 100000);
+            request.promptTokens = intOption("prompt-tokens", 2, 100000);
+            request.maxNewTokens = intOption("max-new-tokens", 1, 100000);
+            request.runs = intOption("runs", 1, 100000);
             request.seed = static_cast<uint64_t>(args.intValue("seed", 0, 1 << 30));
-            const auto row = engine->benchmarkGeneration(request);
+            const auto row = engine.benchmarkGeneration(request);
             const auto note = row.outOfMemory ? "out of memory: " + row.error : std::string();
             const auto& m = row.memory;
             if (json) {
@@ -243,6 +260,13 @@ int runBenchGenerate(const Arguments& args) {
     }
     if (json) std::cout << rows.dump(2) << "\n";
     return 0;
+}
+
+namespace {
+
+int runBenchGenerate(const Arguments& args) {
+    auto engine = openModel(args);
+    return benchGeneration(*engine, args, [&](const std::string& name) { return args.value(name); });
 }
 
 }  // namespace

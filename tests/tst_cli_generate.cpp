@@ -257,6 +257,32 @@ private slots:
         QVERIFY(rows[2].toObject()["visual_tokens_kept"].toInt() <= 16);  // int(5 · 16 · 0.2)
     }
 
+    // One bench for every family: `bench` on a model that generates gives bench-generate's rows
+    // (the same columns and token counts); options of the other kind are usage errors.
+    void benchOnAGeneratingModelIsBenchGenerate() {
+        const QStringList options{"--model", kTinyDir, "--budgets", "full,0.2", "--batch", "1", "--runs", "1",
+                                  "--image-size", "64x80", "--max-new-tokens", "2", "--format", "json"};
+        const auto bench = cli(QStringList{"bench"} + options);
+        const auto generate = cli(QStringList{"bench-generate"} + options);
+        QVERIFY2(bench.exitCode == 0, qPrintable(bench.err));
+        QVERIFY2(generate.exitCode == 0, qPrintable(generate.err));
+        const auto a = QJsonDocument::fromJson(bench.out.toUtf8()).array();
+        const auto b = QJsonDocument::fromJson(generate.out.toUtf8()).array();
+        QCOMPARE(a.size(), 2);
+        QCOMPARE(a.size(), b.size());
+        for (int i = 0; i < a.size(); ++i) {
+            QCOMPARE(a[i].toObject().keys(), b[i].toObject().keys());
+            for (const char* key : {"settings", "visual_tokens_unreduced", "visual_tokens_kept", "prompt_tokens", "new_tokens"})
+                QCOMPARE(a[i].toObject()[key], b[i].toObject()[key]);
+        }
+        const auto wrongKind = cli({"bench", "--model", kTinyDir, "--autograd"});
+        QCOMPARE(wrongKind.exitCode, 2);
+        QVERIFY2(wrongKind.err.contains("--autograd applies to models that answer from labels"), qPrintable(wrongKind.err));
+        const auto vilt = cli({"bench", "--model", QString::fromStdString(dataPath("vilt")), "--budgets", "0.2"});
+        QCOMPARE(vilt.exitCode, 2);
+        QVERIFY2(vilt.err.contains("--budgets applies to models that generate"), qPrintable(vilt.err));
+    }
+
     void errors() {
         const auto vilt = cli({"generate", "--model", QString::fromStdString(dataPath("vilt")), "--image", kPhoto, "--prompt", "x"});
         QCOMPARE(vilt.exitCode, 1);

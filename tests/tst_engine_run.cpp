@@ -2,6 +2,7 @@
 // has exactly one owner or one drop layer, sizes add up, p = r = t = 0 changes nothing, the same
 // seed gives the same trace, and trace.json carries it all.
 
+#include <algorithm>
 #include <cmath>
 
 #include <QTemporaryDir>
@@ -219,6 +220,39 @@ private slots:
         } catch (const Error& e) {
             QVERIFY2(QString(e.what()).contains("other.json") && QString(e.what()).contains("not a TokenScope trace"), e.what());
         }
+    }
+
+    // Capability queries: what the loaded family can do, and a clear error for what it cannot.
+    void capabilitiesSayWhatTheModelDoes() {
+        const FamilyCapabilities& vilt = m_engine->capabilities();
+        QCOMPARE(vilt.family, FamilyKind::Vilt);
+        QVERIFY(vilt.answersFromLabels);
+        QVERIFY(!vilt.generates && !vilt.selectsVisualTokens && !vilt.imagePairs);
+        QCOMPARE(vilt.stages, std::vector<Stage>{Stage::Fusion});
+        try {
+            m_engine->selectVisualTokens(m_image, MethodSettings("hired"));
+            QFAIL("no error");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("not a LLaVA-NeXT model"), e.what());
+        }
+
+        const auto llava = Engine::open(dataPath("../../resources/models/llava-next-tiny-random"));
+        const FamilyCapabilities& c = llava->capabilities();
+        QCOMPARE(c.family, FamilyKind::Llava);
+        QVERIFY(c.generates && c.selectsVisualTokens);
+        QVERIFY(!c.answersFromLabels);
+        QVERIFY(std::find(c.stages.begin(), c.stages.end(), Stage::Decoder) != c.stages.end());
+        try {
+            llava->run({m_image, m_question, MethodSettings{}, 5, false});
+            QFAIL("no error");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("needs a ViLT model") && QString(e.what()).contains("generate"), e.what());
+        }
+        // The selection is a trace: vision layers with scores, then the projector's select and unpad.
+        const auto selection = llava->selectVisualTokens(m_image, MethodSettings("hired"));
+        QVERIFY(selection.trace.image.hasRegions());
+        QVERIFY(selection.trace.find(Stage::Projector, 0, "select") >= 0);
+        QVERIFY(selection.trace.find(Stage::Projector, 1, "unpad") >= 0);
     }
 
     void badSettingsAreClearErrors() {

@@ -51,8 +51,8 @@ std::unique_ptr<GenerationBackend> loadGenerationBackend(const ModelSource& sour
     if (source.folder.isEmpty())
         throw Error("a LLaVA-NeXT model needs a model folder");
     std::unique_ptr<Engine> engine = Engine::open(source.folder.toStdString(), options);
-    if (engine->summary().config.family != ModelFamily::LlavaNext)
-        throw Error(source.folder.toStdString() + " is not a LLaVA-NeXT model");
+    if (!engine->capabilities().generates)
+        throw Error(source.folder.toStdString() + " is not a LLaVA-NeXT model (it does not generate)");
     return std::make_unique<EngineGenerationBackend>(std::move(engine));
 }
 
