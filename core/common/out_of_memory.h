@@ -31,4 +31,19 @@ auto reportingOutOfMemory(const char* what, F&& f) -> decltype(f()) {
     }
 }
 
+// Runs f() for a benchmark row; out of memory marks the row (outOfMemory = true, error = the
+// message) instead of throwing, so a sweep over batch sizes goes on. Other exceptions pass through.
+template <typename Row, typename F>
+void markingOutOfMemory(Row& row, F&& f) {
+    try {
+        f();
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        if (!isOutOfMemory(e)) throw;
+        row.outOfMemory = true;
+        row.error = e.what();
+    }
+}
+
 }  // namespace tokenscope

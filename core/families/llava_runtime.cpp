@@ -361,7 +361,7 @@ GenerationBenchRow LlavaRuntime::benchmarkGeneration(const GenerationBenchReques
 
     row.visualTokensUnreduced =
         static_cast<int>(llavaNextFeatureCount(m_config, request.imageHeight, request.imageWidth));
-    try {
+    markingOutOfMemory(row, [&] {
         runOnce(nullptr);  // warm-up
         std::vector<double> vision, prefill, ttft, decodeRate, total, hiredRate;
         for (int r = 0; r < request.runs; ++r) {
@@ -379,13 +379,7 @@ GenerationBenchRow LlavaRuntime::benchmarkGeneration(const GenerationBenchReques
         row.decodeTokensPerSecond = median(decodeRate);
         row.endToEndMs = median(total);
         row.hiredTokensPerSecond = median(hiredRate);
-    } catch (const Error&) {
-        throw;
-    } catch (const std::exception& e) {
-        if (!isOutOfMemory(e)) throw;
-        row.outOfMemory = true;
-        row.error = e.what();
-    }
+    });
     return row;
 }
 

@@ -270,7 +270,7 @@ BenchRow ViltRuntime::benchmark(const BenchRequest& request) {
     options.recordProvenance = request.trace;  // the bookkeeping only a trace reads
     const TraceGeometry geometry{config.patchSize, side, side, config.numHiddenLayers};
     const std::vector<std::string> pieces(static_cast<std::size_t>(textLength), "?");
-    try {
+    markingOutOfMemory(row, [&] {
         const auto inputs = make(request.batch);
         const auto sync = [&] {
 #if TORCH_VERSION_MAJOR >= 2
@@ -323,13 +323,7 @@ BenchRow ViltRuntime::benchmark(const BenchRequest& request) {
         row.examplesPerSecond = request.batch * row.iterations / (totalMs / 1000.0);
         row.latencyP50Ms = percentile(latencies, 0.5);
         row.latencyP95Ms = percentile(latencies, 0.95);
-    } catch (const Error&) {
-        throw;
-    } catch (const std::exception& e) {
-        if (!isOutOfMemory(e)) throw;
-        row.outOfMemory = true;
-        row.error = e.what();
-    }
+    });
     return row;
 }
 

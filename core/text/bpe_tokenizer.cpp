@@ -20,7 +20,6 @@ namespace tokenscope {
 
 namespace {
 
-using bpe::appendUtf8;
 using bpe::ByteStandIns;
 using bpe::byteStandIns;
 using bpe::decodeStep;

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "text/utf8.h"
+
 namespace tokenscope {
 
 namespace bpe {
@@ -26,8 +28,6 @@ char32_t decodeStep(std::string_view text, std::size_t i, std::size_t& length, b
 std::u32string decodeUtf8(std::string_view text);
 // Byte offset of the first byte that is not part of valid UTF-8, or npos.
 std::size_t firstInvalidUtf8(std::string_view text);
-void appendUtf8(char32_t cp, std::string& out);
-std::string toUtf8(std::u32string_view text);
 // A token or line for an error message: control bytes escaped, long text shortened.
 std::string printable(std::string_view text);
 

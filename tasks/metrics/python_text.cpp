@@ -1,6 +1,7 @@
 #include "tasks/metrics/python_text.h"
 
 #include "text/unicode_tables.h"
+#include "text/utf8.h"
 
 #include <algorithm>
 #include <array>
@@ -111,28 +112,7 @@ std::u32string decodeUtf8(std::string_view text) {
     return out;
 }
 
-std::string encodeUtf8(std::u32string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (char32_t cp : text) {
-        if (cp < 0x80) {
-            out.push_back(static_cast<char>(cp));
-        } else if (cp < 0x800) {
-            out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        } else if (cp < 0x10000) {
-            out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-            out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        } else {
-            out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-            out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-        }
-    }
-    return out;
-}
+std::string encodeUtf8(std::u32string_view text) { return toUtf8(text); }
 
 bool isSpace(char32_t cp, Dialect dialect) {
     if (dialect == Dialect::Python2 && cp == kMongolianVowelSeparator) return true;
