@@ -6,6 +6,7 @@
 #include "checkpoint/pickle_reader.h"
 #include "checkpoint/torch_bin.h"
 #include "common/error.h"
+#include "common/printable.h"
 #include "io/mapped_file.h"
 
 namespace tokenscope {
@@ -17,15 +18,7 @@ constexpr std::string_view kBookkeepingKeys[] = {"epoch",          "global_step"
                                                  "optimizer_states", "lr_schedulers", "callbacks",
                                                  "hyper_parameters", "hparams_name", "loops"};
 
-std::string printable(std::string_view text, std::size_t maxSize = 60) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size() && i < maxSize; ++i) {
-        const auto byte = static_cast<unsigned char>(text[i]);
-        out += (byte >= 0x20 && byte < 0x7f) ? text[i] : '?';
-    }
-    if (text.size() > maxSize) out += "...";
-    return out;
-}
+std::string printableName(std::string_view text, std::size_t maxSize = 60) { return tokenscope::printable(text, maxSize); }
 
 // Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF): nlohmann::json
 // refuses to dump anything else, and Python's pickler writes lone surrogates with surrogatepass.
@@ -146,9 +139,9 @@ std::string ConfigConverter::whyNotPlain(std::size_t index) const {
     case PickleKind::String:
         return isValidUtf8(value.text) ? "" : "a str that is not valid UTF-8";
     case PickleKind::Opaque:
-        if (static_cast<PickleOpaqueOrigin>(value.integer) == PickleOpaqueOrigin::Global) return printable(value.text, 120);
+        if (static_cast<PickleOpaqueOrigin>(value.integer) == PickleOpaqueOrigin::Global) return printableName(value.text, 120);
         if (static_cast<PickleOpaqueOrigin>(value.integer) == PickleOpaqueOrigin::Unsupported) return value.text;
-        return "an object that cannot be read (" + printable(value.text, 120) + ")";
+        return "an object that cannot be read (" + printableName(value.text, 120) + ")";
     case PickleKind::Bytes:
     case PickleKind::Callable:
     case PickleKind::Storage:
@@ -227,7 +220,7 @@ nlohmann::json ConfigConverter::convert(std::size_t root) {
                      "a key that is " + (why.empty() ? "a " + std::string(pickleKindName(m_doc.value(keyIndex).kind)) : why));
                 continue;
             }
-            childPath = frame.path + "." + printable(*key);
+            childPath = frame.path + "." + printableName(*key);
             std::string why = whyNotPlain(child);
             if (why.empty() && isContainer(child) && m_onPath[child]) why = "refers to a container that holds it";
             if (!why.empty()) {
@@ -291,7 +284,7 @@ LightningCheckpoint parseLightningCheckpoint(const uint8_t* bytes, std::size_t s
             const PickleValue& value = doc.value(*hyperParameters);
             checkpoint.skippedConfigEntries.push_back(
                 "config: hyper_parameters (" +
-                (value.kind == PickleKind::Opaque ? printable(value.text, 120) : std::string(pickleKindName(value.kind))) +
+                (value.kind == PickleKind::Opaque ? printableName(value.text, 120) : std::string(pickleKindName(value.kind))) +
                 ") has no 'config' entry");
         }
     }

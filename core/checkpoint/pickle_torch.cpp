@@ -11,6 +11,7 @@
 
 #include "checkpoint/pickle_reader_internal.h"
 #include "common/error.h"
+#include "common/printable.h"
 
 namespace tokenscope {
 
@@ -36,15 +37,7 @@ constexpr std::array<StorageTypeName, 10> kStorageTypes{{
 }};
 
 // Printable, bounded rendering of untrusted text for messages.
-std::string printable(std::string_view text, std::size_t maxSize = 120) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size() && i < maxSize; ++i) {
-        const auto byte = static_cast<unsigned char>(text[i]);
-        out += (byte >= 0x20 && byte < 0x7f) ? text[i] : '?';
-    }
-    if (text.size() > maxSize) out += "...";
-    return out;
-}
+std::string printableName(std::string_view text, std::size_t maxSize = 120) { return tokenscope::printable(text, maxSize); }
 
 }  // namespace
 
@@ -76,7 +69,7 @@ std::size_t PickleMachine::resolveGlobal(const std::string& module, const std::s
         }
     }
     if (!known) {
-        const std::string globalName = printable(module) + "." + printable(name);
+        const std::string globalName = printableName(module) + "." + printableName(name);
         if (m_isLenient) return newOpaque(PickleOpaqueOrigin::Global, globalName);
         throw Error(refusedGlobalMessage(m_fileName, globalName));
     }
@@ -166,7 +159,7 @@ std::size_t PickleMachine::reduce(std::size_t callableIndex, std::size_t argsInd
     case PickleCallable::StorageType:
         break;
     }
-    badArgument("'" + printable(at(callableIndex).text) + "' cannot be called in a state dict");
+    badArgument("'" + printableName(at(callableIndex).text) + "' cannot be called in a state dict");
 }
 
 std::size_t PickleMachine::persistentLoad(std::size_t pid) {
@@ -177,18 +170,18 @@ std::size_t PickleMachine::persistentLoad(std::size_t pid) {
     }
     const std::vector<std::size_t> fields = tuple.items;
     if (expect(fields[0], PickleKind::String, "persistent id tag").text != "storage") {
-        fail("persistent id tag '" + printable(at(fields[0]).text) + "' is not 'storage'");
+        fail("persistent id tag '" + printableName(at(fields[0]).text) + "' is not 'storage'");
     }
     const PickleValue& type = expect(fields[1], PickleKind::Callable, "storage type");
     if (static_cast<PickleCallable>(type.integer) != PickleCallable::StorageType) {
-        fail("storage type '" + printable(type.text) + "' is not a torch.*Storage");
+        fail("storage type '" + printableName(type.text) + "' is not a torch.*Storage");
     }
     PickleStorage storage;
     storage.dtype = type.dtype;
     storage.key = expect(fields[2], PickleKind::String, "storage key").text;
     storage.location = expect(fields[3], PickleKind::String, "storage location").text;
     storage.numel = expect(fields[4], PickleKind::Int, "storage size").integer;
-    if (storage.numel < 0) fail("storage '" + printable(storage.key) + "' has a negative size");
+    if (storage.numel < 0) fail("storage '" + printableName(storage.key) + "' has a negative size");
     m_doc.m_storages.push_back(std::move(storage));
     return newInt(PickleKind::Storage, static_cast<int64_t>(m_doc.m_storages.size() - 1));
 }

@@ -8,6 +8,7 @@
 #include "checkpoint/pickle_reader.h"
 #include "checkpoint/zip_reader.h"
 #include "common/error.h"
+#include "common/printable.h"
 
 namespace tokenscope {
 
@@ -22,15 +23,7 @@ bool startsWith(const uint8_t* bytes, std::size_t size, const void* prefix, std:
     return size >= prefixSize && std::memcmp(bytes, prefix, prefixSize) == 0;
 }
 
-std::string printable(std::string_view text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size() && i < 200; ++i) {
-        const auto byte = static_cast<unsigned char>(text[i]);
-        out += (byte >= 0x20 && byte < 0x7f) ? text[i] : '?';
-    }
-    if (text.size() > 200) out += "...";
-    return out;
-}
+std::string printableName(std::string_view text, std::size_t maxSize = 200) { return tokenscope::printable(text, maxSize); }
 
 // Checks that the buffer is a torch.save zip before the zip reader reports a less helpful error.
 void checkFormat(const uint8_t* bytes, std::size_t size, const std::string& fileName) {
@@ -62,7 +55,7 @@ TorchArchive::TorchArchive(const uint8_t* bytes, std::size_t size, const std::st
     const std::string& firstName = m_zip.entries().front().name;
     const std::size_t slash = firstName.find('/');
     if (slash == std::string::npos || slash == 0) {
-        fail("zip entry '" + printable(firstName) + "' is not inside a folder; not a torch.save checkpoint");
+        fail("zip entry '" + printableName(firstName) + "' is not inside a folder; not a torch.save checkpoint");
     }
     m_folder = firstName.substr(0, slash);
 
@@ -70,11 +63,11 @@ TorchArchive::TorchArchive(const uint8_t* bytes, std::size_t size, const std::st
         const std::string_view order(reinterpret_cast<const char*>(m_zip.data(*entry)),
                                      static_cast<std::size_t>(std::min<uint64_t>(entry->size, 16)));
         if (order == "big") fail("was saved on a big-endian machine; only little-endian checkpoints are supported");
-        if (order != "little") fail("unknown byte order '" + printable(order) + "' in " + m_folder + "/byteorder");
+        if (order != "little") fail("unknown byte order '" + printableName(order) + "' in " + m_folder + "/byteorder");
     }
     m_pickle = m_zip.find(m_folder + "/data.pkl");
     if (m_pickle == nullptr) {
-        fail("no '" + printable(m_folder) + "/data.pkl' in the zip archive; not a torch.save checkpoint");
+        fail("no '" + printableName(m_folder) + "/data.pkl' in the zip archive; not a torch.save checkpoint");
     }
 }
 
@@ -87,19 +80,19 @@ PickleDocument TorchArchive::readPickle(UnknownGlobals unknownGlobals) const {
 
 TensorInfo TorchArchive::tensorInfo(const std::string& name, const PickleTensor& tensor,
                                     const PickleDocument& doc) const {
-    const std::string what = "tensor '" + printable(name) + "'";
+    const std::string what = "tensor '" + printableName(name) + "'";
     const PickleStorage& storage = doc.storages().at(tensor.storage);
     const ZipEntry* entry = m_zip.find(m_folder + "/data/" + storage.key);
     if (entry == nullptr) {
-        fail(what + " uses storage '" + printable(storage.key) + "', but the archive has no entry '" +
-             printable(m_folder) + "/data/" + printable(storage.key) + "'");
+        fail(what + " uses storage '" + printableName(storage.key) + "', but the archive has no entry '" +
+             printableName(m_folder) + "/data/" + printableName(storage.key) + "'");
     }
 
     const uint64_t elementSize = dtypeSize(storage.dtype);
     uint64_t storageBytes = 0;
     if (__builtin_mul_overflow(static_cast<uint64_t>(storage.numel), elementSize, &storageBytes) ||
         storageBytes > entry->size) {
-        fail(what + ": storage '" + printable(storage.key) + "' claims " + std::to_string(storage.numel) +
+        fail(what + ": storage '" + printableName(storage.key) + "' claims " + std::to_string(storage.numel) +
              " elements of " + std::string(dtypeName(storage.dtype)) + " but its entry holds only " +
              std::to_string(entry->size) + " bytes");
     }
@@ -128,7 +121,7 @@ TensorInfo TorchArchive::tensorInfo(const std::string& name, const PickleTensor&
     // inside (or at the end of) its storage.
     const uint64_t offset = static_cast<uint64_t>(tensor.storageOffset);
     if (offset > storageNumel) {
-        fail(what + " starts at element " + std::to_string(offset) + " of storage '" + printable(storage.key) +
+        fail(what + " starts at element " + std::to_string(offset) + " of storage '" + printableName(storage.key) +
              "', which has only " + std::to_string(storageNumel) + " elements");
     }
     if (!isEmpty) {
@@ -141,7 +134,7 @@ TensorInfo TorchArchive::tensorInfo(const std::string& name, const PickleTensor&
             overflow |= __builtin_add_overflow(lastIndex, span, &lastIndex);
         }
         if (overflow || lastIndex >= storageNumel) {
-            fail(what + " reaches past the end of storage '" + printable(storage.key) + "' (" +
+            fail(what + " reaches past the end of storage '" + printableName(storage.key) + "' (" +
                  std::to_string(storageNumel) + " elements of " + std::string(dtypeName(storage.dtype)) + ")");
         }
     }
@@ -182,12 +175,12 @@ std::map<std::string, TensorInfo> TorchArchive::tensorsOf(const PickleDocument& 
             throw Error(unexpectedValue(doc, dict.items[i], what + " key " + std::to_string(i / 2), "a string"));
         }
         if (value.kind != PickleKind::Tensor) {
-            throw Error(unexpectedValue(doc, dict.items[i + 1], what + " entry '" + printable(key.text) + "'",
+            throw Error(unexpectedValue(doc, dict.items[i + 1], what + " entry '" + printableName(key.text) + "'",
                                         "a tensor" + hint));
         }
         const PickleTensor& tensor = doc.tensors().at(static_cast<std::size_t>(value.integer));
         if (!tensors.emplace(key.text, tensorInfo(key.text, tensor, doc)).second) {
-            fail(what + " names tensor '" + printable(key.text) + "' twice");
+            fail(what + " names tensor '" + printableName(key.text) + "' twice");
         }
     }
     return tensors;
