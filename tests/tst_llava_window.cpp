@@ -216,6 +216,31 @@ private Q_SLOTS:
         QVERIFY(shown.wait(kTimeoutMs));
     }
 
+    // The board steps through the trace's layers: the vision layers HiRED reads (every token still
+    // there), its selection, the removal of padding; the last is shown by default.
+    void layerChoiceShowsEachStepOfTheSelection()
+    {
+        const Trace& trace = view()->shownRecord()->trace;
+        QComboBox* combo = view()->layerCombo();
+        QCOMPARE(combo->count(), int(trace.layers.size()));
+        for (int layer = 0; layer < combo->count(); ++layer)
+            QCOMPARE(combo->itemText(layer), QString::fromStdString(trace.layerName(layer)));
+        QVERIFY(combo->findText(QStringLiteral("select")) >= 0);
+        QCOMPARE(combo->currentIndex(), combo->count() - 1);
+        QSignalSpy shown(view(), &LlavaView::boardShown);
+        combo->setCurrentIndex(0);
+        QVERIFY(shown.wait(kTimeoutMs));
+        TileBoardStyle style = view()->boardStyle();
+        QCOMPARE(style.layer, 0);
+        const QImage first = renderTileBoard(m_image, trace, style).picture;
+        QCOMPARE(view()->canvas()->picture(), first);
+        style.layer = combo->count() - 1;
+        QVERIFY2(renderTileBoard(m_image, trace, style).picture != first, "the method drops tokens after the vision layers");
+        combo->setCurrentIndex(combo->count() - 1);
+        QVERIFY(shown.wait(kTimeoutMs));
+        QCOMPARE(view()->canvas()->picture(), renderTileBoard(m_image, trace, style).picture);
+    }
+
     void stopKeepsThePartialAnswer()
     {
         knobs()->setMaxNewTokens(4000);

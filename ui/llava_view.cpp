@@ -9,6 +9,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QPlainTextEdit>
+#include <QSignalBlocker>
 #include <QSplitter>
 #include <QTableWidget>
 #include <QTextCursor>
@@ -73,11 +74,18 @@ LlavaView::LlavaView(GenerationBackendLoader loader, QWidget* parent) : QWidget(
     m_shading->addItem(tr("CLS attention, feature layer"), int(TileShading::AttentionFinal));
     m_shading->setToolTip(tr("What the cells show: which tokens reach the language model, or the vision tower's CLS "
                              "attention of layer 0 (HiRED's budget signal) or of the feature layer (its selection signal)."));
+    m_layer = new QComboBox;
+    m_layer->setToolTip(tr("The step of the selection whose token states are shown: the vision tower's layers whose CLS "
+                           "attention the method reads (every token still there), the projector's selection, and "
+                           "the removal of selected tokens that lie in the canvas padding (what reaches the "
+                           "language model)."));
     m_tileOutlines = new QCheckBox(tr("Tiles on the full image"));
     m_tileOutlines->setChecked(true);
     m_tileOutlines->setToolTip(tr("Outline where each high-resolution tile lies on the full image."));
     options->addWidget(new QLabel(tr("Show")));
     options->addWidget(m_shading);
+    options->addWidget(new QLabel(tr("at")));
+    options->addWidget(m_layer);
     options->addWidget(m_tileOutlines);
     options->addStretch(1);
     m_canvas = new CanvasView;
@@ -157,6 +165,7 @@ LlavaView::LlavaView(GenerationBackendLoader loader, QWidget* parent) : QWidget(
         updateLegend();
         redrawBoard(false);
     });
+    connect(m_layer, &QComboBox::currentIndexChanged, this, [this] { redrawBoard(false); });
     m_resizeTimer.setSingleShot(true);
     m_resizeTimer.setInterval(150);
     connect(&m_resizeTimer, &QTimer::timeout, this, [this] {
@@ -312,7 +321,29 @@ void LlavaView::showRecord(std::shared_ptr<const GenerateResult> record, double 
     // Every row visible (LLaVA-NeXT images have at most a handful of partitions).
     m_table->setFixedHeight(m_table->horizontalHeader()->height() + 4 +
                             std::min(int(regions.size()), 8) * m_table->verticalHeader()->defaultSectionSize());
+    updateLayerChoices();
     redrawBoard(true, isAnswer);
+}
+
+void LlavaView::updateLayerChoices()
+{
+    // The trace's layers by name; the chosen one stays chosen while a new record has it, else the last.
+    const Trace& trace = m_record->trace;
+    QStringList names;
+    for (int layer = 0; layer < int(trace.layers.size()); ++layer)
+        names << QString::fromStdString(trace.layerName(layer));
+    QStringList shown;
+    for (int i = 0; i < m_layer->count(); ++i)
+        shown << m_layer->itemText(i);
+    if (names == shown)
+        return;
+    const QString chosen = m_layer->currentIndex() == m_layer->count() - 1 ? QString() : m_layer->currentText();
+    const QSignalBlocker block(m_layer);
+    m_layer->clear();
+    for (int layer = 0; layer < names.size(); ++layer)
+        m_layer->addItem(names[layer], layer);
+    const int keep = chosen.isEmpty() ? -1 : m_layer->findText(chosen);
+    m_layer->setCurrentIndex(keep >= 0 ? keep : m_layer->count() - 1);
 }
 
 void LlavaView::resizeEvent(QResizeEvent* event)
@@ -369,6 +400,7 @@ TileBoardStyle LlavaView::boardStyle() const
     TileBoardStyle style;
     style.shading = TileShading(m_shading->currentData().toInt());
     style.showTileOutlines = m_tileOutlines->isChecked();
+    style.layer = m_layer->count() > 0 ? m_layer->currentData().toInt() : -1;
     // Drawn at the canvas's size in device pixels (CanvasView fits it inside a 4 px margin), so
     // the captions stay readable; a canvas not laid out yet gets a sensible minimum.
     const qreal ratio = devicePixelRatioF();

@@ -74,6 +74,9 @@ public:
     CanvasView* canvas() const { return m_canvas; }
     LlavaChartsPanel* charts() const { return m_charts; }
     QComboBox* shadingCombo() const { return m_shading; }
+    // The trace layer whose token states the board shows (vision layers, the projector's select
+    // and unpad; the last by default).
+    QComboBox* layerCombo() const { return m_layer; }
     // How the board is drawn now: the shading and outlines chosen, sized to the canvas.
     TileBoardStyle boardStyle() const;
 
@@ -100,12 +103,14 @@ private:
     // isNewRecord: selectionShown follows the board (and generationShown when isAnswer).
     void redrawBoard(bool isNewRecord, bool isAnswer = false);
     void updateLegend();
+    void updateLayerChoices();
     void showMetrics(const GenerateResult& result);
 
     LlavaController* m_controller = nullptr;
     LlavaControls* m_controls = nullptr;  // parentless until the window places it
     QLabel* m_banner = nullptr;
     QComboBox* m_shading = nullptr;
+    QComboBox* m_layer = nullptr;
     QCheckBox* m_tileOutlines = nullptr;
     CanvasView* m_canvas = nullptr;
     QLabel* m_legend = nullptr;
