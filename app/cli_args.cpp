@@ -50,8 +50,7 @@ std::vector<std::string> Arguments::values(const std::string& name) const {
     return it != m_values.end() ? it->second : std::vector<std::string>{};
 }
 
-int Arguments::intValue(const std::string& name, int minimum, int maximum) const {
-    const std::string text = value(name);
+int parseIntOption(const std::string& name, const std::string& text, int minimum, int maximum) {
     std::size_t used = 0;
     long v = 0;
     try {
@@ -63,6 +62,10 @@ int Arguments::intValue(const std::string& name, int minimum, int maximum) const
         throw UsageError("--" + name + " must be an integer in [" + std::to_string(minimum) + ", " +
                          std::to_string(maximum) + "], not '" + text + "'");
     return static_cast<int>(v);
+}
+
+int Arguments::intValue(const std::string& name, int minimum, int maximum) const {
+    return parseIntOption(name, value(name), minimum, maximum);
 }
 
 std::string Arguments::require(const std::string& name) const {

@@ -23,6 +23,9 @@ struct OptionSpec {
     bool repeatable = false;
 };
 
+// An option's text as an integer in [minimum, maximum]; UsageError naming --name otherwise.
+int parseIntOption(const std::string& name, const std::string& text, int minimum, int maximum);
+
 class Arguments {
 public:
     Arguments(std::vector<OptionSpec> specs, const std::vector<std::string>& args);

@@ -2,6 +2,8 @@
 
 #include "cli_common.h"
 
+#include "common/int_list.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -68,21 +70,10 @@ std::vector<OptionSpec> methodOptions() {
 }
 
 std::vector<int> parseIntList(const std::string& text, const std::string& option) {
-    std::vector<int> values;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ',')) {
-        std::size_t used = 0;
-        int v = 0;
-        try {
-            v = std::stoi(item, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (item.empty() || used != item.size()) throw UsageError("--" + option + " must be a comma-separated list of integers, not '" + text + "'");
-        values.push_back(v);
-    }
-    return values;
+    const auto values = parseIntegerList(text);
+    if (!values)
+        throw UsageError("--" + option + " must be a comma-separated list of integers, not '" + text + "'");
+    return *values;
 }
 
 double parseRatio(const Arguments& args, const std::string& name) {

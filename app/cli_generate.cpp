@@ -176,18 +176,7 @@ int runGenerate(const Arguments& args) {
 
 int benchGeneration(Engine& engine, const Arguments& args, const OptionReader& option) {
     const auto intOption = [&](const std::string& name, int minimum, int maximum) {
-        const auto value = option(name);
-        int parsed = 0;
-        try {
-            std::size_t used = 0;
-            parsed = std::stoi(value, &used);
-            if (used != value.size()) throw std::invalid_argument(value);
-        } catch (const std::exception&) {
-            throw UsageError("--" + name + " must be a whole number, not '" + value + "'");
-        }
-        if (parsed < minimum || parsed > maximum)
-            throw UsageError("--" + name + " must be between " + std::to_string(minimum) + " and " + std::to_string(maximum));
-        return parsed;
+        return parseIntOption(name, option(name), minimum, maximum);
     };
     const bool json = option("format") == "json";
     if (!json && option("format") != "csv") throw UsageError("--format must be csv or json");

@@ -6,6 +6,8 @@
 
 #include <qcustomplot.h>
 
+#include "ui/chart_style.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -25,16 +27,12 @@ const QColor kMlpColor{86, 180, 233};        // sky blue: MLP
 
 QCustomPlot* makePlot(QWidget* parent)
 {
-    auto* plot = new QCustomPlot(parent);
-    plot->setMinimumHeight(150);
-    plot->setNoAntialiasingOnDrag(true);
-    plot->legend->setVisible(true);
-    QFont legendFont = plot->font();
-    legendFont.setPointSizeF(legendFont.pointSizeF() * 0.85);
-    plot->legend->setFont(legendFont);
-    plot->legend->setBrush(QColor(255, 255, 255, 200));
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignVCenter | Qt::AlignRight);
-    return plot;
+    ChartStyle style;
+    style.minimumHeight = 150;
+    style.legendAlignment = Qt::AlignVCenter | Qt::AlignRight;
+    style.legendAlpha = 200;
+    style.tightLegendRows = false;
+    return makeChart(parent, style);
 }
 
 QCPGraph* addStepGraph(QCustomPlot* plot, const QString& name, const QColor& color, Qt::PenStyle style)

@@ -6,6 +6,8 @@
 
 #include <qcustomplot.h>
 
+#include "ui/chart_style.h"
+
 #include "ui/memory_chart.h"
 #include "methods/reduction_plan.h"
 
@@ -42,19 +44,10 @@ QColor methodColor(LlavaMethod method)
 
 QCustomPlot* makePlot(QWidget* parent, const QString& yLabel)
 {
-    auto* plot = new QCustomPlot(parent);
-    plot->setMinimumHeight(140);
-    plot->setNoAntialiasingOnDrag(true);
-    plot->legend->setVisible(true);
-    QFont legendFont = plot->font();
-    legendFont.setPointSizeF(legendFont.pointSizeF() * 0.85);
-    plot->legend->setFont(legendFont);
-    plot->legend->setBrush(QColor(255, 255, 255, 210));
-    plot->legend->setRowSpacing(0);
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
-    plot->xAxis->setLabel(QObject::tr("answer"));
-    plot->yAxis->setLabel(yLabel);
-    return plot;
+    ChartStyle style;
+    style.xLabel = QObject::tr("answer");
+    style.yLabel = yLabel;
+    return makeChart(parent, style);
 }
 
 QCPBars* addBars(QCustomPlot* plot, const QString& name, const QColor& colour, double width)

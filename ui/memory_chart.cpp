@@ -5,6 +5,8 @@
 
 #include <qcustomplot.h>
 
+#include "ui/chart_style.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -23,18 +25,11 @@ const QColor kReference{150, 150, 160};
 
 QCustomPlot* makePlot(QWidget* parent, const QString& xLabel, const QString& yLabel)
 {
-    auto* plot = new QCustomPlot(parent);
-    plot->setMinimumHeight(70);
-    plot->setNoAntialiasingOnDrag(true);
-    plot->legend->setVisible(true);
-    QFont legendFont = plot->font();
-    legendFont.setPointSizeF(legendFont.pointSizeF() * 0.85);
-    plot->legend->setFont(legendFont);
-    plot->legend->setBrush(QColor(255, 255, 255, 210));
-    plot->legend->setRowSpacing(0);
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
-    plot->xAxis->setLabel(xLabel);
-    plot->yAxis->setLabel(yLabel);
+    ChartStyle style;
+    style.minimumHeight = 70;
+    style.xLabel = xLabel;
+    style.yLabel = yLabel;
+    QCustomPlot* plot = makeChart(parent, style);
     plot->setMouseTracking(true);
     return plot;
 }

@@ -1,5 +1,7 @@
 #include "methods/method_settings.h"
 
+#include "common/int_list.h"
+
 #include <cmath>
 #include <sstream>
 
@@ -176,21 +178,9 @@ MethodSettings& MethodSettings::setText(const std::string& key, const std::strin
         case KnobKind::Choice:
             return set(key, text);
         case KnobKind::IntList: {
-            std::vector<int> list;
-            std::stringstream in(text);
-            std::string item;
-            while (std::getline(in, item, ',')) {
-                std::size_t used = 0;
-                int v = 0;
-                try {
-                    v = std::stoi(item, &used);
-                } catch (const std::exception&) {
-                    bad();
-                }
-                if (used != item.size()) bad();
-                list.push_back(v);
-            }
-            return set(key, list);
+            const auto list = parseIntegerList(text);
+            if (!list) bad();
+            return set(key, *list);
         }
     }
     return *this;
