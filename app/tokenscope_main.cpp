@@ -16,10 +16,10 @@
 #include "methods/method_registry.h"
 #include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
+#include "ui/inference_controller.h"
 #include "ui/llava_controls.h"
 #include "ui/llava_view.h"
 #include "ui/main_window.h"
-#include "ui/run_controller.h"
 #include "ui/tradeoff_chart.h"
 
 using namespace tokenscope;

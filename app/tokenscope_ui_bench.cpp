@@ -29,16 +29,16 @@
 #include <vector>
 
 #include "ui/controls_panel.h"
+#include "ui/inference_controller.h"
 #include "ui/layer_scrubber.h"
 #include "ui/main_window.h"
-#include "ui/run_controller.h"
 
 using namespace tokenscope;
 
 namespace {
 
 constexpr int kTickMs = 5;
-constexpr int kDebounceMs = 150;  // RunController's default
+constexpr int kDebounceMs = 150;  // InferenceController's default
 
 double percentile(std::vector<double> values, double fraction)
 {
@@ -232,7 +232,7 @@ int main(int argc, char** argv)
         const int value = slider->minimum() + (slider->value() - slider->minimum() + 3) % (slider->maximum() - slider->minimum() + 1);
         double startedAtMs = -1;
         QElapsedTimer clock;
-        const QMetaObject::Connection started = QObject::connect(window.controller(), &RunController::runStarted, &window,
+        const QMetaObject::Connection started = QObject::connect(window.controller(), &InferenceController::runStarted, &window,
                                                                  [&] { startedAtMs = double(clock.nsecsElapsed()) / 1e6; });
         clock.start();
         slider->setValue(value);

@@ -1,5 +1,7 @@
 // The worker and its controller: runs, the cached baseline, latest-wins, debounce, cancel, and a
-// failed load that keeps the previous model. A stand-in backend makes timing deterministic.
+// failed load that keeps the previous model; on a generating model the same controller selects,
+// streams answers, stops them, and refuses the jobs the model does not offer. Stand-in backends
+// make timing deterministic.
 
 #include <QSignalSpy>
 #include <QTest>
@@ -9,8 +11,8 @@
 #include <memory>
 
 #include "common/error.h"
+#include "ui/inference_controller.h"
 #include "ui/inference_worker.h"
-#include "ui/run_controller.h"
 
 using namespace tokenscope;
 
@@ -31,6 +33,12 @@ public:
         m_summary.source = "fake";
     }
     ModelSummary summary() const override { return m_summary; }
+    FamilyCapabilities capabilities() const override
+    {
+        FamilyCapabilities capabilities;
+        capabilities.answersFromLabels = true;
+        return capabilities;
+    }
     RunResult run(const RunRequest& request, const std::atomic<bool>* cancel) override
     {
         ++m_counters->started;
@@ -53,6 +61,76 @@ private:
     ModelSummary m_summary;
 };
 
+// A model that selects visual tokens and generates: each token is 15 ms; a selection is six
+// 15 ms layers; both poll their cancel flags like Engine does.
+class FakeGeneratingBackend : public ModelBackend {
+public:
+    explicit FakeGeneratingBackend(std::shared_ptr<Counters> counters) : m_counters(std::move(counters)) {}
+    ModelSummary summary() const override
+    {
+        ModelSummary summary;
+        summary.config.family = ModelFamily::LlavaNext;
+        summary.source = "fake-llava";
+        return summary;
+    }
+    FamilyCapabilities capabilities() const override
+    {
+        FamilyCapabilities capabilities;
+        capabilities.family = FamilyKind::Llava;
+        capabilities.generates = true;
+        capabilities.selectsVisualTokens = true;
+        return capabilities;
+    }
+    GenerateResult selectVisualTokens(const ImageU8&, const MethodSettings& settings, const std::atomic<bool>* cancel) override
+    {
+        ++m_counters->started;
+        for (int layer = 0; layer < 6; ++layer) {
+            if (cancel && cancel->load()) {
+                ++m_counters->cancelled;
+                throw Cancelled();
+            }
+            QThread::msleep(15);
+        }
+        ++m_counters->completed;
+        GenerateResult result;
+        result.method = settings;
+        return result;
+    }
+    GenerateResult generate(const GenerateRequest& request, const GenerateCallback& onToken,
+                            const std::atomic<bool>*) override
+    {
+        GenerateResult result;
+        result.method = request.method;
+        for (int token = 0; token < request.maxNewTokens; ++token) {
+            QThread::msleep(15);
+            result.text += "w ";
+            if (!onToken("w ", token))
+                break;
+        }
+        return result;
+    }
+
+private:
+    std::shared_ptr<Counters> m_counters;
+};
+
+SelectionJob selection(const std::string& method)
+{
+    SelectionJob result;
+    result.settings = MethodSettings(method);
+    result.image.width = result.image.height = 1;
+    result.image.pixels = {0, 0, 0};
+    return result;
+}
+
+GenerationJob answer(int tokens)
+{
+    GenerationJob result;
+    result.request.prompt = "what is it?";
+    result.request.maxNewTokens = tokens;
+    return result;
+}
+
 RunJob job(const std::string& question, quint64 inputId, const std::string& method = "pumer")
 {
     RunJob result;
@@ -71,11 +149,11 @@ class TestInferenceWorker : public QObject {
 
 private:
     std::shared_ptr<Counters> m_counters;
-    std::unique_ptr<RunController> m_controller;
+    std::unique_ptr<InferenceController> m_controller;
 
     void loadFake()
     {
-        QSignalSpy loaded(m_controller.get(), &RunController::modelLoaded);
+        QSignalSpy loaded(m_controller.get(), &InferenceController::modelLoaded);
         m_controller->loadModel(ModelSource{{}, "fake", DeviceKind::Cpu, Precision::Fp32});
         QVERIFY(loaded.wait(5000));
     }
@@ -85,7 +163,7 @@ private Q_SLOTS:
     {
         m_counters = std::make_shared<Counters>();
         auto counters = m_counters;
-        m_controller = std::make_unique<RunController>([counters](const ModelSource& source, const EngineOptions& options)
+        m_controller = std::make_unique<InferenceController>([counters](const ModelSource& source, const EngineOptions& options)
                                                            -> std::unique_ptr<ModelBackend> {
             if (source.folder == "bad")
                 throw Error("bad/model.safetensors: header length 999999 runs past the end of the file");
@@ -98,6 +176,8 @@ private Q_SLOTS:
                     QThread::msleep(10);
                 }
             }
+            if (source.folder == "llava")
+                return std::make_unique<FakeGeneratingBackend>(counters);
             return std::make_unique<FakeBackend>(counters);
         });
     }
@@ -106,7 +186,7 @@ private Q_SLOTS:
     void runReportsResultAndCachedBaseline()
     {
         loadFake();
-        QSignalSpy finished(m_controller.get(), &RunController::runFinished);
+        QSignalSpy finished(m_controller.get(), &InferenceController::runFinished);
         m_controller->requestRun(job("q", 1));
         QVERIFY(finished.wait(5000));
         const auto outcome = finished.takeFirst().at(0).value<RunOutcome>();
@@ -124,8 +204,8 @@ private Q_SLOTS:
     void latestRequestWins()
     {
         loadFake();
-        QSignalSpy finished(m_controller.get(), &RunController::runFinished);
-        QSignalSpy failed(m_controller.get(), &RunController::runFailed);
+        QSignalSpy finished(m_controller.get(), &InferenceController::runFinished);
+        QSignalSpy failed(m_controller.get(), &InferenceController::runFailed);
         m_controller->requestRun(job("first", 1));
         QTest::qWait(20);  // the first is running now
         m_controller->requestRun(job("second", 2));
@@ -145,8 +225,8 @@ private Q_SLOTS:
     {
         loadFake();
         m_controller->setDebounceMs(80);
-        QSignalSpy started(m_controller.get(), &RunController::runStarted);
-        QSignalSpy finished(m_controller.get(), &RunController::runFinished);
+        QSignalSpy started(m_controller.get(), &InferenceController::runStarted);
+        QSignalSpy finished(m_controller.get(), &InferenceController::runFinished);
         quint64 lastId = 0;
         for (int i = 0; i < 5; ++i) {
             lastId = m_controller->requestRunDebounced(job("q" + std::to_string(i), 1));
@@ -162,7 +242,10 @@ private Q_SLOTS:
         std::atomic<bool> runCancel{false}, loadCancel{false};
         auto counters = std::make_shared<Counters>();
         QThread thread;
-        auto* worker = new InferenceWorker(&runCancel, &loadCancel, [counters](const ModelSource&, const EngineOptions&) {
+        WorkerCancelFlags flags;
+        flags.run = &runCancel;
+        flags.load = &loadCancel;
+        auto* worker = new InferenceWorker(flags, [counters](const ModelSource&, const EngineOptions&) {
             return std::unique_ptr<ModelBackend>(new FakeBackend(counters));
         });
         worker->moveToThread(&thread);
@@ -191,13 +274,13 @@ private Q_SLOTS:
     {
         loadFake();
         const quint64 generation = m_controller->model().generation;
-        QSignalSpy loadFailed(m_controller.get(), &RunController::modelLoadFailed);
+        QSignalSpy loadFailed(m_controller.get(), &InferenceController::modelLoadFailed);
         m_controller->loadModel(ModelSource{"bad", {}, DeviceKind::Cpu, Precision::Fp32});
         QVERIFY(loadFailed.wait(5000));
         QVERIFY(loadFailed.at(0).at(0).toString().contains("header length"));
         QCOMPARE(loadFailed.at(0).at(1).toBool(), false);
         QCOMPARE(m_controller->model().generation, generation);
-        QSignalSpy finished(m_controller.get(), &RunController::runFinished);
+        QSignalSpy finished(m_controller.get(), &InferenceController::runFinished);
         m_controller->requestRun(job("still works", 1));
         QVERIFY(finished.wait(5000));
     }
@@ -205,14 +288,70 @@ private Q_SLOTS:
     void loadCanBeCancelled()
     {
         loadFake();
-        QSignalSpy loadFailed(m_controller.get(), &RunController::modelLoadFailed);
-        QSignalSpy progress(m_controller.get(), &RunController::loadProgress);
+        QSignalSpy loadFailed(m_controller.get(), &InferenceController::modelLoadFailed);
+        QSignalSpy progress(m_controller.get(), &InferenceController::loadProgress);
         m_controller->loadModel(ModelSource{"slow", {}, DeviceKind::Cpu, Precision::Fp32});
         QTRY_VERIFY_WITH_TIMEOUT(progress.size() > 2, 5000);
         m_controller->cancelLoad();
         QVERIFY(loadFailed.wait(5000));
         QCOMPARE(loadFailed.at(0).at(1).toBool(), true);
         QCOMPARE(m_controller->model().source.builtinName, QString("fake"));
+    }
+
+    void oneControllerServesAGeneratingModel()
+    {
+        QSignalSpy loaded(m_controller.get(), &InferenceController::modelLoaded);
+        m_controller->loadModel(ModelSource{"llava", {}, DeviceKind::Cpu, Precision::Fp32});
+        QVERIFY(loaded.wait(5000));
+        const ModelInfo info = m_controller->model();
+        QVERIFY(info.capabilities.generates && info.capabilities.selectsVisualTokens);
+        QVERIFY(!info.capabilities.answersFromLabels);
+
+        QSignalSpy selected(m_controller.get(), &InferenceController::selectionFinished);
+        const quint64 selectionId = m_controller->requestSelection(selection("hired"));
+        QVERIFY(selected.wait(5000));
+        QCOMPARE(selected.at(0).at(0).value<SelectionOutcome>().jobId, selectionId);
+        QVERIFY(selected.at(0).at(0).value<SelectionOutcome>().record->method.is("hired"));
+
+        QSignalSpy pieces(m_controller.get(), &InferenceController::tokenStreamed);
+        QSignalSpy answered(m_controller.get(), &InferenceController::generationFinished);
+        const quint64 answerId = m_controller->requestGeneration(answer(4));
+        QVERIFY(answered.wait(5000));
+        QCOMPARE(pieces.size(), 4);  // every token streamed before the answer is reported
+        QCOMPARE(answered.at(0).at(0).value<GenerationOutcome>().jobId, answerId);
+        QCOMPARE(answered.at(0).at(0).value<GenerationOutcome>().result->text, std::string("w w w w "));
+
+        // A job the model does not offer fails with the model named, and the model stays.
+        QSignalSpy failed(m_controller.get(), &InferenceController::runFailed);
+        m_controller->requestRun(job("q", 1));
+        QVERIFY(failed.wait(5000));
+        QVERIFY2(failed.at(0).at(1).toString().contains("fake-llava: this model does not answer from labels"),
+                 qPrintable(failed.at(0).at(1).toString()));
+        QCOMPARE(m_controller->model().generation, info.generation);
+        QVERIFY(!m_controller->isBusy());
+    }
+
+    void generationTakesOverFromASelectionAndStops()
+    {
+        QSignalSpy loaded(m_controller.get(), &InferenceController::modelLoaded);
+        m_controller->loadModel(ModelSource{"llava", {}, DeviceKind::Cpu, Precision::Fp32});
+        QVERIFY(loaded.wait(5000));
+        QSignalSpy selected(m_controller.get(), &InferenceController::selectionFinished);
+        QSignalSpy started(m_controller.get(), &InferenceController::generationStarted);
+        QSignalSpy failed(m_controller.get(), &InferenceController::generationFailed);
+        QSignalSpy answered(m_controller.get(), &InferenceController::generationFinished);
+        m_controller->requestSelection(selection("hired"));
+        QTRY_COMPARE_WITH_TIMEOUT(m_counters->started.load(), 1, 5000);
+        m_controller->requestGeneration(answer(200));  // about 3 s unless stopped
+        QVERIFY(started.wait(5000));
+        QCOMPARE(m_counters->cancelled.load(), 1);  // the selection in flight gave way
+        QTest::qWait(60);
+        m_controller->stopGeneration();
+        QVERIFY(failed.wait(2000));
+        QCOMPARE(failed.at(0).at(2).toBool(), true);  // stopped, not an error
+        QCOMPARE(answered.size(), 0);
+        QCOMPARE(selected.size(), 0);  // the replaced selection stays silent
+        QVERIFY(!m_controller->isBusy());
     }
 };
 

@@ -22,13 +22,12 @@
 #include "methods/reduction_plan.h"
 #include "ui/canvas_view.h"
 #include "ui/controls_panel.h"
+#include "ui/inference_controller.h"
 #include "ui/llava_charts_panel.h"
-#include "ui/llava_controller.h"
 #include "ui/llava_controls.h"
 #include "ui/llava_view.h"
 #include "ui/main_window.h"
 #include "ui/resource_paths.h"
-#include "ui/run_controller.h"
 #include "viz/image_io.h"
 #include "viz/tile_overlay.h"
 
@@ -62,7 +61,7 @@ std::vector<int> keptCounts(const Trace& trace)
 }
 
 // A stand-in model: a fixed one-partition selection, and an answer that runs out of memory.
-class OutOfMemoryBackend : public GenerationBackend {
+class OutOfMemoryBackend : public ModelBackend {
 public:
     ModelSummary summary() const override
     {
@@ -70,6 +69,14 @@ public:
         summary.config.family = ModelFamily::LlavaNext;
         summary.source = "stand-in";
         return summary;
+    }
+    FamilyCapabilities capabilities() const override
+    {
+        FamilyCapabilities capabilities;
+        capabilities.family = FamilyKind::Llava;
+        capabilities.generates = true;
+        capabilities.selectsVisualTokens = true;
+        return capabilities;
     }
     GenerateResult generate(const GenerateRequest&, const GenerateCallback& onToken, const std::atomic<bool>*) override
     {
@@ -131,8 +138,10 @@ private Q_SLOTS:
         m_window->show();
         QVERIFY2(shown.wait(kTimeoutMs), qPrintable(m_window->lastError()));
         QVERIFY(m_window->isLlavaShown());
-        QVERIFY(view()->controller()->hasModel());
-        QVERIFY2(!m_window->controller()->hasModel(), "a LLaVA-NeXT folder does not go to the ViLT worker");
+        QVERIFY(view()->hasModel());
+        QCOMPARE(view()->controller(), m_window->controller());  // one worker for every family
+        QVERIFY(m_window->controller()->model().capabilities.generates);
+        QVERIFY(!m_window->controller()->model().capabilities.answersFromLabels);
         QVERIFY(!m_window->canvas()->isVisible());
         m_image = loadImageFile((resourceDir() + "/images/photo.png").toStdString()).image;
     }
@@ -144,7 +153,7 @@ private Q_SLOTS:
         settings.set("budget", 0.2).set("alpha", 0.5);
         knobs()->setSettings(settings);
         knobs()->setMaxNewTokens(24);
-        QSignalSpy pieces(view()->controller(), &LlavaController::tokenStreamed);
+        QSignalSpy pieces(view()->controller(), &InferenceController::tokenStreamed);
         QSignalSpy answered(view(), &LlavaView::generationShown);
         const size_t runsBefore = view()->charts()->runs().size();
         // Ctrl+Return is Generate's shortcut.
@@ -184,7 +193,7 @@ private Q_SLOTS:
         const int keptBefore = view()->shownRecord()->trace.budget.deliveredTokens;
         const QString answerBefore = view()->answerText();
         const size_t runsBefore = view()->charts()->runs().size();
-        QSignalSpy generations(view()->controller(), &LlavaController::generationStarted);
+        QSignalSpy generations(view()->controller(), &InferenceController::generationStarted);
         QSignalSpy shown(view(), &LlavaView::selectionShown);
         knobs()->budgetSlider()->slider()->setValue(11);  // 0.05 + 11 · 0.05 = 0.6
         QVERIFY(shown.wait(kTimeoutMs));
@@ -244,9 +253,9 @@ private Q_SLOTS:
     void stopKeepsThePartialAnswer()
     {
         knobs()->setMaxNewTokens(4000);
-        QSignalSpy pieces(view()->controller(), &LlavaController::tokenStreamed);
-        QSignalSpy failed(view()->controller(), &LlavaController::generationFailed);
-        QSignalSpy finished(view()->controller(), &LlavaController::generationFinished);
+        QSignalSpy pieces(view()->controller(), &InferenceController::tokenStreamed);
+        QSignalSpy failed(view()->controller(), &InferenceController::generationFailed);
+        QSignalSpy finished(view()->controller(), &InferenceController::generationFinished);
         QSignalSpy errors(m_window.get(), &MainWindow::errorShown);
         QVERIFY(view()->generate());
         QVERIFY(!knobs()->generateButton()->isEnabled());
@@ -269,7 +278,7 @@ private Q_SLOTS:
         const auto record = view()->shownRecord();
         const QString answer = view()->answerText();
         const QString prompt = knobs()->prompt();
-        QSignalSpy generations(view()->controller(), &LlavaController::generationStarted);
+        QSignalSpy generations(view()->controller(), &InferenceController::generationStarted);
         knobs()->setPrompt(QStringLiteral("   "));
         QVERIFY(!view()->generate());
         QVERIFY2(m_window->lastError().contains("prompt is empty"), qPrintable(m_window->lastError()));
@@ -301,8 +310,10 @@ private Q_SLOTS:
 
     void outOfMemoryIsReportedAndKeepsState()
     {
-        LlavaView standIn([](const ModelSource&, const EngineOptions&) { return std::make_unique<OutOfMemoryBackend>(); });
-        QSignalSpy loaded(standIn.controller(), &LlavaController::modelLoaded);
+        InferenceController controller(
+            [](const ModelSource&, const EngineOptions&) { return std::make_unique<OutOfMemoryBackend>(); });
+        LlavaView standIn(&controller);
+        QSignalSpy loaded(&controller, &InferenceController::modelLoaded);
         QSignalSpy shown(&standIn, &LlavaView::selectionShown);
         standIn.controller()->loadModel(ModelSource{QStringLiteral("stand-in"), {}, DeviceKind::Cpu, Precision::Fp32});
         QVERIFY(loaded.wait(kTimeoutMs));
@@ -322,13 +333,12 @@ private Q_SLOTS:
     void viltModelBringsTheViltViewBack()
     {
         QSignalSpy resultShown(m_window.get(), &MainWindow::resultShown);
-        QSignalSpy unloaded(view()->controller(), &LlavaController::modelUnloaded);
         m_window->loadModel(ModelSource{resourceDir() + "/models/vilt-tiny-random", {}, DeviceKind::Cpu, Precision::Fp32});
         QVERIFY2(resultShown.wait(kTimeoutMs), qPrintable(m_window->lastError()));
         QVERIFY(!m_window->isLlavaShown());
         QVERIFY(m_window->canvas()->isVisible());
-        QVERIFY(unloaded.size() > 0 || unloaded.wait(kTimeoutMs));
-        QVERIFY(!view()->controller()->hasModel());
+        QVERIFY(!view()->hasModel());  // the ViLT model replaced the LLaVA-NeXT one on the one worker
+        QVERIFY(m_window->controller()->model().capabilities.answersFromLabels);
     }
 };
 

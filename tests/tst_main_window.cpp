@@ -15,9 +15,9 @@
 #include "ui/answer_panel.h"
 #include "ui/canvas_view.h"
 #include "ui/controls_panel.h"
+#include "ui/inference_controller.h"
 #include "ui/layer_scrubber.h"
 #include "ui/main_window.h"
-#include "ui/run_controller.h"
 #include "ui/sample_scenes.h"
 #include "viz/image_io.h"
 #include "viz/overlay.h"
@@ -57,7 +57,7 @@ private Q_SLOTS:
 
     void knobStartsRunAndOverlayFollowsTrace()
     {
-        QSignalSpy started(m_window->controller(), &RunController::runStarted);
+        QSignalSpy started(m_window->controller(), &InferenceController::runStarted);
         QSignalSpy shown(m_window.get(), &MainWindow::resultShown);
         const int before = trace().layers.back().image.tokens;
         m_window->controls()->pruneRatioSlider()->slider()->setValue(12);  // p = 0.6

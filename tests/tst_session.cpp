@@ -17,8 +17,8 @@
 #include <QComboBox>
 
 #include "ui/controls_panel.h"
+#include "ui/inference_controller.h"
 #include "ui/main_window.h"
-#include "ui/run_controller.h"
 #include "ui/session.h"
 
 #include <algorithm>
@@ -100,7 +100,7 @@ private Q_SLOTS:
         QVERIFY(waitForSettledResult(*other));
         QVERIFY(other->controls()->question() != QStringLiteral("How many cats are there?"));
         QVERIFY(other->controls()->methodSettings().number("prune") != 0.4);
-        QSignalSpy started(other->controller(), &RunController::runStarted);
+        QSignalSpy started(other->controller(), &InferenceController::runStarted);
         QVERIFY(other->openSession(path));
         QCOMPARE(other->controls()->question(), QStringLiteral("How many cats are there?"));
         // The run may start a little later (debounced), and a run with the window's own knobs may

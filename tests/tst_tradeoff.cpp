@@ -20,14 +20,14 @@
 
 #include "common/error.h"
 #include "support/shapes_model.h"
+#include "tasks/shapes/shapes_task.h"
 #include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
+#include "ui/inference_controller.h"
 #include "ui/inference_worker.h"
 #include "ui/main_window.h"
 #include "ui/resource_paths.h"
-#include "ui/run_controller.h"
 #include "ui/tradeoff_chart.h"
-#include "tasks/shapes/shapes_task.h"
 
 using namespace tokenscope;
 
@@ -50,6 +50,12 @@ public:
         m_summary.config.vilt.numHiddenLayers = 2;
     }
     ModelSummary summary() const override { return m_summary; }
+    FamilyCapabilities capabilities() const override
+    {
+        FamilyCapabilities capabilities;
+        capabilities.answersFromLabels = true;
+        return capabilities;
+    }
     RunResult run(const RunRequest& request, const std::atomic<bool>*) override
     {
         QThread::msleep(30);
@@ -132,20 +138,20 @@ private Q_SLOTS:
     void evaluationWaitsForRunsAndNewestWins()
     {
         auto calls = std::make_shared<Calls>();
-        RunController controller([calls](const ModelSource&, const EngineOptions&) {
+        InferenceController controller([calls](const ModelSource&, const EngineOptions&) {
             return std::make_unique<SlowEvalBackend>(calls);
         });
-        QSignalSpy loaded(&controller, &RunController::modelLoaded);
+        QSignalSpy loaded(&controller, &InferenceController::modelLoaded);
         controller.loadModel(ModelSource{{}, "fake", DeviceKind::Cpu, Precision::Fp32});
         QVERIFY(loaded.wait(5000));
 
         // A run request while an evaluation is in flight: the run goes first, the evaluation is
         // stopped and finished afterwards, and reported once.
         std::vector<QString> order;
-        connect(&controller, &RunController::runFinished, this, [&order] { order.push_back("run"); });
-        connect(&controller, &RunController::evalFinished, this, [&order] { order.push_back("eval"); });
-        QSignalSpy evalStarted(&controller, &RunController::evalStarted);
-        QSignalSpy evalFinished(&controller, &RunController::evalFinished);
+        connect(&controller, &InferenceController::runFinished, this, [&order] { order.push_back("run"); });
+        connect(&controller, &InferenceController::evalFinished, this, [&order] { order.push_back("eval"); });
+        QSignalSpy evalStarted(&controller, &InferenceController::evalStarted);
+        QSignalSpy evalFinished(&controller, &InferenceController::evalFinished);
         const quint64 evalId = controller.requestEval(evalJob(0.1));
         QCOMPARE(evalStarted.size(), 1);  // nothing else waits: dispatched at once
         QTRY_COMPARE_WITH_TIMEOUT(calls->evalStarted.load(), 1, 2000);
@@ -229,9 +235,9 @@ private Q_SLOTS:
     void otherModelsAreNotMeasured()
     {
         QVERIFY(m_window);
-        QSignalSpy loaded(m_window->controller(), &RunController::modelLoaded);
+        QSignalSpy loaded(m_window->controller(), &InferenceController::modelLoaded);
         QSignalSpy shown(m_window.get(), &MainWindow::resultShown);
-        QSignalSpy evalStarted(m_window->controller(), &RunController::evalStarted);
+        QSignalSpy evalStarted(m_window->controller(), &InferenceController::evalStarted);
         m_window->loadModel(ModelSource{resourceDir() + "/models/vilt-tiny-random", {}, DeviceKind::Cpu, Precision::Fp32});
         QVERIFY(loaded.wait(60000));
         // The bundled tiny model answers answer_0..9: no evaluation, no point, no curve of the previous model.

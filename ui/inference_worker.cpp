@@ -18,9 +18,20 @@ class EngineBackend : public ModelBackend {
 public:
     explicit EngineBackend(std::unique_ptr<Engine> engine) : m_engine(std::move(engine)) {}
     ModelSummary summary() const override { return m_engine->summary(); }
+    FamilyCapabilities capabilities() const override { return m_engine->capabilities(); }
     RunResult run(const RunRequest& request, const std::atomic<bool>* cancel) override
     {
         return m_engine->run(request, cancel);
+    }
+    GenerateResult selectVisualTokens(const ImageU8& image, const MethodSettings& settings,
+                                      const std::atomic<bool>* cancel) override
+    {
+        return m_engine->selectVisualTokens(image, settings, cancel);
+    }
+    GenerateResult generate(const GenerateRequest& request, const GenerateCallback& onToken,
+                            const std::atomic<bool>* cancel) override
+    {
+        return m_engine->generate(request, onToken, cancel);
     }
     EvalOutcome evaluate(const EvalJob& job, const std::atomic<bool>* cancel) override
     {
@@ -63,8 +74,19 @@ private:
 
 int layerCountOf(const ModelSummary& summary)
 {
-    return summary.config.family == ModelFamily::Vilt ? summary.config.vilt.numHiddenLayers
-                                                      : summary.config.clipVision.numHiddenLayers;
+    switch (summary.config.family) {
+    case ModelFamily::Vilt: return summary.config.vilt.numHiddenLayers;
+    case ModelFamily::LlavaNext: return summary.config.llavaNext.text.numHiddenLayers;
+    default: return summary.config.clipVision.numHiddenLayers;
+    }
+}
+
+bool isRaised(const std::atomic<bool>* flag) { return flag && flag->load(); }
+
+// What a backend says to a job its model does not offer.
+[[noreturn]] void notOffered(const ModelBackend& backend, const std::string& what)
+{
+    throw Error(backend.summary().source + ": this model does not " + what);
 }
 
 }  // namespace
@@ -79,17 +101,25 @@ std::unique_ptr<ModelBackend> loadEngineBackend(const ModelSource& source, const
     return std::make_unique<EngineBackend>(std::move(engine));
 }
 
+RunResult ModelBackend::run(const RunRequest&, const std::atomic<bool>*) { notOffered(*this, "answer from labels"); }
+
 EvalOutcome ModelBackend::evaluate(const EvalJob&, const std::atomic<bool>*)
 {
     throw Error("this model cannot be evaluated on a built-in task");
 }
 
-InferenceWorker::InferenceWorker(const std::atomic<bool>* runCancel, const std::atomic<bool>* loadCancel,
-                                 BackendLoader loader, QObject* parent)
-    : QObject(parent),
-      m_runCancel(runCancel),
-      m_loadCancel(loadCancel),
-      m_loader(loader ? std::move(loader) : BackendLoader(loadEngineBackend))
+GenerateResult ModelBackend::selectVisualTokens(const ImageU8&, const MethodSettings&, const std::atomic<bool>*)
+{
+    notOffered(*this, "select visual tokens");
+}
+
+GenerateResult ModelBackend::generate(const GenerateRequest&, const GenerateCallback&, const std::atomic<bool>*)
+{
+    notOffered(*this, "generate answers");
+}
+
+InferenceWorker::InferenceWorker(WorkerCancelFlags flags, BackendLoader loader, QObject* parent)
+    : QObject(parent), m_cancel(flags), m_loader(loader ? std::move(loader) : BackendLoader(loadEngineBackend))
 {
 }
 
@@ -98,7 +128,7 @@ InferenceWorker::~InferenceWorker() = default;
 void InferenceWorker::loadModel(const ModelSource& source)
 {
     // Progress signals are queued to the GUI.
-    EngineOptions options = loadOptionsFor(source, m_loadCancel, [this](double fraction) { Q_EMIT loadProgress(fraction); });
+    EngineOptions options = loadOptionsFor(source, m_cancel.load, [this](double fraction) { Q_EMIT loadProgress(fraction); });
     // A random-weight architecture has no vocab of its own; the bundled BERT-style one has ids
     // below 30522, so it fits every ViLT embedding table.
     if (source.folder.isEmpty())
@@ -107,10 +137,11 @@ void InferenceWorker::loadModel(const ModelSource& source)
         QElapsedTimer timer;
         timer.start();
         std::unique_ptr<ModelBackend> backend = m_loader(source, options);
-        if (m_loadCancel && m_loadCancel->load())
+        if (isRaised(m_cancel.load))
             throw Cancelled();
         ModelInfo info;
         info.summary = backend->summary();
+        info.capabilities = backend->capabilities();
         info.layerCount = layerCountOf(info.summary);
         info.source = source;
         info.generation = ++m_generation;
@@ -126,9 +157,9 @@ void InferenceWorker::loadModel(const ModelSource& source)
 
 SharedRunResult InferenceWorker::runOne(const RunRequest& request)
 {
-    if (m_runCancel && m_runCancel->load())
+    if (isRaised(m_cancel.run))
         throw Cancelled();
-    return std::make_shared<const RunResult>(m_backend->run(request, m_runCancel));
+    return std::make_shared<const RunResult>(m_backend->run(request, m_cancel.run));
 }
 
 void InferenceWorker::runJob(const RunJob& job)
@@ -174,6 +205,65 @@ void InferenceWorker::runJob(const RunJob& job)
     }
 }
 
+void InferenceWorker::select(const SelectionJob& job)
+{
+    if (!m_backend) {
+        Q_EMIT selectionFailed(job.id, tr("No model is loaded."), false);
+        return;
+    }
+    try {
+        if (isRaised(m_cancel.run))
+            throw Cancelled();
+        QElapsedTimer timer;
+        timer.start();
+        SelectionOutcome outcome;
+        outcome.jobId = job.id;
+        outcome.imageId = job.imageId;
+        outcome.modelGeneration = m_generation;
+        outcome.settings = job.settings;
+        outcome.record =
+            std::make_shared<const GenerateResult>(m_backend->selectVisualTokens(job.image, job.settings, m_cancel.run));
+        outcome.elapsedMs = double(timer.nsecsElapsed()) / 1e6;
+        Q_EMIT selectionFinished(outcome);
+    } catch (const Cancelled&) {
+        Q_EMIT selectionFailed(job.id, tr("cancelled"), true);
+    } catch (const std::exception& error) {
+        Q_EMIT selectionFailed(job.id, QString::fromStdString(error.what()), false);
+    }
+}
+
+void InferenceWorker::generate(const GenerationJob& job)
+{
+    if (!m_backend) {
+        Q_EMIT generationFailed(job.id, tr("No model is loaded."), false);
+        return;
+    }
+    try {
+        if (isRaised(m_cancel.generate))
+            throw Cancelled();
+        // Runs on this thread inside generate(); the emit is queued to the GUI.
+        const GenerateCallback onToken = [this, &job](const std::string& delta, int64_t tokenId) {
+            if (!delta.empty())
+                Q_EMIT tokenStreamed(job.id, QString::fromStdString(delta), qint64(tokenId));
+            return !isRaised(m_cancel.generate);
+        };
+        GenerationOutcome outcome;
+        outcome.jobId = job.id;
+        outcome.imageId = job.imageId;
+        outcome.modelGeneration = m_generation;
+        GenerateResult result = m_backend->generate(job.request, onToken, m_cancel.generate);
+        // Stop pressed on the last token: the callback asked to stop and generate() returned.
+        if (isRaised(m_cancel.generate))
+            throw Cancelled();
+        outcome.result = std::make_shared<const GenerateResult>(std::move(result));
+        Q_EMIT generationFinished(outcome);
+    } catch (const Cancelled&) {
+        Q_EMIT generationFailed(job.id, tr("stopped"), true);
+    } catch (const std::exception& error) {
+        Q_EMIT generationFailed(job.id, QString::fromStdString(error.what()), false);
+    }
+}
+
 void InferenceWorker::evaluate(const EvalJob& job)
 {
     if (!m_backend) {
@@ -181,11 +271,11 @@ void InferenceWorker::evaluate(const EvalJob& job)
         return;
     }
     try {
-        if (m_evalCancel && m_evalCancel->load())
+        if (isRaised(m_cancel.eval))
             throw Cancelled();
         QElapsedTimer timer;
         timer.start();
-        EvalOutcome outcome = m_backend->evaluate(job, m_evalCancel);
+        EvalOutcome outcome = m_backend->evaluate(job, m_cancel.eval);
         outcome.jobId = job.id;
         outcome.modelGeneration = m_generation;
         outcome.totalMs = double(timer.nsecsElapsed()) / 1e6;

@@ -1,9 +1,14 @@
 #pragma once
 
-// The inference worker: one long-lived QObject that lives on its own QThread (RunController owns
-// both) and holds the loaded model. The GUI talks to it only through queued signals; all of its
-// slots run on the worker thread, so the model is used from one thread only, as Engine requires.
-// Engine::run sets up c10::InferenceMode itself, on this thread. ui never includes torch.
+// The inference worker: one long-lived QObject that lives on its own QThread (InferenceController
+// owns both) and holds the loaded model, whatever its family. The GUI talks to it only through
+// queued signals; all of its slots run on the worker thread, so the model is used from one thread
+// only, as Engine requires. Engine sets up c10::InferenceMode itself, on this thread. ui never
+// includes torch.
+//
+// Streaming: generate() emits tokenStreamed for every token from inside Engine::generate's
+// callback (this thread); the connection to the controller is queued, so the GUI gets the text
+// pieces in order while the answer is still being produced.
 
 #include <QObject>
 #include <QString>
@@ -16,16 +21,25 @@
 
 namespace tokenscope {
 
-// What the worker runs requests on: an Engine, or a stand-in in tests. Used from the worker
-// thread only. run() throws Error (Cancelled when *cancel became true).
+// What the worker runs jobs on: an Engine, or a stand-in in tests. Used from the worker thread
+// only. A job the model's capabilities() do not offer throws Error; every call throws Cancelled
+// when *cancel became true.
 class ModelBackend {
 public:
     virtual ~ModelBackend() = default;
     virtual ModelSummary summary() const = 0;
-    virtual RunResult run(const RunRequest& request, const std::atomic<bool>* cancel) = 0;
-    // A quick evaluation on a task split (the Shapes test split). The default throws Error: only
-    // models that answer a built-in task can be evaluated. Throws Cancelled when *cancel rises.
+    virtual FamilyCapabilities capabilities() const = 0;
+    // Ranked labels (capabilities().answersFromLabels).
+    virtual RunResult run(const RunRequest& request, const std::atomic<bool>* cancel);
+    // A quick evaluation on a task split (the Shapes test split): only models that answer a
+    // built-in task can be evaluated.
     virtual EvalOutcome evaluate(const EvalJob& job, const std::atomic<bool>* cancel);
+    // A method's visual-token selection without the language model (capabilities().selectsVisualTokens).
+    virtual GenerateResult selectVisualTokens(const ImageU8& image, const MethodSettings& settings,
+                                              const std::atomic<bool>* cancel);
+    // A streamed answer (capabilities().generates).
+    virtual GenerateResult generate(const GenerateRequest& request, const GenerateCallback& onToken,
+                                    const std::atomic<bool>* cancel);
 };
 
 // Loads a backend; called on the worker thread. Throws Error (Cancelled when options.cancel rose).
@@ -35,15 +49,19 @@ using BackendLoader =
 // The real loader: Engine::open(folder) or Engine::fromConfig(builtinModelConfig(name)).
 std::unique_ptr<ModelBackend> loadEngineBackend(const ModelSource& source, const EngineOptions& options);
 
+// The cancel flags a worker polls; they belong to the controller, which outlives the worker.
+struct WorkerCancelFlags {
+    const std::atomic<bool>* load = nullptr;
+    const std::atomic<bool>* run = nullptr;       // runs and selections
+    const std::atomic<bool>* generate = nullptr;  // Stop
+    const std::atomic<bool>* eval = nullptr;
+};
+
 class InferenceWorker : public QObject {
     Q_OBJECT
 public:
-    // The flags belong to the controller, which outlives the worker; the worker only reads them.
-    InferenceWorker(const std::atomic<bool>* runCancel, const std::atomic<bool>* loadCancel,
-                    BackendLoader loader = {}, QObject* parent = nullptr);
+    explicit InferenceWorker(WorkerCancelFlags flags, BackendLoader loader = {}, QObject* parent = nullptr);
     ~InferenceWorker() override;
-    // The flag evaluate() polls (owned by the controller); set before the worker moves to its thread.
-    void setEvalCancelFlag(const std::atomic<bool>* evalCancel) { m_evalCancel = evalCancel; }
 
 public Q_SLOTS:
     // Loads a model. On success the previous one is replaced; on failure (or cancel) it stays.
@@ -51,6 +69,10 @@ public Q_SLOTS:
     // Runs the job (its baseline first when asked for and not cached, then the method, then the
     // compare configuration), polling the run cancel flag between the parts and between layers.
     void runJob(const tokenscope::RunJob& job);
+    // A method's selection of visual tokens, polling the run cancel flag.
+    void select(const tokenscope::SelectionJob& job);
+    // An answer, streamed token by token; the generate flag stops it.
+    void generate(const tokenscope::GenerationJob& job);
     // Evaluates a configuration (EvalJob), polling the eval cancel flag between batches and layers.
     void evaluate(const tokenscope::EvalJob& job);
 
@@ -60,15 +82,19 @@ Q_SIGNALS:
     void modelLoadFailed(const QString& message, bool isCancelled);
     void runFinished(const tokenscope::RunOutcome& outcome);
     void runFailed(quint64 jobId, const QString& message, bool isCancelled);
+    void selectionFinished(const tokenscope::SelectionOutcome& outcome);
+    void selectionFailed(quint64 jobId, const QString& message, bool isCancelled);
+    // One text piece of the answer being generated; tokenId -1 carries bytes held back until the end.
+    void tokenStreamed(quint64 jobId, const QString& delta, qint64 tokenId);
+    void generationFinished(const tokenscope::GenerationOutcome& outcome);
+    void generationFailed(quint64 jobId, const QString& message, bool isCancelled);
     void evalFinished(const tokenscope::EvalOutcome& outcome);
     void evalFailed(quint64 jobId, const QString& message, bool isCancelled);
 
 private:
     SharedRunResult runOne(const RunRequest& request);
 
-    const std::atomic<bool>* m_runCancel;
-    const std::atomic<bool>* m_loadCancel;
-    const std::atomic<bool>* m_evalCancel = nullptr;
+    WorkerCancelFlags m_cancel;
     BackendLoader m_loader;
     std::unique_ptr<ModelBackend> m_backend;
     quint64 m_generation = 0;

@@ -20,7 +20,7 @@
 
 #include "ui/canvas_view.h"
 #include "ui/llava_charts_panel.h"
-#include "ui/llava_controller.h"
+#include "ui/inference_controller.h"
 #include "ui/llava_controls.h"
 #include "methods/reduction_plan.h"
 
@@ -53,9 +53,8 @@ struct BoardResult {
 
 }  // namespace
 
-LlavaView::LlavaView(GenerationBackendLoader loader, QWidget* parent) : QWidget(parent)
+LlavaView::LlavaView(InferenceController* controller, QWidget* parent) : QWidget(parent), m_controller(controller)
 {
-    m_controller = new LlavaController(std::move(loader), this);
     m_controls = new LlavaControls;
 
     // Middle: banner, view options, the board, its key, counts, the partition table.
@@ -172,16 +171,21 @@ LlavaView::LlavaView(GenerationBackendLoader loader, QWidget* parent) : QWidget(
         updateLegend();
         redrawBoard(false);
     });
-    connect(m_controller, &LlavaController::modelLoaded, this, &LlavaView::onModelLoaded);
-    connect(m_controller, &LlavaController::selectionFinished, this, &LlavaView::onSelectionFinished);
-    connect(m_controller, &LlavaController::selectionFailed, this, [this](quint64, const QString& message) {
+    connect(m_controller, &InferenceController::modelLoaded, this, &LlavaView::onModelLoaded);
+    connect(m_controller, &InferenceController::selectionFinished, this, &LlavaView::onSelectionFinished);
+    connect(m_controller, &InferenceController::selectionFailed, this, [this](quint64, const QString& message) {
         Q_EMIT errorOccurred(tr("Could not select the visual tokens: %1").arg(message));
     });
-    connect(m_controller, &LlavaController::generationStarted, this, &LlavaView::onGenerationStarted);
-    connect(m_controller, &LlavaController::tokenStreamed, this,
+    connect(m_controller, &InferenceController::generationStarted, this, &LlavaView::onGenerationStarted);
+    connect(m_controller, &InferenceController::tokenStreamed, this,
             [this](quint64 jobId, const QString& delta, qint64) { onTokenStreamed(jobId, delta); });
-    connect(m_controller, &LlavaController::generationFinished, this, &LlavaView::onGenerationFinished);
-    connect(m_controller, &LlavaController::generationFailed, this, &LlavaView::onGenerationFailed);
+    connect(m_controller, &InferenceController::generationFinished, this, &LlavaView::onGenerationFinished);
+    connect(m_controller, &InferenceController::generationFailed, this, &LlavaView::onGenerationFailed);
+}
+
+bool LlavaView::hasModel() const
+{
+    return m_controller->hasModel() && m_controller->model().capabilities.selectsVisualTokens;
 }
 
 LlavaView::~LlavaView()
@@ -197,13 +201,13 @@ void LlavaView::setImage(const ImageU8& image, const QString& name)
     m_image = image;
     m_imageName = name;
     ++m_imageId;
-    if (m_controller->hasModel())
+    if (hasModel())
         requestSelection(false);
 }
 
 void LlavaView::requestSelection(bool isDebounced)
 {
-    if (m_image.pixels.empty() || !m_controller->hasModel())
+    if (m_image.pixels.empty() || !hasModel())
         return;
     SelectionJob job;
     job.imageId = m_imageId;
@@ -220,7 +224,7 @@ void LlavaView::requestSelection(bool isDebounced)
 bool LlavaView::generate()
 {
     QString problem;
-    if (!m_controller->hasModel())
+    if (!hasModel() || !m_controller->model().capabilities.generates)
         problem = tr("No LLaVA-NeXT model is loaded.");
     else if (m_image.pixels.empty())
         problem = tr("Open an image first.");
@@ -254,6 +258,8 @@ void LlavaView::showBanner(const QString& message)
 
 void LlavaView::onModelLoaded(const ModelInfo& info)
 {
+    if (!info.capabilities.selectsVisualTokens)
+        return;
     const LlavaNextConfig& config = info.summary.config.llavaNext;
     const int layers = config.vision.numHiddenLayers;
     // hidden_states[k] is the output of layer k - 1 (0 = the embeddings); -2 of 24 layers = layer 22.

@@ -9,7 +9,7 @@
 //
 // Knob changes ask the worker for a selection only (Engine::selectVisualTokens: no language
 // model), debounced, newest wins; Generate streams an answer token by token through queued
-// signals. Inference runs on LlavaController's thread; boards are drawn on Qt's thread pool. Errors
+// signals. Inference runs on the window's InferenceController thread; boards are drawn on Qt's thread pool. Errors
 // (bad input, empty prompt, out of memory) are reported through errorOccurred and leave what is
 // shown in place. GUI thread only.
 
@@ -22,8 +22,7 @@
 #include <vector>
 
 #include "engine/generation.h"
-#include "ui/generation_types.h"
-#include "ui/generation_worker.h"
+#include "ui/run_types.h"
 #include "viz/tile_overlay.h"
 
 class QComboBox;
@@ -36,17 +35,21 @@ namespace tokenscope {
 
 class CanvasView;
 class LlavaChartsPanel;
-class LlavaController;
+class InferenceController;
 class LlavaControls;
 
 class LlavaView : public QWidget {
     Q_OBJECT
 public:
-    explicit LlavaView(GenerationBackendLoader loader = {}, QWidget* parent = nullptr);
+    // The controller is the window's (one worker for every family); the view acts while its model
+    // selects visual tokens.
+    explicit LlavaView(InferenceController* controller, QWidget* parent = nullptr);
     ~LlavaView() override;
 
     LlavaControls* controls() const { return m_controls; }
-    LlavaController* controller() const { return m_controller; }
+    InferenceController* controller() const { return m_controller; }
+    // A model that selects visual tokens (LLaVA-NeXT) is loaded.
+    bool hasModel() const;
 
     // The image to work on (a copy is kept); with a model loaded a selection follows at once.
     void setImage(const ImageU8& image, const QString& name);
@@ -106,7 +109,7 @@ private:
     void updateLayerChoices();
     void showMetrics(const GenerateResult& result);
 
-    LlavaController* m_controller = nullptr;
+    InferenceController* m_controller = nullptr;
     LlavaControls* m_controls = nullptr;  // parentless until the window places it
     QLabel* m_banner = nullptr;
     QComboBox* m_shading = nullptr;

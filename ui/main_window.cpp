@@ -24,17 +24,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "common/error.h"
 #include "ui/answer_panel.h"
 #include "ui/canvas_view.h"
 #include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
-#include "ui/generation_worker.h"
+#include "ui/inference_controller.h"
 #include "ui/layer_scrubber.h"
-#include "ui/llava_controller.h"
+#include "ui/llava_controls.h"
 #include "ui/llava_view.h"
-#include "ui/run_controller.h"
 #include "ui/sample_scenes.h"
 #include "viz/image_io.h"
 #include "viz/overlay.h"
@@ -52,7 +52,7 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
 {
     setWindowTitle(tr("TokenScope"));
     setAcceptDrops(true);
-    m_controller = new RunController(options.loader, this);
+    m_controller = new InferenceController(options.loader, this);
     m_overlays = new OverlayCache(this);
     connect(m_overlays, &OverlayCache::layerReady, this, [this](int index) {
         if (index == m_scrubber->currentIndex())
@@ -150,15 +150,24 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     setCentralWidget(m_splitter);
     m_runState = new QLabel;
     statusBar()->addPermanentWidget(m_runState);
+    // The LLaVA-NeXT view takes the place of the middle and right columns while a model that
+    // selects visual tokens is loaded; its knobs and prompt go below the shared model and image
+    // controls. It runs its jobs on the same controller.
+    m_llava = new LlavaView(m_controller);
+    m_llava->setVisible(false);
+    m_llava->controls()->setVisible(false);
+    leftLayout->addWidget(m_llava->controls());
+    leftLayout->addStretch(1);
+    m_splitter->addWidget(m_llava);
+    m_splitter->setStretchFactor(m_splitter->indexOf(m_llava), 5);
     buildMenus();
     buildShortcuts();
-    setUpLlava(leftLayout);
 
     // Wiring: every connect has this (or a child) as its context.
-    connect(m_controller, &RunController::loadStarted, this, [this] { m_controls->setLoading(true, 0); });
-    connect(m_controller, &RunController::loadProgress, this, [this](double fraction) { m_controls->setLoading(true, fraction); });
-    connect(m_controller, &RunController::modelLoaded, this, &MainWindow::onModelLoaded);
-    connect(m_controller, &RunController::modelLoadFailed, this, [this](const QString& message, bool isCancelled) {
+    connect(m_controller, &InferenceController::loadStarted, this, [this] { m_controls->setLoading(true, 0); });
+    connect(m_controller, &InferenceController::loadProgress, this, [this](double fraction) { m_controls->setLoading(true, fraction); });
+    connect(m_controller, &InferenceController::modelLoaded, this, &MainWindow::onModelLoaded);
+    connect(m_controller, &InferenceController::modelLoadFailed, this, [this](const QString& message, bool isCancelled) {
         m_controls->setLoading(m_controller->isLoading());
         const QString keeps = m_controller->hasModel() ? tr(" The previous model (%1) stays loaded.")
                                                               .arg(m_controller->model().source.displayName())
@@ -168,19 +177,26 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
         else
             showError(tr("Could not load the model: %1.%2").arg(message, keeps));
     });
-    connect(m_controller, &RunController::runFinished, this, &MainWindow::onRunFinished);
-    connect(m_controller, &RunController::runFailed, this, [this](quint64, const QString& message) {
+    connect(m_controller, &InferenceController::runFinished, this, &MainWindow::onRunFinished);
+    connect(m_controller, &InferenceController::runFailed, this, [this](quint64, const QString& message) {
         showError(tr("The run failed: %1").arg(message));
     });
-    connect(m_controller, &RunController::evalFinished, this, &MainWindow::onEvalFinished);
-    connect(m_controller, &RunController::evalFailed, this, &MainWindow::onEvalFailed);
-    connect(m_controller, &RunController::busyChanged, this, [this](bool isBusy) {
+    connect(m_controller, &InferenceController::evalFinished, this, &MainWindow::onEvalFinished);
+    connect(m_controller, &InferenceController::evalFailed, this, &MainWindow::onEvalFailed);
+    connect(m_controller, &InferenceController::busyChanged, this, [this](bool isBusy) {
         m_runState->setText(isBusy ? tr("running…") : tr("ready"));
     });
 
     connect(m_controls, &ControlsPanel::loadModelRequested, this, &MainWindow::loadModel);
     connect(m_controls, &ControlsPanel::openModelFolderRequested, this, &MainWindow::chooseModelFolder);
-    connect(m_controls, &ControlsPanel::cancelLoadRequested, m_controller, &RunController::cancelLoad);
+    connect(m_controls, &ControlsPanel::cancelLoadRequested, m_controller, &InferenceController::cancelLoad);
+    connect(m_llava, &LlavaView::errorOccurred, this, &MainWindow::showError);
+    connect(m_llava, &LlavaView::statusMessage, this,
+            [this](const QString& message, int timeoutMs) { statusBar()->showMessage(message, timeoutMs); });
+    connect(this, &MainWindow::errorShown, m_llava, [this](const QString& message) {
+        if (isLlavaShown())
+            m_llava->showBanner(message);
+    });
     connect(m_controls, &ControlsPanel::openImageRequested, this, &MainWindow::chooseImageFile);
     connect(m_controls, &ControlsPanel::pasteImageRequested, this, &MainWindow::pasteImage);
     connect(m_controls, &ControlsPanel::sampleImageChosen, this, [this](const QString& path) {
@@ -275,14 +291,7 @@ void MainWindow::setImage(const ImageU8& image, const QString& name, const QStri
     requestRun(false);
 }
 
-void MainWindow::loadModel(const ModelSource& source)
-{
-    if (isLlavaNextFolder(source.folder)) {
-        m_llava->controller()->loadModel(source);
-        return;
-    }
-    m_controller->loadModel(source);
-}
+void MainWindow::loadModel(const ModelSource& source) { m_controller->loadModel(source); }
 
 void MainWindow::chooseImageFile()
 {
@@ -334,7 +343,7 @@ void MainWindow::dropEvent(QDropEvent* event)
 
 void MainWindow::requestRun(bool isDebounced)
 {
-    if (m_image.pixels.empty() || !m_controller->hasModel() || isLlavaShown())
+    if (m_image.pixels.empty() || !m_controller->hasModel() || !m_controller->model().capabilities.answersFromLabels)
         return;
     RunJob job;
     job.inputId = m_inputId;
@@ -353,23 +362,54 @@ void MainWindow::requestRun(bool isDebounced)
         m_controller->requestRun(std::move(job));
 }
 
+bool MainWindow::isLlavaShown() const { return m_llava && m_llava->isVisibleTo(this); }
+
+void MainWindow::showLlavaView(bool isShown)
+{
+    if (isShown == isLlavaShown())
+        return;
+    QList<int> sizes = m_splitter->sizes();
+    const int total = std::accumulate(sizes.begin(), sizes.end(), 0);
+    const int left = sizes.isEmpty() ? 300 : sizes.front();
+    if (isShown)
+        m_scrubber->setPlaying(false);
+    // The ViLT middle and right columns are the splitter's widgets 1 and 2.
+    m_splitter->widget(1)->setVisible(!isShown);
+    m_splitter->widget(2)->setVisible(!isShown);
+    m_llava->setVisible(isShown);
+    m_llava->controls()->setVisible(isShown);
+    m_controls->setViltControlsVisible(!isShown);
+    const int rest = std::max(400, total - left);
+    if (isShown)
+        m_splitter->setSizes({left, 0, 0, rest});
+    else
+        m_splitter->setSizes({left, rest * 3 / 5, rest - rest * 3 / 5, 0});
+}
+
 void MainWindow::onModelLoaded(const ModelInfo& info)
 {
     m_controls->setLoading(m_controller->isLoading());
-    if (isLlavaShown()) {  // back from LLaVA-NeXT: free it
-        showLlavaView(false);
-        m_llava->controller()->unloadModel();
-    }
     m_controls->setModelInfo(info);
-    m_controls->setLayerCount(info.layerCount);
     if (!info.source.folder.isEmpty())
         rememberModel(info.source);
     for (const std::string& warning : info.summary.warnings)
         showNote(QString::fromStdString(warning));
     m_banner->setVisible(false);
-    statusBar()->showMessage(tr("Loaded %1 in %2 ms").arg(info.source.displayName()).arg(info.summary.loadMs, 0, 'f', 0), 5000);
-    m_canvas->setPlaceholder(tr("Running…"));
+    m_llava->showBanner({});
+    // The views follow what the model does: ranked labels over a patch grid, or a visual-token
+    // selection and a streamed answer over AnyRes tiles (LlavaView asks for its selection itself).
+    const bool selects = info.capabilities.selectsVisualTokens;
+    showLlavaView(selects);
+    m_runState->setText(m_controller->isBusy() ? tr("running…") : tr("ready"));
+    statusBar()->showMessage(tr("Loaded %1%2 in %3 ms")
+                                 .arg(info.source.displayName(), selects ? tr(" (LLaVA-NeXT)") : QString())
+                                 .arg(info.summary.loadMs, 0, 'f', 0),
+                             5000);
     setUpTradeoff(info);
+    if (selects)
+        return;
+    m_controls->setLayerCount(info.layerCount);
+    m_canvas->setPlaceholder(tr("Running…"));
     requestRun(false);
 }
 

@@ -2,8 +2,10 @@
 
 // The TokenScope window: controls on the left; the canvas with the layer's overlay, the text strip
 // and the layer scrubber in the middle (a split view with the diff in compare mode); answers,
-// metric deltas, token provenance and charts on the right. Inference runs on RunController's
-// worker thread; this class only sends requests and draws results. GUI thread only.
+// metric deltas, token provenance and charts on the right. A model that selects visual tokens and
+// generates (LLaVA-NeXT) shows LlavaView in place of the middle and right columns. Every job runs on
+// InferenceController's one worker thread; this class only sends requests and draws results.
+// GUI thread only.
 
 #include <QHash>
 #include <QImage>
@@ -33,7 +35,7 @@ class ChartsPanel;
 class ControlsPanel;
 class LayerScrubber;
 class LlavaView;
-class RunController;
+class InferenceController;
 
 struct MainWindowOptions {
     ModelSource model;                    // empty folder and builtin: the bundled model
@@ -68,7 +70,7 @@ public:
     bool loadSweep(const QString& path);
 
     // State, for tests and the screenshot mode.
-    RunController* controller() const { return m_controller; }
+    InferenceController* controller() const { return m_controller; }
     ControlsPanel* controls() const { return m_controls; }
     CanvasView* canvas() const { return m_canvas; }
     CanvasView* compareCanvas() const { return m_canvasB; }
@@ -76,8 +78,7 @@ public:
     LayerScrubber* scrubber() const { return m_scrubber; }
     AnswerPanel* answers() const { return m_answers; }
     ChartsPanel* charts() const { return m_charts; }
-    // The LLaVA-NeXT view (main_window_llava.cpp), shown instead of the ViLT canvas while a
-    // LLaVA-NeXT model is loaded.
+    // The LLaVA-NeXT view, shown instead of the ViLT canvas while the model selects visual tokens.
     LlavaView* llava() const { return m_llava; }
     bool isLlavaShown() const;
     bool hasResult() const { return m_outcome.result != nullptr; }
@@ -124,10 +125,7 @@ private:
     void pasteImage();
     void chooseImageFile();
     void chooseModelFolder();
-    // The LLaVA-NeXT view (main_window_llava.cpp).
-    void setUpLlava(QVBoxLayout* leftColumn);
     void showLlavaView(bool isShown);
-    void onLlavaModelLoaded(const ModelInfo& info);
     // The Trade-off chart (main_window_tradeoff.cpp).
     void setUpTradeoff(const ModelInfo& info);
     void requestQuickEval();
@@ -142,7 +140,7 @@ private:
     QString referenceName() const;
 
     MainWindowOptions m_options;
-    RunController* m_controller = nullptr;
+    InferenceController* m_controller = nullptr;
     OverlayCache* m_overlays = nullptr;
     quint64 m_renderGeneration = 0;  // the newest result being drawn; older ones are dropped
     ControlsPanel* m_controls = nullptr;

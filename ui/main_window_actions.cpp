@@ -22,8 +22,8 @@
 #include "ui/canvas_view.h"
 #include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
+#include "ui/inference_controller.h"
 #include "ui/layer_scrubber.h"
-#include "ui/run_controller.h"
 #include "viz/overlay.h"
 
 #if __has_include("engine/trace_json.h")

@@ -1,6 +1,6 @@
 // MainWindow's Trade-off chart: the sweep curve of the loaded model (its folder's sweep.csv, or
 // one the user loads) and the current configuration as a point measured by a quick evaluation on
-// the worker thread (RunController::requestEval: after the interactive run, latest wins, stopped
+// the worker thread (InferenceController::requestEval: after the interactive run, latest wins, stopped
 // by any newer run). Only Shapes VQA models are measured: shapes::isShapesModel, i.e. config.json's
 // id2label is the Shapes answers in order.
 
@@ -12,11 +12,11 @@
 
 #include "engine/trace.h"
 #include "tasks/eval/sweep_table.h"
+#include "tasks/shapes/shapes_eval.h"
 #include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
-#include "ui/run_controller.h"
+#include "ui/inference_controller.h"
 #include "ui/tradeoff_chart.h"
-#include "tasks/shapes/shapes_eval.h"
 
 namespace tokenscope {
 

@@ -19,6 +19,10 @@ void registerRunTypes()
     qRegisterMetaType<RunOutcome>();
     qRegisterMetaType<EvalJob>();
     qRegisterMetaType<EvalOutcome>();
+    qRegisterMetaType<SelectionJob>();
+    qRegisterMetaType<SelectionOutcome>();
+    qRegisterMetaType<GenerationJob>();
+    qRegisterMetaType<GenerationOutcome>();
 }
 
 EngineOptions loadOptionsFor(const ModelSource& source, const std::atomic<bool>* cancel,

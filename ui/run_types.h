@@ -1,8 +1,10 @@
 #pragma once
 
 // Plain values that travel between the window (GUI thread) and the inference worker (its own
-// thread) through queued signals. Results are shared read-only: a RunResult is built once on the
-// worker thread and never changed after it is emitted.
+// thread) through queued signals: the model, and the jobs the one worker runs on it with their
+// outcomes (load; run, the answer from labels; selection, what a visual-token method keeps without
+// the language model; generation, a streamed answer; evaluation). Results are shared read-only:
+// built once on the worker thread and never changed after they are emitted.
 
 #include <QMetaType>
 #include <QString>
@@ -13,6 +15,7 @@
 #include <memory>
 
 #include "engine/engine.h"
+#include "engine/generation.h"
 #include "engine/trace.h"
 
 namespace tokenscope {
@@ -32,6 +35,7 @@ struct ModelInfo {
     quint64 generation = 0;  // increases with every successful load
     ModelSource source;
     ModelSummary summary;
+    FamilyCapabilities capabilities;  // what the window offers: ranked labels, a streamed answer, ...
     int layerCount = 0;
 };
 
@@ -82,7 +86,39 @@ struct EvalOutcome {
     double totalMs = 0;      // wall time of the job on the worker
 };
 
-// Registers the types above for queued connections; call once before connecting.
+// What a visual-token method keeps of an image, without the language model (budget / alpha
+// feedback). imageId names the image, so the view can tell a stale answer from a current one.
+struct SelectionJob {
+    quint64 id = 0;
+    quint64 imageId = 0;
+    ImageU8 image;
+    MethodSettings settings;
+};
+
+struct SelectionOutcome {
+    quint64 jobId = 0;
+    quint64 imageId = 0;
+    quint64 modelGeneration = 0;
+    MethodSettings settings;
+    std::shared_ptr<const GenerateResult> record;  // the method and the trace of its selection
+    double elapsedMs = 0;  // wall time of the selection on the worker
+};
+
+// One streamed answer: the request as Engine::generate takes it.
+struct GenerationJob {
+    quint64 id = 0;
+    quint64 imageId = 0;
+    GenerateRequest request;
+};
+
+struct GenerationOutcome {
+    quint64 jobId = 0;
+    quint64 imageId = 0;
+    quint64 modelGeneration = 0;
+    std::shared_ptr<const GenerateResult> result;
+};
+
+// Registers the types above for queued connections (idempotent); call once before connecting.
 void registerRunTypes();
 
 // How a worker loads `source`: its device and precision, the cancel flag, and the loading
@@ -98,3 +134,7 @@ Q_DECLARE_METATYPE(tokenscope::RunJob)
 Q_DECLARE_METATYPE(tokenscope::RunOutcome)
 Q_DECLARE_METATYPE(tokenscope::EvalJob)
 Q_DECLARE_METATYPE(tokenscope::EvalOutcome)
+Q_DECLARE_METATYPE(tokenscope::SelectionJob)
+Q_DECLARE_METATYPE(tokenscope::SelectionOutcome)
+Q_DECLARE_METATYPE(tokenscope::GenerationJob)
+Q_DECLARE_METATYPE(tokenscope::GenerationOutcome)
