@@ -112,7 +112,7 @@ int main(int argc, char** argv)
     if (parser.isSet(compareOption))
         window.controls()->setCompareEnabled(true);
     window.charts()->tabs()->setCurrentIndex(chartTab);
-    window.llava()->controls()->setSettings(llavaSettings);
+    window.controls()->setMethodSettingsFor(FamilyKind::Llava, llavaSettings);
     if (parser.isSet(promptOption))
         window.llava()->controls()->setPrompt(parser.value(promptOption));
     if (parser.isSet(llavaShowOption))

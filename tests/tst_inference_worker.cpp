@@ -3,6 +3,7 @@
 // streams answers, stops them, and refuses the jobs the model does not offer. Stand-in backends
 // make timing deterministic.
 
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QTest>
 #include <QThread>
@@ -251,23 +252,28 @@ private Q_SLOTS:
         worker->moveToThread(&thread);
         connect(&thread, &QThread::finished, worker, &QObject::deleteLater);
         thread.start();
+        // Tear-down, also when a check fails: cancel -> quit -> wait.
+        const auto stop = qScopeGuard([&] {
+            runCancel = true;
+            thread.quit();
+            thread.wait();
+        });
         registerRunTypes();
         QSignalSpy loaded(worker, &InferenceWorker::modelLoaded);
         QSignalSpy failed(worker, &InferenceWorker::runFailed);
         QMetaObject::invokeMethod(worker, "loadModel", Qt::QueuedConnection, Q_ARG(tokenscope::ModelSource, ModelSource{}));
-        QVERIFY(loaded.wait(5000));
+        // The spies watch a worker on another thread: its signal can come before wait() starts,
+        // and Qt 6.4's QSignalSpy::wait() then waits for a second one, so poll the count instead.
+        QTRY_COMPARE_WITH_TIMEOUT(loaded.size(), 1, 5000);
         RunJob request = job("q", 1, "none");
         request.id = 7;
         QMetaObject::invokeMethod(worker, "runJob", Qt::QueuedConnection, Q_ARG(tokenscope::RunJob, request));
         QTest::qWait(30);
         runCancel = true;
-        QVERIFY(failed.wait(5000));
+        QTRY_COMPARE_WITH_TIMEOUT(failed.size(), 1, 5000);
         QCOMPARE(failed.at(0).at(0).toULongLong(), quint64(7));
         QCOMPARE(failed.at(0).at(2).toBool(), true);
         QCOMPARE(counters->completed.load(), 0);
-        runCancel = true;  // tear-down: cancel -> quit -> wait
-        thread.quit();
-        thread.wait();
     }
 
     void failedLoadKeepsPreviousModel()

@@ -27,6 +27,7 @@
 #include "ui/llava_controls.h"
 #include "ui/llava_view.h"
 #include "ui/main_window.h"
+#include "ui/method_panel.h"
 #include "ui/resource_paths.h"
 #include "viz/image_io.h"
 #include "viz/tile_overlay.h"
@@ -140,6 +141,12 @@ private Q_SLOTS:
         QVERIFY(m_window->isLlavaShown());
         QVERIFY(view()->hasModel());
         QCOMPARE(view()->controller(), m_window->controller());  // one worker for every family
+        // One method panel: the window's, listing LLaVA's methods while a LLaVA model is loaded.
+        QCOMPARE(knobs()->methodPanel(), m_window->controls()->methodPanel());
+        QVERIFY(m_window->controls()->methodPanel()->isVisible());
+        QVERIFY(knobs()->methodCombo()->findData(QStringLiteral("hired")) >= 0);
+        QCOMPARE(knobs()->methodCombo()->findData(QStringLiteral("pumer")), -1);
+        QVERIFY(knobs()->settings().is("hired"));
         QVERIFY(m_window->controller()->model().capabilities.generates);
         QVERIFY(!m_window->controller()->model().capabilities.answersFromLabels);
         QVERIFY(!m_window->canvas()->isVisible());
@@ -312,8 +319,11 @@ private Q_SLOTS:
     {
         InferenceController controller(
             [](const ModelSource&, const EngineOptions&) { return std::make_unique<OutOfMemoryBackend>(); });
-        LlavaView standIn(&controller);
+        MethodPanel methods(FamilyKind::Llava);
+        methods.setSettings(MethodSettings("hired"));
+        LlavaView standIn(&controller, &methods);
         QSignalSpy loaded(&controller, &InferenceController::modelLoaded);
+        connect(&controller, &InferenceController::modelLoaded, &standIn, &LlavaView::showModel);
         QSignalSpy shown(&standIn, &LlavaView::selectionShown);
         standIn.controller()->loadModel(ModelSource{QStringLiteral("stand-in"), {}, DeviceKind::Cpu, Precision::Fp32});
         QVERIFY(loaded.wait(kTimeoutMs));
@@ -338,6 +348,10 @@ private Q_SLOTS:
         QVERIFY(!m_window->isLlavaShown());
         QVERIFY(m_window->canvas()->isVisible());
         QVERIFY(!view()->hasModel());  // the ViLT model replaced the LLaVA-NeXT one on the one worker
+        // The method panel lists ViLT's methods again, with ViLT's settings as they were.
+        QVERIFY(m_window->controls()->methodSettings().is("pumer"));
+        QVERIFY(m_window->controls()->methodCombo()->findData(QStringLiteral("pumer")) >= 0);
+        QCOMPARE(m_window->controls()->methodCombo()->findData(QStringLiteral("hired")), -1);
         QVERIFY(m_window->controller()->model().capabilities.answersFromLabels);
     }
 };

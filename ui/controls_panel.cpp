@@ -42,7 +42,8 @@ ControlsPanel::ControlsPanel(QWidget* parent) : QWidget(parent)
     layout->setContentsMargins(6, 6, 6, 6);
     layout->addWidget(buildModelGroup());
     layout->addWidget(buildInputGroup());
-    for (QWidget* group : {buildMethodGroup(), buildViewGroup(), buildCompareGroup()}) {
+    layout->addWidget(buildMethodGroup());
+    for (QWidget* group : {buildViewGroup(), buildCompareGroup()}) {
         layout->addWidget(group);
         m_viltOnly.push_back(group);
     }
@@ -145,6 +146,7 @@ void ControlsPanel::setViltControlsVisible(bool isVisible)
 
 void ControlsPanel::setModelInfo(const ModelInfo& info)
 {
+    setMethodFamily(info.capabilities.family);
     const ModelSummary& summary = info.summary;
     const ViltConfig& vilt = summary.config.vilt;
     if (summary.config.family == ModelFamily::LlavaNext) {
@@ -279,12 +281,47 @@ QWidget* ControlsPanel::buildMethodGroup()
     MethodSettings initial = presetSettings("pumer", "vqav2");
     m_methods->setSettings(initial);
     m_methods->applyPreset(QStringLiteral("vqav2"));
+    m_methodTip = m_methods->methodCombo()->toolTip();
     connect(m_methods, &MethodPanel::settingsChanged, this, &ControlsPanel::settingsChanged);
     connect(m_methods, &MethodPanel::noteChanged, this, [this](const QString& note) {
         m_note = note;
         Q_EMIT noteChanged(note);
     });
     return group;
+}
+
+void ControlsPanel::setMethodFamily(FamilyKind family)
+{
+    const FamilyKind previous = m_methods->family();
+    if (family == previous)
+        return;
+    const QSignalBlocker blocker(m_methods);
+    m_familySettings[previous] = m_methods->settings();
+    m_methods->setFamily(family);
+    m_methods->methodCombo()->setToolTip(m_methodTip);
+    if (family == FamilyKind::Llava) {
+        // LLaVA's baselines at HiRED's default budget (the HiRED repository's 0.2).
+        for (const char* baseline : {"random", "uniform"}) {
+            MethodSettings settings(baseline);
+            settings.set("keep", 0.2);
+            m_methods->setMethodDefaults(settings);
+        }
+    }
+    const auto remembered = m_familySettings.find(family);
+    if (remembered != m_familySettings.end())
+        m_methods->setSettings(remembered->second);
+    else if (family == FamilyKind::Llava)
+        m_methods->setSettings(MethodSettings("hired"));
+    else if (family == FamilyKind::Vilt)
+        applyPumerPreset(QStringLiteral("vqav2"));
+}
+
+void ControlsPanel::setMethodSettingsFor(FamilyKind family, const MethodSettings& settings)
+{
+    if (family == m_methods->family())
+        setMethodSettings(settings);
+    else
+        m_familySettings[family] = settings;
 }
 
 void ControlsPanel::setLayerCount(int layerCount)

@@ -9,6 +9,7 @@
 #include <QStringList>
 #include <QWidget>
 
+#include <map>
 #include <vector>
 
 #include "engine/trace.h"
@@ -45,8 +46,8 @@ public:
     ModelSource selectedModelSource() const;
     void setLoading(bool isLoading, double fraction = 0);
     void setModelInfo(const ModelInfo& info);
-    // Off while a LLaVA-NeXT model is shown: only the model and the image stay (the question,
-    // method, view and compare groups are ViLT's).
+    // Off while a LLaVA-NeXT model is shown: the model, the image and the method stay (the
+    // question, view and compare groups are ViLT's).
     void setViltControlsVisible(bool isVisible);
 
     // Input
@@ -64,6 +65,11 @@ public:
     // layers of 12-layer ViLT, so a shallower model gets them at the same relative depth.
     void applyPumerPreset(const QString& name);
     MethodPanel* methodPanel() const { return m_methods; }
+    // The one method panel lists this family's methods (setModelInfo calls it); each family's last
+    // settings come back when its model does (no settingsChanged).
+    void setMethodFamily(FamilyKind family);
+    // The settings a family's model starts with (now, when the panel shows that family).
+    void setMethodSettingsFor(FamilyKind family, const MethodSettings& settings);
     // For tests and the window's shortcuts (the shown method's knobs; null when it has none).
     ValueSlider* pruneRatioSlider() const;
     ValueSlider* imageMergeRatioSlider() const;
@@ -113,6 +119,8 @@ private:
     QComboBox* m_question = nullptr;
     // Method
     MethodPanel* m_methods = nullptr;
+    QString m_methodTip;
+    std::map<FamilyKind, MethodSettings> m_familySettings;
     // View
     QCheckBox* m_showPruned = nullptr;
     QCheckBox* m_showMerged = nullptr;

@@ -22,16 +22,10 @@ const char* const kDefaultPrompt = "What is shown in this image?";
 
 }  // namespace
 
-LlavaControls::LlavaControls(QWidget* parent) : QWidget(parent)
+LlavaControls::LlavaControls(MethodPanel* methods, QWidget* parent) : QWidget(parent), m_methods(methods)
 {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(6, 0, 6, 6);
-
-    auto* tokens = new QGroupBox(tr("Visual tokens (LLaVA-NeXT)"), this);
-    auto* tokensLayout = new QVBoxLayout(tokens);
-    m_methods = new MethodPanel(FamilyKind::Llava, tokens);
-    tokensLayout->addWidget(m_methods);
-    layout->addWidget(tokens);
 
     auto* answer = new QGroupBox(tr("Prompt"), this);
     auto* answerLayout = new QVBoxLayout(answer);
@@ -60,14 +54,6 @@ LlavaControls::LlavaControls(QWidget* parent) : QWidget(parent)
     answerLayout->addLayout(buttons);
     layout->addWidget(answer);
 
-    // LLaVA's baselines at HiRED's default budget (the HiRED repository's 0.2).
-    for (const char* baseline : {"random", "uniform"}) {
-        MethodSettings settings(baseline);
-        settings.set("keep", 0.2);
-        m_methods->setMethodDefaults(settings);
-    }
-    MethodSettings initial("hired");
-    setSettings(initial);
     setGenerating(false);
     connect(m_methods, &MethodPanel::settingsChanged, this, &LlavaControls::settingsChanged);
     connect(m_generate, &QPushButton::clicked, this, &LlavaControls::generateRequested);

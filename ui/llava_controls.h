@@ -1,9 +1,10 @@
 #pragma once
 
-// The left-hand controls of the LLaVA-NeXT view: the visual-token method and its knobs (the
-// registry's form for LLaVA: none, HiRED with budget, α and mode, uniform, random); the prompt, the
-// answer length, Generate (Ctrl+Return) and Stop. Every control carries a one-sentence tooltip. It
-// only reports what the user chose; LlavaView decides what to run. GUI thread only.
+// The left-hand controls of the LLaVA-NeXT view: the prompt, the answer length, Generate
+// (Ctrl+Return) and Stop. The visual-token method and its knobs are the window's one method panel
+// (the registry's form for LLaVA: none, HiRED with budget, α and mode, uniform, random), which this
+// widget reads and reports but does not own. Every control carries a one-sentence tooltip. It only
+// reports what the user chose; LlavaView decides what to run. GUI thread only.
 
 #include <QString>
 #include <QWidget>
@@ -24,7 +25,8 @@ class ValueSlider;
 class LlavaControls : public QWidget {
     Q_OBJECT
 public:
-    explicit LlavaControls(QWidget* parent = nullptr);
+    // methods: the window's method panel (it outlives this widget).
+    explicit LlavaControls(MethodPanel* methods, QWidget* parent = nullptr);
 
     // The settings the knobs describe, and the reverse (no settingsChanged).
     MethodSettings settings() const;

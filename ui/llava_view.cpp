@@ -53,9 +53,10 @@ struct BoardResult {
 
 }  // namespace
 
-LlavaView::LlavaView(InferenceController* controller, QWidget* parent) : QWidget(parent), m_controller(controller)
+LlavaView::LlavaView(InferenceController* controller, MethodPanel* methods, QWidget* parent)
+    : QWidget(parent), m_controller(controller)
 {
-    m_controls = new LlavaControls;
+    m_controls = new LlavaControls(methods);
 
     // Middle: banner, view options, the board, its key, counts, the partition table.
     auto* middle = new QWidget;
@@ -171,7 +172,6 @@ LlavaView::LlavaView(InferenceController* controller, QWidget* parent) : QWidget
         updateLegend();
         redrawBoard(false);
     });
-    connect(m_controller, &InferenceController::modelLoaded, this, &LlavaView::onModelLoaded);
     connect(m_controller, &InferenceController::selectionFinished, this, &LlavaView::onSelectionFinished);
     connect(m_controller, &InferenceController::selectionFailed, this, [this](quint64, const QString& message) {
         Q_EMIT errorOccurred(tr("Could not select the visual tokens: %1").arg(message));
@@ -256,7 +256,7 @@ void LlavaView::showBanner(const QString& message)
 
 // ---------------------------------------------------------------------------------------- results
 
-void LlavaView::onModelLoaded(const ModelInfo& info)
+void LlavaView::showModel(const ModelInfo& info)
 {
     if (!info.capabilities.selectsVisualTokens)
         return;

@@ -37,13 +37,15 @@ class CanvasView;
 class LlavaChartsPanel;
 class InferenceController;
 class LlavaControls;
+class MethodPanel;
 
 class LlavaView : public QWidget {
     Q_OBJECT
 public:
     // The controller is the window's (one worker for every family); the view acts while its model
     // selects visual tokens.
-    explicit LlavaView(InferenceController* controller, QWidget* parent = nullptr);
+    // methods is the window's method panel, which the knobs are read from.
+    LlavaView(InferenceController* controller, MethodPanel* methods, QWidget* parent = nullptr);
     ~LlavaView() override;
 
     LlavaControls* controls() const { return m_controls; }
@@ -51,6 +53,10 @@ public:
     // A model that selects visual tokens (LLaVA-NeXT) is loaded.
     bool hasModel() const;
 
+    // A model was loaded on the controller (the window calls it once the method panel lists the
+    // model's family): a model that selects visual tokens clears the answers and asks for a
+    // selection of the image; any other is ignored.
+    void showModel(const ModelInfo& info);
     // The image to work on (a copy is kept); with a model loaded a selection follows at once.
     void setImage(const ImageU8& image, const QString& name);
     // Asks for what the knobs keep of the image (no language model).
@@ -94,7 +100,6 @@ protected:
     void resizeEvent(QResizeEvent* event) override;
 
 private:
-    void onModelLoaded(const ModelInfo& info);
     void onSelectionFinished(const SelectionOutcome& outcome);
     void onGenerationStarted(quint64 jobId);
     void onTokenStreamed(quint64 jobId, const QString& delta);

@@ -151,9 +151,9 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     m_runState = new QLabel;
     statusBar()->addPermanentWidget(m_runState);
     // The LLaVA-NeXT view takes the place of the middle and right columns while a model that
-    // selects visual tokens is loaded; its knobs and prompt go below the shared model and image
-    // controls. It runs its jobs on the same controller.
-    m_llava = new LlavaView(m_controller);
+    // selects visual tokens is loaded; its prompt goes below the shared model, image and method
+    // controls. It runs its jobs on the same controller and reads the same method panel.
+    m_llava = new LlavaView(m_controller, m_controls->methodPanel());
     m_llava->setVisible(false);
     m_llava->controls()->setVisible(false);
     leftLayout->addWidget(m_llava->controls());
@@ -397,9 +397,10 @@ void MainWindow::onModelLoaded(const ModelInfo& info)
     m_banner->setVisible(false);
     m_llava->showBanner({});
     // The views follow what the model does: ranked labels over a patch grid, or a visual-token
-    // selection and a streamed answer over AnyRes tiles (LlavaView asks for its selection itself).
+    // selection and a streamed answer over AnyRes tiles.
     const bool selects = info.capabilities.selectsVisualTokens;
     showLlavaView(selects);
+    m_llava->showModel(info);
     m_runState->setText(m_controller->isBusy() ? tr("running…") : tr("ready"));
     statusBar()->showMessage(tr("Loaded %1%2 in %3 ms")
                                  .arg(info.source.displayName(), selects ? tr(" (LLaVA-NeXT)") : QString())
