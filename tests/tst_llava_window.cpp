@@ -23,12 +23,14 @@
 #include "ui/canvas_view.h"
 #include "ui/controls_panel.h"
 #include "ui/inference_controller.h"
+#include "ui/layer_scrubber.h"
 #include "ui/llava_charts_panel.h"
 #include "ui/llava_controls.h"
 #include "ui/llava_view.h"
 #include "ui/main_window.h"
 #include "ui/method_panel.h"
 #include "ui/resource_paths.h"
+#include "ui/trace_view.h"
 #include "viz/image_io.h"
 #include "viz/tile_overlay.h"
 
@@ -232,29 +234,37 @@ private Q_SLOTS:
         QVERIFY(shown.wait(kTimeoutMs));
     }
 
-    // The board steps through the trace's layers: the vision layers HiRED reads (every token still
-    // there), its selection, the removal of padding; the last is shown by default.
-    void layerChoiceShowsEachStepOfTheSelection()
+    // The board steps through the trace's layers on the same trace view (canvas + scrubber) as
+    // ViLT's: the vision layers HiRED reads (every token still there), its selection, the removal of
+    // padding; the last is shown by default.
+    void layerScrubberShowsEachStepOfTheSelection()
     {
         const Trace& trace = view()->shownRecord()->trace;
-        QComboBox* combo = view()->layerCombo();
-        QCOMPARE(combo->count(), int(trace.layers.size()));
-        for (int layer = 0; layer < combo->count(); ++layer)
-            QCOMPARE(combo->itemText(layer), QString::fromStdString(trace.layerName(layer)));
-        QVERIFY(combo->findText(QStringLiteral("select")) >= 0);
-        QCOMPARE(combo->currentIndex(), combo->count() - 1);
+        LayerScrubber* scrubber = view()->traceView()->scrubber();
+        QCOMPARE(scrubber->layerCount(), int(trace.layers.size()));
+        bool hasSelect = false;
+        for (int layer = 0; layer < scrubber->layerCount(); ++layer) {
+            QCOMPARE(scrubber->layerName(layer), QString::fromStdString(trace.layerName(layer)));
+            hasSelect = hasSelect || scrubber->layerName(layer) == QStringLiteral("select");
+        }
+        QVERIFY(hasSelect);
+        QCOMPARE(scrubber->currentIndex(), scrubber->layerCount() - 1);
         QSignalSpy shown(view(), &LlavaView::boardShown);
-        combo->setCurrentIndex(0);
+        scrubber->setCurrentIndex(0);
         QVERIFY(shown.wait(kTimeoutMs));
         TileBoardStyle style = view()->boardStyle();
         QCOMPARE(style.layer, 0);
         const QImage first = renderTileBoard(m_image, trace, style).picture;
         QCOMPARE(view()->canvas()->picture(), first);
-        style.layer = combo->count() - 1;
+        style.layer = scrubber->layerCount() - 1;
         QVERIFY2(renderTileBoard(m_image, trace, style).picture != first, "the method drops tokens after the vision layers");
-        combo->setCurrentIndex(combo->count() - 1);
-        QVERIFY(shown.wait(kTimeoutMs));
-        QCOMPARE(view()->canvas()->picture(), renderTileBoard(m_image, trace, style).picture);
+        // → steps the shown view's scrubber (the window's shortcut).
+        m_window->activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
+        QTest::keyClick(m_window.get(), Qt::Key_Right);
+        QCOMPARE(scrubber->currentIndex(), 1);
+        scrubber->setCurrentIndex(scrubber->layerCount() - 1);
+        QTRY_COMPARE_WITH_TIMEOUT(view()->canvas()->picture(), renderTileBoard(m_image, trace, style).picture, kTimeoutMs);
     }
 
     void stopKeepsThePartialAnswer()

@@ -27,23 +27,24 @@ public:
         setMinimumHeight(44);
         setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
         setCursor(Qt::PointingHandCursor);
-        setToolTip(tr("Each tick is one encoder layer; orange ticks are the layers where the method "
-                      "removed or merged tokens. Click or drag to show a layer."));
+        setToolTip(tr("Each tick is one layer of the trace (an encoder layer, or a step such as the "
+                      "projector's selection); orange ticks are the layers where the method removed or merged "
+                      "tokens. Click or drag to show a layer."));
     }
-    std::vector<int> layerNumbers;
+    std::vector<QString> ticks;  // what each tick says: the layer's index, or its label
     std::vector<bool> reduced;
     int current = 0;
 
     double xOf(int index) const
     {
-        const int n = int(layerNumbers.size());
-        const double left = 14, right = width() - 14;
+        const int n = int(ticks.size());
+        const double left = 24, right = width() - 24;  // room for a label ("unpad") under the end ticks
         return n <= 1 ? (left + right) / 2 : left + (right - left) * index / (n - 1);
     }
     int indexAt(double x) const
     {
         int best = 0;
-        for (int i = 1; i < int(layerNumbers.size()); ++i)
+        for (int i = 1; i < int(ticks.size()); ++i)
             if (std::abs(xOf(i) - x) < std::abs(xOf(best) - x))
                 best = i;
         return best;
@@ -56,11 +57,11 @@ protected:
         painter.setRenderHint(QPainter::Antialiasing);
         const int lineY = 16;
         painter.setPen(QPen(palette().color(QPalette::Mid), 3, Qt::SolidLine, Qt::RoundCap));
-        painter.drawLine(QPointF(xOf(0), lineY), QPointF(xOf(int(layerNumbers.size()) - 1), lineY));
+        painter.drawLine(QPointF(xOf(0), lineY), QPointF(xOf(int(ticks.size()) - 1), lineY));
         QFont font = painter.font();
         font.setPixelSize(11);
         painter.setFont(font);
-        for (int i = 0; i < int(layerNumbers.size()); ++i) {
+        for (int i = 0; i < int(ticks.size()); ++i) {
             const bool isReduced = i < int(reduced.size()) && reduced[size_t(i)];
             const double x = xOf(i);
             painter.setPen(Qt::NoPen);
@@ -68,10 +69,9 @@ protected:
             const double radius = isReduced ? 6 : 4;
             painter.drawEllipse(QPointF(x, lineY), radius, radius);
             painter.setPen(isReduced ? kReducedTickColor.darker(130) : palette().color(QPalette::Text));
-            const QString label = QString::number(layerNumbers[size_t(i)]);
-            painter.drawText(QRectF(x - 15, lineY + 9, 30, 16), Qt::AlignCenter, label);
+            painter.drawText(QRectF(x - 24, lineY + 9, 48, 16), Qt::AlignCenter, ticks[size_t(i)]);
         }
-        if (!layerNumbers.empty()) {
+        if (!ticks.empty()) {
             const double x = xOf(current);
             painter.setPen(QPen(Qt::white, 2));
             painter.setBrush(kHandleColor);
@@ -124,12 +124,18 @@ LayerScrubber::LayerScrubber(QWidget* parent) : QWidget(parent)
     updateLabel();
 }
 
-void LayerScrubber::setLayers(const std::vector<int>& layerNumbers, const std::vector<bool>& reduced)
+void LayerScrubber::setTrace(const Trace& trace)
 {
-    m_layerNumbers = layerNumbers;
-    m_reduced = reduced;
-    m_track->layerNumbers = layerNumbers;
-    m_track->reduced = reduced;
+    m_names.clear();
+    m_reduced.clear();
+    m_track->ticks.clear();
+    for (int layer = 0; layer < int(trace.layers.size()); ++layer) {
+        const TraceLayer& step = trace.layers[size_t(layer)];
+        m_names.push_back(QString::fromStdString(trace.layerName(layer)));
+        m_reduced.push_back(step.reduced);
+        m_track->ticks.push_back(step.label.empty() ? QString::number(step.index) : QString::fromStdString(step.label));
+    }
+    m_track->reduced = m_reduced;
     const int clamped = std::clamp(m_current, 0, std::max(0, layerCount() - 1));
     if (clamped != m_current) {
         m_current = clamped;
@@ -140,7 +146,12 @@ void LayerScrubber::setLayers(const std::vector<int>& layerNumbers, const std::v
     updateLabel();
 }
 
-int LayerScrubber::layerCount() const { return int(m_layerNumbers.size()); }
+int LayerScrubber::layerCount() const { return int(m_names.size()); }
+
+QString LayerScrubber::layerName(int index) const
+{
+    return index >= 0 && index < layerCount() ? m_names[size_t(index)] : QString();
+}
 
 void LayerScrubber::setCurrentIndex(int index)
 {
@@ -171,13 +182,15 @@ void LayerScrubber::setPlaying(bool isPlaying)
 
 void LayerScrubber::updateLabel()
 {
-    if (m_layerNumbers.empty()) {
+    if (m_names.empty()) {
         m_label->setText(tr("no layers yet"));
         return;
     }
     const bool isReduced = m_current < int(m_reduced.size()) && m_reduced[size_t(m_current)];
-    m_label->setText(tr("<b>Layer %1</b> (%2 of %3)%4")
-                         .arg(m_layerNumbers[size_t(m_current)])
+    QString name = m_names[size_t(m_current)];
+    name[0] = name[0].toUpper();
+    m_label->setText(tr("<b>%1</b> (%2 of %3)%4")
+                         .arg(name.toHtmlEscaped())
                          .arg(m_current + 1)
                          .arg(layerCount())
                          .arg(isReduced ? tr(" · <span style='color:#b87a00'>reduces</span>") : QString()));

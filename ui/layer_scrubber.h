@@ -1,12 +1,15 @@
 #pragma once
 
-// The layer scrubber under the canvas: one tick per encoder layer, the layers where the method
-// reduced tokens marked in colour, a play button that steps through the layers at an adjustable
-// speed. GUI thread only.
+// The layer scrubber under the canvas: one tick per layer of a trace (any stage), the layers where
+// the method reduced tokens marked in colour, a play button that steps through the layers at an
+// adjustable speed. GUI thread only.
 
+#include <QString>
 #include <QWidget>
 
 #include <vector>
+
+#include "engine/trace.h"
 
 class QComboBox;
 class QLabel;
@@ -22,9 +25,12 @@ class LayerScrubber : public QWidget {
 public:
     explicit LayerScrubber(QWidget* parent = nullptr);
 
-    // layerNumbers: TraceLayer::layer of each position; reduced: whether that layer reduced tokens.
-    void setLayers(const std::vector<int>& layerNumbers, const std::vector<bool>& reduced);
+    // One position per layer of the trace, whatever its stage: the tick shows the layer's index in
+    // its stage (or its label, "select"), the caption its name ("Layer 5", "Vision 2", "Unpad");
+    // layers that reduced tokens are marked. The current position is clamped, not reset.
+    void setTrace(const Trace& trace);
     int layerCount() const;
+    QString layerName(int index) const;  // Trace::layerName of that position; empty outside
     int currentIndex() const { return m_current; }
     void setCurrentIndex(int index);  // clamped; emits currentIndexChanged when it changes
     void stepBy(int delta);
@@ -43,7 +49,7 @@ private:
     QComboBox* m_speed = nullptr;
     QLabel* m_label = nullptr;
     QTimer* m_playTimer = nullptr;
-    std::vector<int> m_layerNumbers;
+    std::vector<QString> m_names;
     std::vector<bool> m_reduced;
     int m_current = 0;
 };

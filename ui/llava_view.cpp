@@ -18,11 +18,13 @@
 
 #include <algorithm>
 
-#include "ui/canvas_view.h"
-#include "ui/llava_charts_panel.h"
-#include "ui/inference_controller.h"
-#include "ui/llava_controls.h"
 #include "methods/reduction_plan.h"
+#include "ui/canvas_view.h"
+#include "ui/inference_controller.h"
+#include "ui/layer_scrubber.h"
+#include "ui/llava_charts_panel.h"
+#include "ui/llava_controls.h"
+#include "ui/trace_view.h"
 
 namespace tokenscope {
 
@@ -58,46 +60,32 @@ LlavaView::LlavaView(InferenceController* controller, MethodPanel* methods, QWid
 {
     m_controls = new LlavaControls(methods);
 
-    // Middle: banner, view options, the board, its key, counts, the partition table.
-    auto* middle = new QWidget;
-    auto* middleLayout = new QVBoxLayout(middle);
-    middleLayout->setContentsMargins(4, 4, 4, 4);
-    m_banner = new QLabel;
-    m_banner->setWordWrap(true);
-    m_banner->setVisible(false);
-    m_banner->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_banner->setStyleSheet(QStringLiteral("background: #fde8e4; color: #8a1c0c; border: 1px solid #e0a090; padding: 6px;"));
-    auto* options = new QHBoxLayout;
+    // Middle: the trace view (view options, the board, its key, counts, the partition table, the
+    // scrubber over the selection's layers).
+    m_traceView = new TraceView;
+    m_canvas = m_traceView->canvas();
+    m_legend = m_traceView->legend();
+    m_counts = m_traceView->counts();
     m_shading = new QComboBox;
     m_shading->addItem(tr("Kept tokens"), int(TileShading::Tokens));
     m_shading->addItem(tr("CLS attention, layer 0"), int(TileShading::AttentionInitial));
     m_shading->addItem(tr("CLS attention, feature layer"), int(TileShading::AttentionFinal));
     m_shading->setToolTip(tr("What the cells show: which tokens reach the language model, or the vision tower's CLS "
                              "attention of layer 0 (HiRED's budget signal) or of the feature layer (its selection signal)."));
-    m_layer = new QComboBox;
-    m_layer->setToolTip(tr("The step of the selection whose token states are shown: the vision tower's layers whose CLS "
-                           "attention the method reads (every token still there), the projector's selection, and "
-                           "the removal of selected tokens that lie in the canvas padding (what reaches the "
-                           "language model)."));
+    m_traceView->scrubber()->setToolTip(
+        tr("The step of the selection whose token states are shown: the vision tower's layers whose CLS attention the "
+           "method reads (every token still there), the projector's selection, and the removal of selected tokens that "
+           "lie in the canvas padding (what reaches the language model)."));
     m_tileOutlines = new QCheckBox(tr("Tiles on the full image"));
     m_tileOutlines->setChecked(true);
     m_tileOutlines->setToolTip(tr("Outline where each high-resolution tile lies on the full image."));
-    options->addWidget(new QLabel(tr("Show")));
-    options->addWidget(m_shading);
-    options->addWidget(new QLabel(tr("at")));
-    options->addWidget(m_layer);
-    options->addWidget(m_tileOutlines);
-    options->addStretch(1);
-    m_canvas = new CanvasView;
+    m_traceView->addOption(new QLabel(tr("Show")));
+    m_traceView->addOption(m_shading);
+    m_traceView->addOption(m_tileOutlines);
+    m_traceView->addOptionStretch();
     m_canvas->setPlaceholder(tr("Loading the model…"));
     m_canvas->setToolTip(tr("Left: the full (base) image the model sees at low resolution; right: its high-resolution "
                             "tiles. Wheel zooms, drag pans, double-click fits."));
-    m_legend = new QLabel;
-    m_legend->setAlignment(Qt::AlignCenter);
-    m_counts = new QLabel;
-    m_counts->setWordWrap(true);
-    m_counts->setAlignment(Qt::AlignCenter);
-    m_counts->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_table = new QTableWidget(0, ColumnCount);
     m_table->setHorizontalHeaderLabels({tr("Partition"), tr("Region (px)"), tr("Budget"), tr("Selected"), tr("Kept"), tr("Share")});
     m_table->horizontalHeaderItem(ColumnShare)->setToolTip(tr("What the budget split weighed: paper mode sums the layer-0 CLS "
@@ -111,12 +99,7 @@ LlavaView::LlavaView(InferenceController* controller, MethodPanel* methods, QWid
     m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 6);
     m_table->setVerticalScrollBarPolicy(Qt::ScrollBarAsNeeded);
     m_table->setSizeAdjustPolicy(QAbstractScrollArea::AdjustToContents);
-    middleLayout->addWidget(m_banner);
-    middleLayout->addLayout(options);
-    middleLayout->addWidget(m_canvas, 1);
-    middleLayout->addWidget(m_legend);
-    middleLayout->addWidget(m_counts);
-    middleLayout->addWidget(m_table);
+    m_traceView->addBelow(m_table);
 
     // Right: the answer, its status and numbers, the charts.
     auto* right = new QWidget;
@@ -143,7 +126,7 @@ LlavaView::LlavaView(InferenceController* controller, MethodPanel* methods, QWid
     rightLayout->addWidget(m_charts, 1);
 
     auto* splitter = new QSplitter(Qt::Horizontal);
-    splitter->addWidget(middle);
+    splitter->addWidget(m_traceView);
     splitter->addWidget(right);
     splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 2);
@@ -165,7 +148,7 @@ LlavaView::LlavaView(InferenceController* controller, MethodPanel* methods, QWid
         updateLegend();
         redrawBoard(false);
     });
-    connect(m_layer, &QComboBox::currentIndexChanged, this, [this] { redrawBoard(false); });
+    connect(m_traceView, &TraceView::currentLayerChanged, this, [this] { redrawBoard(false); });
     m_resizeTimer.setSingleShot(true);
     m_resizeTimer.setInterval(150);
     connect(&m_resizeTimer, &QTimer::timeout, this, [this] {
@@ -250,8 +233,7 @@ void LlavaView::stop() { m_controller->stopGeneration(); }
 
 void LlavaView::showBanner(const QString& message)
 {
-    m_banner->setText(QStringLiteral("⚠ ") + message.toHtmlEscaped());
-    m_banner->setVisible(!message.isEmpty());
+    m_traceView->showMessage(message, true);
 }
 
 // ---------------------------------------------------------------------------------------- results
@@ -267,7 +249,7 @@ void LlavaView::showModel(const ModelInfo& info)
     m_controls->setFeatureLayer(featureLayer);
     m_shading->setItemText(2, tr("CLS attention, layer %1 (feature layer)").arg(featureLayer));
     m_canvas->setPlaceholder(tr("Selecting the visual tokens…"));
-    m_banner->setVisible(false);
+    m_traceView->showMessage({}, true);
     m_result.reset();
     requestSelection(false);
 }
@@ -333,23 +315,10 @@ void LlavaView::showRecord(std::shared_ptr<const GenerateResult> record, double 
 
 void LlavaView::updateLayerChoices()
 {
-    // The trace's layers by name; the chosen one stays chosen while a new record has it, else the last.
-    const Trace& trace = m_record->trace;
-    QStringList names;
-    for (int layer = 0; layer < int(trace.layers.size()); ++layer)
-        names << QString::fromStdString(trace.layerName(layer));
-    QStringList shown;
-    for (int i = 0; i < m_layer->count(); ++i)
-        shown << m_layer->itemText(i);
-    if (names == shown)
-        return;
-    const QString chosen = m_layer->currentIndex() == m_layer->count() - 1 ? QString() : m_layer->currentText();
-    const QSignalBlocker block(m_layer);
-    m_layer->clear();
-    for (int layer = 0; layer < names.size(); ++layer)
-        m_layer->addItem(names[layer], layer);
-    const int keep = chosen.isEmpty() ? -1 : m_layer->findText(chosen);
-    m_layer->setCurrentIndex(keep >= 0 ? keep : m_layer->count() - 1);
+    // The shown layer stays while a new record has the same layers; otherwise the last (what
+    // reaches the language model).
+    if (m_traceView->setTrace(m_record->trace))
+        m_traceView->showLayer(int(m_record->trace.layers.size()) - 1);
 }
 
 void LlavaView::resizeEvent(QResizeEvent* event)
@@ -406,7 +375,7 @@ TileBoardStyle LlavaView::boardStyle() const
     TileBoardStyle style;
     style.shading = TileShading(m_shading->currentData().toInt());
     style.showTileOutlines = m_tileOutlines->isChecked();
-    style.layer = m_layer->count() > 0 ? m_layer->currentData().toInt() : -1;
+    style.layer = m_traceView->scrubber()->layerCount() > 0 ? m_traceView->currentLayer() : -1;
     // Drawn at the canvas's size in device pixels (CanvasView fits it inside a 4 px margin), so
     // the captions stay readable; a canvas not laid out yet gets a sensible minimum.
     const qreal ratio = devicePixelRatioF();
@@ -430,7 +399,7 @@ void LlavaView::onGenerationStarted(quint64)
     m_streamedTokens = 0;
     m_answerStatus->setText(tr("reading the image and the prompt…"));
     m_controls->setGenerating(true);
-    m_banner->setVisible(false);
+    m_traceView->showMessage({}, true);
 }
 
 void LlavaView::onTokenStreamed(quint64, const QString& delta)
@@ -506,6 +475,6 @@ QString LlavaView::countsText() const { return m_counts->text(); }
 QString LlavaView::answerText() const { return m_answer->toPlainText(); }
 QString LlavaView::answerStatusText() const { return m_answerStatus->text(); }
 QString LlavaView::metricsText() const { return m_metrics->text(); }
-QString LlavaView::bannerText() const { return m_banner->isVisible() ? m_banner->text() : QString(); }
+QString LlavaView::bannerText() const { return m_traceView->messageText(); }
 
 }  // namespace tokenscope

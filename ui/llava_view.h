@@ -38,6 +38,7 @@ class LlavaChartsPanel;
 class InferenceController;
 class LlavaControls;
 class MethodPanel;
+class TraceView;
 
 class LlavaView : public QWidget {
     Q_OBJECT
@@ -83,9 +84,9 @@ public:
     CanvasView* canvas() const { return m_canvas; }
     LlavaChartsPanel* charts() const { return m_charts; }
     QComboBox* shadingCombo() const { return m_shading; }
-    // The trace layer whose token states the board shows (vision layers, the projector's select
-    // and unpad; the last by default).
-    QComboBox* layerCombo() const { return m_layer; }
+    // The canvas, the board's key and counts, and the scrubber over the trace layers whose token
+    // states the board shows (vision layers, the projector's select and unpad; the last by default).
+    TraceView* traceView() const { return m_traceView; }
     // How the board is drawn now: the shading and outlines chosen, sized to the canvas.
     TileBoardStyle boardStyle() const;
 
@@ -116,9 +117,8 @@ private:
 
     InferenceController* m_controller = nullptr;
     LlavaControls* m_controls = nullptr;  // parentless until the window places it
-    QLabel* m_banner = nullptr;
+    TraceView* m_traceView = nullptr;
     QComboBox* m_shading = nullptr;
-    QComboBox* m_layer = nullptr;
     QCheckBox* m_tileOutlines = nullptr;
     CanvasView* m_canvas = nullptr;
     QLabel* m_legend = nullptr;

@@ -36,6 +36,7 @@
 #include "ui/llava_controls.h"
 #include "ui/llava_view.h"
 #include "ui/sample_scenes.h"
+#include "ui/trace_view.h"
 #include "viz/image_io.h"
 #include "viz/overlay.h"
 
@@ -76,16 +77,12 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     controlsScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     controlsScroll->setMinimumWidth(m_controls->sizeHint().width() + 20);
 
-    // Middle: canvas (or split view), legend, counts, text strip, scrubber.
-    auto* middle = new QWidget;
-    auto* middleLayout = new QVBoxLayout(middle);
-    middleLayout->setContentsMargins(4, 4, 4, 4);
-    m_banner = new QLabel;
-    m_banner->setWordWrap(true);
-    m_banner->setVisible(false);
-    m_banner->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_canvasStack = new QStackedWidget;
-    m_canvas = new CanvasView;
+    // Middle: the trace view (canvas or compare split, legend, counts, text strip, scrubber).
+    m_traceView = new TraceView;
+    m_canvas = m_traceView->canvas();
+    m_scrubber = m_traceView->scrubber();
+    m_legend = m_traceView->legend();
+    m_counts = m_traceView->counts();
     m_canvas->setPlaceholder(tr("Loading the model…"));
     // Compare: A beside B on top, their diff below at full width.
     auto* compareSplit = new QSplitter(Qt::Vertical);
@@ -99,13 +96,7 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     compareSplit->addWidget(pairSplit);
     compareSplit->addWidget(m_diffCanvas);
     m_compareSplit = compareSplit;
-    m_canvasStack->addWidget(m_canvas);
-    m_canvasStack->addWidget(compareSplit);
-    m_legend = new QLabel;
-    m_legend->setAlignment(Qt::AlignCenter);
-    m_counts = new QLabel;
-    m_counts->setWordWrap(true);
-    m_counts->setAlignment(Qt::AlignCenter);
+    m_traceView->pages()->addWidget(compareSplit);
     QFont countsFont = m_counts->font();
     countsFont.setPointSizeF(countsFont.pointSizeF() * 1.15);
     m_counts->setFont(countsFont);
@@ -114,13 +105,7 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     m_textStrip->setMinimumHeight(28);
     m_textStrip->setToolTip(tr("The question's word pieces at this layer: same colour = merged together, "
                                "struck through = pruned (with the layer it happened in)."));
-    m_scrubber = new LayerScrubber;
-    middleLayout->addWidget(m_banner);
-    middleLayout->addWidget(m_canvasStack, 1);
-    middleLayout->addWidget(m_legend);
-    middleLayout->addWidget(m_counts);
-    middleLayout->addWidget(m_textStrip);
-    middleLayout->addWidget(m_scrubber);
+    m_traceView->addBelow(m_textStrip);
 
     // Right: answers, deltas, provenance, charts.
     auto* right = new QWidget;
@@ -141,7 +126,7 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
 
     m_splitter = new QSplitter(Qt::Horizontal);
     m_splitter->addWidget(controlsScroll);
-    m_splitter->addWidget(middle);
+    m_splitter->addWidget(m_traceView);
     m_splitter->addWidget(right);
     m_splitter->setStretchFactor(0, 0);
     m_splitter->setStretchFactor(1, 3);
@@ -221,7 +206,7 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
         if (!note.isEmpty())
             statusBar()->showMessage(note, 8000);
     });
-    connect(m_scrubber, &LayerScrubber::currentIndexChanged, this, [this] {
+    connect(m_traceView, &TraceView::currentLayerChanged, this, [this] {
         showLayer();
         if (m_selectedToken >= 0)
             showProvenance(m_selectedToken);
@@ -394,7 +379,7 @@ void MainWindow::onModelLoaded(const ModelInfo& info)
         rememberModel(info.source);
     for (const std::string& warning : info.summary.warnings)
         showNote(QString::fromStdString(warning));
-    m_banner->setVisible(false);
+    m_traceView->showMessage({}, false);
     m_llava->showBanner({});
     // The views follow what the model does: ranked labels over a patch grid, or a visual-token
     // selection and a streamed answer over AnyRes tiles.
@@ -480,18 +465,14 @@ QString MainWindow::defaultModelFolder()
 void MainWindow::showError(const QString& message)
 {
     m_lastError = message;
-    m_banner->setText(QStringLiteral("⚠ ") + message.toHtmlEscaped());
-    m_banner->setStyleSheet(QStringLiteral("background: #fde8e4; color: #8a1c0c; border: 1px solid #e0a090; padding: 6px;"));
-    m_banner->setVisible(true);
+    m_traceView->showMessage(message, true);
     statusBar()->showMessage(message, 10000);
     Q_EMIT errorShown(message);
 }
 
 void MainWindow::showNote(const QString& message)
 {
-    m_banner->setText(message.toHtmlEscaped());
-    m_banner->setStyleSheet(QStringLiteral("background: #eef4fb; color: #123; border: 1px solid #9bc; padding: 6px;"));
-    m_banner->setVisible(true);
+    m_traceView->showMessage(message, false);
     statusBar()->showMessage(message, 8000);
 }
 

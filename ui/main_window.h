@@ -35,6 +35,7 @@ class ChartsPanel;
 class ControlsPanel;
 class LayerScrubber;
 class LlavaView;
+class TraceView;
 class InferenceController;
 
 struct MainWindowOptions {
@@ -112,6 +113,7 @@ protected:
 private:
     void buildMenus();
     void buildShortcuts();
+    LayerScrubber* shownScrubber() const;  // the ViLT view's or the LLaVA view's, whichever is shown
     void requestRun(bool isDebounced);
     void onRunFinished(const RunOutcome& outcome);
     void showResult(const RunOutcome& outcome, const OverlayJob& job, int target, const LayerPictures& pictures);
@@ -144,7 +146,7 @@ private:
     OverlayCache* m_overlays = nullptr;
     quint64 m_renderGeneration = 0;  // the newest result being drawn; older ones are dropped
     ControlsPanel* m_controls = nullptr;
-    QStackedWidget* m_canvasStack = nullptr;
+    TraceView* m_traceView = nullptr;
     CanvasView* m_canvas = nullptr;
     CanvasView* m_canvasA = nullptr;
     CanvasView* m_canvasB = nullptr;
@@ -157,7 +159,6 @@ private:
     QLabel* m_deltas = nullptr;
     QLabel* m_provenance = nullptr;
     ChartsPanel* m_charts = nullptr;
-    QLabel* m_banner = nullptr;
     QLabel* m_runState = nullptr;
     QSplitter* m_splitter = nullptr;
     QSplitter* m_compareSplit = nullptr;

@@ -24,6 +24,8 @@
 #include "ui/controls_panel.h"
 #include "ui/inference_controller.h"
 #include "ui/layer_scrubber.h"
+#include "ui/llava_view.h"
+#include "ui/trace_view.h"
 #include "viz/overlay.h"
 
 #if __has_include("engine/trace_json.h")
@@ -86,9 +88,9 @@ void MainWindow::buildMenus()
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
-    view->addAction(tr("Previous layer\t←"), this, [this] { m_scrubber->stepBy(-1); });
-    view->addAction(tr("Next layer\t→"), this, [this] { m_scrubber->stepBy(1); });
-    view->addAction(tr("Play / pause\tSpace"), this, [this] { m_scrubber->togglePlaying(); });
+    view->addAction(tr("Previous layer\t←"), this, [this] { shownScrubber()->stepBy(-1); });
+    view->addAction(tr("Next layer\t→"), this, [this] { shownScrubber()->stepBy(1); });
+    view->addAction(tr("Play / pause\tSpace"), this, [this] { shownScrubber()->togglePlaying(); });
     view->addAction(tr("Fit image"), this, [this] {
         for (CanvasView* canvas : {m_canvas, m_canvasA, m_canvasB, m_diffCanvas})
             canvas->fitToView();
@@ -101,11 +103,16 @@ void MainWindow::buildShortcuts()
 {
     // Window-wide; a focused text field keeps its own arrows and space (ShortcutOverride).
     auto* left = new QShortcut(QKeySequence(Qt::Key_Left), this);
-    connect(left, &QShortcut::activated, this, [this] { m_scrubber->stepBy(-1); });
+    connect(left, &QShortcut::activated, this, [this] { shownScrubber()->stepBy(-1); });
     auto* right = new QShortcut(QKeySequence(Qt::Key_Right), this);
-    connect(right, &QShortcut::activated, this, [this] { m_scrubber->stepBy(1); });
+    connect(right, &QShortcut::activated, this, [this] { shownScrubber()->stepBy(1); });
     auto* space = new QShortcut(QKeySequence(Qt::Key_Space), this);
-    connect(space, &QShortcut::activated, this, [this] { m_scrubber->togglePlaying(); });
+    connect(space, &QShortcut::activated, this, [this] { shownScrubber()->togglePlaying(); });
+}
+
+LayerScrubber* MainWindow::shownScrubber() const
+{
+    return isLlavaShown() ? m_llava->traceView()->scrubber() : m_scrubber;
 }
 
 // ---------------------------------------------------------------------------------------- settings

@@ -19,6 +19,7 @@
 #include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
 #include "ui/layer_scrubber.h"
+#include "ui/trace_view.h"
 #include "viz/overlay.h"
 
 namespace tokenscope {
@@ -54,25 +55,16 @@ void MainWindow::showResult(const RunOutcome& outcome, const OverlayJob& job, in
     if (!pictures.main.isNull())
         m_overlays->insert(target, pictures);
     const Trace& trace = outcome.result->trace;
-    std::vector<int> numbers;
-    std::vector<bool> reduced;
-    for (const TraceLayer& layer : trace.layers) {
-        numbers.push_back(layer.index);
-        reduced.push_back(layer.reduced);
-    }
-    {
-        const QSignalBlocker blocker(m_scrubber);
-        m_scrubber->setLayers(numbers, reduced);
-        if (target >= 0)
-            m_scrubber->setCurrentIndex(target);
-        m_pendingLayer = -1;
-    }
-    if (m_controls->isCompareEnabled() && m_canvasStack->currentIndex() != 1) {
-        m_canvasStack->setCurrentIndex(1);
-        const int height = std::max(200, m_canvasStack->height());
+    m_traceView->setTrace(trace);
+    if (target >= 0)
+        m_traceView->showLayer(target);
+    m_pendingLayer = -1;
+    if (m_controls->isCompareEnabled() && m_traceView->pages()->currentIndex() != 1) {
+        m_traceView->pages()->setCurrentIndex(1);
+        const int height = std::max(200, m_traceView->pages()->height());
         m_compareSplit->setSizes({height / 2, height / 2});
     } else if (!m_controls->isCompareEnabled()) {
-        m_canvasStack->setCurrentIndex(0);
+        m_traceView->pages()->setCurrentIndex(0);
     }
     const RunResult* reference = referenceResult();
     m_answers->setAnswers(tr("A: %1").arg(QString::fromStdString(describe(outcome.result->method))), outcome.result->answers,
@@ -97,7 +89,7 @@ void MainWindow::showResult(const RunOutcome& outcome, const OverlayJob& job, in
 
 int MainWindow::shownLayerIndex() const { return m_scrubber->currentIndex(); }
 
-bool MainWindow::isCompareShown() const { return m_canvasStack->currentIndex() == 1; }
+bool MainWindow::isCompareShown() const { return m_traceView->pages()->currentIndex() == 1; }
 
 QString MainWindow::countsText() const { return m_counts->text(); }
 
