@@ -12,6 +12,7 @@
 #include <QSlider>
 #include <QSpinBox>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -20,11 +21,13 @@
 #include "common/error.h"
 #include "engine/visual_selection.h"
 #include "methods/reduction_plan.h"
+#include "ui/answer_panel.h"
 #include "ui/canvas_view.h"
+#include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
 #include "ui/inference_controller.h"
 #include "ui/layer_scrubber.h"
-#include "ui/llava_charts_panel.h"
+#include "ui/generation_charts.h"
 #include "ui/llava_controls.h"
 #include "ui/llava_view.h"
 #include "ui/main_window.h"
@@ -149,6 +152,12 @@ private Q_SLOTS:
         QVERIFY(knobs()->methodCombo()->findData(QStringLiteral("hired")) >= 0);
         QCOMPARE(knobs()->methodCombo()->findData(QStringLiteral("pumer")), -1);
         QVERIFY(knobs()->settings().is("hired"));
+        // One answer panel and one charts panel: streamed answers and per-answer charts here.
+        QVERIFY(m_window->answers()->isStreamed());
+        QVERIFY(m_window->answers()->isVisible());
+        QCOMPARE(view()->charts(), m_window->charts()->generation());
+        QVERIFY(m_window->charts()->generation()->isVisible());
+        QVERIFY(!m_window->charts()->tabs()->isVisible());
         QVERIFY(m_window->controller()->model().capabilities.generates);
         QVERIFY(!m_window->controller()->model().capabilities.answersFromLabels);
         QVERIFY(!m_window->canvas()->isVisible());
@@ -331,7 +340,9 @@ private Q_SLOTS:
             [](const ModelSource&, const EngineOptions&) { return std::make_unique<OutOfMemoryBackend>(); });
         MethodPanel methods(FamilyKind::Llava);
         methods.setSettings(MethodSettings("hired"));
-        LlavaView standIn(&controller, &methods);
+        AnswerPanel answers;
+        ChartsPanel charts;
+        LlavaView standIn(&controller, &methods, &answers, &charts);
         QSignalSpy loaded(&controller, &InferenceController::modelLoaded);
         connect(&controller, &InferenceController::modelLoaded, &standIn, &LlavaView::showModel);
         QSignalSpy shown(&standIn, &LlavaView::selectionShown);
@@ -358,6 +369,9 @@ private Q_SLOTS:
         QVERIFY(!m_window->isLlavaShown());
         QVERIFY(m_window->canvas()->isVisible());
         QVERIFY(!view()->hasModel());  // the ViLT model replaced the LLaVA-NeXT one on the one worker
+        QVERIFY(!m_window->answers()->isStreamed());  // ranked labels again
+        QVERIFY(m_window->charts()->tabs()->isVisible());
+        QVERIFY(!m_window->charts()->generation()->isVisible());
         // The method panel lists ViLT's methods again, with ViLT's settings as they were.
         QVERIFY(m_window->controls()->methodSettings().is("pumer"));
         QVERIFY(m_window->controls()->methodCombo()->findData(QStringLiteral("pumer")) >= 0);

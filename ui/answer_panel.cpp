@@ -3,6 +3,8 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPainter>
+#include <QPlainTextEdit>
+#include <QTextCursor>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -77,31 +79,92 @@ protected:
 
 AnswerPanel::AnswerPanel(QWidget* parent) : QWidget(parent)
 {
-    auto* layout = new QVBoxLayout(this);
+    auto* outer = new QVBoxLayout(this);
+    outer->setContentsMargins(0, 0, 0, 0);
+    m_ranked = new QWidget(this);
+    auto* layout = new QVBoxLayout(m_ranked);
     layout->setContentsMargins(6, 6, 6, 6);
     auto* columns = new QHBoxLayout;
-    m_answers = new AnswerList(this);
-    m_reference = new AnswerList(this);
+    m_answers = new AnswerList(m_ranked);
+    m_reference = new AnswerList(m_ranked);
     m_answers->setToolTip(tr("The model's best answers with this method, and how sure it is (0 to 1)."));
     m_reference->setToolTip(tr("The answers without token reduction (or of configuration B): orange marks what differs."));
     columns->addWidget(m_answers, 1);
     columns->addSpacing(12);
     columns->addWidget(m_reference, 1);
-    m_verdict = new QLabel(this);
+    m_verdict = new QLabel(m_ranked);
     m_verdict->setWordWrap(true);
     layout->addLayout(columns);
     layout->addWidget(m_verdict);
-    m_expected = new QLabel(this);
+    m_expected = new QLabel(m_ranked);
     m_expected->setWordWrap(true);
     m_expected->setToolTip(tr("The answer the Shapes VQA generator knows to be right for this bundled scene and question."));
     layout->addWidget(m_expected);
-    m_cost = new QLabel(this);
+    m_cost = new QLabel(m_ranked);
     m_cost->setWordWrap(true);
     m_cost->setToolTip(tr("Forward time and the activation peak of this answer beside the reference. Memory is counted by "
                           "TokenScope's allocator (weights excluded); 'inference' means no autograd graph was kept."));
     layout->addWidget(m_cost);
+    outer->addWidget(m_ranked);
+
+    // The streamed answer: the text as it arrives, its status, its figures.
+    m_streamBox = new QWidget(this);
+    auto* streamLayout = new QVBoxLayout(m_streamBox);
+    streamLayout->setContentsMargins(0, 0, 0, 0);
+    m_stream = new QPlainTextEdit(m_streamBox);
+    m_stream->setReadOnly(true);
+    m_stream->setPlaceholderText(tr("Press Generate (Ctrl+Return) to answer the prompt; the answer streams in here."));
+    m_stream->setMinimumHeight(90);
+    m_stream->setMaximumHeight(170);
+    m_streamStatus = new QLabel(m_streamBox);
+    m_streamStatus->setStyleSheet(QStringLiteral("color: palette(mid);"));
+    m_streamFigures = new QLabel(m_streamBox);
+    m_streamFigures->setWordWrap(true);
+    m_streamFigures->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_streamFigures->setToolTip(tr("The last answer: time to first token (preprocess + vision + prefill), decode speed, "
+                                   "the prompt the language model read and the memory split."));
+    streamLayout->addWidget(new QLabel(tr("<b>Answer</b>"), m_streamBox));
+    streamLayout->addWidget(m_stream);
+    streamLayout->addWidget(m_streamStatus);
+    streamLayout->addWidget(m_streamFigures);
+    outer->addWidget(m_streamBox);
+    m_streamBox->setVisible(false);
     clear();
 }
+
+void AnswerPanel::setStreamed(bool isStreamed)
+{
+    m_ranked->setVisible(!isStreamed);
+    m_streamBox->setVisible(isStreamed);
+}
+
+bool AnswerPanel::isStreamed() const { return !m_streamBox->isHidden(); }
+
+void AnswerPanel::beginStream(const QString& status)
+{
+    m_stream->clear();
+    m_streamStatus->setText(status);
+}
+
+void AnswerPanel::appendStream(const QString& piece)
+{
+    QTextCursor cursor(m_stream->document());
+    cursor.movePosition(QTextCursor::End);
+    cursor.insertText(piece);
+    m_stream->ensureCursorVisible();
+}
+
+void AnswerPanel::setStreamText(const QString& text)
+{
+    if (m_stream->toPlainText() != text)
+        m_stream->setPlainText(text);
+}
+
+void AnswerPanel::setStreamStatus(const QString& status) { m_streamStatus->setText(status); }
+void AnswerPanel::setStreamFigures(const QString& html) { m_streamFigures->setText(html); }
+QString AnswerPanel::streamText() const { return m_stream->toPlainText(); }
+QString AnswerPanel::streamStatus() const { return m_streamStatus->text(); }
+QString AnswerPanel::streamFigures() const { return m_streamFigures->text(); }
 
 void AnswerPanel::setCost(double forwardMs, const MemoryReport& memory, double referenceForwardMs,
                           const MemoryReport* referenceMemory, const QString& referenceTitle)

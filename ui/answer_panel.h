@@ -1,7 +1,10 @@
 #pragma once
 
-// Top-k answers with score bars: the current configuration beside the reference (the unreduced
-// model, or configuration B in compare mode), with the differences highlighted. GUI thread only.
+// The one answer panel. For a model that answers from labels: the top-k answers with score bars,
+// the current configuration beside the reference (the unreduced model, or configuration B in compare
+// mode), with the differences highlighted. For a model that generates: the answer streaming in
+// token by token, its status and its figures (time to first token, decode speed, memory).
+// GUI thread only.
 
 #include <QWidget>
 
@@ -10,6 +13,7 @@
 #include "engine/engine.h"
 
 class QLabel;
+class QPlainTextEdit;
 
 namespace tokenscope {
 
@@ -35,7 +39,24 @@ public:
                  const QString& referenceTitle);
     QString costText() const;
 
+    // Streamed mode (off: ranked labels).
+    void setStreamed(bool isStreamed);
+    bool isStreamed() const;
+    void beginStream(const QString& status);  // clears the answer
+    void appendStream(const QString& piece);
+    void setStreamText(const QString& text);  // the whole answer (when it differs from the pieces)
+    void setStreamStatus(const QString& status);
+    void setStreamFigures(const QString& html);
+    QString streamText() const;
+    QString streamStatus() const;
+    QString streamFigures() const;
+
 private:
+    QWidget* m_ranked;
+    QWidget* m_streamBox;
+    QPlainTextEdit* m_stream;
+    QLabel* m_streamStatus;
+    QLabel* m_streamFigures;
     AnswerList* m_answers;
     AnswerList* m_reference;
     QLabel* m_verdict;

@@ -7,6 +7,7 @@
 #include <qcustomplot.h>
 
 #include "ui/chart_style.h"
+#include "ui/generation_charts.h"
 
 #include <algorithm>
 #include <cmath>
@@ -68,6 +69,9 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
     m_tabs->setTabToolTip(3, tr("Total time of the last runs, newest on the right."));
     m_tabs->setTabToolTip(4, tr("Accuracy against speed-up per method (a sweep), with the current configuration marked."));
     layout->addWidget(m_tabs);
+    m_generation = new GenerationCharts(this);
+    m_generation->setVisible(false);
+    layout->addWidget(m_generation);
 
     m_tokensPlot->xAxis->setLabel(tr("layer"));
     m_tokensPlot->yAxis->setLabel(tr("tokens"));
@@ -126,6 +130,14 @@ void ChartsPanel::installHover(QCustomPlot* plot, std::function<QString(double)>
             QToolTip::showText(event->globalPosition().toPoint(), text, plot);
     });
 }
+
+void ChartsPanel::setCapabilities(const FamilyCapabilities& capabilities)
+{
+    m_tabs->setVisible(!capabilities.generates);
+    m_generation->setVisible(capabilities.generates);
+}
+
+void ChartsPanel::addAnswer(const GenerateResult& result) { m_generation->addRun(result); }
 
 void ChartsPanel::addRun(const RunResult& result, const RunResult* baseline, double totalMs)
 {

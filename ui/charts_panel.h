@@ -5,7 +5,10 @@
 // (MemoryChart), total latency over the last runs, tokens per layer as a survival timeline (image
 // and text, this run beside the unreduced one), and the accuracy/speed trade-off (TradeoffChart).
 // Hovering a chart shows the values under the mouse.
-// Charts replot with rpQueuedReplot, so bursts of updates cost one repaint. GUI thread only.
+// A model that generates gets per-answer charts instead (GenerationCharts: time to first token,
+// decode speed, kept visual tokens, the time and memory splits): the series follow the model's
+// capabilities. Charts replot with rpQueuedReplot, so bursts of updates cost one repaint.
+// GUI thread only.
 
 #include <QString>
 #include <QWidget>
@@ -15,12 +18,14 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/generation.h"
 
 class QCustomPlot;
 class QTabWidget;
 
 namespace tokenscope {
 
+class GenerationCharts;
 class MemoryChart;
 class TradeoffChart;
 
@@ -29,6 +34,12 @@ class ChartsPanel : public QWidget {
 public:
     explicit ChartsPanel(QWidget* parent = nullptr);
 
+    // Which charts show: the per-layer ones for a model that answers from labels, the per-answer
+    // ones for a model that generates.
+    void setCapabilities(const FamilyCapabilities& capabilities);
+    // A finished answer of a generating model (appends to its charts).
+    void addAnswer(const GenerateResult& result);
+    GenerationCharts* generation() const { return m_generation; }
     // A finished run; baseline may be null. Appends to the history of runs.
     void addRun(const RunResult& result, const RunResult* baseline, double totalMs);
     void setCurrentLayerIndex(int index);  // a marker on the per-layer charts
@@ -50,6 +61,7 @@ private:
     void updateHistoryChart();
 
     QTabWidget* m_tabs;
+    GenerationCharts* m_generation;
     QCustomPlot* m_latencyPlot;
     QCustomPlot* m_historyPlot;
     QCustomPlot* m_tokensPlot;

@@ -8,21 +8,20 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
-#include <QPlainTextEdit>
 #include <QSignalBlocker>
-#include <QSplitter>
 #include <QTableWidget>
-#include <QTextCursor>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 
 #include "methods/reduction_plan.h"
+#include "ui/answer_panel.h"
 #include "ui/canvas_view.h"
+#include "ui/charts_panel.h"
 #include "ui/inference_controller.h"
 #include "ui/layer_scrubber.h"
-#include "ui/llava_charts_panel.h"
+#include "ui/generation_charts.h"
 #include "ui/llava_controls.h"
 #include "ui/trace_view.h"
 
@@ -55,8 +54,9 @@ struct BoardResult {
 
 }  // namespace
 
-LlavaView::LlavaView(InferenceController* controller, MethodPanel* methods, QWidget* parent)
-    : QWidget(parent), m_controller(controller)
+LlavaView::LlavaView(InferenceController* controller, MethodPanel* methods, AnswerPanel* answers, ChartsPanel* charts,
+                     QWidget* parent)
+    : QWidget(parent), m_controller(controller), m_answers(answers), m_charts(charts)
 {
     m_controls = new LlavaControls(methods);
 
@@ -101,39 +101,9 @@ LlavaView::LlavaView(InferenceController* controller, MethodPanel* methods, QWid
     m_table->setSizeAdjustPolicy(QAbstractScrollArea::AdjustToContents);
     m_traceView->addBelow(m_table);
 
-    // Right: the answer, its status and numbers, the charts.
-    auto* right = new QWidget;
-    auto* rightLayout = new QVBoxLayout(right);
-    rightLayout->setContentsMargins(4, 4, 4, 4);
-    auto* answerTitle = new QLabel(tr("<b>Answer</b>"));
-    m_answer = new QPlainTextEdit;
-    m_answer->setReadOnly(true);
-    m_answer->setPlaceholderText(tr("Press Generate (Ctrl+Return) to answer the prompt; the answer streams in here."));
-    m_answer->setMinimumHeight(90);
-    m_answer->setMaximumHeight(170);
-    m_answerStatus = new QLabel;
-    m_answerStatus->setStyleSheet(QStringLiteral("color: palette(mid);"));
-    m_metrics = new QLabel;
-    m_metrics->setWordWrap(true);
-    m_metrics->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_metrics->setToolTip(tr("The last answer: time to first token (preprocess + vision + prefill), decode speed, "
-                             "the prompt the language model read and the memory split."));
-    m_charts = new LlavaChartsPanel;
-    rightLayout->addWidget(answerTitle);
-    rightLayout->addWidget(m_answer);
-    rightLayout->addWidget(m_answerStatus);
-    rightLayout->addWidget(m_metrics);
-    rightLayout->addWidget(m_charts, 1);
-
-    auto* splitter = new QSplitter(Qt::Horizontal);
-    splitter->addWidget(m_traceView);
-    splitter->addWidget(right);
-    splitter->setStretchFactor(0, 3);
-    splitter->setStretchFactor(1, 2);
-    splitter->setSizes({760, 480});
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
-    layout->addWidget(splitter);
+    layout->addWidget(m_traceView);
     updateLegend();
 
     // Wiring: every connect has this (or a child) as its context.
@@ -394,10 +364,9 @@ void LlavaView::updateLegend()
 
 void LlavaView::onGenerationStarted(quint64)
 {
-    m_answer->clear();
     m_streamedPieces = 0;
     m_streamedTokens = 0;
-    m_answerStatus->setText(tr("reading the image and the prompt…"));
+    m_answers->beginStream(tr("reading the image and the prompt…"));
     m_controls->setGenerating(true);
     m_traceView->showMessage({}, true);
 }
@@ -405,11 +374,8 @@ void LlavaView::onGenerationStarted(quint64)
 void LlavaView::onTokenStreamed(quint64, const QString& delta)
 {
     ++m_streamedPieces;
-    QTextCursor cursor(m_answer->document());
-    cursor.movePosition(QTextCursor::End);
-    cursor.insertText(delta);
-    m_answer->ensureCursorVisible();
-    m_answerStatus->setText(tr("streaming… %1 pieces").arg(m_streamedPieces));
+    m_answers->appendStream(delta);
+    m_answers->setStreamStatus(tr("streaming… %1 pieces").arg(m_streamedPieces));
 }
 
 void LlavaView::onGenerationFinished(const GenerationOutcome& outcome)
@@ -419,12 +385,11 @@ void LlavaView::onGenerationFinished(const GenerationOutcome& outcome)
     const GenerateResult& result = *m_result;
     // The streamed pieces add up to the decoded answer (the callback's contract); should a piece
     // have been lost, the box still ends with the answer itself.
-    if (m_answer->toPlainText() != QString::fromStdString(result.text))
-        m_answer->setPlainText(QString::fromStdString(result.text));
-    m_answerStatus->setText(tr("%1 tokens, %2").arg(result.tokenIds.size())
+    m_answers->setStreamText(QString::fromStdString(result.text));
+    m_answers->setStreamStatus(tr("%1 tokens, %2").arg(result.tokenIds.size())
                                 .arg(result.stoppedAtEos ? tr("ended by the model") : tr("stopped at the token limit")));
     showMetrics(result);
-    m_charts->addRun(result);
+    m_charts->addAnswer(result);
     Q_EMIT statusMessage(tr("Answered in %1 ms (first token after %2 ms)").arg(result.timings.totalMs, 0, 'f', 0)
                              .arg(result.timings.ttftMs, 0, 'f', 0), 5000);
     if (outcome.imageId == m_imageId)
@@ -437,11 +402,11 @@ void LlavaView::onGenerationFailed(quint64, const QString& message, bool isCance
 {
     m_controls->setGenerating(false);
     if (isCancelled) {
-        m_answerStatus->setText(tr("stopped after %1 pieces; the answer so far stays").arg(m_streamedPieces));
+        m_answers->setStreamStatus(tr("stopped after %1 pieces; the answer so far stays").arg(m_streamedPieces));
         Q_EMIT statusMessage(tr("Answer stopped."), 5000);
         return;
     }
-    m_answerStatus->setText(tr("failed"));
+    m_answers->setStreamStatus(tr("failed"));
     Q_EMIT errorOccurred(tr("The answer failed: %1").arg(message));
 }
 
@@ -449,7 +414,7 @@ void LlavaView::showMetrics(const GenerateResult& result)
 {
     const GenerateTimings& t = result.timings;
     const MemoryReport& memory = result.memory;
-    m_metrics->setText(tr("<b>TTFT %1 ms</b> (preprocess %2, vision %3, prefill %4) · <b>%5 tokens/s</b> decode "
+    m_answers->setStreamFigures(tr("<b>TTFT %1 ms</b> (preprocess %2, vision %3, prefill %4) · <b>%5 tokens/s</b> decode "
                           "(%6 by HiRED's definition)<br>prompt %7 tokens, %8 of them visual · memory: weights %9 MiB, "
                           "activations %10 MiB, KV cache %11 MiB")
                            .arg(t.ttftMs, 0, 'f', 1).arg(t.preprocessMs, 0, 'f', 1).arg(t.visionMs, 0, 'f', 1)
@@ -472,9 +437,10 @@ std::vector<int> LlavaView::shownKeptCounts() const
 }
 
 QString LlavaView::countsText() const { return m_counts->text(); }
-QString LlavaView::answerText() const { return m_answer->toPlainText(); }
-QString LlavaView::answerStatusText() const { return m_answerStatus->text(); }
-QString LlavaView::metricsText() const { return m_metrics->text(); }
+QString LlavaView::answerText() const { return m_answers->streamText(); }
+QString LlavaView::answerStatusText() const { return m_answers->streamStatus(); }
+QString LlavaView::metricsText() const { return m_answers->streamFigures(); }
+GenerationCharts* LlavaView::charts() const { return m_charts->generation(); }
 QString LlavaView::bannerText() const { return m_traceView->messageText(); }
 
 }  // namespace tokenscope

@@ -1,17 +1,19 @@
 #pragma once
 
-// The window's LLaVA-NeXT view, shown in place of the ViLT canvas while a LLaVA-NeXT model is
-// loaded. Middle: the tile board (viz/tile_overlay.h: the full image and each AnyRes tile with
-// its kept tokens or a CLS-attention map, a budget bar per partition), its key, the counts and a
-// table of the partitions. Right: the answer streaming in, its timings and memory, and the charts
-// of the answers so far (LlavaChartsPanel). The knobs, the prompt and Generate / Stop are a
-// separate widget, controls(), which the window puts in its left column (taking ownership).
+// The window's view of a model that selects visual tokens and generates (LLaVA-NeXT), shown in
+// place of the patch-grid trace view while one is loaded: the same TraceView (canvas + scrubber
+// over the trace's stage-tagged layers) holding the tile board (viz/tile_overlay.h: the full image
+// and each AnyRes tile with its kept tokens or a CLS-attention map, a budget bar per partition),
+// its key, the counts and a table of the partitions. The answer streams into the window's answer
+// panel and its figures go to the window's charts panel (per-answer charts); the method's knobs are
+// the window's method panel. The prompt and Generate / Stop are a separate widget, controls(),
+// which the window puts in its left column (taking ownership).
 //
 // Knob changes ask the worker for a selection only (Engine::selectVisualTokens: no language
 // model), debounced, newest wins; Generate streams an answer token by token through queued
-// signals. Inference runs on the window's InferenceController thread; boards are drawn on Qt's thread pool. Errors
-// (bad input, empty prompt, out of memory) are reported through errorOccurred and leave what is
-// shown in place. GUI thread only.
+// signals. Inference runs on the window's InferenceController thread; boards are drawn on Qt's
+// thread pool. Errors (bad input, empty prompt, out of memory) are reported through errorOccurred
+// and leave what is shown in place. GUI thread only.
 
 #include <QImage>
 #include <QString>
@@ -28,13 +30,14 @@
 class QComboBox;
 class QCheckBox;
 class QLabel;
-class QPlainTextEdit;
 class QTableWidget;
 
 namespace tokenscope {
 
+class AnswerPanel;
 class CanvasView;
-class LlavaChartsPanel;
+class ChartsPanel;
+class GenerationCharts;
 class InferenceController;
 class LlavaControls;
 class MethodPanel;
@@ -43,10 +46,10 @@ class TraceView;
 class LlavaView : public QWidget {
     Q_OBJECT
 public:
-    // The controller is the window's (one worker for every family); the view acts while its model
-    // selects visual tokens.
-    // methods is the window's method panel, which the knobs are read from.
-    LlavaView(InferenceController* controller, MethodPanel* methods, QWidget* parent = nullptr);
+    // The controller, method panel, answer panel and charts panel are the window's (one of each for
+    // every family); the view acts while the model selects visual tokens.
+    LlavaView(InferenceController* controller, MethodPanel* methods, AnswerPanel* answers, ChartsPanel* charts,
+              QWidget* parent = nullptr);
     ~LlavaView() override;
 
     LlavaControls* controls() const { return m_controls; }
@@ -82,7 +85,7 @@ public:
     QString metricsText() const;
     QString bannerText() const;
     CanvasView* canvas() const { return m_canvas; }
-    LlavaChartsPanel* charts() const { return m_charts; }
+    GenerationCharts* charts() const;  // the window's charts panel's per-answer charts
     QComboBox* shadingCombo() const { return m_shading; }
     // The canvas, the board's key and counts, and the scrubber over the trace layers whose token
     // states the board shows (vision layers, the projector's select and unpad; the last by default).
@@ -124,10 +127,8 @@ private:
     QLabel* m_legend = nullptr;
     QLabel* m_counts = nullptr;
     QTableWidget* m_table = nullptr;
-    QPlainTextEdit* m_answer = nullptr;
-    QLabel* m_answerStatus = nullptr;
-    QLabel* m_metrics = nullptr;
-    LlavaChartsPanel* m_charts = nullptr;
+    AnswerPanel* m_answers = nullptr;
+    ChartsPanel* m_charts = nullptr;
 
     ImageU8 m_image;
     QString m_imageName;

@@ -24,7 +24,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include "common/error.h"
 #include "ui/answer_panel.h"
@@ -135,16 +134,17 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
     setCentralWidget(m_splitter);
     m_runState = new QLabel;
     statusBar()->addPermanentWidget(m_runState);
-    // The LLaVA-NeXT view takes the place of the middle and right columns while a model that
-    // selects visual tokens is loaded; its prompt goes below the shared model, image and method
-    // controls. It runs its jobs on the same controller and reads the same method panel.
-    m_llava = new LlavaView(m_controller, m_controls->methodPanel());
+    // The LLaVA-NeXT view takes the place of the patch-grid trace view while a model that selects
+    // visual tokens is loaded; its prompt goes below the shared model, image and method controls.
+    // It runs its jobs on the same controller and shows its answers and figures in the same answer
+    // and charts panels.
+    m_llava = new LlavaView(m_controller, m_controls->methodPanel(), m_answers, m_charts);
     m_llava->setVisible(false);
     m_llava->controls()->setVisible(false);
     leftLayout->addWidget(m_llava->controls());
     leftLayout->addStretch(1);
-    m_splitter->addWidget(m_llava);
-    m_splitter->setStretchFactor(m_splitter->indexOf(m_llava), 5);
+    m_splitter->insertWidget(2, m_llava);
+    m_splitter->setStretchFactor(2, 3);
     buildMenus();
     buildShortcuts();
 
@@ -353,22 +353,18 @@ void MainWindow::showLlavaView(bool isShown)
 {
     if (isShown == isLlavaShown())
         return;
-    QList<int> sizes = m_splitter->sizes();
-    const int total = std::accumulate(sizes.begin(), sizes.end(), 0);
-    const int left = sizes.isEmpty() ? 300 : sizes.front();
     if (isShown)
         m_scrubber->setPlaying(false);
-    // The ViLT middle and right columns are the splitter's widgets 1 and 2.
-    m_splitter->widget(1)->setVisible(!isShown);
-    m_splitter->widget(2)->setVisible(!isShown);
+    // Splitter: controls, the patch-grid trace view, the LLaVA view, the answers and charts.
+    const QList<int> sizes = m_splitter->sizes();
+    m_traceView->setVisible(!isShown);
     m_llava->setVisible(isShown);
     m_llava->controls()->setVisible(isShown);
     m_controls->setViltControlsVisible(!isShown);
-    const int rest = std::max(400, total - left);
-    if (isShown)
-        m_splitter->setSizes({left, 0, 0, rest});
-    else
-        m_splitter->setSizes({left, rest * 3 / 5, rest - rest * 3 / 5, 0});
+    m_deltas->setVisible(!isShown);
+    m_provenance->setVisible(!isShown);
+    const int middle = std::max(400, sizes.value(1) + sizes.value(2));
+    m_splitter->setSizes({sizes.value(0, 300), isShown ? 0 : middle, isShown ? middle : 0, sizes.value(3, 480)});
 }
 
 void MainWindow::onModelLoaded(const ModelInfo& info)
@@ -385,6 +381,8 @@ void MainWindow::onModelLoaded(const ModelInfo& info)
     // selection and a streamed answer over AnyRes tiles.
     const bool selects = info.capabilities.selectsVisualTokens;
     showLlavaView(selects);
+    m_answers->setStreamed(info.capabilities.generates);
+    m_charts->setCapabilities(info.capabilities);
     m_llava->showModel(info);
     m_runState->setText(m_controller->isBusy() ? tr("running…") : tr("ready"));
     statusBar()->showMessage(tr("Loaded %1%2 in %3 ms")

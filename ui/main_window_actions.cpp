@@ -122,7 +122,7 @@ void MainWindow::restoreSettings()
     QSettings settings;
     restoreGeometry(settings.value("window/geometry").toByteArray());
     restoreState(settings.value("window/state").toByteArray());
-    m_splitter->restoreState(settings.value("window/splitter").toByteArray());
+    m_splitter->restoreState(settings.value("window/splitter2").toByteArray());
     m_controls->setRecentModels(settings.value("models/recent").toStringList());
     const QString question = settings.value("input/question").toString();
     if (!question.isEmpty())
@@ -147,7 +147,7 @@ void MainWindow::saveSettings()
     QSettings settings;
     settings.setValue("window/geometry", saveGeometry());
     settings.setValue("window/state", saveState());
-    settings.setValue("window/splitter", m_splitter->saveState());
+    settings.setValue("window/splitter2", m_splitter->saveState());
     settings.setValue("models/recent", m_controls->recentModels());
     settings.setValue("input/question", m_controls->question());
     settings.setValue("input/image", m_imagePath);

@@ -1,4 +1,4 @@
-#include "ui/llava_charts_panel.h"
+#include "ui/generation_charts.h"
 
 #include <QTabWidget>
 #include <QToolTip>
@@ -62,7 +62,7 @@ QCPBars* addBars(QCustomPlot* plot, const QString& name, const QColor& colour, d
 
 }  // namespace
 
-LlavaChartsPanel::LlavaChartsPanel(QWidget* parent) : QWidget(parent)
+GenerationCharts::GenerationCharts(QWidget* parent) : QWidget(parent)
 {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -104,7 +104,7 @@ LlavaChartsPanel::LlavaChartsPanel(QWidget* parent) : QWidget(parent)
     replot();
 }
 
-void LlavaChartsPanel::installHover(QCustomPlot* plot, std::function<QString(const RunEntry&)> describe)
+void GenerationCharts::installHover(QCustomPlot* plot, std::function<QString(const RunEntry&)> describe)
 {
     plot->setMouseTracking(true);
     connect(plot, &QCustomPlot::mouseMove, this, [this, plot, describe](QMouseEvent* event) {
@@ -117,7 +117,7 @@ void LlavaChartsPanel::installHover(QCustomPlot* plot, std::function<QString(con
     });
 }
 
-void LlavaChartsPanel::addRun(const GenerateResult& result)
+void GenerationCharts::addRun(const GenerateResult& result)
 {
     RunEntry run;
     run.number = ++m_runCounter;
@@ -150,13 +150,13 @@ void LlavaChartsPanel::addRun(const GenerateResult& result)
     replot();
 }
 
-void LlavaChartsPanel::clear()
+void GenerationCharts::clear()
 {
     m_runs.clear();
     replot();
 }
 
-void LlavaChartsPanel::replot()
+void GenerationCharts::replot()
 {
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     for (const RunEntry& run : m_runs)

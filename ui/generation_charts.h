@@ -1,6 +1,7 @@
 #pragma once
 
-// QCustomPlot charts of the LLaVA-NeXT answers generated in this window, one entry per answer,
+// The charts ChartsPanel shows for a model that generates: QCustomPlot charts of the answers
+// generated in this window, one entry per answer,
 // newest on the right: time to first token, decode tokens/s, kept visual tokens over the runs
 // (top tabs), the split of the time into preprocess / vision / prefill / decode as stacked bars, and
 // the memory by kind per answer with the decoder layers' activation peaks beside the last unreduced
@@ -22,7 +23,7 @@ namespace tokenscope {
 
 class MemoryChart;
 
-class LlavaChartsPanel : public QWidget {
+class GenerationCharts : public QWidget {
     Q_OBJECT
 public:
     struct RunEntry {
@@ -35,7 +36,7 @@ public:
         int tokensKept = 0, tokensUnreduced = 0;
     };
 
-    explicit LlavaChartsPanel(QWidget* parent = nullptr);
+    explicit GenerationCharts(QWidget* parent = nullptr);
 
     void addRun(const GenerateResult& result);
     void clear();
