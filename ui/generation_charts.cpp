@@ -6,16 +6,16 @@
 
 #include <qcustomplot.h>
 
-#include "ui/chart_style.h"
-
-#include "ui/memory_chart.h"
-#include "methods/reduction_plan.h"
-
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <utility>
 #include <vector>
+
+#include "methods/method_registry.h"
+#include "methods/reduction_plan.h"
+#include "ui/chart_style.h"
+#include "ui/memory_chart.h"
 
 namespace tokenscope {
 
@@ -31,15 +31,25 @@ const QColor kOrange{230, 159, 0};
 const QColor kGreen{0, 158, 115};
 const QColor kPurple{204, 121, 167};
 
-QColor methodColor(LlavaMethod method)
+// The unreduced answers grey; the registry's methods in a fixed order of the palette.
+QColor methodColor(const std::string& method)
 {
-    switch (method) {
-    case LlavaMethod::Full: return kGrey;
-    case LlavaMethod::Hired: return kBlue;
-    case LlavaMethod::Spatial: return kGreen;
-    case LlavaMethod::Random: return kOrange;
+    if (method == "none")
+        return kGrey;
+    const std::vector<const MethodDescriptor*> methods = methodsFor(FamilyKind::Llava);
+    const QColor palette[] = {kBlue, kGreen, kOrange, kPurple};
+    int index = 0;
+    for (const MethodDescriptor* descriptor : methods) {
+        if (descriptor->id == method)
+            break;
+        index += descriptor->id != "none";
     }
-    return kGrey;
+    return palette[index % 4];
+}
+
+QString methodLegendName(const std::string& method)
+{
+    return method == "none" ? QObject::tr("full") : QString::fromStdString(methodDescriptor(method).name);
 }
 
 QCustomPlot* makePlot(QWidget* parent, const QString& yLabel)
@@ -122,10 +132,10 @@ void GenerationCharts::addRun(const GenerateResult& result)
     RunEntry run;
     run.number = ++m_runCounter;
     const VisualTokenSettings settings = visualSelectionOf(result.method);
-    run.method = settings.method;
-    run.label = settings.method == LlavaMethod::Full
-                    ? QStringLiteral("full")
-                    : QStringLiteral("%1 %2").arg(QString::fromStdString(llavaMethodName(settings.method))).arg(settings.budget, 0, 'g', 3);
+    const bool isFull = result.method.is("none");
+    run.method = isFull ? std::string("none") : result.method.method();
+    run.label = isFull ? QStringLiteral("full")
+                       : QStringLiteral("%1 %2").arg(QString::fromStdString(run.method)).arg(settings.budget, 0, 'g', 3);
     const GenerateTimings& t = result.timings;
     run.ttftMs = t.ttftMs;
     run.decodeTokensPerSecond = t.decodeTokensPerSecond;
@@ -143,7 +153,7 @@ void GenerationCharts::addRun(const GenerateResult& result)
         m_runs.pop_front();
     m_memory->addRun(run.label, result.memory);
     m_memory->setLayers(result.memory, run.label, m_hasFull ? &m_lastFullMemory : nullptr, tr("last full answer"));
-    if (settings.method == LlavaMethod::Full) {
+    if (isFull) {
         m_lastFullMemory = result.memory;
         m_hasFull = true;
     }
@@ -184,13 +194,12 @@ void GenerationCharts::replot()
     for (QCustomPlot* plot : {m_ttftPlot, m_tokensPerSecondPlot}) {
         plot->clearPlottables();
         const bool isTtft = plot == m_ttftPlot;
-        std::map<int, QCPBars*> seriesOf;
+        std::map<std::string, QCPBars*> seriesOf;
         double yMax = 0;
         for (const RunEntry& run : m_runs) {
-            const LlavaMethod method = run.method;
-            QCPBars*& bars = seriesOf[int(method)];
+            QCPBars*& bars = seriesOf[run.method];
             if (!bars)
-                bars = addBars(plot, QString::fromStdString(llavaMethodName(method)), methodColor(method), 0.6);
+                bars = addBars(plot, methodLegendName(run.method), methodColor(run.method), 0.6);
             const double value = isTtft ? run.ttftMs : run.decodeTokensPerSecond;
             bars->addData(run.number, value);
             yMax = std::max(yMax, value);

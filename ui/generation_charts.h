@@ -29,7 +29,7 @@ public:
     struct RunEntry {
         int number = 0;  // 1, 2, ... since the window opened
         QString label;   // "hired 0.2" etc.
-        LlavaMethod method = LlavaMethod::Full;
+        std::string method = "none";  // the registry's method id; "none" for an unreduced answer
         double ttftMs = 0, decodeTokensPerSecond = 0;
         double preprocessMs = 0, visionMs = 0, prefillMs = 0, decodeMs = 0;
         double weightsMiB = 0, activationsMiB = 0, kvCacheMiB = 0;

@@ -15,7 +15,6 @@
 
 #include <algorithm>
 
-#include "methods/reduction_plan.h"
 #include "ui/answer_panel.h"
 #include "ui/canvas_view.h"
 #include "ui/charts_panel.h"
@@ -269,7 +268,7 @@ void LlavaView::showRecord(std::shared_ptr<const GenerateResult> record, double 
                         "%7 tokens each")
                          .arg(r.deliveredTokens).arg(r.unreducedTokens).arg(settingsText(m_record->method).toHtmlEscaped())
                          .arg(r.total).arg(r.selectedTokens).arg(grid).arg(tokensPerPartition);
-    if (visualSelectionOf(m_record->method).method == LlavaMethod::Full)
+    if (m_record->method.is("none"))
         counts = tr("<b>%1 of %2</b> visual tokens reach the language model (full: every token, image_newline rows "
                     "included) · %3 of %4 tokens each")
                      .arg(r.deliveredTokens).arg(r.unreducedTokens).arg(grid).arg(tokensPerPartition);
