@@ -1,10 +1,12 @@
 #include "config/model_config.h"
 
+#include <algorithm>
 #include <limits>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "config/id2label.h"
 #include "io/json_file.h"
 
 namespace tokenscope {
@@ -92,31 +94,6 @@ ClipVisionConfig clipVitL336() {
 void requireDivisible(int value, int divisor, const std::string& what, const std::string& where) {
     if (divisor <= 0 || value % divisor != 0)
         throw Error(where + ": " + what + " (" + std::to_string(value) + " / " + std::to_string(divisor) + ")");
-}
-
-std::vector<std::string> parseId2Label(const Json& config, const std::string& where) {
-    std::vector<std::string> labels;
-    if (!config.contains("id2label")) return labels;
-    const Json& map = config.at("id2label");
-    if (!map.is_object()) throw Error(where + ": key 'id2label' must be an object");
-    labels.resize(map.size());
-    std::vector<bool> seen(map.size(), false);
-    for (const auto& [key, value] : map.items()) {
-        std::size_t index = 0;
-        std::size_t used = 0;
-        try {
-            index = std::stoul(key, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used != key.size() || index >= labels.size() || seen[index])
-            throw Error(where + ": key 'id2label' has the entry \"" + key + "\", but ids must be 0.." +
-                        std::to_string(labels.size() - 1) + ", each once");
-        if (!value.is_string()) throw Error(where + ": id2label[\"" + key + "\"] must be a string");
-        labels[index] = value.get<std::string>();
-        seen[index] = true;
-    }
-    return labels;
 }
 
 // "dynamicvit_config": {"prune_locations": [3, 6, 9], "keep_ratio": 0.7}.
@@ -350,7 +327,9 @@ ModelConfig loadModelConfig(const std::string& path) {
 }
 
 std::vector<std::string> builtinModelNames() {
-    return {"vilt-b32", "vilt-b32-nlvr2", "vilt-b32-retrieval", "clip-vit-l-336", "clip-vit-b-32"};
+    std::vector<std::string> names{"vilt-b32", "vilt-b32-nlvr2", "vilt-b32-retrieval", "clip-vit-l-336", "clip-vit-b-32"};
+    for (const auto& meter : builtinMeterNames()) names.push_back(meter);
+    return names;
 }
 
 ModelConfig builtinModelConfig(const std::string& name) {
@@ -376,6 +355,16 @@ ModelConfig builtinModelConfig(const std::string& name) {
         if (name == "vilt-b32-retrieval") {
             config.architecture = "ViltForImageAndTextRetrieval";
             v.head = ViltHead::ImageAndTextRetrieval;
+            return config;
+        }
+    } else if (name.rfind("meter-", 0) == 0) {
+        const auto meterNames = builtinMeterNames();
+        if (std::find(meterNames.begin(), meterNames.end(), name) != meterNames.end()) {
+            config.family = ModelFamily::Meter;
+            config.meter = builtinMeterConfig(name);
+            config.architecture = config.meter.heads.vqa ? "MeterForQuestionAnswering"
+                                  : config.meter.heads.nlvr2 ? "MeterForVisualReasoning"
+                                                             : "MeterForVisualEntailment";
             return config;
         }
     } else if (name == "clip-vit-l-336" || name == "clip-vit-b-32") {

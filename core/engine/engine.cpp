@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include <torch/torch.h>
@@ -15,6 +16,7 @@
 #include "common/error.h"
 #include "engine/memory_probe.h"
 #include "families/family_runtime.h"
+#include "families/meter_runtime.h"
 
 namespace tokenscope {
 
@@ -105,11 +107,20 @@ std::unique_ptr<Engine> Engine::open(const std::string& folder, const EngineOpti
     std::error_code ec;
     if (!fs::is_directory(folder, ec)) throw Error(folder + ": not a model folder");
     const fs::path root(folder);
-    const auto config = loadModelConfig((root / "config.json").string());
+    // METER folders carry no config.json of their own: the checkpoint says what the model is.
+    std::optional<Checkpoint> opened;
+    ModelConfig config;
+    if (isMeterFolder(folder)) {
+        opened = Checkpoint::open(folder);
+        config = meterModelConfig(folder, *opened);
+    } else {
+        config = loadModelConfig((root / "config.json").string());
+    }
     auto impl = std::make_unique<Impl>();
     impl->context.summary.source = folder;
     impl->build(config, options);
-    const auto checkpoint = Checkpoint::open(folder);
+    if (!opened) opened = Checkpoint::open(folder);
+    const Checkpoint& checkpoint = *opened;
     StateDictOptions load;
     load.progress = options.progress;
     load.cancel = options.cancel;

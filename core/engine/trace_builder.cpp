@@ -46,41 +46,23 @@ std::vector<int64_t> row(const torch::Tensor& t, int64_t sample) {
 
 }  // namespace
 
-Trace buildTrace(const ViltEncoding& encoding, int64_t sample, const std::vector<std::string>& textTokens,
-                 const TraceGeometry& geometry) {
-    Trace trace;
-    trace.image.patchSize = geometry.patchSize;
-    trace.image.resizedHeight = geometry.resizedHeight;
-    trace.image.resizedWidth = geometry.resizedWidth;
-    trace.image.gridHeight = static_cast<int>(encoding.gridHeight);
-    trace.image.gridWidth = static_cast<int>(encoding.gridWidth);
-    trace.text.labels = textTokens;
-
-    // Original image tokens: the image CLS, then this sample's valid patches (padding excluded).
-    const auto mask = row(encoding.imageTokenMask, sample);  // [1 + N]
-    const auto cells = encoding.imagePatchIndex[sample].to(torch::kLong).cpu();
-    std::vector<int64_t> validPositions;  // positions in the encoder's image part
-    trace.image.patchCell.push_back({-1, -1});
-    validPositions.push_back(0);
-    for (std::size_t k = 1; k < mask.size(); ++k) {
-        if (mask[k] == 0) continue;
-        validPositions.push_back(static_cast<int64_t>(k));
-        trace.image.patchCell.push_back({static_cast<int>(cells[k - 1][0].item<int64_t>()), static_cast<int>(cells[k - 1][1].item<int64_t>())});
-    }
+Trace traceFromRecords(const RecordedLayers& input, int64_t sample) {
+    Trace trace = input.skeleton;
+    const auto& validPositions = input.imagePositions;
     const auto imageOriginals = validPositions.size();
-    const auto textOriginals = textTokens.size();
+    const auto textOriginals = trace.text.labels.size();
 
     // Current state: owner per original and size per current token.
     std::vector<int> imageOwner(imageOriginals), textOwner(textOriginals);
-    const int64_t textLength0 = encoding.fullAttentionMask.size(1) - encoding.imageTokenMask.size(1);
-    std::vector<float> imageSize(mask.size(), 1.0f), textSize(static_cast<std::size_t>(textLength0), 1.0f);
+    std::vector<float> imageSize(static_cast<std::size_t>(input.imageCount), 1.0f),
+        textSize(static_cast<std::size_t>(input.textCount), 1.0f);
     for (std::size_t o = 0; o < imageOriginals; ++o) imageOwner[o] = static_cast<int>(validPositions[o]);
     for (std::size_t o = 0; o < textOriginals; ++o) textOwner[o] = static_cast<int>(o);
-    int imageCount = static_cast<int>(mask.size());
-    int textCount = static_cast<int>(textLength0);
+    int imageCount = input.imageCount;
+    int textCount = input.textCount;
     bool jointSequence = false;
 
-    // Provenance columns of the records index the encoder's image positions; keep only the valid ones.
+    // Provenance columns of the records index the reducer's image positions; keep only the originals'.
     const auto index = torch::tensor(validPositions, torch::kLong);
     const auto apply = [&](const ReductionRecord& record, TraceLayer& layer) {
         std::vector<int> previousImageOwner = imageOwner, previousTextOwner = textOwner;
@@ -136,24 +118,21 @@ Trace buildTrace(const ViltEncoding& encoding, int64_t sample, const std::vector
         }
     };
 
-    std::map<int, const ViltLayerReduction*> byLayer;
-    for (const auto& r : encoding.reductions) byLayer[r.layer] = &r;
-    if (auto it = byLayer.find(-1); it != byLayer.end()) {  // dropped at the embedding
+    if (auto it = input.records.find(-1); it != input.records.end()) {  // reduced before the first layer
         TraceLayer before;
         before.image.tokensIn = imageCount;
         before.text.tokensIn = textCount;
-        apply(it->second->record, before);
+        apply(*it->second, before);
     }
-    for (int l = 0; l < geometry.numLayers; ++l) {
+    for (int l = 0; l < input.numLayers; ++l) {
         TraceLayer layer;
-        layer.stage = Stage::Fusion;
+        layer.stage = input.stage;
         layer.index = l;
         layer.image.tokensIn = imageCount;
         layer.text.tokensIn = textCount;
-        if (auto it = byLayer.find(l); it != byLayer.end()) {
-            apply(it->second->record, layer);
-            // DynamicViT prunes before the block: its attention already saw the shorter sequence.
-            if (it->second->method == ReductionMethod::DynamicVit) layer.image.tokensIn = imageCount;
+        if (auto it = input.records.find(l); it != input.records.end()) {
+            apply(*it->second, layer);
+            if (input.reducesBeforeAttention.count(l)) layer.image.tokensIn = imageCount;
         }
         layer.image.tokens = imageCount;
         layer.text.tokens = textCount;
@@ -162,11 +141,45 @@ Trace buildTrace(const ViltEncoding& encoding, int64_t sample, const std::vector
         layer.text.owner = textOwner;
         layer.image.size = imageSize;
         layer.text.size = textSize;
-        if (static_cast<std::size_t>(l) < encoding.layerMs.size()) layer.latencyMs = encoding.layerMs[l];
+        if (static_cast<std::size_t>(l) < input.layerMs.size()) layer.latencyMs = input.layerMs[l];
         trace.layers.push_back(std::move(layer));
     }
     finishDroppedAt(trace);
     return trace;
+}
+
+Trace buildTrace(const ViltEncoding& encoding, int64_t sample, const std::vector<std::string>& textTokens,
+                 const TraceGeometry& geometry) {
+    RecordedLayers input;
+    Trace& trace = input.skeleton;
+    trace.image.patchSize = geometry.patchSize;
+    trace.image.resizedHeight = geometry.resizedHeight;
+    trace.image.resizedWidth = geometry.resizedWidth;
+    trace.image.gridHeight = static_cast<int>(encoding.gridHeight);
+    trace.image.gridWidth = static_cast<int>(encoding.gridWidth);
+    trace.text.labels = textTokens;
+
+    // Original image tokens: the image CLS, then this sample's valid patches (padding excluded).
+    const auto mask = row(encoding.imageTokenMask, sample);  // [1 + N]
+    const auto cells = encoding.imagePatchIndex[sample].to(torch::kLong).cpu();
+    trace.image.patchCell.push_back({-1, -1});
+    input.imagePositions.push_back(0);
+    for (std::size_t k = 1; k < mask.size(); ++k) {
+        if (mask[k] == 0) continue;
+        input.imagePositions.push_back(static_cast<int64_t>(k));
+        trace.image.patchCell.push_back({static_cast<int>(cells[k - 1][0].item<int64_t>()), static_cast<int>(cells[k - 1][1].item<int64_t>())});
+    }
+    input.imageCount = static_cast<int>(mask.size());
+    input.textCount = static_cast<int>(encoding.fullAttentionMask.size(1) - encoding.imageTokenMask.size(1));
+    input.stage = Stage::Fusion;
+    input.numLayers = geometry.numLayers;
+    for (const auto& r : encoding.reductions) {
+        input.records[r.layer] = &r.record;
+        // DynamicViT prunes before the block: its attention already saw the shorter sequence.
+        if (r.method == ReductionMethod::DynamicVit) input.reducesBeforeAttention.insert(r.layer);
+    }
+    input.layerMs = encoding.layerMs;
+    return traceFromRecords(input, sample);
 }
 
 }  // namespace tokenscope

@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "families/clip_vision_runtime.h"
 #include "families/llava_runtime.h"
+#include "families/meter_runtime.h"
 #include "families/vilt_runtime.h"
 #include "image/vilt_preprocess.h"
 #include "io/mapped_file.h"
@@ -126,10 +127,9 @@ std::unique_ptr<FamilyRuntime> makeFamilyRuntime(const ModelConfig& config, Runt
         case ModelFamily::Vilt: return std::make_unique<ViltRuntime>(config.vilt, context);
         case ModelFamily::LlavaNext: return std::make_unique<LlavaRuntime>(config.llavaNext, context);
         case ModelFamily::ClipVision: return std::make_unique<ClipVisionRuntime>(config.clipVision, context);
-        case ModelFamily::Meter: break;
+        case ModelFamily::Meter: return std::make_unique<MeterRuntime>(config.meter, context);
     }
-    throw Error(context.summary.source + ": " + config.architecture +
-                " (METER) loads in tokenscope-cli's METER commands; the engine does not run it yet");
+    throw Error(context.summary.source + ": unknown model family");
 }
 
 }  // namespace tokenscope

@@ -1,0 +1,486 @@
+// METER (Dou et al., CVPR 2022; zdou0830/METER meter/modules/meter_module.py, and PuMer's port
+// csarron/PuMer src/pumer/model/meter/): the family's runtime. The model is core/models/meter.h;
+// this file turns requests into its inputs (RoBERTa ids padded to max_text_len as METER's data
+// module pads them, the CLIP transform), the plan into a MeterReduction, and its passes into the
+// trace.
+
+#include "families/meter_runtime.h"
+
+#include <torch/version.h>  // TORCH_VERSION_MAJOR for the LibTorch 2.x paths
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/out_of_memory.h"
+#include "config/id2label.h"
+#include "engine/memory_probe.h"
+#include "engine/trace_builder.h"
+#include "io/json_file.h"
+
+namespace tokenscope {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The folder's Lightning checkpoints.
+std::vector<fs::path> checkpointFiles(const fs::path& root) {
+    std::vector<fs::path> found;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(root, ec))
+        if (entry.is_regular_file(ec) && entry.path().extension() == ".ckpt") found.push_back(entry.path());
+    return found;
+}
+
+// config.json's model_type, or empty when there is none or it does not parse.
+std::string modelTypeOf(const fs::path& configPath) {
+    std::error_code ec;
+    if (!fs::exists(configPath, ec)) return {};
+    try {
+        const auto config = nlohmann::json::parse(readTextFile(configPath.string(), "the model config"));
+        if (config.is_object() && config.contains("model_type") && config.at("model_type").is_string())
+            return config.at("model_type").get<std::string>();
+    } catch (const std::exception&) {
+    }
+    return {};
+}
+
+// Temporarily runs the model at another image size (smaller resolution), restoring the model's own.
+class ImageSizeScope {
+public:
+    ImageSizeScope(MeterImpl& meter, int size) : m_meter(meter), m_size(meter.config().vision.imageSize) {
+        if (size > 0 && size != m_size) {
+            m_meter.setImageSize(size);
+            m_changed = true;
+        }
+    }
+    ~ImageSizeScope() {
+        if (m_changed) m_meter.setImageSize(m_size);
+    }
+    ImageSizeScope(const ImageSizeScope&) = delete;
+    ImageSizeScope& operator=(const ImageSizeScope&) = delete;
+
+private:
+    MeterImpl& m_meter;
+    int m_size;
+    bool m_changed = false;
+};
+
+// A word piece as the text strip shows it: its text (byte-level BPE marks spaces with "Ġ").
+std::string displayPiece(const BpeTokenizer& tokenizer, int64_t id) {
+    std::string text = tokenizer.decode({id}, BpeDecodeOptions{false, false});
+    const auto first = text.find_first_not_of(' ');
+    return first == std::string::npos ? std::string("\u2423") : text.substr(first);  // a piece of spaces: ␣
+}
+
+}  // namespace
+
+bool isMeterFolder(const std::string& folder) {
+    const fs::path root(folder);
+    const std::string type = modelTypeOf(root / "config.json");
+    if (type == "meter") return true;
+    std::error_code ec;
+    // A released METER folder: the checkpoint, the tokenizer files and at most the tokenizer's own
+    // config.json (model_type roberta).
+    return (type.empty() || type == "roberta") && !checkpointFiles(root).empty() &&
+           !fs::exists(root / "model.safetensors", ec);
+}
+
+ModelConfig meterModelConfig(const std::string& folder, const Checkpoint& checkpoint) {
+    const fs::path root(folder);
+    ModelConfig config;
+    config.family = ModelFamily::Meter;
+    config.sourceName = folder;
+    nlohmann::json hyperParameters = checkpoint.hyperParameterConfig();
+    std::string where = checkpoint.files().empty() ? folder : fs::path(checkpoint.files().front()).filename().string();
+    if (modelTypeOf(root / "config.json") == "meter") {
+        // A converted (or trained) folder: config.json holds METER's keys.
+        hyperParameters = nlohmann::json::parse(readTextFile((root / "config.json").string(), "the model config"));
+        where = (root / "config.json").string();
+    }
+    config.meter = meterConfigFromCheckpoint(hyperParameters, checkpointShapes(checkpoint), where);
+    const MeterHeads& heads = config.meter.heads;
+    config.architecture = heads.vqa ? "MeterForQuestionAnswering"
+                          : heads.nlvr2 ? "MeterForVisualReasoning"
+                          : heads.snli ? "MeterForVisualEntailment"
+                                        : "MeterForImageTextRetrieval";
+    return config;
+}
+
+MeterRuntime::MeterRuntime(const MeterConfig& config, RuntimeContext& context) : FamilyRuntime(context), m_meter(config) {
+    // PuMer's code (sequential order) squashes the image to a square; METER's keeps the aspect ratio
+    // and crops the centre.
+    m_resize = config.streamOrder == MeterStreamOrder::Sequential ? MeterResizeStyle::Squash
+                                                                 : MeterResizeStyle::ShorterSideThenCrop;
+}
+
+FamilyCapabilities MeterRuntime::capabilities() const {
+    FamilyCapabilities c;
+    c.family = FamilyKind::Meter;
+    c.stages = {Stage::Text, Stage::Vision, Stage::Fusion};
+    const MeterHeads& heads = m_meter->config().heads;
+    c.answersFromLabels = heads.vqa || heads.snli || heads.itm || heads.retrieval;
+    c.imagePairs = heads.nlvr2;
+    c.rawForward = true;
+    return c;
+}
+
+StateDictReport MeterRuntime::loadWeights(const Checkpoint& checkpoint, const StateDictOptions& options) {
+    return m_meter->loadWeights(checkpoint, options);
+}
+
+void MeterRuntime::readFolder(const std::string& folder) {
+    const fs::path root(folder);
+    std::error_code ec;
+    const bool hasVocab = fs::exists(root / "vocab.json", ec), hasMerges = fs::exists(root / "merges.txt", ec);
+    if (hasVocab != hasMerges)
+        throw Error(folder + ": the RoBERTa tokenizer needs both vocab.json and merges.txt (" +
+                    (hasVocab ? "merges.txt" : "vocab.json") + " is missing)");
+    if (hasVocab) m_tokenizer = BpeTokenizer::fromDirectory(folder);
+    if (modelTypeOf(root / "config.json") == "meter") {
+        const auto path = (root / "config.json").string();
+        m_labels = parseId2Label(nlohmann::json::parse(readTextFile(path, "the model config")), path);
+    }
+    const MeterHeads& heads = m_meter->config().heads;
+    if (heads.vqa && !m_labels.empty() && static_cast<int>(m_labels.size()) != heads.vqaLabels)
+        throw Error((root / "config.json").string() + ": id2label has " + std::to_string(m_labels.size()) +
+                    " answers but the VQA head has " + std::to_string(heads.vqaLabels));
+}
+
+std::vector<int64_t> MeterRuntime::tokenize(const std::string& text, std::vector<std::string>* pieces) const {
+    if (!m_tokenizer) throw Error(summary().source + ": no vocab.json / merges.txt in the model folder");
+    const auto ids = m_tokenizer->encode(text);
+    if (pieces) {
+        pieces->clear();
+        for (const auto id : ids) pieces->push_back(displayPiece(*m_tokenizer, id));
+    }
+    return ids;
+}
+
+MeterRuntime::Text MeterRuntime::encodeText(const std::string& question) const {
+    if (!m_tokenizer) throw Error(summary().source + ": no vocab.json / merges.txt, so the model cannot read a question");
+    if (question.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("the question is empty");
+    const auto length = static_cast<std::size_t>(std::max<int>(static_cast<int>(BpeTokenizer::kMinMaxLength),
+                                                               m_meter->config().maxTextLen));
+    const auto encoding = m_tokenizer->encodePadded(question, length);
+    Text text;
+    text.ids = torch::tensor(encoding.inputIds, torch::kLong).unsqueeze(0).to(device());
+    text.mask = torch::tensor(encoding.attentionMask, torch::kLong).unsqueeze(0).to(device());
+    for (std::size_t i = 0; i < encoding.inputIds.size(); ++i)
+        if (encoding.attentionMask[i] != 0) text.pieces.push_back(displayPiece(*m_tokenizer, encoding.inputIds[i]));
+    return text;
+}
+
+ReductionPlan MeterRuntime::planFor(const MethodSettings& settings) const {
+    const MeterConfig& config = m_meter->config();
+    PlanContext context;
+    context.family = FamilyKind::Meter;
+    context.layers[Stage::Fusion] = config.numTopLayer;
+    context.preprocessShortestEdge = config.vision.imageSize;
+    context.preprocessSizeDivisor = config.vision.patchSize;
+    return makePlan(settings, context);
+}
+
+int MeterRuntime::imageSizeFor(const ReductionPlan& plan) const {
+    const MeterConfig& config = m_meter->config();
+    if (plan.shortestEdge <= 0) return config.vision.imageSize;
+    const int patch = config.vision.patchSize;
+    return std::max(patch, plan.shortestEdge / patch * patch);
+}
+
+MeterPreprocessConfig MeterRuntime::preprocessFor(int imageSize) const {
+    MeterPreprocessConfig config;
+    config.size = imageSize;
+    config.style = m_resize;
+    return config;
+}
+
+MeterForwardOptions MeterRuntime::optionsFor(const ReductionPlan& plan, const std::atomic<bool>* cancel) const {
+    MeterForwardOptions options;
+    options.cancel = cancel;
+    if (plan.embeddingDrop) {
+        MeterReduction drop;
+        drop.method = plan.embeddingDrop->kind == DropKind::Random ? MeterReductionMethod::RandomDrop
+                                                                   : MeterReductionMethod::UniformDrop;
+        drop.keepRatio = plan.embeddingDrop->keepRatio;
+        drop.seed = plan.embeddingDrop->seed;
+        options.reduction = drop;
+    }
+    for (const auto& [at, step] : plan.steps) {
+        if (at.first != Stage::Fusion || step.op == LayerStep::Op::Plain) continue;
+        if (options.reduction && options.reduction->method != MeterReductionMethod::Pumer &&
+            options.reduction->method != MeterReductionMethod::Tome)
+            throw Error("METER runs one reduction at a time");
+        if (!options.reduction) options.reduction = MeterReduction{};
+        MeterReduction& reduction = *options.reduction;
+        if (step.op == LayerStep::Op::Pumer) {
+            reduction.method = MeterReductionMethod::Pumer;
+            reduction.pumer = step.pumer;
+            reduction.fusionLayers.push_back(at.second);
+        } else {
+            reduction.method = MeterReductionMethod::Tome;
+            reduction.tomeSchedule.resize(static_cast<std::size_t>(m_meter->config().numTopLayer), 0);
+            reduction.tomeSchedule[static_cast<std::size_t>(at.second)] = step.tomeR;
+        }
+    }
+    return options;
+}
+
+std::vector<ScoredAnswer> MeterRuntime::rank(const torch::Tensor& logits, int topK, bool softmax) const {
+    auto row = logits[0].to(torch::kFloat).cpu();
+    auto scores = softmax ? torch::softmax(row, 0) : torch::sigmoid(row);
+    const int64_t k = std::min<int64_t>(std::max(topK, 1), row.size(0));
+    auto top = std::get<1>(torch::topk(row, k));
+    std::vector<ScoredAnswer> answers;
+    for (int64_t i = 0; i < k; ++i) {
+        const auto id = top[i].item<int64_t>();
+        ScoredAnswer answer;
+        answer.id = id;
+        answer.label = id < static_cast<int64_t>(m_labels.size()) ? m_labels[id] : "answer " + std::to_string(id);
+        answer.logit = row[id].item<float>();
+        answer.score = scores[id].item<float>();
+        answers.push_back(answer);
+    }
+    return answers;
+}
+
+Trace MeterRuntime::traceOf(const MeterOutputs& outputs, const Text& text, int imageSize) const {
+    const MeterConfig& config = m_meter->config();
+    const MeterPass& pass = outputs.passes.front();
+    RecordedLayers input;
+    Trace& trace = input.skeleton;
+    const int grid = imageSize / config.vision.patchSize;
+    trace.image.patchSize = config.vision.patchSize;
+    trace.image.resizedHeight = trace.image.resizedWidth = imageSize;
+    trace.image.gridHeight = trace.image.gridWidth = grid;
+    trace.image.patchCell.push_back({-1, -1});
+    input.imagePositions.push_back(0);
+    for (int r = 0; r < grid; ++r)
+        for (int c = 0; c < grid; ++c) {
+            trace.image.patchCell.push_back({r, c});
+            input.imagePositions.push_back(static_cast<int64_t>(trace.image.patchCell.size()) - 1);
+        }
+    trace.text.labels = text.pieces;
+    input.imageCount = 1 + grid * grid;
+    input.textCount = static_cast<int>(text.ids.size(1));
+    input.stage = Stage::Fusion;
+    input.numLayers = config.numTopLayer;
+    for (const auto& reduction : pass.reductions) input.records[reduction.fusionLayer] = &reduction.record;
+    input.layerMs = pass.fusionLayerMs;
+    Trace fusion = traceFromRecords(input, 0);
+
+    // The encoders' layers come first: every token of both streams, as they enter the fusion.
+    std::vector<TraceLayer> layers;
+    const auto plain = [&](Stage stage, int index) {
+        TraceLayer layer;
+        layer.stage = stage;
+        layer.index = index;
+        for (StreamStep* step : {&layer.image, &layer.text}) {
+            const int count = step == &layer.image ? input.imageCount : input.textCount;
+            step->tokensIn = step->tokens = count;
+            step->size.assign(static_cast<std::size_t>(count), 1.0f);
+        }
+        for (std::size_t o = 0; o < input.imagePositions.size(); ++o) layer.image.owner.push_back(static_cast<int>(o));
+        for (std::size_t o = 0; o < trace.text.labels.size(); ++o) layer.text.owner.push_back(static_cast<int>(o));
+        layers.push_back(std::move(layer));
+    };
+    for (int i = 0; i < config.text.numHiddenLayers; ++i) plain(Stage::Text, i);
+    for (int i = 0; i < config.vision.blocks; ++i) plain(Stage::Vision, i);
+    // A drop at the fusion input shows in fusion layer 0 (its tokensIn already the kept ones).
+    layers.insert(layers.end(), fusion.layers.begin(), fusion.layers.end());
+    fusion.layers = std::move(layers);
+    finishDroppedAt(fusion);
+    return fusion;
+}
+
+RunResult MeterRuntime::run(const RunRequest& request, const std::atomic<bool>* cancel) {
+    const MeterHeads& heads = m_meter->config().heads;
+    if (!heads.vqa && !heads.snli && !heads.itm && !heads.retrieval)
+        throw Error("this is an NLVR2 model: it needs two images (answerPair)");
+    c10::InferenceMode guard;
+    RunResult result;
+    result.method = request.method;
+    auto start = std::chrono::steady_clock::now();
+    const Text text = encodeText(request.question);
+    const auto plan = planFor(request.method);
+    const int imageSize = imageSizeFor(plan);
+    MeterInputs inputs;
+    inputs.inputIds = text.ids;
+    inputs.attentionMask = text.mask;
+    inputs.pixelValues = preprocessMeter({request.image}, preprocessFor(imageSize), device());
+    result.textTokens = text.pieces;
+    result.preprocessMs = msSince(start);
+
+    MeterForwardOptions options = optionsFor(plan, cancel);
+    options.timeLayers = request.trace;
+    const MeterTask task = heads.vqa ? MeterTask::Vqa : heads.snli ? MeterTask::Snli : m_meter->defaultTask();
+    options.task = task;
+    ImageSizeScope size(*m_meter, imageSize);
+    resetRssPeak();
+    Timeline timeline(timelineOptions(device(), request.trace));
+    start = std::chrono::steady_clock::now();
+    MeterOutputs outputs;
+    {
+        const TimelineScope scope(&timeline);
+        outputs = m_meter->forward(inputs, options);
+    }
+    result.memory = memoryReport(timeline, device(), MemoryProtocol::Inference, weightsBytes(), Stage::Fusion,
+                                 m_meter->config().numTopLayer);
+    result.timeline = timeline.spans();
+    auto logits = outputs.logits.to(torch::kFloat).cpu();
+    result.forwardMs = msSince(start);
+    result.answers = rank(logits, request.topK, task != MeterTask::Vqa);
+    result.imageTokens = outputs.passes.front().imageFusionInput.defined()
+                             ? outputs.passes.front().imageFusionInput.size(1)
+                             : 1 + (imageSize / m_meter->config().vision.patchSize) * (imageSize / m_meter->config().vision.patchSize);
+    if (request.trace) result.trace = traceOf(outputs, text, imageSize);
+    return result;
+}
+
+AnswerResult MeterRuntime::answerPair(const ImageU8& left, const ImageU8& right, const std::string& statement, int topK) {
+    if (!m_meter->config().heads.nlvr2) throw Error("two images need a METER NLVR2 model (nlvr2_classifier)");
+    c10::InferenceMode guard;
+    AnswerResult result;
+    auto start = std::chrono::steady_clock::now();
+    const Text text = encodeText(statement);
+    const auto preprocess = preprocessFor(m_meter->config().vision.imageSize);
+    MeterInputs inputs;
+    inputs.inputIds = text.ids;
+    inputs.attentionMask = text.mask;
+    inputs.pixelValues = preprocessMeter({left}, preprocess, device());
+    inputs.pixelValues2 = preprocessMeter({right}, preprocess, device());
+    result.textTokens = text.pieces;
+    result.preprocessMs = msSince(start);
+    start = std::chrono::steady_clock::now();
+    MeterForwardOptions options;
+    options.task = MeterTask::Nlvr2;
+    const auto outputs = m_meter->forward(inputs, options);
+    result.forwardMs = msSince(start);
+    result.imageTokens = m_meter->config().imageTokens();
+    auto answers = rank(outputs.logits.to(torch::kFloat).cpu(), std::min(topK, 2), true);
+    for (auto& answer : answers) answer.label = answer.id == 1 ? "True" : "False";
+    result.answers = std::move(answers);
+    return result;
+}
+
+BenchRow MeterRuntime::benchmark(const BenchRequest& request) {
+    const MeterConfig& config = m_meter->config();
+    const bool autograd = request.protocol == MemoryProtocol::Autograd;
+    std::optional<c10::InferenceMode> inference;
+    std::optional<torch::AutoGradMode> recording;
+    if (autograd) {
+        recording.emplace(true);
+    } else {
+        inference.emplace();
+    }
+    BenchRow row;
+    row.method = request.method;
+    row.batch = request.batch;
+    torch::manual_seed(request.seed);
+    const auto plan = planFor(request.method);
+    // The model's own resolution (a bench image size that differs is the model run at that size).
+    const int side = plan.shortestEdge > 0 ? imageSizeFor(plan)
+                                           : std::max(config.vision.patchSize,
+                                                      request.imageSize / config.vision.patchSize * config.vision.patchSize);
+    const int textLength = std::clamp(request.textLength, 3, config.text.maxPositionEmbeddings - 2);
+    const auto make = [&](int batch) {
+        MeterInputs x;
+        const int vocab = config.text.vocabSize;
+        x.inputIds = torch::randint(std::min(vocab, 1000) / 2, vocab, {batch, textLength}, torch::kLong).to(device());
+        x.attentionMask = torch::ones({batch, textLength}, torch::kLong).to(device());
+        x.pixelValues = (torch::rand({batch, 3, side, side}) * 2 - 1).to(device());
+        if (config.heads.nlvr2 && !config.heads.vqa && !config.heads.snli)
+            x.pixelValues2 = (torch::rand({batch, 3, side, side}) * 2 - 1).to(device());
+        return x;
+    };
+    MeterForwardOptions options = optionsFor(plan, nullptr);
+    options.recordProvenance = request.trace;
+    ImageSizeScope size(*m_meter, side);
+    markingOutOfMemory(row, [&] {
+        const auto inputs = make(request.batch);
+        const auto sync = [&] {
+#if TORCH_VERSION_MAJOR >= 2
+            if (device().is_cuda()) torch::cuda::synchronize();
+#endif
+        };
+        if (request.firstOfSeries) {
+            // Tokens per fusion layer from one traced single-sample run (not timed).
+            {
+                MeterForwardOptions traced = options;
+                traced.recordProvenance = true;
+                const auto one = m_meter->forward(make(1), traced);
+                Text text;
+                text.ids = torch::zeros({1, textLength}, torch::kLong);
+                text.pieces.assign(static_cast<std::size_t>(textLength), "?");
+                const auto trace = traceOf(one, text, side);
+                for (const auto& layer : trace.layers) {
+                    if (layer.stage != Stage::Fusion) continue;
+                    row.imageTokensPerLayer.push_back(layer.image.tokens);
+                    row.textTokensPerLayer.push_back(layer.text.tokens);
+                    row.tokenLayers += 0.5 * (layer.image.tokensIn + layer.text.tokensIn + layer.image.tokens + layer.text.tokens);
+                }
+            }
+            m_meter->forward(inputs, options);  // warm-up
+            sync();
+            resetRssPeak();
+            Timeline timeline(timelineOptions(device(), true));
+            {
+                const TimelineScope scope(&timeline);
+                m_meter->forward(inputs, options);
+                sync();
+            }
+            row.memory = memoryReport(timeline, device(), request.protocol, weightsBytes(), Stage::Fusion, config.numTopLayer);
+            row.timeline = timeline.spans();
+        }
+        options.timeLayers = request.trace;
+        std::vector<double> latencies;
+        const auto begin = std::chrono::steady_clock::now();
+        do {
+            const auto start = std::chrono::steady_clock::now();
+            m_meter->forward(inputs, options);
+            sync();
+            latencies.push_back(msSince(start));
+        } while (msSince(begin) < request.seconds * 1000.0);
+        const double totalMs = msSince(begin);
+        row.iterations = static_cast<int>(latencies.size());
+        row.examplesPerSecond = request.batch * row.iterations / (totalMs / 1000.0);
+        row.latencyP50Ms = percentile(latencies, 0.5);
+        row.latencyP95Ms = percentile(latencies, 0.95);
+    });
+    return row;
+}
+
+void MeterRuntime::forwardFile(const std::string& inputsPath, const std::string& outputsPath, const MethodSettings& method) {
+    RawTensors raw(inputsPath, device());
+    c10::InferenceMode guard;
+    MeterInputs x;
+    x.inputIds = raw.take("input_ids", true).to(torch::kLong);
+    x.attentionMask = raw.take("attention_mask", false);
+    if (!x.attentionMask.defined()) x.attentionMask = torch::ones_like(x.inputIds);
+    auto pixels = raw.take("pixel_values", true);
+    if (pixels.dim() == 5) {  // [B, 2, 3, H, W]: NLVR2's image pairs
+        x.pixelValues = pixels.select(1, 0).contiguous();
+        x.pixelValues2 = pixels.select(1, 1).contiguous();
+    } else {
+        x.pixelValues = pixels;
+    }
+    const auto plan = planFor(method);
+    if (plan.shortestEdge > 0)
+        throw Error("forward works on given pixel_values; smaller resolution is a preprocessing method (use trace or bench)");
+    MeterForwardOptions options = optionsFor(plan, nullptr);
+    if (x.pixelValues2.defined()) options.task = MeterTask::Nlvr2;
+    ImageSizeScope size(*m_meter, static_cast<int>(x.pixelValues.size(-1)));
+    const auto outputs = m_meter->forward(x, options);
+    std::map<std::string, torch::Tensor> out;
+    out["logits"] = outputs.logits;
+    out["cls_feats"] = outputs.clsFeats;
+    writeOutputs(outputsPath, std::move(out));
+}
+
+}  // namespace tokenscope
