@@ -90,10 +90,10 @@ double parseRatio(const Arguments& args, const std::string& name) {
     return v;
 }
 
-MethodSettings methodFromArgs(const Arguments& args, const std::string& methodName) {
+MethodSettings methodFromArgs(const Arguments& args, const std::string& methodName, FamilyKind family) {
     try {
         const auto& descriptor = methodDescriptor(methodName);
-        MethodSettings m = args.has("preset") ? presetSettings(descriptor.id, args.value("preset")) : MethodSettings(descriptor.id);
+        MethodSettings m = args.has("preset") ? presetSettings(descriptor.id, args.value("preset"), family) : MethodSettings(descriptor.id);
         for (const auto& knob : descriptor.knobs) {
             std::vector<std::string> names{knob.key};
             names.insert(names.end(), knob.aliases.begin(), knob.aliases.end());

@@ -31,7 +31,8 @@ std::vector<OptionSpec> withModel(std::vector<OptionSpec> specific);
 
 std::vector<int> parseIntList(const std::string& text, const std::string& option);
 double parseRatio(const Arguments& args, const std::string& name);  // a number in [0, 1]
-MethodSettings methodFromArgs(const Arguments& args, const std::string& methodName);
+// family: the loaded model's, which picks the preset (--preset vqav2 is ViLT's or METER's).
+MethodSettings methodFromArgs(const Arguments& args, const std::string& methodName, FamilyKind family = FamilyKind::Vilt);
 
 // A progress line on stderr for long loads, only when stderr is a terminal.
 void showProgress(uint64_t done, uint64_t total);

@@ -84,7 +84,8 @@ int runAnswer(const Arguments& args) {
 
 int runForward(const Arguments& args) {
     auto engine = openModel(args);
-    engine->forwardFile(args.require("inputs"), args.require("out"), methodFromArgs(args, args.value("method")));
+    engine->forwardFile(args.require("inputs"), args.require("out"),
+                        methodFromArgs(args, args.value("method"), engine->capabilities().family));
     std::cerr << "wrote " << args.value("out") << "\n";
     return 0;
 }
@@ -104,7 +105,8 @@ int runTrace(const Arguments& args) {
     const std::string question = args.require("question");
     auto engine = openModel(args);
     const auto image = readImage(imagePath);
-    RunRequest request{image, question, methodFromArgs(args, args.value("method")), args.intValue("top-k", 1, 100000), true};
+    RunRequest request{image, question, methodFromArgs(args, args.value("method"), engine->capabilities().family),
+                       args.intValue("top-k", 1, 100000), true};
     const auto reduced = engine->run(request);
     RunRequest baselineRequest = request;
     baselineRequest.method = MethodSettings{};
@@ -218,7 +220,14 @@ int runMethods(const Arguments& args) {
                       << "  " << k.tooltip << "\n";
         }
         for (const auto& p : m->presets) {
-            std::cout << "    preset " << p.name << ":";
+            std::cout << "    preset " << p.name << " (";
+            bool first = true;
+            for (auto family : {FamilyKind::Vilt, FamilyKind::Llava, FamilyKind::Meter}) {
+                if (!p.serves(family) || !m->serves(family)) continue;
+                std::cout << (first ? "" : ", ") << familyKindName(family);
+                first = false;
+            }
+            std::cout << "):";
             for (const auto& [key, value] : p.values) std::cout << " " << key << "=" << knobValueText(value);
             std::cout << "\n";
         }

@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "ui/memory_chart.h"
+#include "ui/trace_labels.h"
 #include "ui/tradeoff_chart.h"
 
 namespace tokenscope {
@@ -85,7 +86,7 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
         if (!m_hasLast || i < 0 || i >= int(m_last.trace.layers.size()))
             return {};
         const TraceLayer& layer = m_last.trace.layers[size_t(i)];
-        QString text = tr("layer %1: %2 image, %3 text tokens").arg(layer.index).arg(layer.image.tokens).arg(layer.text.tokens);
+        QString text = tr("%1: %2 image, %3 text tokens").arg(layerCaption(m_last.trace, i)).arg(layer.image.tokens).arg(layer.text.tokens);
         if (m_hasBaseline && i < int(m_lastBaseline.trace.layers.size())) {
             const TraceLayer& base = m_lastBaseline.trace.layers[size_t(i)];
             text += tr("\nunreduced: %1 image, %2 text").arg(base.image.tokens).arg(base.text.tokens);
@@ -97,7 +98,7 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
         if (!m_hasLast || i < 0 || i >= int(m_last.trace.layers.size()))
             return {};
         const auto describe = [this, i](const RunResult& run) {
-            const auto stages = layerStageTimes(run.timeline, Stage::Fusion, int(run.trace.layers.size()));
+            const auto stages = traceLayerTimes(run.trace, run.timeline);
             const LayerStageTimes& t = stages[size_t(i)];
             if (t.totalMs <= 0)
                 return tr("%1 ms").arg(run.trace.layers[size_t(i)].latencyMs, 0, 'f', 2);
@@ -105,7 +106,7 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent)
                 .arg(t.totalMs, 0, 'f', 2).arg(t.attentionMs, 0, 'f', 2).arg(t.reduceMs, 0, 'f', 2).arg(t.mlpMs, 0, 'f', 2)
                 .arg(t.otherMs, 0, 'f', 2);
         };
-        QString text = tr("layer %1: %2").arg(m_last.trace.layers[size_t(i)].index).arg(describe(m_last));
+        QString text = tr("%1: %2").arg(layerCaption(m_last.trace, i)).arg(describe(m_last));
         if (m_hasBaseline && i < int(m_lastBaseline.trace.layers.size()))
             text += tr("\nunreduced: %1").arg(describe(m_lastBaseline));
         return text;
@@ -178,7 +179,7 @@ void ChartsPanel::updateLayerCharts()
     QVector<QString> labels;
     for (size_t i = 0; i < layers.size(); ++i) {
         keys << double(i);
-        labels << QString::number(layers[i].index);
+        labels << layerTick(m_last.trace, int(i));
         image << layers[i].image.tokens;
         text << layers[i].text.tokens;
         latency << layers[i].latencyMs;
@@ -211,7 +212,7 @@ void ChartsPanel::updateLayerCharts()
 
     // Latency: per layer, stacked attention / reducer / MLP / other, this run beside the unreduced one.
     const auto stageBars = [&](const RunResult& run, double shift, double width, bool faded, bool named) {
-        const auto stages = layerStageTimes(run.timeline, Stage::Fusion, int(run.trace.layers.size()));
+        const auto stages = traceLayerTimes(run.trace, run.timeline);
         const bool hasStages = std::any_of(stages.begin(), stages.end(), [](const LayerStageTimes& t) { return t.totalMs > 0; });
         const std::vector<std::pair<QString, QColor>> parts{
             {tr("attention"), kMethodColor}, {tr("reducer"), kReduceColor}, {tr("MLP"), kMlpColor}, {tr("other"), kBaselineColor}};
@@ -294,15 +295,16 @@ QString ChartsPanel::metricsCsv() const
                                  "attention_ms,reducer_ms,mlp_ms,activation_peak_mib,"
                                  "baseline_image_tokens,baseline_text_tokens,baseline_latency_ms\n");
     if (m_hasLast) {
-        const auto stages = layerStageTimes(m_last.timeline, Stage::Fusion, int(m_last.trace.layers.size()));
-        const auto& peaks = m_last.memory.layerActivationPeakBytes;
+        const auto stages = traceLayerTimes(m_last.trace, m_last.timeline);
+        const auto& peaks = m_last.memory.layerActivationPeakBytes;  // of the fusion layers
         for (size_t i = 0; i < m_last.trace.layers.size(); ++i) {
             const TraceLayer& layer = m_last.trace.layers[i];
+            const size_t peak = layer.stage == Stage::Fusion ? size_t(layer.index) : peaks.size();
             csv += QStringLiteral("%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11")
-                       .arg(layer.index).arg(layer.reduced ? 1 : 0).arg(layer.image.tokensIn).arg(layer.text.tokensIn)
+                       .arg(layerTick(m_last.trace, int(i))).arg(layer.reduced ? 1 : 0).arg(layer.image.tokensIn).arg(layer.text.tokensIn)
                        .arg(layer.image.tokens).arg(layer.text.tokens).arg(layer.latencyMs, 0, 'f', 4)
                        .arg(stages[i].attentionMs, 0, 'f', 4).arg(stages[i].reduceMs, 0, 'f', 4).arg(stages[i].mlpMs, 0, 'f', 4)
-                       .arg(i < peaks.size() ? toMiB(std::max<int64_t>(peaks[i], 0)) : 0.0, 0, 'f', 3);
+                       .arg(peak < peaks.size() ? toMiB(std::max<int64_t>(peaks[peak], 0)) : 0.0, 0, 'f', 3);
             if (m_hasBaseline && i < m_lastBaseline.trace.layers.size()) {
                 const TraceLayer& base = m_lastBaseline.trace.layers[i];
                 csv += QStringLiteral(",%1,%2,%3").arg(base.image.tokens).arg(base.text.tokens).arg(base.latencyMs, 0, 'f', 4);

@@ -162,6 +162,19 @@ void ControlsPanel::setModelInfo(const ModelInfo& info)
                                  .arg(double(summary.parameterCount) / 1e6, 0, 'f', 2)
                                  .arg(summary.randomWeights ? tr("<br><i>random weights: answers are meaningless</i>")
                                                             : QString()));
+    } else if (summary.config.family == ModelFamily::Meter) {
+        const MeterConfig& meter = summary.config.meter;
+        m_modelInfo->setText(tr("<b>%1</b><br>METER · text %2 layers · image %3 blocks, %4 px · %5 co-attention layers "
+                                "(%6) · %7 M parameters%8")
+                                 .arg(info.source.displayName().toHtmlEscaped())
+                                 .arg(meter.text.numHiddenLayers)
+                                 .arg(meter.vision.blocks)
+                                 .arg(meter.vision.imageSize)
+                                 .arg(meter.numTopLayer)
+                                 .arg(QString::fromLatin1(meterStreamOrderName(meter.streamOrder)))
+                                 .arg(double(summary.parameterCount) / 1e6, 0, 'f', 2)
+                                 .arg(summary.randomWeights ? tr("<br><i>random weights: answers are meaningless</i>")
+                                                            : QString()));
     } else {
         m_modelInfo->setText(tr("<b>%1</b><br>%2 layers · hidden %3 · %4 answers · %5 M parameters%6")
                              .arg(info.source.displayName().toHtmlEscaped())
@@ -312,8 +325,8 @@ void ControlsPanel::setMethodFamily(FamilyKind family)
         m_methods->setSettings(remembered->second);
     else if (family == FamilyKind::Llava)
         m_methods->setSettings(MethodSettings("hired"));
-    else if (family == FamilyKind::Vilt)
-        applyPumerPreset(QStringLiteral("vqav2"));
+    else if (family == FamilyKind::Vilt || family == FamilyKind::Meter)
+        applyPumerPreset(QStringLiteral("vqav2"));  // the paper's for ViLT, the released one for METER
 }
 
 void ControlsPanel::setMethodSettingsFor(FamilyKind family, const MethodSettings& settings)

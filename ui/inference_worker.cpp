@@ -77,6 +77,7 @@ int layerCountOf(const ModelSummary& summary)
     switch (summary.config.family) {
     case ModelFamily::Vilt: return summary.config.vilt.numHiddenLayers;
     case ModelFamily::LlavaNext: return summary.config.llavaNext.text.numHiddenLayers;
+    case ModelFamily::Meter: return summary.config.meter.numTopLayer;  // the layers methods act in
     default: return summary.config.clipVision.numHiddenLayers;
     }
 }

@@ -11,6 +11,8 @@
 
 #include <algorithm>
 
+#include "ui/trace_labels.h"
+
 namespace tokenscope {
 
 namespace {
@@ -127,13 +129,14 @@ LayerScrubber::LayerScrubber(QWidget* parent) : QWidget(parent)
 void LayerScrubber::setTrace(const Trace& trace)
 {
     m_names.clear();
+    m_captions.clear();
     m_reduced.clear();
     m_track->ticks.clear();
     for (int layer = 0; layer < int(trace.layers.size()); ++layer) {
-        const TraceLayer& step = trace.layers[size_t(layer)];
         m_names.push_back(QString::fromStdString(trace.layerName(layer)));
-        m_reduced.push_back(step.reduced);
-        m_track->ticks.push_back(step.label.empty() ? QString::number(step.index) : QString::fromStdString(step.label));
+        m_captions.push_back(layerCaption(trace, layer));
+        m_reduced.push_back(trace.layers[size_t(layer)].reduced);
+        m_track->ticks.push_back(layerTick(trace, layer));
     }
     m_track->reduced = m_reduced;
     const int clamped = std::clamp(m_current, 0, std::max(0, layerCount() - 1));
@@ -187,10 +190,8 @@ void LayerScrubber::updateLabel()
         return;
     }
     const bool isReduced = m_current < int(m_reduced.size()) && m_reduced[size_t(m_current)];
-    QString name = m_names[size_t(m_current)];
-    name[0] = name[0].toUpper();
     m_label->setText(tr("<b>%1</b> (%2 of %3)%4")
-                         .arg(name.toHtmlEscaped())
+                         .arg(m_captions[size_t(m_current)].toHtmlEscaped())
                          .arg(m_current + 1)
                          .arg(layerCount())
                          .arg(isReduced ? tr(" · <span style='color:#b87a00'>reduces</span>") : QString()));

@@ -50,6 +50,7 @@ private:
     QLabel* m_label = nullptr;
     QTimer* m_playTimer = nullptr;
     std::vector<QString> m_names;
+    std::vector<QString> m_captions;
     std::vector<bool> m_reduced;
     int m_current = 0;
 };

@@ -211,13 +211,14 @@ void MethodPanel::buildKnobs()
     m_methodHint->setVisible(method.knobs.empty());
 
     m_preset->clear();
-    for (const auto& p : method.presets)
-        m_preset->addItem(QString::fromStdString(p.label), QString::fromStdString(p.name));
+    const auto presets = presetsFor(method, m_family);
+    for (const MethodPreset* p : presets)
+        m_preset->addItem(QString::fromStdString(p->label), QString::fromStdString(p->name));
     m_preset->addItem(tr("custom"), QString());
     m_preset->setCurrentIndex(m_preset->count() - 1);
-    m_preset->setVisible(!method.presets.empty());
+    m_preset->setVisible(!presets.empty());
     if (auto* top = qobject_cast<QFormLayout*>(static_cast<QVBoxLayout*>(layout())->itemAt(0)->layout()))
-        top->setRowVisible(m_preset, !method.presets.empty());
+        top->setRowVisible(m_preset, !presets.empty());
 
     auto* box = new QVBoxLayout(m_knobBox);
     box->setContentsMargins(0, 0, 0, 0);
@@ -419,17 +420,23 @@ void MethodPanel::setSettings(const MethodSettings& settings)
 void MethodPanel::applyPreset(const QString& name)
 {
     const auto& method = shown();
-    MethodSettings preset = presetSettings(method.id, name.toStdString());
-    constexpr int kPresetDepth = 12;  // presets name layers of 12-layer models (ViLT-B/32)
+    MethodSettings preset = presetSettings(method.id, name.toStdString(), m_family);
+    // The preset's layer lists name layers of a model of its depth (ViLT-B/32's 12 encoder layers,
+    // METER's 6 fusion layers): a shallower model gets them at the same relative depth.
+    int presetDepth = 12;
+    for (const MethodPreset* p : presetsFor(method, m_family))
+        if (p->name == name.toStdString())
+            presetDepth = p->depth;
     m_note.clear();
     for (const auto& knob : method.knobs) {
-        if (!knob.layerList || m_layerCount >= kPresetDepth)
+        if (!knob.layerList || m_layerCount >= presetDepth)
             continue;
         const auto original = preset.intList(knob.key);
-        const auto scaled = presetLayersAtDepth(original, m_layerCount);
+        const auto scaled = presetLayersAtDepth(original, m_layerCount, presetDepth);
         preset.set(knob.key, scaled);
-        m_note = tr("Preset layers %1 are for 12 layers; on this %2-layer model they sit at the same depth: %3.")
+        m_note = tr("Preset layers %1 are for %2 layers; on this %3-layer model they sit at the same depth: %4.")
                      .arg(listText(original))
+                     .arg(presetDepth)
                      .arg(m_layerCount)
                      .arg(listText(scaled));
     }

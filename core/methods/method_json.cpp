@@ -70,7 +70,11 @@ nlohmann::json methodDescriptorToJson(const MethodDescriptor& m) {
     for (const auto& p : m.presets) {
         nlohmann::json values = nlohmann::json::object();
         for (const auto& [key, value] : p.values) values[key] = knobValueToJson(value);
-        presets.push_back({{"name", p.name}, {"label", p.label}, {"knobs", values}});
+        nlohmann::json presetFamilies = nlohmann::json::array();
+        for (auto family : {FamilyKind::Vilt, FamilyKind::Llava, FamilyKind::Meter})
+            if (p.serves(family) && m.serves(family)) presetFamilies.push_back(familyKindName(family));
+        presets.push_back({{"name", p.name}, {"label", p.label}, {"families", presetFamilies}, {"depth", p.depth},
+                           {"knobs", values}});
     }
     return {{"id", m.id},           {"name", m.name},         {"summary", m.summary}, {"aliases", m.aliases},
             {"hook", methodHookName(m.hook)}, {"families", families}, {"knobs", knobs},     {"presets", presets}};

@@ -134,17 +134,25 @@ std::vector<const MethodDescriptor*> methodsFor(FamilyKind family) {
     return out;
 }
 
-MethodSettings presetSettings(const std::string& method, const std::string& preset) {
+std::vector<const MethodPreset*> presetsFor(const MethodDescriptor& method, FamilyKind family) {
+    std::vector<const MethodPreset*> out;
+    for (const auto& p : method.presets)
+        if (p.serves(family)) out.push_back(&p);
+    return out;
+}
+
+MethodSettings presetSettings(const std::string& method, const std::string& preset, FamilyKind family) {
     const auto& descriptor = methodDescriptor(method);
-    for (const auto& p : descriptor.presets) {
-        if (p.name != preset) continue;
+    const auto presets = presetsFor(descriptor, family);
+    for (const auto* p : presets) {
+        if (p->name != preset) continue;
         MethodSettings settings(descriptor.id);
-        for (const auto& [key, value] : p.values) settings.set(key, value);
+        for (const auto& [key, value] : p->values) settings.set(key, value);
         return settings;
     }
     std::string names;
-    for (const auto& p : descriptor.presets) names += (names.empty() ? "" : ", ") + p.name;
-    throw Error("unknown " + descriptor.id + " preset '" + preset + "'" +
+    for (const auto* p : presets) names += (names.empty() ? "" : ", ") + p->name;
+    throw Error("unknown " + descriptor.id + " preset '" + preset + "' for " + familyKindName(family) + " models" +
                 (names.empty() ? std::string(" (it has none)") : " (use " + names + ")"));
 }
 

@@ -62,6 +62,9 @@ struct MethodPreset {
     std::string name;   // "vqav2"
     std::string label;  // "VQAv2 (paper)"
     std::vector<std::pair<std::string, KnobValue>> values;
+    unsigned families = kAllFamilies;  // the model families it was published for
+    int depth = 12;                    // its layer lists name layers of a model this deep
+    bool serves(FamilyKind family) const { return (families & static_cast<unsigned>(family)) != 0; }
 };
 
 using PlanBuilder = void (*)(const MethodSettings& settings, const PlanContext& context, ReductionPlan& plan);
@@ -100,12 +103,16 @@ const MethodDescriptor& methodDescriptor(const std::string& idOrAlias);
 // The methods serving a family.
 std::vector<const MethodDescriptor*> methodsFor(FamilyKind family);
 
-// PuMer's presets name layers of 12-layer ViLT-B/32: the same depth fractions in a model of `depth`
-// layers (rounded, clamped, duplicates dropped; unchanged for 12 or more layers).
-std::vector<int> presetLayersAtDepth(const std::vector<int>& layers, int depth);
+// Presets name layers of a model `presetDepth` deep (PuMer's: 12-layer ViLT-B/32, METER's 6 fusion
+// layers): the same depth fractions in a model of `depth` layers (rounded, clamped, duplicates
+// dropped; unchanged for presetDepth or more layers).
+std::vector<int> presetLayersAtDepth(const std::vector<int>& layers, int depth, int presetDepth = 12);
 
-// A preset's settings (Error naming the method's presets when unknown).
-MethodSettings presetSettings(const std::string& method, const std::string& preset);
+// A method's presets for a family (PuMer has ViLT's and METER's, under the same names).
+std::vector<const MethodPreset*> presetsFor(const MethodDescriptor& method, FamilyKind family);
+// A preset's settings for a family, its layer lists as written (Error naming the family's presets
+// when unknown).
+MethodSettings presetSettings(const std::string& method, const std::string& preset, FamilyKind family = FamilyKind::Vilt);
 // One line, e.g. "pumer reference L2,5,8 p0.1 r0.3 t0.2".
 std::string describe(const MethodSettings& settings);
 

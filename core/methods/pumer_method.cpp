@@ -14,14 +14,13 @@ namespace tokenscope {
 
 namespace {
 
-// The presets name layers of 12-layer ViLT-B/32: the same depth fractions in a model of `depth`
-// layers (rounded, clamped, duplicates dropped; unchanged for 12 or more layers).
-std::vector<int> layersAtDepth(const std::vector<int>& layers, int depth) {
-    constexpr int kPresetDepth = 12;
-    if (depth >= kPresetDepth || depth < 1) return layers;
+// The same depth fractions in a model of `depth` layers as in one of `presetDepth` (rounded,
+// clamped, duplicates dropped; unchanged for presetDepth or more layers).
+std::vector<int> layersAtDepth(const std::vector<int>& layers, int depth, int presetDepth) {
+    if (depth >= presetDepth || depth < 1) return layers;
     std::vector<int> scaled;
     for (int l : layers) {
-        const int at = std::clamp(static_cast<int>(std::lround(l * depth / static_cast<double>(kPresetDepth))), 0, depth - 1);
+        const int at = std::clamp(static_cast<int>(std::lround(l * depth / static_cast<double>(presetDepth))), 0, depth - 1);
         if (std::find(scaled.begin(), scaled.end(), at) == scaled.end()) scaled.push_back(at);
     }
     return scaled;
@@ -70,7 +69,9 @@ std::string describeSettings(const MethodSettings& s) {
 
 }  // namespace
 
-std::vector<int> presetLayersAtDepth(const std::vector<int>& layers, int depth) { return layersAtDepth(layers, depth); }
+std::vector<int> presetLayersAtDepth(const std::vector<int>& layers, int depth, int presetDepth) {
+    return layersAtDepth(layers, depth, presetDepth);
+}
 
 MethodDescriptor pumerMethod() {
     MethodDescriptor m;
@@ -98,12 +99,22 @@ MethodDescriptor pumerMethod() {
     };
     m.knobs[1].layerList = true;
     m.knobs[5].advanced = m.knobs[6].advanced = true;
-    const auto preset = [](std::string name, std::string label, std::vector<int> layers) {
-        return MethodPreset{std::move(name), std::move(label),
-                            {{"layers", std::move(layers)}, {"prune", 0.1}, {"merge", 0.3}, {"merge-text", 0.2}}};
+    // ViLT's (the paper's, in 12 encoder layers) and METER's (csarron/PuMer's released METER
+    // settings, in its 6 fusion layers: PuMer's layer_idx / 2; reduce/pumer_meter.h).
+    const auto preset = [](std::string name, std::string label, std::vector<int> layers, double p, double r, double t,
+                           FamilyKind family, int depth) {
+        MethodPreset preset{std::move(name), std::move(label),
+                            {{"layers", std::move(layers)}, {"prune", p}, {"merge", r}, {"merge-text", t}}};
+        preset.families = static_cast<unsigned>(family);
+        preset.depth = depth;
+        return preset;
     };
-    m.presets = {preset("vqav2", "VQAv2 (paper)", {2, 5, 8}), preset("nlvr2", "NLVR2 (paper)", {2, 5, 8}),
-                 preset("snli-ve", "SNLI-VE (paper)", {2, 4, 6, 8})};
+    m.presets = {preset("vqav2", "VQAv2 (paper)", {2, 5, 8}, 0.1, 0.3, 0.2, FamilyKind::Vilt, 12),
+                 preset("nlvr2", "NLVR2 (paper)", {2, 5, 8}, 0.1, 0.3, 0.2, FamilyKind::Vilt, 12),
+                 preset("snli-ve", "SNLI-VE (paper)", {2, 4, 6, 8}, 0.1, 0.3, 0.2, FamilyKind::Vilt, 12),
+                 preset("vqav2", "VQAv2 (released)", {0, 1, 2, 3}, 0.2, 0.2, 0.2, FamilyKind::Meter, 6),
+                 preset("snli-ve", "SNLI-VE (released)", {0, 1, 2, 3}, 0.3, 0.5, 0.2, FamilyKind::Meter, 6),
+                 preset("nlvr2", "NLVR2 (released)", {1, 2, 3}, 0.3, 0.5, 0.2, FamilyKind::Meter, 6)};
     m.plan = &plan;
     m.describe = &describeSettings;
     return m;
