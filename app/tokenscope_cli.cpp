@@ -19,12 +19,13 @@
 
 #include "cli_common.h"
 #include "common/error.h"
+#include "engine/convert.h"
 #include "engine/engine.h"
-#include "engine/version.h"
-#include "text/bert_tokenizer.h"
 #include "engine/trace_json.h"
+#include "engine/version.h"
 #include "methods/method_json.h"
 #include "methods/method_registry.h"
+#include "text/bert_tokenizer.h"
 #ifdef TOKENSCOPE_HAS_IMAGEIO
 #include "viz/image_io.h"
 #endif
@@ -87,6 +88,15 @@ int runForward(const Arguments& args) {
     engine->forwardFile(args.require("inputs"), args.require("out"),
                         methodFromArgs(args, args.value("method"), engine->capabilities().family));
     std::cerr << "wrote " << args.value("out") << "\n";
+    return 0;
+}
+
+int runConvert(const Arguments& args) {
+    const auto report = convertModelFolder(args.require("model"), args.require("out"));
+    std::cout << "wrote " << args.value("out") << "/model.safetensors (" << report.tensors << " tensors, "
+              << std::fixed << std::setprecision(1) << double(report.bytes) / (1024.0 * 1024.0) << " MiB)";
+    for (const auto& file : report.copied) std::cout << ", " << file;
+    std::cout << "\n";
     return 0;
 }
 
@@ -248,6 +258,9 @@ std::vector<Command> commands() {
          withModel(withMethod({{"inputs", "FILE", "", "safetensors with input_ids, attention_mask, token_type_ids, pixel_values, pixel_mask (CLIP: pixel_values)"},
                                {"out", "FILE", "", "safetensors to write (float32)"}})),
          runForward},
+        {"convert", "write a model folder (safetensors, .bin, METER's Lightning .ckpt) as model.safetensors + config.json + its tokenizer files, to memory-map on the next load",
+         {{"model", "DIR", "", "the model folder"}, {"out", "DIR", "", "the new folder (created; must not hold a model.safetensors)"}},
+         runConvert},
         {"trace", "run a method on an image and a question; write trace.json and one PNG per layer",
          withModel(withMethod({{"image", "FILE", "", "image file"},
                                {"question", "TEXT", "", "the question"},

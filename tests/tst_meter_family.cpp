@@ -1,8 +1,9 @@
 // METER through the engine (core/families/meter_runtime): a released folder's layout (the Lightning
 // checkpoint beside the RoBERTa tokenizer files) opens as a METER model; forward on the fixture's
 // inputs reproduces csarron/PuMer's own logits, unreduced and with PuMer chosen through the method
-// registry; a run's trace covers the encoder layers and the fusion layers of both streams with
-// PuMer's token counts; bad folders and questions give errors that name the problem.
+// registry; convert writes a folder that loads as the same model; a run's trace covers the encoder
+// layers and the fusion layers of both streams with PuMer's token counts; bad folders and questions
+// give errors that name the problem.
 
 #include <QTemporaryDir>
 #include <QTest>
@@ -11,9 +12,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include "checkpoint/checkpoint.h"
 #include "checkpoint/tensor_file.h"
 #include "common/error.h"
 #include "config/model_config.h"
+#include "engine/convert.h"
 #include "engine/engine.h"
 #include "support/test_paths.h"
 
@@ -149,6 +152,37 @@ private Q_SLOTS:
         QCOMPARE(trace.layers[0].image.tokens, 1 + grid * grid);
         QVERIFY(std::all_of(trace.image.droppedAt.begin(), trace.image.droppedAt.end(),
                             [&](int at) { return at < 0 || at >= textLayers + blocks; }));
+    }
+
+    // convert writes model.safetensors + a METER config.json: the converted folder loads as the same
+    // model (same config, bit-identical logits) and memory-maps.
+    void convertedFolderIsTheSameModel() {
+        QTemporaryDir dir;
+        makeReleasedFolder(dir.path());
+        const QString out = dir.path() + "/converted";
+        const ConvertReport report = convertModelFolder(dir.path().toStdString(), out.toStdString());
+        QCOMPARE(report.tensors, Checkpoint::open(dataPath("meter/model.ckpt")).names().size());
+        QVERIFY(fs::exists((out + "/model.safetensors").toStdString()));
+        QVERIFY(std::find(report.copied.begin(), report.copied.end(), "merges.txt") != report.copied.end());
+        const auto original = Engine::open(dir.path().toStdString());
+        const auto converted = Engine::open(out.toStdString());
+        const auto differences =
+            meterConfigDifferences(original->summary().config.meter, converted->summary().config.meter);
+        QVERIFY2(differences.empty(), differences.empty() ? "" : differences.front().c_str());
+        const auto inputs = dataPath("meter/inputs.safetensors");
+        const auto a = (dir.path() + "/a.safetensors").toStdString(), b = (dir.path() + "/b.safetensors").toStdString();
+        original->forwardFile(inputs, a, MethodSettings{});
+        converted->forwardFile(inputs, b, MethodSettings{});
+        QVERIFY(torch::equal(readTensorFile(a).at("logits"), readTensorFile(b).at("logits")));
+        // Neither the source folder nor a folder that already holds a model is written to.
+        for (const QString& target : {dir.path(), out}) {
+            try {
+                convertModelFolder(dir.path().toStdString(), target.toStdString());
+                QFAIL("convert overwrote a model");
+            } catch (const Error& error) {
+                QVERIFY2(QString(error.what()).contains(target == out ? "already exists" : "another folder"), error.what());
+            }
+        }
     }
 
     void badInputNamesTheProblem() {
