@@ -24,7 +24,7 @@ namespace tokenscope::cli {
 std::vector<OptionSpec> modelOptions() {
     return {
         {"model", "DIR", "", "Hugging Face model folder (config.json + weights + vocab.txt)"},
-        {"arch", "NAME", "", "built-in architecture with random weights (vilt-b32, vilt-b32-nlvr2, vilt-b32-retrieval, clip-vit-l-336, clip-vit-b-32)"},
+        {"arch", "NAME", "", "built-in architecture with random weights (vilt-b32, vilt-b32-nlvr2, vilt-b32-retrieval, clip-vit-l-336, clip-vit-b-32, meter-b16, meter-b16-nlvr2, meter-b16-snli, meter-tiny)"},
         {"config", "FILE", "", "config.json to build with random weights"},
         {"seed", "N", "0", "seed of the random weights (--arch, --config)"},
         {"vocab", "FILE", "", "WordPiece vocab.txt for --arch / --config models (questions need one)"},
@@ -40,7 +40,7 @@ std::vector<OptionSpec> methodOptions() {
     for (const auto& m : methodRegistry()) ids += (ids.empty() ? "" : ", ") + m.id;
     std::vector<OptionSpec> options{
         {"method", "NAME", "none", "token-reduction method: " + ids + " (tokenscope-cli methods lists them)"},
-        {"preset", "NAME", "", "the method's preset (PuMer: vqav2, nlvr2, snli-ve)"},
+        {"preset", "NAME", "", "the method's preset for the loaded model's family (PuMer: vqav2, nlvr2, snli-ve; ViLT's paper settings or METER's released ones); methods without presets ignore it"},
         {"knob", "KEY=VALUE", "", "any knob of the method by its key (repeatable)", true},
     };
     std::map<std::string, std::size_t> byKey;
@@ -93,7 +93,11 @@ double parseRatio(const Arguments& args, const std::string& name) {
 MethodSettings methodFromArgs(const Arguments& args, const std::string& methodName, FamilyKind family) {
     try {
         const auto& descriptor = methodDescriptor(methodName);
-        MethodSettings m = args.has("preset") ? presetSettings(descriptor.id, args.value("preset"), family) : MethodSettings(descriptor.id);
+        // --preset belongs to the methods that have presets ("--method none,pumer --preset vqav2" compares
+        // the unreduced model with PuMer's preset); a method with presets must have the named one.
+        const bool hasPresets = !presetsFor(descriptor, family).empty();
+        MethodSettings m = args.has("preset") && hasPresets ? presetSettings(descriptor.id, args.value("preset"), family)
+                                                            : MethodSettings(descriptor.id);
         for (const auto& knob : descriptor.knobs) {
             std::vector<std::string> names{knob.key};
             names.insert(names.end(), knob.aliases.begin(), knob.aliases.end());

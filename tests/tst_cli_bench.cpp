@@ -67,6 +67,28 @@ private slots:
         QCOMPARE(rows[1].at("first_method").get<std::string>(), std::string("none"));
     }
 
+    // The README's "--method none,pumer --preset vqav2": the preset belongs to the methods that have
+    // presets; the one of the loaded model's family is taken (ViLT's paper settings here, METER's
+    // released ones on a METER model).
+    void presetAppliesToTheMethodsThatHaveIt() {
+        const QStringList common{"bench", "--batch", "1", "--seconds", "0.1", "--text-length", "8",
+                                 "--method", "none,pumer", "--preset", "vqav2", "--format", "json"};
+        const auto vilt = cli(common + QStringList{"--arch", "vilt-b32", "--image-size", "96"});
+        QVERIFY2(vilt.exitCode == 0, qPrintable(vilt.err));
+        const auto doc = parse(vilt.out);
+        const auto& rows = doc.at("rows");
+        QCOMPARE(rows[0].at("settings").get<std::string>(), std::string("none"));
+        QCOMPARE(rows[1].at("settings").get<std::string>(), std::string("pumer reference L2,5,8 p0.1 r0.3 t0.2"));
+        const auto meter = cli(common + QStringList{"--arch", "meter-b16", "--image-size", "64"});
+        QVERIFY2(meter.exitCode == 0, qPrintable(meter.err));
+        QCOMPARE(parse(meter.out).at("rows")[1].at("settings").get<std::string>(),
+                 std::string("pumer reference L0,1,2,3 p0.2 r0.2 t0.2"));
+        // A method with presets still needs a preset it has.
+        const auto unknown = cli({"bench", "--arch", "vilt-b32", "--method", "pumer", "--preset", "coco"});
+        QCOMPARE(unknown.exitCode, 2);
+        QVERIFY2(unknown.err.contains("unknown pumer preset 'coco'"), qPrintable(unknown.err));
+    }
+
     void autogradProtocol() {
         const auto inference = cli(benchArgs({"--rounds", "1", "--format", "json"}));
         const auto autograd = cli(benchArgs({"--rounds", "1", "--format", "json", "--autograd"}));
