@@ -1,9 +1,12 @@
 #include "families/family_runtime.h"
 
+#include <torch/version.h>  // TORCH_VERSION_MAJOR for the LibTorch 2.x paths
+
 #include <algorithm>
 
 #include "checkpoint/tensor_file.h"
 #include "common/error.h"
+#include "engine/memory_probe.h"
 #include "families/clip_vision_runtime.h"
 #include "families/llava_runtime.h"
 #include "families/meter_runtime.h"
@@ -22,6 +25,78 @@ double percentile(std::vector<double> values, double q) {
     std::sort(values.begin(), values.end());
     const auto index = static_cast<std::size_t>(std::clamp(q, 0.0, 1.0) * static_cast<double>(values.size() - 1) + 0.5);
     return values[std::min(index, values.size() - 1)];
+}
+
+void synchronizeDevice(const torch::Device& device) {
+#if TORCH_VERSION_MAJOR >= 2
+    if (device.is_cuda()) torch::cuda::synchronize();
+#else
+    (void)device;
+#endif
+}
+
+BenchGradMode::BenchGradMode(MemoryProtocol protocol) {
+    if (protocol == MemoryProtocol::Autograd) {
+        m_recording.emplace(true);
+    } else {
+        m_inference.emplace();
+    }
+}
+
+void timeCalls(BenchRow& row, double seconds, const std::function<void()>& call) {
+    std::vector<double> latencies;
+    const auto begin = std::chrono::steady_clock::now();
+    do {
+        const auto start = std::chrono::steady_clock::now();
+        call();
+        latencies.push_back(msSince(start));
+    } while (msSince(begin) < seconds * 1000.0);
+    const double totalMs = msSince(begin);
+    row.iterations = static_cast<int>(latencies.size());
+    row.examplesPerSecond = row.batch * row.iterations / (totalMs / 1000.0);
+    row.latencyP50Ms = percentile(latencies, 0.5);
+    row.latencyP95Ms = percentile(latencies, 0.95);
+}
+
+void countTokens(BenchRow& row, const Trace& trace, Stage stage) {
+    for (const auto& layer : trace.layers) {
+        if (layer.stage != stage) continue;
+        row.imageTokensPerLayer.push_back(layer.image.tokens);
+        row.textTokensPerLayer.push_back(layer.text.tokens);
+        row.tokenLayers += 0.5 * (layer.image.tokensIn + layer.text.tokensIn + layer.image.tokens + layer.text.tokens);
+    }
+}
+
+void measureOnce(BenchRow& row, const std::function<void()>& forward, const torch::Device& device, MemoryProtocol protocol,
+                 int64_t weightsBytes, Stage stage, int layers) {
+    forward();  // warm-up
+    resetRssPeak();
+    Timeline timeline(timelineOptions(device, true));
+    {
+        const TimelineScope scope(&timeline);
+        forward();
+    }
+    row.memory = memoryReport(timeline, device, protocol, weightsBytes, stage, layers);
+    row.timeline = timeline.spans();
+}
+
+std::vector<ScoredAnswer> rankLogits(const torch::Tensor& logits, int topK, bool softmax,
+                                     const std::function<std::string(int64_t id)>& labelOf) {
+    auto row = logits[0].to(torch::kFloat).cpu();
+    auto scores = softmax ? torch::softmax(row, 0) : torch::sigmoid(row);
+    const int64_t k = std::min<int64_t>(std::max(topK, 1), row.size(0));
+    auto top = std::get<1>(torch::topk(row, k));
+    std::vector<ScoredAnswer> answers;
+    for (int64_t i = 0; i < k; ++i) {
+        const auto id = top[i].item<int64_t>();
+        ScoredAnswer answer;
+        answer.id = id;
+        answer.label = labelOf(id);
+        answer.logit = row[id].item<float>();
+        answer.score = scores[id].item<float>();
+        answers.push_back(answer);
+    }
+    return answers;
 }
 
 RawTensors::RawTensors(const std::string& path, torch::Device device)

@@ -10,8 +10,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +84,35 @@ private:
 // Helpers the families share.
 double msSince(std::chrono::steady_clock::time_point start);
 double percentile(std::vector<double> values, double q);  // q in [0, 1]; 0 for none
+// Waits for the device's queued work (CUDA with LibTorch 2; a no-op otherwise).
+void synchronizeDevice(const torch::Device& device);
+
+// The gradient mode of a benchmark's forwards while it lives: Inference records no graph; Autograd
+// records it as csarron/PuMer's cli/bench.py does (parameters require grad, nothing calls backward).
+class BenchGradMode {
+public:
+    explicit BenchGradMode(MemoryProtocol protocol);
+
+private:
+    std::optional<c10::InferenceMode> m_inference;
+    std::optional<torch::AutoGradMode> m_recording;
+};
+
+// Calls `call` (one batch, synchronised) until `seconds` have passed, at least once, and fills the
+// row's iterations, examples per second and latency percentiles.
+void timeCalls(BenchRow& row, double seconds, const std::function<void()>& call);
+
+// Sample 0's tokens after each layer of `stage` in a traced run, and the token-layers they sum to
+// (per layer the mean of the tokens its attention saw and those its MLP saw).
+void countTokens(BenchRow& row, const Trace& trace, Stage stage);
+// One warm-up call, then one more inside a timeline: the memory by kind and per layer of `stage`
+// and the per-stage timeline of one forward (untimed, so spans cost the timed loop nothing).
+void measureOnce(BenchRow& row, const std::function<void()>& forward, const torch::Device& device, MemoryProtocol protocol,
+                 int64_t weightsBytes, Stage stage, int layers);
+
+// The topK answers of logits[0] (softmax or sigmoid scores), best first, named by labelOf(id).
+std::vector<ScoredAnswer> rankLogits(const torch::Tensor& logits, int topK, bool softmax,
+                                     const std::function<std::string(int64_t id)>& labelOf);
 
 // The raw input tensors of `tokenscope-cli forward` / `generate --inputs` (a tensor file, names as
 // transformers names them), each moved to the model's device when taken.

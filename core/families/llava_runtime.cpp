@@ -5,8 +5,6 @@
 
 #include "families/llava_runtime.h"
 
-#include <torch/version.h>  // TORCH_VERSION_MAJOR for the LibTorch 2.x paths
-
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -126,11 +124,7 @@ std::vector<int64_t> LlavaRuntime::tokenize(const std::string& text, std::vector
     return tok.encode(text, true);
 }
 
-void LlavaRuntime::synchronize() const {
-#if TORCH_VERSION_MAJOR >= 2
-    if (device().is_cuda()) torch::cuda::synchronize();
-#endif
-}
+void LlavaRuntime::synchronize() const { synchronizeDevice(device()); }
 
 FamilyCapabilities LlavaRuntime::capabilities() const {
     FamilyCapabilities c;

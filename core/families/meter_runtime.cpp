@@ -6,8 +6,6 @@
 
 #include "families/meter_runtime.h"
 
-#include <torch/version.h>  // TORCH_VERSION_MAJOR for the LibTorch 2.x paths
-
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -233,21 +231,9 @@ MeterForwardOptions MeterRuntime::optionsFor(const ReductionPlan& plan, const st
 }
 
 std::vector<ScoredAnswer> MeterRuntime::rank(const torch::Tensor& logits, int topK, bool softmax) const {
-    auto row = logits[0].to(torch::kFloat).cpu();
-    auto scores = softmax ? torch::softmax(row, 0) : torch::sigmoid(row);
-    const int64_t k = std::min<int64_t>(std::max(topK, 1), row.size(0));
-    auto top = std::get<1>(torch::topk(row, k));
-    std::vector<ScoredAnswer> answers;
-    for (int64_t i = 0; i < k; ++i) {
-        const auto id = top[i].item<int64_t>();
-        ScoredAnswer answer;
-        answer.id = id;
-        answer.label = id < static_cast<int64_t>(m_labels.size()) ? m_labels[id] : "answer " + std::to_string(id);
-        answer.logit = row[id].item<float>();
-        answer.score = scores[id].item<float>();
-        answers.push_back(answer);
-    }
-    return answers;
+    return rankLogits(logits, topK, softmax, [&](int64_t id) {
+        return id < static_cast<int64_t>(m_labels.size()) ? m_labels[static_cast<std::size_t>(id)] : "answer " + std::to_string(id);
+    });
 }
 
 Trace MeterRuntime::traceOf(const MeterOutputs& outputs, const Text& text, int imageSize) const {
@@ -371,14 +357,7 @@ AnswerResult MeterRuntime::answerPair(const ImageU8& left, const ImageU8& right,
 
 BenchRow MeterRuntime::benchmark(const BenchRequest& request) {
     const MeterConfig& config = m_meter->config();
-    const bool autograd = request.protocol == MemoryProtocol::Autograd;
-    std::optional<c10::InferenceMode> inference;
-    std::optional<torch::AutoGradMode> recording;
-    if (autograd) {
-        recording.emplace(true);
-    } else {
-        inference.emplace();
-    }
+    const BenchGradMode gradMode(request.protocol);
     BenchRow row;
     row.method = request.method;
     row.batch = request.batch;
@@ -404,10 +383,9 @@ BenchRow MeterRuntime::benchmark(const BenchRequest& request) {
     ImageSizeScope size(*m_meter, side);
     markingOutOfMemory(row, [&] {
         const auto inputs = make(request.batch);
-        const auto sync = [&] {
-#if TORCH_VERSION_MAJOR >= 2
-            if (device().is_cuda()) torch::cuda::synchronize();
-#endif
+        const auto forward = [&] {
+            m_meter->forward(inputs, options);
+            synchronizeDevice(device());
         };
         if (request.firstOfSeries) {
             // Tokens per fusion layer from one traced single-sample run (not timed).
@@ -418,40 +396,12 @@ BenchRow MeterRuntime::benchmark(const BenchRequest& request) {
                 Text text;
                 text.ids = torch::zeros({1, textLength}, torch::kLong);
                 text.pieces.assign(static_cast<std::size_t>(textLength), "?");
-                const auto trace = traceOf(one, text, side);
-                for (const auto& layer : trace.layers) {
-                    if (layer.stage != Stage::Fusion) continue;
-                    row.imageTokensPerLayer.push_back(layer.image.tokens);
-                    row.textTokensPerLayer.push_back(layer.text.tokens);
-                    row.tokenLayers += 0.5 * (layer.image.tokensIn + layer.text.tokensIn + layer.image.tokens + layer.text.tokens);
-                }
+                countTokens(row, traceOf(one, text, side), Stage::Fusion);
             }
-            m_meter->forward(inputs, options);  // warm-up
-            sync();
-            resetRssPeak();
-            Timeline timeline(timelineOptions(device(), true));
-            {
-                const TimelineScope scope(&timeline);
-                m_meter->forward(inputs, options);
-                sync();
-            }
-            row.memory = memoryReport(timeline, device(), request.protocol, weightsBytes(), Stage::Fusion, config.numTopLayer);
-            row.timeline = timeline.spans();
+            measureOnce(row, forward, device(), request.protocol, weightsBytes(), Stage::Fusion, config.numTopLayer);
         }
         options.timeLayers = request.trace;
-        std::vector<double> latencies;
-        const auto begin = std::chrono::steady_clock::now();
-        do {
-            const auto start = std::chrono::steady_clock::now();
-            m_meter->forward(inputs, options);
-            sync();
-            latencies.push_back(msSince(start));
-        } while (msSince(begin) < request.seconds * 1000.0);
-        const double totalMs = msSince(begin);
-        row.iterations = static_cast<int>(latencies.size());
-        row.examplesPerSecond = request.batch * row.iterations / (totalMs / 1000.0);
-        row.latencyP50Ms = percentile(latencies, 0.5);
-        row.latencyP95Ms = percentile(latencies, 0.95);
+        timeCalls(row, request.seconds, forward);
     });
     return row;
 }

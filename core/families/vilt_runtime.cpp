@@ -5,8 +5,6 @@
 
 #include "families/vilt_runtime.h"
 
-#include <torch/version.h>  // TORCH_VERSION_MAJOR for the LibTorch 2.x paths
-
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -94,22 +92,10 @@ ViltPreprocessConfig ViltRuntime::preprocessFor(const ReductionPlan& plan) const
 }
 
 std::vector<ScoredAnswer> ViltRuntime::rank(const torch::Tensor& logits, int topK, bool softmax) const {
-    auto row = logits[0].to(torch::kFloat).cpu();
-    auto scores = softmax ? torch::softmax(row, 0) : torch::sigmoid(row);
-    const int64_t k = std::min<int64_t>(std::max(topK, 1), row.size(0));
-    auto top = std::get<1>(torch::topk(row, k));
-    std::vector<ScoredAnswer> answers;
     const auto& labels = summary().config.vilt.id2label;
-    for (int64_t i = 0; i < k; ++i) {
-        const auto id = top[i].item<int64_t>();
-        ScoredAnswer answer;
-        answer.id = id;
-        answer.label = id < static_cast<int64_t>(labels.size()) ? labels[id] : std::to_string(id);
-        answer.logit = row[id].item<float>();
-        answer.score = scores[id].item<float>();
-        answers.push_back(answer);
-    }
-    return answers;
+    return rankLogits(logits, topK, softmax, [&](int64_t id) {
+        return id < static_cast<int64_t>(labels.size()) ? labels[static_cast<std::size_t>(id)] : std::to_string(id);
+    });
 }
 
 AnswerResult ViltRuntime::answerPair(const ImageU8& left, const ImageU8& right, const std::string& statement, int topK) {
@@ -235,16 +221,7 @@ BatchPrediction ViltRuntime::predictBatch(const std::vector<ImageU8>& images, co
 BenchRow ViltRuntime::benchmark(const BenchRequest& request) {
     if (request.batch < 1) throw Error("batch must be at least 1");
     const auto& config = summary().config.vilt;
-    const bool autograd = request.protocol == MemoryProtocol::Autograd;
-    // Inference: no graph at all. Autograd: the graph is recorded as csarron/PuMer's bench records it
-    // (parameters require grad; nothing calls backward).
-    std::optional<c10::InferenceMode> inference;
-    std::optional<torch::AutoGradMode> recording;
-    if (autograd) {
-        recording.emplace(true);
-    } else {
-        inference.emplace();
-    }
+    const BenchGradMode gradMode(request.protocol);
     BenchRow row;
     row.method = request.method;
     row.batch = request.batch;
@@ -272,36 +249,20 @@ BenchRow ViltRuntime::benchmark(const BenchRequest& request) {
     const std::vector<std::string> pieces(static_cast<std::size_t>(textLength), "?");
     markingOutOfMemory(row, [&] {
         const auto inputs = make(request.batch);
-        const auto sync = [&] {
-#if TORCH_VERSION_MAJOR >= 2
-            if (device().is_cuda()) torch::cuda::synchronize();
-#endif
-        };
+        const auto sync = [&] { synchronizeDevice(device()); };
         if (request.firstOfSeries) {
             // Tokens per layer from one traced single-sample run (not timed).
             {
                 ViltForwardOptions traced = options;
                 traced.recordProvenance = true;
                 auto one = m_vilt->forward(make(1), traced);
-                const auto trace = buildTrace(one.images.front(), 0, pieces, geometry);
-                for (const auto& layer : trace.layers) {
-                    row.imageTokensPerLayer.push_back(layer.image.tokens);
-                    row.textTokensPerLayer.push_back(layer.text.tokens);
-                    row.tokenLayers += 0.5 * (layer.image.tokensIn + layer.text.tokensIn + layer.image.tokens + layer.text.tokens);
-                }
+                countTokens(row, buildTrace(one.images.front(), 0, pieces, geometry), Stage::Fusion);
             }
-            m_vilt->forward(inputs, options);  // warm-up
-            sync();
-            // Memory and the per-stage timeline of one forward (untimed, so spans cost the timed loop nothing).
-            resetRssPeak();
-            Timeline timeline(timelineOptions(device(), true));
-            {
-                const TimelineScope scope(&timeline);
-                auto outputs = m_vilt->forward(inputs, options);
+            const auto forward = [&] {
+                m_vilt->forward(inputs, options);
                 sync();
-            }
-            row.memory = layerMemory(timeline, request.protocol);
-            row.timeline = timeline.spans();
+            };
+            measureOnce(row, forward, device(), request.protocol, weightsBytes(), Stage::Fusion, config.numHiddenLayers);
         }
         options.timeLayers = request.trace;
         const auto call = [&] {
@@ -311,18 +272,7 @@ BenchRow ViltRuntime::benchmark(const BenchRequest& request) {
             }
             sync();
         };
-        std::vector<double> latencies;
-        const auto begin = std::chrono::steady_clock::now();
-        do {
-            const auto start = std::chrono::steady_clock::now();
-            call();
-            latencies.push_back(msSince(start));
-        } while (msSince(begin) < request.seconds * 1000.0);
-        const double totalMs = msSince(begin);
-        row.iterations = static_cast<int>(latencies.size());
-        row.examplesPerSecond = request.batch * row.iterations / (totalMs / 1000.0);
-        row.latencyP50Ms = percentile(latencies, 0.5);
-        row.latencyP95Ms = percentile(latencies, 0.95);
+        timeCalls(row, request.seconds, call);
     });
     return row;
 }
