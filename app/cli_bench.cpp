@@ -110,7 +110,7 @@ int runBench(const Arguments& args) {
     // (method index, batch index) -> series, filled round by round.
     std::vector<std::vector<Series>> all(methods.size(), std::vector<Series>(batches.size()));
     std::vector<MethodSettings> settings;
-    for (const auto& name : methods) settings.push_back(methodFromArgs(args, name, engine->capabilities().family));
+    for (const auto& name : methods) settings.push_back(methodFromArgs(args, name, methodTargetOf(*engine)));
     for (std::size_t bi = 0; bi < batches.size(); ++bi) {
         if (paper) {
             // PuMer's protocol: grow the batch until it no longer fits, keep the best throughput.

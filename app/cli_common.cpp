@@ -90,14 +90,50 @@ double parseRatio(const Arguments& args, const std::string& name) {
     return v;
 }
 
-MethodSettings methodFromArgs(const Arguments& args, const std::string& methodName, FamilyKind family) {
+MethodTarget methodTargetOf(const Engine& engine) {
+    MethodTarget target;
+    target.family = engine.capabilities().family;
+    const ModelConfig& config = engine.summary().config;
+    switch (config.family) {
+        case ModelFamily::Vilt: target.depth = config.vilt.numHiddenLayers; break;
+        case ModelFamily::Meter: target.depth = config.meter.numTopLayer; break;
+        case ModelFamily::LlavaNext: target.depth = config.llavaNext.text.numHiddenLayers; break;
+        case ModelFamily::ClipVision: break;
+    }
+    return target;
+}
+
+namespace {
+
+// The preset's layer lists at the model's depth (presetLayersAtDepth), with a note when they moved.
+void placePresetLayers(MethodSettings& settings, const MethodDescriptor& descriptor, const std::string& preset,
+                       const MethodTarget& target) {
+    int presetDepth = 12;
+    for (const auto* p : presetsFor(descriptor, target.family))
+        if (p->name == preset) presetDepth = p->depth;
+    if (target.depth <= 0 || target.depth >= presetDepth) return;
+    for (const auto& knob : descriptor.knobs) {
+        if (!knob.layerList || !settings.isSet(knob.key)) continue;
+        const auto written = settings.intList(knob.key);
+        const auto placed = presetLayersAtDepth(written, target.depth, presetDepth);
+        if (placed == written) continue;
+        settings.set(knob.key, placed);
+        std::cerr << "note: preset " << preset << " names " << knob.key << " of a " << presetDepth << "-layer model; on this "
+                  << target.depth << "-layer model they sit at the same depth: " << knobValueText(KnobValue(placed)) << "\n";
+    }
+}
+
+}  // namespace
+
+MethodSettings methodFromArgs(const Arguments& args, const std::string& methodName, const MethodTarget& target) {
     try {
         const auto& descriptor = methodDescriptor(methodName);
         // --preset belongs to the methods that have presets ("--method none,pumer --preset vqav2" compares
         // the unreduced model with PuMer's preset); a method with presets must have the named one.
-        const bool hasPresets = !presetsFor(descriptor, family).empty();
-        MethodSettings m = args.has("preset") && hasPresets ? presetSettings(descriptor.id, args.value("preset"), family)
+        const bool hasPresets = !presetsFor(descriptor, target.family).empty();
+        MethodSettings m = args.has("preset") && hasPresets ? presetSettings(descriptor.id, args.value("preset"), target.family)
                                                             : MethodSettings(descriptor.id);
+        if (args.has("preset") && hasPresets) placePresetLayers(m, descriptor, args.value("preset"), target);
         for (const auto& knob : descriptor.knobs) {
             std::vector<std::string> names{knob.key};
             names.insert(names.end(), knob.aliases.begin(), knob.aliases.end());

@@ -31,8 +31,16 @@ std::vector<OptionSpec> withModel(std::vector<OptionSpec> specific);
 
 std::vector<int> parseIntList(const std::string& text, const std::string& option);
 double parseRatio(const Arguments& args, const std::string& name);  // a number in [0, 1]
-// family: the loaded model's, which picks the preset (--preset vqav2 is ViLT's or METER's).
-MethodSettings methodFromArgs(const Arguments& args, const std::string& methodName, FamilyKind family = FamilyKind::Vilt);
+// What a method's options depend on in the loaded model: its family picks the preset (--preset
+// vqav2 is ViLT's or METER's), its depth (the layers methods act in) places a preset's layers.
+struct MethodTarget {
+    FamilyKind family = FamilyKind::Vilt;
+    int depth = 0;  // 0: unknown (the preset's layers as written)
+};
+MethodTarget methodTargetOf(const Engine& engine);
+// A preset's layer lists written for a deeper model go to the same relative depth (with a note on
+// stderr), as the window places them.
+MethodSettings methodFromArgs(const Arguments& args, const std::string& methodName, const MethodTarget& target = {});
 
 // A progress line on stderr for long loads, only when stderr is a terminal.
 void showProgress(uint64_t done, uint64_t total);

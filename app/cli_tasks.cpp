@@ -96,8 +96,8 @@ EvalOptions evalOptionsFrom(const Arguments& args) {
 
 int runSingleEval(const Arguments& args) {
     const auto options = evalOptionsFrom(args);
-    const MethodSettings method = methodFromArgs(args, args.value("method"));
     auto engine = openModel(args, "weights-seed");
+    const MethodSettings method = methodFromArgs(args, args.value("method"), methodTargetOf(*engine));
     warnUnlessShapesModel(*engine);
     const auto scenes = scenesFor(args, *engine);
     const auto set = shapes::makeEvalSet(options.seed, options.count, scenes);

@@ -86,7 +86,7 @@ int runAnswer(const Arguments& args) {
 int runForward(const Arguments& args) {
     auto engine = openModel(args);
     engine->forwardFile(args.require("inputs"), args.require("out"),
-                        methodFromArgs(args, args.value("method"), engine->capabilities().family));
+                        methodFromArgs(args, args.value("method"), methodTargetOf(*engine)));
     std::cerr << "wrote " << args.value("out") << "\n";
     return 0;
 }
@@ -115,7 +115,7 @@ int runTrace(const Arguments& args) {
     const std::string question = args.require("question");
     auto engine = openModel(args);
     const auto image = readImage(imagePath);
-    RunRequest request{image, question, methodFromArgs(args, args.value("method"), engine->capabilities().family),
+    RunRequest request{image, question, methodFromArgs(args, args.value("method"), methodTargetOf(*engine)),
                        args.intValue("top-k", 1, 100000), true};
     const auto reduced = engine->run(request);
     RunRequest baselineRequest = request;

@@ -79,10 +79,19 @@ private slots:
         const auto& rows = doc.at("rows");
         QCOMPARE(rows[0].at("settings").get<std::string>(), std::string("none"));
         QCOMPARE(rows[1].at("settings").get<std::string>(), std::string("pumer reference L2,5,8 p0.1 r0.3 t0.2"));
-        const auto meter = cli(common + QStringList{"--arch", "meter-b16", "--image-size", "64"});
+        // METER's released preset names fusion layers 0-3 of 6; meter-tiny has 2 (0,1,2,3 -> 0,0,1,1).
+        const auto meter = cli(common + QStringList{"--arch", "meter-tiny", "--image-size", "64"});
         QVERIFY2(meter.exitCode == 0, qPrintable(meter.err));
         QCOMPARE(parse(meter.out).at("rows")[1].at("settings").get<std::string>(),
-                 std::string("pumer reference L0,1,2,3 p0.2 r0.2 t0.2"));
+                 std::string("pumer reference L0,1 p0.2 r0.2 t0.2"));
+        // On a shallower model the preset's layers sit at the same relative depth (12 -> 2 layers:
+        // 2,5,8 -> round(2·2/12), round(5·2/12), round(8·2/12) = 0,1,1), with a note.
+        const auto shallow = cli({"bench", "--model", QString::fromStdString(dataPath("vilt")), "--image-size", "96", "--batch",
+                                  "1", "--seconds", "0.1", "--method", "pumer", "--preset", "vqav2", "--format", "json"});
+        QVERIFY2(shallow.exitCode == 0, qPrintable(shallow.err));
+        QCOMPARE(parse(shallow.out).at("rows")[0].at("settings").get<std::string>(),
+                 std::string("pumer reference L0,1 p0.1 r0.3 t0.2"));
+        QVERIFY2(shallow.err.contains("on this 2-layer model they sit at the same depth: 0,1"), qPrintable(shallow.err));
         // A method with presets still needs a preset it has.
         const auto unknown = cli({"bench", "--arch", "vilt-b32", "--method", "pumer", "--preset", "coco"});
         QCOMPARE(unknown.exitCode, 2);
