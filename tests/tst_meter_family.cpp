@@ -2,8 +2,9 @@
 // checkpoint beside the RoBERTa tokenizer files) opens as a METER model; forward on the fixture's
 // inputs reproduces csarron/PuMer's own logits, unreduced and with PuMer chosen through the method
 // registry; convert writes a folder that loads as the same model; a run's trace covers the encoder
-// layers and the fusion layers of both streams with PuMer's token counts; bad folders and questions
-// give errors that name the problem.
+// layers and the fusion layers of both streams with PuMer's token counts, and the question's
+// cross-attention as the heatmap of layers that do not reduce; bad folders and questions give errors
+// that name the problem.
 
 #include <QTemporaryDir>
 #include <QTest>
@@ -183,6 +184,32 @@ private Q_SLOTS:
                 QVERIFY2(QString(error.what()).contains(target == out ? "already exists" : "another folder"), error.what());
             }
         }
+    }
+
+    // Fusion layers that do not reduce carry the question's cross-attention over the image tokens as
+    // their score (the heatmap): each text row is a softmax over the image keys, so the mean over
+    // heads and rows sums to 1 over the image tokens.
+    void unreducedFusionLayersCarryTheCrossAttention() {
+        QTemporaryDir dir;
+        makeReleasedFolder(dir.path());
+        const auto engine = Engine::open(dir.path().toStdString());
+        const auto result = engine->run({squareImage(64), "what color is the cross?", MethodSettings{}, 3, true});
+        int fusionLayers = 0;
+        for (const TraceLayer& layer : result.trace.layers) {
+            if (layer.stage != Stage::Fusion) {
+                QVERIFY(layer.image.score.empty());
+                continue;
+            }
+            ++fusionLayers;
+            QCOMPARE(layer.image.score.size(), result.trace.image.patchCell.size());
+            double sum = 0;
+            for (float v : layer.image.score) {
+                QVERIFY(std::isfinite(v) && v >= 0);
+                sum += v;
+            }
+            QVERIFY2(std::abs(sum - 1.0) < 1e-4, qPrintable(QString::number(sum)));
+        }
+        QCOMPARE(fusionLayers, engine->summary().config.meter.numTopLayer);
     }
 
     void badInputNamesTheProblem() {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -75,6 +76,32 @@ std::string displayPiece(const BpeTokenizer& tokenizer, int64_t id) {
     std::string text = tokenizer.decode({id}, BpeDecodeOptions{false, false});
     const auto first = text.find_first_not_of(' ');
     return first == std::string::npos ? std::string("\u2423") : text.substr(first);  // a piece of spaces: ␣
+}
+
+// A fusion layer that does not reduce gets, as its image score, how much the question attends to
+// each image token there: the text side's cross-attention, averaged over heads and the text tokens
+// that hold words (rows the forward computes anyway), spread to the originals each token holds.
+// Layers where a reducer ran keep the reducer's own score.
+void addCrossAttentionScores(Trace& trace, const MeterPass& pass) {
+    std::size_t j = 0;
+    for (TraceLayer& layer : trace.layers) {
+        if (layer.stage != Stage::Fusion) continue;
+        const std::size_t fusionLayer = j++;
+        if (!layer.image.score.empty() || fusionLayer >= pass.fusion.size() || !pass.fusion[fusionLayer].textToImage.defined())
+            continue;
+        const auto attention = pass.fusion[fusionLayer].textToImage[0].to(torch::kFloat).mean(0).cpu();  // [T, I]
+        std::vector<int64_t> rows;
+        for (int holder : layer.text.owner)
+            if (holder >= 0 && std::find(rows.begin(), rows.end(), holder) == rows.end()) rows.push_back(holder);
+        if (rows.empty() || attention.size(1) != layer.image.tokensIn) continue;
+        const auto score = attention.index_select(0, torch::tensor(rows, torch::kLong)).mean(0).contiguous();  // [I]
+        const float* values = score.data_ptr<float>();
+        layer.image.score.assign(layer.image.owner.size(), std::numeric_limits<float>::quiet_NaN());
+        for (std::size_t o = 0; o < layer.image.owner.size(); ++o) {
+            const int holder = layer.image.owner[o];
+            if (holder >= 0 && holder < score.size(0)) layer.image.score[o] = values[holder];
+        }
+    }
 }
 
 }  // namespace
@@ -260,6 +287,7 @@ Trace MeterRuntime::traceOf(const MeterOutputs& outputs, const Text& text, int i
     for (const auto& reduction : pass.reductions) input.records[reduction.fusionLayer] = &reduction.record;
     input.layerMs = pass.fusionLayerMs;
     Trace fusion = traceFromRecords(input, 0);
+    addCrossAttentionScores(fusion, pass);
 
     // The encoders' layers come first: every token of both streams, as they enter the fusion.
     std::vector<TraceLayer> layers;
@@ -305,6 +333,7 @@ RunResult MeterRuntime::run(const RunRequest& request, const std::atomic<bool>* 
 
     MeterForwardOptions options = optionsFor(plan, cancel);
     options.timeLayers = request.trace;
+    options.keepAttentions = request.trace;  // the text->image heatmap of the layers that do not reduce
     const MeterTask task = heads.vqa ? MeterTask::Vqa : heads.snli ? MeterTask::Snli : m_meter->defaultTask();
     options.task = task;
     ImageSizeScope size(*m_meter, imageSize);
