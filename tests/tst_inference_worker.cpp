@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "common/error.h"
+#include "support/stand_in_backend.h"
 #include "ui/inference_controller.h"
 #include "ui/inference_worker.h"
 
@@ -64,23 +65,11 @@ private:
 
 // A model that selects visual tokens and generates: each token is 15 ms; a selection is six
 // 15 ms layers; both poll their cancel flags like Engine does.
-class FakeGeneratingBackend : public ModelBackend {
+class FakeGeneratingBackend : public test::GeneratingStandIn {
 public:
-    explicit FakeGeneratingBackend(std::shared_ptr<Counters> counters) : m_counters(std::move(counters)) {}
-    ModelSummary summary() const override
+    explicit FakeGeneratingBackend(std::shared_ptr<Counters> counters)
+        : GeneratingStandIn("fake-llava"), m_counters(std::move(counters))
     {
-        ModelSummary summary;
-        summary.config.family = ModelFamily::LlavaNext;
-        summary.source = "fake-llava";
-        return summary;
-    }
-    FamilyCapabilities capabilities() const override
-    {
-        FamilyCapabilities capabilities;
-        capabilities.family = FamilyKind::Llava;
-        capabilities.generates = true;
-        capabilities.selectsVisualTokens = true;
-        return capabilities;
     }
     GenerateResult selectVisualTokens(const ImageU8&, const MethodSettings& settings, const std::atomic<bool>* cancel) override
     {

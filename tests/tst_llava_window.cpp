@@ -21,13 +21,14 @@
 #include "common/error.h"
 #include "engine/visual_selection.h"
 #include "methods/reduction_plan.h"
+#include "support/stand_in_backend.h"
 #include "ui/answer_panel.h"
 #include "ui/canvas_view.h"
 #include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
+#include "ui/generation_charts.h"
 #include "ui/inference_controller.h"
 #include "ui/layer_scrubber.h"
-#include "ui/generation_charts.h"
 #include "ui/llava_controls.h"
 #include "ui/llava_view.h"
 #include "ui/main_window.h"
@@ -67,23 +68,9 @@ std::vector<int> keptCounts(const Trace& trace)
 }
 
 // A stand-in model: a fixed one-partition selection, and an answer that runs out of memory.
-class OutOfMemoryBackend : public ModelBackend {
+class OutOfMemoryBackend : public test::GeneratingStandIn {
 public:
-    ModelSummary summary() const override
-    {
-        ModelSummary summary;
-        summary.config.family = ModelFamily::LlavaNext;
-        summary.source = "stand-in";
-        return summary;
-    }
-    FamilyCapabilities capabilities() const override
-    {
-        FamilyCapabilities capabilities;
-        capabilities.family = FamilyKind::Llava;
-        capabilities.generates = true;
-        capabilities.selectsVisualTokens = true;
-        return capabilities;
-    }
+    OutOfMemoryBackend() : GeneratingStandIn("stand-in") {}
     GenerateResult generate(const GenerateRequest&, const GenerateCallback& onToken, const std::atomic<bool>*) override
     {
         onToken("Hel", 10);
