@@ -4,6 +4,7 @@
 // The bundled scenes list (images/scenes.json) and a first start: the trained Shapes model on the
 // default scene answers its question right.
 
+#include <QComboBox>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -221,6 +222,30 @@ private Q_SLOTS:
         QCOMPARE(window.expectedAnswer(), scene.answer);
         QCOMPARE(QString::fromStdString(window.outcome().result->answers.front().label), scene.answer);
         QCOMPARE(window.answers()->expectedVerdict(), QStringLiteral("right"));
+    }
+
+    // The bundled METER (random weights) in the same views as ViLT: both streams layer by layer,
+    // the encoders first, then the co-attention layers where PuMer's released preset acts.
+    void bundledMeterShowsBothStreams()
+    {
+        const QString meter = resourceDir() + "/models/meter-tiny-random";
+        QSignalSpy shown(m_window.get(), &MainWindow::resultShown);
+        m_window->loadModel(ModelSource{meter, {}, DeviceKind::Cpu, Precision::Fp32});
+        QVERIFY2(waitForResult(shown, 120000), qPrintable(m_window->lastError()));
+        QCOMPARE(m_window->controller()->model().capabilities.family, FamilyKind::Meter);
+        QVERIFY(!m_window->isLlavaShown());
+        QVERIFY(m_window->canvas()->isVisible());
+        const Trace& trace = m_window->outcome().result->trace;
+        QCOMPARE(m_window->scrubber()->layerCount(), int(trace.layers.size()));
+        QCOMPARE(m_window->scrubber()->layerName(0), QStringLiteral("text 0"));
+        QCOMPARE(trace.layers.back().stage, Stage::Fusion);
+        // The method panel lists METER's methods with PuMer's released preset, placed in its 2 fusion layers.
+        QCOMPARE(m_window->controls()->methodCombo()->findData(QStringLiteral("tome")), -1);
+        QVERIFY(m_window->controls()->methodSettings().is("pumer"));
+        QCOMPARE(m_window->controls()->methodSettings().intList("layers"), (std::vector<int>{0, 1}));
+        QVERIFY(trace.layers.back().reduced);
+        QVERIFY(trace.layers.back().image.tokens < int(trace.image.patchCell.size()));
+        QVERIFY(trace.layers.back().text.tokens < trace.layers.front().text.tokens);
     }
 };
 

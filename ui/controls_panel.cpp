@@ -25,6 +25,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "ui/resource_paths.h"
 
 namespace tokenscope {
 
@@ -111,6 +112,13 @@ void ControlsPanel::setRecentModels(const QStringList& folders)
     m_model->clear();
     for (const QString& folder : folders)
         m_model->addItem(QDir(folder).dirName(), folder);
+    // The models that ship with TokenScope (one per family), offline on a fresh machine.
+    const QDir bundled(resourceDir() + "/models");
+    for (const QString& name : bundled.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name)) {
+        const QString folder = bundled.absoluteFilePath(name);
+        if (m_model->findData(folder) < 0 && !folders.contains(bundled.filePath(name)))
+            m_model->addItem(tr("%1 (bundled)").arg(name), folder);
+    }
     m_model->addItem(tr("vilt-b32 (random weights, 12 layers)"), QString(kBuiltinPrefix) + "vilt-b32");
     for (int i = 0; i < m_model->count(); ++i)
         m_model->setItemData(i, m_model->itemData(i).toString(), Qt::ToolTipRole);
