@@ -122,6 +122,35 @@ private Q_SLOTS:
         QVERIFY(other->outcome().result->trace.text.labels.size() > 2);
     }
 
+    // A session saved on a model of another family (the bundled METER) opens in a ViLT window: the
+    // METER model loads and the method panel shows the session's settings for it.
+    void sessionOfAnotherFamilyRestoresItsSettings()
+    {
+        QTemporaryDir folder;
+        const QString path = folder.filePath("meter-session.json");
+        MainWindowOptions meterOptions;
+        meterOptions.model.folder = resourceDir() + "/models/meter-tiny-random";
+        auto meter = makeWindow(meterOptions);
+        QVERIFY(waitForSettledResult(*meter));
+        MethodSettings custom("pumer");
+        custom.set("layers", std::vector<int>{1}).set("prune", 0.3).set("merge", 0.1).set("merge-text", 0.0);
+        meter->controls()->setMethodSettings(custom);
+        QVERIFY(meter->saveSession(path));
+
+        auto vilt = makeWindow();
+        QVERIFY(waitForSettledResult(*vilt));
+        QVERIFY(vilt->openSession(path));
+        const auto showsSession = [&vilt] {
+            return vilt->hasResult() && !vilt->controller()->isRunning() &&
+                   vilt->controller()->model().capabilities.family == FamilyKind::Meter &&
+                   qFuzzyCompare(vilt->outcome().result->method.number("prune"), 0.3);
+        };
+        QTRY_VERIFY2_WITH_TIMEOUT(showsSession(), "the METER model runs with the session's settings", 60000);
+        const MethodSettings restored = vilt->controls()->methodSettings();
+        QCOMPARE(restored.intList("layers"), std::vector<int>{1});
+        QCOMPARE(restored.number("merge"), 0.1);
+    }
+
     void exportAllLayersWritesOnePngPerLayer()
     {
         QTemporaryDir folder;

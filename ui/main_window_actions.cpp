@@ -19,6 +19,7 @@
 
 #include "engine/timeline.h"
 #include "common/error.h"
+#include "methods/method_registry.h"
 #include "ui/canvas_view.h"
 #include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
@@ -210,7 +211,12 @@ bool MainWindow::openSession(const QString& path)
             loadModel(session.model);
         if (!session.imagePath.isEmpty())
             openImageFile(session.imagePath);
-        m_controls->setMethodSettings(session.method);
+        // The session's method settings for every family its method serves: the method panel shows
+        // them now, or when the session's model (maybe of another family) has loaded.
+        const MethodDescriptor& method = methodDescriptor(session.method.method());
+        for (FamilyKind family : {FamilyKind::Vilt, FamilyKind::Llava, FamilyKind::Meter})
+            if (method.serves(family))
+                m_controls->setMethodSettingsFor(family, session.method);
         requestRun(false);
         statusBar()->showMessage(tr("Session opened from %1").arg(path), 5000);
         return true;
