@@ -26,7 +26,20 @@ struct Counters {
     std::atomic<int> completed{0};
 };
 
-// Six "layers" of 15 ms each, polling the cancel flag between them like Engine::run.
+// Six "layers" of 15 ms each, polling the cancel flag between them like Engine::run, counted.
+void runSixLayers(Counters& counters, const std::atomic<bool>* cancel)
+{
+    ++counters.started;
+    for (int layer = 0; layer < 6; ++layer) {
+        if (cancel && cancel->load()) {
+            ++counters.cancelled;
+            throw Cancelled();
+        }
+        QThread::msleep(15);
+    }
+    ++counters.completed;
+}
+
 class FakeBackend : public ModelBackend {
 public:
     explicit FakeBackend(std::shared_ptr<Counters> counters) : m_counters(std::move(counters))
@@ -43,15 +56,7 @@ public:
     }
     RunResult run(const RunRequest& request, const std::atomic<bool>* cancel) override
     {
-        ++m_counters->started;
-        for (int layer = 0; layer < 6; ++layer) {
-            if (cancel && cancel->load()) {
-                ++m_counters->cancelled;
-                throw Cancelled();
-            }
-            QThread::msleep(15);
-        }
-        ++m_counters->completed;
+        runSixLayers(*m_counters, cancel);
         RunResult result;
         result.method = request.method;
         result.answers.push_back({0, request.question, 1.0f, 0.9f});
@@ -73,15 +78,7 @@ public:
     }
     GenerateResult selectVisualTokens(const ImageU8&, const MethodSettings& settings, const std::atomic<bool>* cancel) override
     {
-        ++m_counters->started;
-        for (int layer = 0; layer < 6; ++layer) {
-            if (cancel && cancel->load()) {
-                ++m_counters->cancelled;
-                throw Cancelled();
-            }
-            QThread::msleep(15);
-        }
-        ++m_counters->completed;
+        runSixLayers(*m_counters, cancel);
         GenerateResult result;
         result.method = settings;
         return result;
