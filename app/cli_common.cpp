@@ -30,8 +30,13 @@ std::vector<OptionSpec> modelOptions() {
         {"vocab", "FILE", "", "WordPiece vocab.txt for --arch / --config models (questions need one)"},
         {"device", "cpu|cuda", "cpu", "where to run"},
         {"dtype", "fp32|bf16|fp16", "fp32", "weight and activation precision (fp16 needs cuda)"},
+        {"fusion-order", "sequential|parallel", "", "METER: the order of the two streams in each co-attention layer (sequential: csarron/PuMer's code; parallel: zdou0830/METER); default: the checkpoint's"},
+        {"head", "vqa|nlvr2|snli|itm|retrieval", "", "METER: which of the checkpoint's heads answers; default: vqa, else snli, itm"},
     };
 }
+
+// The model settings the CLI names (engine/model_option.h), applied after loading.
+const char* const kModelSettingOptions[] = {"fusion-order", "head"};
 
 // Every knob of every method, once per key (the same key in several methods shares the option:
 // --mode is PuMer's mode or HiRED's, by --method), generated from the registry.
@@ -215,6 +220,8 @@ std::unique_ptr<Engine> openModel(const Arguments& args, const std::string& seed
             args.has("arch") ? builtinModelConfig(args.value("arch")) : loadModelConfig(args.value("config")), options);
     }
     for (const auto& warning : engine->summary().warnings) std::cerr << "warning: " << warning << "\n";
+    for (const char* key : kModelSettingOptions)
+        if (args.has(key) && !args.value(key).empty()) engine->setOption(key, args.value(key));
     return engine;
 }
 

@@ -13,6 +13,9 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
+#include <cmath>
+
 #include "ui/answer_panel.h"
 #include "ui/canvas_view.h"
 #include "ui/controls_panel.h"
@@ -246,6 +249,21 @@ private Q_SLOTS:
         QVERIFY(trace.layers.back().reduced);
         QVERIFY(trace.layers.back().image.tokens < int(trace.image.patchCell.size()));
         QVERIFY(trace.layers.back().text.tokens < trace.layers.front().text.tokens);
+
+        // The model's own settings: METER's fusion order and head, as combo boxes. The checkpoint's
+        // PuMer keys mean sequential; parallel re-runs the same model and changes the scores.
+        QComboBox* order = m_window->controls()->modelSettingCombo("fusion-order");
+        QVERIFY(order != nullptr && order->isVisibleTo(m_window.get()));
+        QCOMPARE(order->currentText(), QStringLiteral("sequential"));
+        QVERIFY(m_window->controls()->modelSettingCombo("head") != nullptr);
+        const float before = m_window->outcome().result->answers.front().logit;
+        const auto firstAnswer = m_window->outcome().result->answers.front().id;
+        shown.clear();
+        order->setCurrentText(QStringLiteral("parallel"));
+        QVERIFY2(waitForResult(shown, 120000), qPrintable(m_window->lastError()));
+        const auto& after = m_window->outcome().result->answers;
+        const auto same = std::find_if(after.begin(), after.end(), [&](const ScoredAnswer& a) { return a.id == firstAnswer; });
+        QVERIFY(same == after.end() || std::abs(same->logit - before) > 1e-4f);
     }
 };
 

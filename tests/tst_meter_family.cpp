@@ -12,10 +12,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/tensor_file.h"
 #include "common/error.h"
+#include "config/id2label.h"
 #include "config/model_config.h"
 #include "engine/convert.h"
 #include "engine/engine.h"
@@ -107,6 +109,78 @@ private Q_SLOTS:
         QVERIFY2(maxDifference(reduced, reducedExpected) <= kOutputAtol,
                  qPrintable(QString::number(maxDifference(reduced, reducedExpected))));
         QVERIFY(maxDifference(reduced, plain) > 1e-3);  // the reduction changed the answer's scores
+    }
+
+    // The stream order and the head are the model's settings (Engine::options / setOption): the
+    // checkpoint's sequential order gives PuMer's logits; parallel gives zdou0830/METER's own forward
+    // on the same weights (the fixture's cross-check); values and keys the model lacks are refused.
+    void fusionOrderAndHeadAreModelSettings() {
+        QTemporaryDir dir;
+        makeReleasedFolder(dir.path());
+        const auto engine = Engine::open(dir.path().toStdString());
+        const auto options = engine->options();
+        QCOMPARE(options.size(), std::size_t(2));
+        QCOMPARE(options[0].key, std::string("fusion-order"));
+        QCOMPARE(options[0].value, std::string("sequential"));  // PuMer keys in hyper_parameters
+        QCOMPARE(options[1].key, std::string("head"));
+        QCOMPARE(options[1].choices, (std::vector<std::string>{"vqa", "nlvr2"}));  // the fixture's two heads
+        QCOMPARE(options[1].value, std::string("vqa"));
+
+        const auto inputs = readTensorFile(dataPath("meter/inputs.safetensors"));
+        const auto inputsPath = (dir.path() + "/tight.safetensors").toStdString();
+        writeTensorFile(inputsPath, {{"input_ids", inputs.at("tight.input_ids")},
+                                     {"attention_mask", inputs.at("tight.attention_mask")},
+                                     {"pixel_values", inputs.at("pixel_values")}});
+        const auto outputsPath = (dir.path() + "/out.safetensors").toStdString();
+        const auto logits = [&] {
+            engine->forwardFile(inputsPath, outputsPath, MethodSettings{});
+            return readTensorFile(outputsPath).at("logits");
+        };
+        const auto pumer = readTensorFile(dataPath("meter/outputs_vqa.safetensors")).at("noreduce_tight.logits");
+        const auto original = readTensorFile(dataPath("meter/crosscheck_original_meter.safetensors")).at("tight.logits");
+        QVERIFY(maxDifference(logits(), pumer) <= kOutputAtol);
+        engine->setOption("fusion-order", "parallel");
+        QCOMPARE(engine->options()[0].value, std::string("parallel"));
+        const auto parallel = logits();
+        QVERIFY2(maxDifference(parallel, original) <= kOutputAtol, qPrintable(QString::number(maxDifference(parallel, original))));
+        QVERIFY(maxDifference(parallel, pumer) > 0.1);  // the order matters (README: 1.12)
+        engine->setOption("fusion-order", "sequential");
+        QVERIFY(maxDifference(logits(), pumer) <= kOutputAtol);
+
+        // The nlvr2 head reads image pairs only.
+        engine->setOption("head", "nlvr2");
+        QVERIFY_THROWS_EXCEPTION(Error, logits());
+        try {
+            engine->run(RunRequest{squareImage(64), "is there a red square?", MethodSettings{}});
+            QFAIL("a single image ran through the nlvr2 head");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("two images"), e.what());
+        }
+        engine->setOption("head", "vqa");
+        QVERIFY(maxDifference(logits(), pumer) <= kOutputAtol);
+
+        const auto refusal = [&](const std::string& key, const std::string& value) {
+            try {
+                engine->setOption(key, value);
+            } catch (const Error& e) {
+                return std::string(e.what());
+            }
+            return std::string("accepted");
+        };
+        QVERIFY(refusal("fusion-order", "diagonal").find("sequential, parallel") != std::string::npos);
+        QVERIFY(refusal("head", "snli").find("vqa, nlvr2") != std::string::npos);  // the fixture has no SNLI head
+        QVERIFY(refusal("colour", "red").find("fusion-order, head") != std::string::npos);
+        QCOMPARE(engine->options()[1].value, std::string("vqa"));  // a refused value changes nothing
+    }
+
+    // METER checkpoints carry no answer list; a VQA head of VQAv2's 3129 answers speaks ViLT's
+    // vocabulary (models.md §3.6 gives its first entries: net, pitcher, orange, yes, white).
+    void vqav2AnswerListIsBuiltIn() {
+        const auto& answers = vqav2Answers();
+        QCOMPARE(answers.size(), kVqav2AnswerCount);
+        QCOMPARE(std::vector<std::string>(answers.begin(), answers.begin() + 5),
+                 (std::vector<std::string>{"net", "pitcher", "orange", "yes", "white"}));
+        QCOMPARE(std::set<std::string>(answers.begin(), answers.end()).size(), answers.size());
     }
 
     // A run's trace: the RoBERTa layers, the CLIP blocks, then the fusion layers, where PuMer's counts

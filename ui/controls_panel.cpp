@@ -95,6 +95,12 @@ QWidget* ControlsPanel::buildModelGroup()
     layout->addWidget(m_loadProgress, 2, 0, 1, 3);
     layout->addWidget(m_cancelLoadButton, 2, 3);
     layout->addWidget(m_modelInfo, 3, 0, 1, 4);
+    // The loaded model's own settings (METER's fusion order and head), one combo box each.
+    m_modelSettings = new QWidget(group);
+    m_modelSettingsForm = new QFormLayout(m_modelSettings);
+    m_modelSettingsForm->setContentsMargins(0, 0, 0, 0);
+    m_modelSettings->setVisible(false);
+    layout->addWidget(m_modelSettings, 4, 0, 1, 4);
     layout->setColumnStretch(0, 1);
     layout->setColumnStretch(1, 1);
 
@@ -103,6 +109,41 @@ QWidget* ControlsPanel::buildModelGroup()
     connect(m_cancelLoadButton, &QPushButton::clicked, this, &ControlsPanel::cancelLoadRequested);
     setRecentModels({});
     return group;
+}
+
+void ControlsPanel::showModelSettings(const std::vector<ModelOption>& options)
+{
+    while (m_modelSettingsForm->rowCount() > 0)
+        m_modelSettingsForm->removeRow(0);
+    m_modelSettingCombos.clear();
+    for (const ModelOption& option : options) {
+        auto* combo = new QComboBox(m_modelSettings);
+        for (const auto& choice : option.choices)
+            combo->addItem(QString::fromStdString(choice));
+        combo->setCurrentText(QString::fromStdString(option.value));
+        combo->setToolTip(QString::fromStdString(option.help));
+        combo->setObjectName(QStringLiteral("modelSetting_") + QString::fromStdString(option.key));
+        connect(combo, &QComboBox::currentTextChanged, this, [this] { Q_EMIT modelSettingsChanged(); });
+        m_modelSettingsForm->addRow(QString::fromStdString(option.label), combo);
+        m_modelSettingCombos.emplace_back(option.key, combo);
+    }
+    m_modelSettings->setVisible(!options.empty());
+}
+
+std::map<std::string, std::string> ControlsPanel::modelSettings() const
+{
+    std::map<std::string, std::string> settings;
+    for (const auto& [key, combo] : m_modelSettingCombos)
+        settings[key] = combo->currentText().toStdString();
+    return settings;
+}
+
+QComboBox* ControlsPanel::modelSettingCombo(const std::string& key) const
+{
+    for (const auto& [name, combo] : m_modelSettingCombos)
+        if (name == key)
+            return combo;
+    return nullptr;
 }
 
 void ControlsPanel::setRecentModels(const QStringList& folders)
@@ -155,6 +196,7 @@ void ControlsPanel::setViltControlsVisible(bool isVisible)
 void ControlsPanel::setModelInfo(const ModelInfo& info)
 {
     setMethodFamily(info.capabilities.family);
+    showModelSettings(info.options);
     const ModelSummary& summary = info.summary;
     const ViltConfig& vilt = summary.config.vilt;
     if (summary.config.family == ModelFamily::LlavaNext) {
@@ -173,7 +215,7 @@ void ControlsPanel::setModelInfo(const ModelInfo& info)
     } else if (summary.config.family == ModelFamily::Meter) {
         const MeterConfig& meter = summary.config.meter;
         m_modelInfo->setText(tr("<b>%1</b><br>METER · text %2 layers · image %3 blocks, %4 px · %5 co-attention layers "
-                                "(%6) · %7 M parameters%8")
+                                "(checkpoint: %6 order) · %7 M parameters%8")
                                  .arg(info.source.displayName().toHtmlEscaped())
                                  .arg(meter.text.numHiddenLayers)
                                  .arg(meter.vision.blocks)

@@ -22,6 +22,7 @@ class QAbstractButton;
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
+class QFormLayout;
 class QGridLayout;
 class QLabel;
 class QLineEdit;
@@ -46,6 +47,9 @@ public:
     ModelSource selectedModelSource() const;
     void setLoading(bool isLoading, double fraction = 0);
     void setModelInfo(const ModelInfo& info);
+    // The loaded model's own settings as chosen (key -> value; METER: fusion-order, head).
+    std::map<std::string, std::string> modelSettings() const;
+    QComboBox* modelSettingCombo(const std::string& key) const;  // null when the model lacks it
     // Off while a LLaVA-NeXT model is shown: the model, the image and the method stay (the
     // question, view and compare groups are ViLT's).
     void setViltControlsVisible(bool isVisible);
@@ -94,6 +98,7 @@ Q_SIGNALS:
     void sampleImageChosen(const QString& path);
     void questionChanged(const QString& question);
     void settingsChanged();  // method or a knob changed
+    void modelSettingsChanged();
     void overlayStyleChanged();
     void compareChanged();
     void noteChanged(const QString& note);
@@ -104,6 +109,7 @@ private:
     QWidget* buildMethodGroup();
     QWidget* buildViewGroup();
     QWidget* buildCompareGroup();
+    void showModelSettings(const std::vector<ModelOption>& options);
 
     // Model
     QComboBox* m_model = nullptr;
@@ -113,6 +119,9 @@ private:
     QPushButton* m_cancelLoadButton = nullptr;
     QProgressBar* m_loadProgress = nullptr;
     QLabel* m_modelInfo = nullptr;
+    QWidget* m_modelSettings = nullptr;
+    QFormLayout* m_modelSettingsForm = nullptr;
+    std::vector<std::pair<std::string, QComboBox*>> m_modelSettingCombos;
     QStringList m_recent;
     // Input
     QListWidget* m_gallery = nullptr;

@@ -33,6 +33,8 @@ public:
     {
         return m_engine->generate(request, onToken, cancel);
     }
+    std::vector<ModelOption> options() const override { return m_engine->options(); }
+    void setOption(const std::string& key, const std::string& value) override { m_engine->setOption(key, value); }
     EvalOutcome evaluate(const EvalJob& job, const std::atomic<bool>* cancel) override
     {
         if (!shapes::isShapesModel(m_engine->summary().config))
@@ -104,6 +106,11 @@ std::unique_ptr<ModelBackend> loadEngineBackend(const ModelSource& source, const
 
 RunResult ModelBackend::run(const RunRequest&, const std::atomic<bool>*) { notOffered(*this, "answer from labels"); }
 
+void ModelBackend::setOption(const std::string& key, const std::string&)
+{
+    throw Error(summary().config.architecture + " has no setting '" + key + "'");
+}
+
 EvalOutcome ModelBackend::evaluate(const EvalJob&, const std::atomic<bool>*)
 {
     throw Error("this model cannot be evaluated on a built-in task");
@@ -144,6 +151,7 @@ void InferenceWorker::loadModel(const ModelSource& source)
         info.summary = backend->summary();
         info.capabilities = backend->capabilities();
         info.layerCount = layerCountOf(info.summary);
+        info.options = backend->options();
         info.source = source;
         info.generation = ++m_generation;
         m_backend = std::move(backend);
@@ -154,6 +162,21 @@ void InferenceWorker::loadModel(const ModelSource& source)
     } catch (const std::exception& error) {
         Q_EMIT modelLoadFailed(QString::fromStdString(error.what()), false);
     }
+}
+
+bool InferenceWorker::applyModelSettings(const std::map<std::string, std::string>& settings)
+{
+    if (settings.empty())
+        return false;
+    bool changed = false;
+    for (const auto& option : m_backend->options()) {
+        const auto wanted = settings.find(option.key);
+        if (wanted == settings.end() || wanted->second == option.value)
+            continue;
+        m_backend->setOption(option.key, wanted->second);
+        changed = true;
+    }
+    return changed;
 }
 
 SharedRunResult InferenceWorker::runOne(const RunRequest& request)
@@ -173,6 +196,18 @@ void InferenceWorker::runJob(const RunJob& job)
         RunOutcome outcome;
         outcome.jobId = job.id;
         outcome.modelGeneration = m_generation;
+        if (applyModelSettings(job.modelSettings))
+            m_baseline.reset();
+        if (m_warmGeneration != m_generation) {
+            // The first forward after a load pays one-time costs (allocator pools, thread pools,
+            // lazily mapped weights): warm up untimed so the baseline and the method compare warm
+            // runs.
+            RunRequest warmUp = job.request;
+            warmUp.method = MethodSettings{};
+            warmUp.trace = false;
+            runOne(warmUp);
+            m_warmGeneration = m_generation;
+        }
         const bool isBaselineCached = m_baseline && m_baselineInputId == job.inputId &&
                                       m_baselineGeneration == m_generation && job.inputId != 0;
         if (job.wantsBaseline && !isBaselineCached && !job.request.method.is("none")) {

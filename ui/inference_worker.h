@@ -40,6 +40,9 @@ public:
     // A streamed answer (capabilities().generates).
     virtual GenerateResult generate(const GenerateRequest& request, const GenerateCallback& onToken,
                                     const std::atomic<bool>* cancel);
+    // The model's own settings (Engine::options / setOption); none by default.
+    virtual std::vector<ModelOption> options() const { return {}; }
+    virtual void setOption(const std::string& key, const std::string& value);
 };
 
 // Loads a backend; called on the worker thread. Throws Error (Cancelled when options.cancel rose).
@@ -93,6 +96,8 @@ Q_SIGNALS:
 
 private:
     SharedRunResult runOne(const RunRequest& request);
+    // Sets the model's settings that differ from the job's; true when one changed.
+    bool applyModelSettings(const std::map<std::string, std::string>& settings);
 
     WorkerCancelFlags m_cancel;
     BackendLoader m_loader;
@@ -101,6 +106,7 @@ private:
     // The unreduced run of the last input, reused while only the method's knobs change.
     quint64 m_baselineInputId = 0;
     quint64 m_baselineGeneration = 0;
+    quint64 m_warmGeneration = 0;  // the model that has had its untimed first forward
     SharedRunResult m_baseline;
 };
 

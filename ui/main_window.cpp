@@ -201,6 +201,7 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent) : QMai
         showCurrentTradeoffPoint();
     });
     connect(m_controls, &ControlsPanel::compareChanged, this, [this] { requestRun(false); });
+    connect(m_controls, &ControlsPanel::modelSettingsChanged, this, [this] { requestRun(false); });
     connect(m_controls, &ControlsPanel::overlayStyleChanged, this, &MainWindow::showLayer);
     connect(m_controls, &ControlsPanel::noteChanged, this, [this](const QString& note) {
         if (!note.isEmpty())
@@ -335,6 +336,7 @@ void MainWindow::requestRun(bool isDebounced)
     job.request.image = m_image;
     job.request.question = m_controls->question().toStdString();
     job.request.method = m_controls->methodSettings();
+    job.modelSettings = m_controls->modelSettings();
     job.request.topK = kTopK;
     job.request.trace = true;
     job.wantsBaseline = true;

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 
 #include "engine/engine.h"
@@ -37,6 +38,7 @@ struct ModelInfo {
     ModelSummary summary;
     FamilyCapabilities capabilities;  // what the window offers: ranked labels, a streamed answer, ...
     int layerCount = 0;
+    std::vector<ModelOption> options;  // the model's own settings as loaded (METER: fusion order, head)
 };
 
 // One request to the worker. inputId names the (image, question) pair so the worker can reuse the
@@ -48,6 +50,9 @@ struct RunJob {
     bool wantsBaseline = true;
     bool hasCompare = false;
     MethodSettings compare;
+    // The model's own settings to run with (key -> value, engine/model_option.h); the worker
+    // applies those that differ from the model's before running.
+    std::map<std::string, std::string> modelSettings;
 };
 
 using SharedRunResult = std::shared_ptr<const RunResult>;

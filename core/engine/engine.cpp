@@ -157,6 +157,8 @@ std::unique_ptr<Engine> Engine::fromConfig(const ModelConfig& config, const Engi
 const ModelSummary& Engine::summary() const { return m_impl->context.summary; }
 const FamilyCapabilities& Engine::capabilities() const { return m_impl->capabilities; }
 bool Engine::hasTokenizer() const { return m_impl->family->hasTokenizer(); }
+std::vector<ModelOption> Engine::options() const { return m_impl->family->options(); }
+void Engine::setOption(const std::string& key, const std::string& value) { m_impl->family->setOption(key, value); }
 
 std::vector<int64_t> Engine::tokenize(const std::string& text, std::vector<std::string>* pieces) const {
     return m_impl->family->tokenize(text, pieces);

@@ -12,6 +12,7 @@
 #include "config/model_config.h"
 #include "engine/generation.h"
 #include "engine/memory.h"
+#include "engine/model_option.h"
 #include "engine/timeline.h"
 #include "engine/trace.h"
 #include "image/pil_resample.h"
@@ -155,6 +156,11 @@ public:
     const ModelSummary& summary() const;
     const FamilyCapabilities& capabilities() const;
     bool hasTokenizer() const;
+    // The model's own settings (engine/model_option.h): METER's fusion order and head; none for
+    // ViLT and LLaVA. setOption throws Error for a key the model lacks or a value not among its
+    // choices; the next call uses the new value.
+    std::vector<ModelOption> options() const;
+    void setOption(const std::string& key, const std::string& value);
 
     // VQA (or retrieval score) for one image and a question; NLVR2 needs answerPair.
     AnswerResult answer(const ImageU8& image, const std::string& question, int topK = 5);

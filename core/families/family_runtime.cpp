@@ -134,6 +134,27 @@ StateDictReport FamilyRuntime::loadWeights(const Checkpoint& checkpoint, const S
 }
 
 void FamilyRuntime::readFolder(const std::string&) {}
+
+void FamilyRuntime::setOption(const std::string& key, const std::string& value) {
+    checkOption(options(), key, value, summary().config.architecture);
+    throw Error("setting '" + key + "' is listed but not handled by " + summary().config.architecture);
+}
+
+void checkOption(const std::vector<ModelOption>& options, const std::string& key, const std::string& value,
+                 const std::string& model) {
+    std::string keys;
+    for (const auto& option : options) {
+        if (option.key != key) {
+            keys += (keys.empty() ? "" : ", ") + option.key;
+            continue;
+        }
+        if (std::find(option.choices.begin(), option.choices.end(), value) != option.choices.end()) return;
+        std::string choices;
+        for (const auto& c : option.choices) choices += (choices.empty() ? "" : ", ") + c;
+        throw Error(key + " '" + value + "': " + model + " takes " + choices);
+    }
+    throw Error(model + " has no setting '" + key + "'" + (keys.empty() ? std::string(" (it has none)") : " (its settings: " + keys + ")"));
+}
 void FamilyRuntime::useVocab(const std::string&) {}
 
 std::vector<int64_t> FamilyRuntime::tokenize(const std::string&, std::vector<std::string>*) const {

@@ -32,6 +32,11 @@ struct RuntimeContext {
     int64_t weightsBytes = 0;  // parameters and buffers on the device, after loading
 };
 
+// Returns when `value` is one of the choices of the option `key`; else throws Error naming the
+// model and what it takes.
+void checkOption(const std::vector<ModelOption>& options, const std::string& key, const std::string& value,
+                 const std::string& model);
+
 class FamilyRuntime {
 public:
     explicit FamilyRuntime(RuntimeContext& context) : m_context(context) {}
@@ -49,6 +54,8 @@ public:
     virtual void useVocab(const std::string& path);  // a WordPiece vocab for a random-weight model
 
     virtual bool hasTokenizer() const { return false; }
+    virtual std::vector<ModelOption> options() const { return {}; }
+    virtual void setOption(const std::string& key, const std::string& value);  // default: no such option
     virtual std::vector<int64_t> tokenize(const std::string& text, std::vector<std::string>* pieces) const;
 
     // Families that answer from labels (ViLT, METER).

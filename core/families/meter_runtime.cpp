@@ -141,8 +141,54 @@ ModelConfig meterModelConfig(const std::string& folder, const Checkpoint& checkp
 MeterRuntime::MeterRuntime(const MeterConfig& config, RuntimeContext& context) : FamilyRuntime(context), m_meter(config) {
     // PuMer's code (sequential order) squashes the image to a square; METER's keeps the aspect ratio
     // and crops the centre.
-    m_resize = config.streamOrder == MeterStreamOrder::Sequential ? MeterResizeStyle::Squash
-                                                                 : MeterResizeStyle::ShorterSideThenCrop;
+    setOption("fusion-order", meterStreamOrderName(config.streamOrder));
+    // Released METER checkpoints carry no answer list: a VQA head of VQAv2's size answers in its
+    // words (a folder's config.json id2label replaces them).
+    if (config.heads.vqa && config.heads.vqaLabels == static_cast<int>(kVqav2AnswerCount)) m_labels = vqav2Answers();
+}
+
+namespace {
+constexpr MeterTask kTasks[] = {MeterTask::Vqa, MeterTask::Nlvr2, MeterTask::Snli, MeterTask::Itm, MeterTask::Retrieval};
+}  // namespace
+
+std::vector<ModelOption> MeterRuntime::options() const {
+    ModelOption order;
+    order.key = "fusion-order";
+    order.label = "Fusion order";
+    order.choices = {"sequential", "parallel"};
+    order.value = meterStreamOrderName(m_order);
+    order.help = "sequential: the image layer reads the text layer's output (csarron/PuMer's code, which also squashes "
+                 "the image to a square); parallel: both read the previous layer (zdou0830/METER, centre crop)";
+    ModelOption head;
+    head.key = "head";
+    head.label = "Head";
+    for (const MeterTask task : kTasks)
+        if (m_meter->hasHead(task)) head.choices.emplace_back(meterTaskName(task));
+    head.value = meterTaskName(m_task ? *m_task : m_meter->defaultTask());
+    head.help = "which of the checkpoint's heads answers (nlvr2 needs two images)";
+    return {order, head};
+}
+
+void MeterRuntime::setOption(const std::string& key, const std::string& value) {
+    checkOption(options(), key, value, summary().config.architecture);
+    if (key == "fusion-order") {
+        m_order = value == "sequential" ? MeterStreamOrder::Sequential : MeterStreamOrder::Parallel;
+        // PuMer's code (sequential order) squashes the image to a square; METER's keeps the aspect
+        // ratio and crops the centre.
+        m_resize = m_order == MeterStreamOrder::Sequential ? MeterResizeStyle::Squash : MeterResizeStyle::ShorterSideThenCrop;
+        return;
+    }
+    for (const MeterTask task : kTasks)
+        if (value == meterTaskName(task)) m_task = task;
+}
+
+MeterTask MeterRuntime::singleImageTask() const {
+    if (m_task) {
+        if (*m_task == MeterTask::Nlvr2) throw Error("the nlvr2 head needs two images (give --image twice, or choose another head)");
+        return *m_task;
+    }
+    const MeterHeads& heads = m_meter->config().heads;
+    return heads.vqa ? MeterTask::Vqa : heads.snli ? MeterTask::Snli : heads.itm ? MeterTask::Itm : m_meter->defaultTask();
 }
 
 FamilyCapabilities MeterRuntime::capabilities() const {
@@ -170,7 +216,8 @@ void MeterRuntime::readFolder(const std::string& folder) {
     if (hasVocab) m_tokenizer = BpeTokenizer::fromDirectory(folder);
     if (modelTypeOf(root / "config.json") == "meter") {
         const auto path = (root / "config.json").string();
-        m_labels = parseId2Label(nlohmann::json::parse(readTextFile(path, "the model config")), path);
+        auto labels = parseId2Label(nlohmann::json::parse(readTextFile(path, "the model config")), path);
+        if (!labels.empty()) m_labels = std::move(labels);
     }
     const MeterHeads& heads = m_meter->config().heads;
     if (heads.vqa && !m_labels.empty() && static_cast<int>(m_labels.size()) != heads.vqaLabels)
@@ -229,6 +276,7 @@ MeterPreprocessConfig MeterRuntime::preprocessFor(int imageSize) const {
 MeterForwardOptions MeterRuntime::optionsFor(const ReductionPlan& plan, const std::atomic<bool>* cancel) const {
     MeterForwardOptions options;
     options.cancel = cancel;
+    options.streamOrder = m_order;
     if (plan.embeddingDrop) {
         MeterReduction drop;
         drop.method = plan.embeddingDrop->kind == DropKind::Random ? MeterReductionMethod::RandomDrop
@@ -257,9 +305,18 @@ MeterForwardOptions MeterRuntime::optionsFor(const ReductionPlan& plan, const st
     return options;
 }
 
-std::vector<ScoredAnswer> MeterRuntime::rank(const torch::Tensor& logits, int topK, bool softmax) const {
-    return rankLogits(logits, topK, softmax, [&](int64_t id) {
-        return id < static_cast<int64_t>(m_labels.size()) ? m_labels[static_cast<std::size_t>(id)] : "answer " + std::to_string(id);
+std::vector<ScoredAnswer> MeterRuntime::rank(const torch::Tensor& logits, int topK, MeterTask task) const {
+    // SNLI-VE's label ids as zdou0830/METER's write_snli.py assigns them; ITM's row 1 is "match".
+    static const std::vector<std::string> snli{"contradiction", "neutral", "entailment"}, itm{"no match", "match"},
+        nlvr2{"False", "True"};
+    const std::vector<std::string>& names = task == MeterTask::Snli    ? snli
+                                            : task == MeterTask::Itm   ? itm
+                                            : task == MeterTask::Nlvr2 ? nlvr2
+                                                                       : m_labels;
+    if (task == MeterTask::Retrieval)
+        return rankLogits(logits, 1, false, [](int64_t) { return std::string("match score"); });
+    return rankLogits(logits, topK, task != MeterTask::Vqa, [&](int64_t id) {
+        return id < static_cast<int64_t>(names.size()) ? names[static_cast<std::size_t>(id)] : "answer " + std::to_string(id);
     });
 }
 
@@ -317,6 +374,7 @@ RunResult MeterRuntime::run(const RunRequest& request, const std::atomic<bool>* 
     const MeterHeads& heads = m_meter->config().heads;
     if (!heads.vqa && !heads.snli && !heads.itm && !heads.retrieval)
         throw Error("this is an NLVR2 model: it needs two images (answerPair)");
+    const MeterTask task = singleImageTask();
     c10::InferenceMode guard;
     RunResult result;
     result.method = request.method;
@@ -334,7 +392,6 @@ RunResult MeterRuntime::run(const RunRequest& request, const std::atomic<bool>* 
     MeterForwardOptions options = optionsFor(plan, cancel);
     options.timeLayers = request.trace;
     options.keepAttentions = request.trace;  // the text->image heatmap of the layers that do not reduce
-    const MeterTask task = heads.vqa ? MeterTask::Vqa : heads.snli ? MeterTask::Snli : m_meter->defaultTask();
     options.task = task;
     ImageSizeScope size(*m_meter, imageSize);
     resetRssPeak();
@@ -350,7 +407,7 @@ RunResult MeterRuntime::run(const RunRequest& request, const std::atomic<bool>* 
     result.timeline = timeline.spans();
     auto logits = outputs.logits.to(torch::kFloat).cpu();
     result.forwardMs = msSince(start);
-    result.answers = rank(logits, request.topK, task != MeterTask::Vqa);
+    result.answers = rank(logits, request.topK, task);
     result.imageTokens = outputs.passes.front().imageFusionInput.defined()
                              ? outputs.passes.front().imageFusionInput.size(1)
                              : 1 + (imageSize / m_meter->config().vision.patchSize) * (imageSize / m_meter->config().vision.patchSize);
@@ -375,12 +432,11 @@ AnswerResult MeterRuntime::answerPair(const ImageU8& left, const ImageU8& right,
     start = std::chrono::steady_clock::now();
     MeterForwardOptions options;
     options.task = MeterTask::Nlvr2;
+    options.streamOrder = m_order;
     const auto outputs = m_meter->forward(inputs, options);
     result.forwardMs = msSince(start);
     result.imageTokens = m_meter->config().imageTokens();
-    auto answers = rank(outputs.logits.to(torch::kFloat).cpu(), std::min(topK, 2), true);
-    for (auto& answer : answers) answer.label = answer.id == 1 ? "True" : "False";
-    result.answers = std::move(answers);
+    result.answers = rank(outputs.logits.to(torch::kFloat).cpu(), std::min(topK, 2), MeterTask::Nlvr2);
     return result;
 }
 
@@ -453,7 +509,15 @@ void MeterRuntime::forwardFile(const std::string& inputsPath, const std::string&
     if (plan.shortestEdge > 0)
         throw Error("forward works on given pixel_values; smaller resolution is a preprocessing method (use trace or bench)");
     MeterForwardOptions options = optionsFor(plan, nullptr);
-    if (x.pixelValues2.defined()) options.task = MeterTask::Nlvr2;
+    if (x.pixelValues2.defined()) {
+        if (m_task && *m_task != MeterTask::Nlvr2)
+            throw Error(inputsPath + ": pixel_values hold image pairs [B, 2, 3, H, W], which only the nlvr2 head reads");
+        options.task = MeterTask::Nlvr2;
+    } else {
+        options.task = m_task ? *m_task : m_meter->defaultTask();
+        if (options.task == MeterTask::Nlvr2)
+            throw Error(inputsPath + ": the nlvr2 head needs pixel_values of image pairs [B, 2, 3, H, W]");
+    }
     ImageSizeScope size(*m_meter, static_cast<int>(x.pixelValues.size(-1)));
     const auto outputs = m_meter->forward(x, options);
     std::map<std::string, torch::Tensor> out;

@@ -43,6 +43,10 @@ public:
     void readFolder(const std::string& folder) override;
     bool hasTokenizer() const override { return m_tokenizer.has_value(); }
     std::vector<int64_t> tokenize(const std::string& text, std::vector<std::string>* pieces) const override;
+    // "fusion-order" (sequential / parallel; also picks the image resize of the code that order
+    // comes from) and "head" (the heads the checkpoint has).
+    std::vector<ModelOption> options() const override;
+    void setOption(const std::string& key, const std::string& value) override;
 
     RunResult run(const RunRequest& request, const std::atomic<bool>* cancel) override;
     AnswerResult answerPair(const ImageU8& left, const ImageU8& right, const std::string& statement, int topK) override;
@@ -61,13 +65,17 @@ private:
     MeterForwardOptions optionsFor(const ReductionPlan& plan, const std::atomic<bool>* cancel) const;
     int imageSizeFor(const ReductionPlan& plan) const;
     MeterPreprocessConfig preprocessFor(int imageSize) const;
-    std::vector<ScoredAnswer> rank(const torch::Tensor& logits, int topK, bool softmax) const;
+    // The head a single-image call answers with: the chosen one, else VQA, SNLI-VE, then the rest.
+    MeterTask singleImageTask() const;
+    std::vector<ScoredAnswer> rank(const torch::Tensor& logits, int topK, MeterTask task) const;
     Trace traceOf(const MeterOutputs& outputs, const Text& text, int imageSize) const;
 
     Meter m_meter{nullptr};
     std::optional<BpeTokenizer> m_tokenizer;
     std::vector<std::string> m_labels;  // id2label of the VQA head (empty: answers are their index)
     MeterResizeStyle m_resize = MeterResizeStyle::ShorterSideThenCrop;
+    MeterStreamOrder m_order = MeterStreamOrder::Parallel;
+    std::optional<MeterTask> m_task;  // unset: singleImageTask's default
 };
 
 }  // namespace tokenscope
