@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,5 +63,13 @@ std::vector<Command> generationCommands();  // cli_generate.cpp
 std::vector<Command> taskCommands();        // cli_tasks.cpp
 std::vector<Command> trainCommands();       // cli_train.cpp
 std::vector<Command> scoreCommands();       // cli_score.cpp
+std::vector<OptionSpec> scoreOptions();     // the score command's options
+// The score command's work with its output going to `out` (eval-merge scores merged shards so).
+int scoreTo(const Arguments& scoreArguments, std::ostream& out);
+// Evaluation on a dataset in its own layout, sharded and resumable (cli_dataset_eval.cpp): eval
+// with --dataset, and eval-merge.
+int runDatasetEvaluation(const Arguments& args);
+std::vector<OptionSpec> datasetEvalOptions();
+std::vector<Command> datasetEvalCommands();
 
 }  // namespace tokenscope::cli

@@ -309,7 +309,7 @@ Report scoreNlvr2(const Arguments& args, const datasets::PredictionFile& predict
     return report;
 }
 
-int runScore(const Arguments& args) {
+int runScoreTo(const Arguments& args, std::ostream& out) {
     const std::string dataset = args.require("dataset");
     const std::string format = args.value("format");
     if (format != "text" && format != "json" && format != "csv") throw UsageError("--format must be text, json or csv, not '" + format + "'");
@@ -339,24 +339,27 @@ int runScore(const Arguments& args) {
         json["prediction_format"] = datasets::predictionFormatName(predictions.format);
         for (auto& [key, value] : report.json.items()) json[key] = value;
         json["warnings"] = warnings.size();
-        std::cout << json.dump(2) << "\n";
+        out << json.dump(2) << "\n";
     } else if (format == "csv") {
-        std::cout << "dataset,metric,group,value,questions\n";
+        out << "dataset,metric,group,value,questions\n";
         for (auto row : report.csvRows) {
             row.insert(row.begin(), dataset);
-            std::cout << csvLine(row);
+            out << csvLine(row);
         }
     } else {
-        std::cout << report.text;
+        out << report.text;
     }
     return 0;
 }
 
+int runScore(const Arguments& args) { return runScoreTo(args, std::cout); }
+
 }  // namespace
 
-std::vector<Command> scoreCommands() {
-    return {{"score", "score a predictions file with a dataset's official metric (VQAv2, TextVQA, GQA, POPE, NLVR2)",
-             {{"dataset", "NAME", "", "vqav2 | textvqa | gqa | pope | nlvr2"},
+int scoreTo(const Arguments& scoreArguments, std::ostream& out) { return runScoreTo(scoreArguments, out); }
+
+std::vector<OptionSpec> scoreOptions() {
+    return {{"dataset", "NAME", "", "vqav2 | textvqa | gqa | pope | nlvr2"},
               {"predictions", "FILE", "", "VQAv2 submission JSON, GQA submission JSON, LLaVA answers JSONL or NLVR2 CSV"},
               {"questions", "FILE", "", "vqav2: v2_OpenEnded_mscoco_<split>_questions.json (optional); pope: LLaVA's llava_pope_test.jsonl "
                                         "(answers split by category); textvqa, gqa, nlvr2: the dataset file, as --annotations"},
@@ -364,8 +367,12 @@ std::vector<Command> scoreCommands() {
                                           "gqa: <split>_balanced_questions.json; pope: coco_pope_<category>.json or a folder of them; "
                                           "nlvr2: dev.json / test1.json"},
               {"format", "text|json|csv", "text", "text: the lines the official tool prints"},
-              {"per-question", "FILE", "", "also write each question's score as CSV"}},
-             runScore}};
+              {"per-question", "FILE", "", "also write each question's score as CSV"}};
+}
+
+std::vector<Command> scoreCommands() {
+    return {{"score", "score a predictions file with a dataset's official metric (VQAv2, TextVQA, GQA, POPE, NLVR2)",
+             scoreOptions(), runScore}};
 }
 
 }  // namespace tokenscope::cli

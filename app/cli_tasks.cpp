@@ -241,7 +241,53 @@ int runSweep(const Arguments& args) {
     return 0;
 }
 
-int runEval(const Arguments& args) { return args.has("sweep") ? runSweep(args) : runSingleEval(args); }
+int runEval(const Arguments& args) {
+    if (args.has("dataset")) return runDatasetEvaluation(args);
+    return args.has("sweep") ? runSweep(args) : runSingleEval(args);
+}
+
+// Shapes scenes in VQAv2's own layout (tokenscope-cli eval --dataset vqav2 reads it as it reads
+// COCO): val2014/COCO_val2014_<image id>.jpg, the questions and the annotations files (ten
+// annotators, all giving the scene's answer; answer type from the question type).
+int writeShapesAsVqaV2(const fs::path& outDir, uint64_t seed, int first, int count, const shapes::ShapesOptions& options) {
+    const fs::path images = outDir / "val2014";
+    std::error_code ec;
+    fs::create_directories(images, ec);
+    if (ec) throw Error(images.string() + ": cannot create the folder (" + ec.message() + ")");
+    nlohmann::json questions = nlohmann::json::array(), annotations = nlohmann::json::array();
+    for (int i = 0; i < count; ++i) {
+        const auto index = static_cast<uint64_t>(first + i);
+        const auto sample = shapes::makeSample(seed, index, options);
+        const auto imageId = static_cast<long long>(index + 1);
+        const long long questionId = imageId * 10;
+        char file[64];
+        std::snprintf(file, sizeof file, "COCO_val2014_%012lld.jpg", imageId);
+        saveImageFile((images / file).string(), sample.image);
+        questions.push_back({{"image_id", imageId}, {"question", sample.question}, {"question_id", questionId}});
+        const std::string type = shapes::questionTypeName(sample.type);
+        const std::string answerType = sample.type == shapes::QuestionType::Exist || sample.type == shapes::QuestionType::Relation
+                                           ? "yes/no"
+                                       : sample.type == shapes::QuestionType::Count ? "number"
+                                                                                    : "other";
+        nlohmann::json answers = nlohmann::json::array();
+        for (int a = 1; a <= 10; ++a) answers.push_back({{"answer", sample.answer}, {"answer_confidence", "yes"}, {"answer_id", a}});
+        annotations.push_back({{"question_type", type}, {"multiple_choice_answer", sample.answer}, {"answers", answers},
+                               {"image_id", imageId}, {"answer_type", answerType}, {"question_id", questionId}});
+    }
+    const auto write = [&](const char* name, const nlohmann::json& json) {
+        std::ofstream out(outDir / name, std::ios::binary);
+        out << json.dump() << "\n";
+        if (!out.flush()) throw Error((outDir / name).string() + ": cannot be written");
+    };
+    const nlohmann::json info{{"description", "Shapes VQA scenes (TokenScope), split seed " + std::to_string(seed)}};
+    write("v2_OpenEnded_mscoco_val2014_questions.json",
+          {{"info", info}, {"task_type", "Open-Ended"}, {"data_type", "mscoco"}, {"data_subtype", "val2014"}, {"questions", questions}});
+    write("v2_mscoco_val2014_annotations.json",
+          {{"info", info}, {"data_type", "mscoco"}, {"data_subtype", "val2014"}, {"annotations", annotations}});
+    std::cerr << "wrote " << count << " scenes of split seed " << seed << " to " << outDir.string()
+              << " in VQAv2's layout (val2014/*.jpg, v2_OpenEnded_mscoco_val2014_questions.json, v2_mscoco_val2014_annotations.json)\n";
+    return 0;
+}
 
 int runShapes(const Arguments& args) {
     const auto seed = static_cast<uint64_t>(args.intValue("seed", 0, 1 << 30));
@@ -254,6 +300,9 @@ int runShapes(const Arguments& args) {
     std::error_code ec;
     fs::create_directories(outDir, ec);
     if (ec) throw Error(outDir.string() + ": cannot create the folder (" + ec.message() + ")");
+    const std::string layout = args.value("layout");
+    if (layout == "vqav2") return writeShapesAsVqaV2(outDir, seed, first, count, options);
+    if (layout != "plain") throw UsageError("--layout must be plain or vqav2, not '" + layout + "'");
     std::ofstream jsonl(outDir / "questions.jsonl");
     std::ofstream csv(outDir / "questions.csv");
     if (!jsonl || !csv) throw Error(outDir.string() + ": cannot write questions.jsonl / questions.csv");
@@ -266,7 +315,8 @@ int runShapes(const Arguments& args) {
                       static_cast<unsigned long long>(index));
         saveImageFile((outDir / file).string(), sample.image);
         const std::string type = shapes::questionTypeName(sample.type);
-        jsonl << nlohmann::json{{"seed", seed}, {"index", index}, {"file", file}, {"question", sample.question},
+        jsonl << nlohmann::json{{"seed", seed}, {"index", index}, {"file", file}, {"image", file}, {"id", std::to_string(index)},
+                                {"question", sample.question}, {"answers", {sample.answer}},
                                 {"answer", sample.answer}, {"type", type}}
                      .dump()
               << "\n";
@@ -293,6 +343,8 @@ std::vector<OptionSpec> evalOptions() {
         {"sweep-methods", "LIST", "", "--sweep: only these methods (comma-separated; none is always run)"},
         {"out", "DIR", "sweep", "--sweep: output folder (created)"},
     }));
+    const auto datasets = datasetEvalOptions();
+    all.insert(all.end(), datasets.begin(), datasets.end());
     // withModel puts the model's options first: the first --seed is the weights'.
     const auto weights = std::find_if(all.begin(), all.end(), [](const OptionSpec& spec) { return spec.name == "seed"; });
     if (weights != all.end()) weights->name = "weights-seed";
@@ -303,7 +355,8 @@ std::vector<OptionSpec> evalOptions() {
 
 std::vector<Command> taskCommands() {
     return {
-        {"eval", "accuracy, throughput and agreement on a built-in task under a method, or a sweep of every method",
+        {"eval", "accuracy, throughput and agreement on a built-in task under a method, a sweep of every method, or one "
+                 "shard of a dataset in its own layout (--dataset; resumable, merged by eval-merge)",
          evalOptions(), runEval},
         {"shapes", "write Shapes VQA scenes as PNGs with questions.jsonl and questions.csv",
          {{"seed", "S", "3", "split seed"},
@@ -311,7 +364,9 @@ std::vector<Command> taskCommands() {
           {"first", "I", "0", "index of the first scene"},
           {"out", "DIR", "", "output folder (created)"},
           {"image-size", "PX", std::to_string(shapes::ShapesOptions{}.imageSize), "side of the square scenes"},
-          {"no-clutter", "", "", "plain backgrounds (no texture, lines or specks)"}},
+          {"no-clutter", "", "", "plain backgrounds (no texture, lines or specks)"},
+          {"layout", "plain|vqav2", "plain", "plain: PNGs, questions.jsonl (eval --dataset plain reads it) and questions.csv; "
+                                             "vqav2: COCO-named JPEGs with VQAv2's questions and annotations files"}},
          runShapes},
     };
 }

@@ -281,7 +281,7 @@ std::vector<Command> commands() {
           {"tokens", "", "", "print word pieces instead of ids"}},
          runTokenize},
     };
-    for (auto group : {benchCommands(), generationCommands(), taskCommands(), trainCommands(), scoreCommands()}) all.insert(all.end(), group.begin(), group.end());
+    for (auto group : {benchCommands(), generationCommands(), taskCommands(), trainCommands(), scoreCommands(), datasetEvalCommands()}) all.insert(all.end(), group.begin(), group.end());
     return all;
 }
 

@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "methods/method_registry.h"
+#include "ui/answer_changes_view.h"
 #include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
 #include "ui/inference_controller.h"
@@ -57,6 +58,10 @@ int main(int argc, char** argv)
     const QCommandLineOption maxNewTokensOption("max-new-tokens", "LLaVA-NeXT: the longest answer in tokens.", "N");
     const QCommandLineOption generateOption("generate", "LLaVA-NeXT: answer the prompt once the model is loaded.");
     const QCommandLineOption llavaShowOption("llava-show", "LLaVA-NeXT: what the tiles show: kept | attention0 | attention.", "WHAT");
+    const QCommandLineOption evalResultsOption("eval-results", "A dataset evaluation's results of the method (tokenscope-cli eval --dataset; repeatable for shards): opens the Answer changes dock.", "FILE");
+    const QCommandLineOption evalBaselineOption("eval-baseline", "The unreduced model's results of the same evaluation (repeatable).", "FILE");
+    const QCommandLineOption evalOpenOption("eval-open", "Open row N of the Answer changes list (worse first) once the model is loaded.", "N");
+    parser.addOptions({evalResultsOption, evalBaselineOption, evalOpenOption});
     parser.addOptions({screenshotOption, modelOption, archOption, imageOption, questionOption, methodOption, layerOption, chartOption,
                        compareOption, deviceOption, sizeOption, promptOption, llavaMethodOption, budgetOption, alphaOption,
                        hiredModeOption, maxNewTokensOption, generateOption, llavaShowOption});
@@ -122,6 +127,23 @@ int main(int argc, char** argv)
     if (parser.isSet(generateOption))
         QObject::connect(window.llava(), &LlavaView::selectionShown, &window, [&window] { window.llava()->generate(); },
                          Qt::SingleShotConnection);
+    int evalOpenRow = -1;
+    if (parser.isSet(evalResultsOption) || parser.isSet(evalBaselineOption)) {
+        if (!parser.isSet(evalResultsOption) || !parser.isSet(evalBaselineOption)) {
+            std::fprintf(stderr, "tokenscope: --eval-results and --eval-baseline go together\n");
+            return 2;
+        }
+        if (!window.openEvaluationResults(parser.values(evalResultsOption), parser.values(evalBaselineOption)) && !screenshot.isEmpty())
+            return 1;
+        if (parser.isSet(evalOpenOption))
+            evalOpenRow = parser.value(evalOpenOption).toInt();
+    }
+    // The row opens after the first result (the model is loaded by then); a screenshot waits for its run.
+    int resultsBeforeSaving = evalOpenRow >= 0 ? 1 : 0;
+    if (evalOpenRow >= 0)
+        QObject::connect(&window, &MainWindow::resultShown, &window, [&window, evalOpenRow] {
+            window.answerChanges()->activateRow(evalOpenRow);
+        }, Qt::SingleShotConnection);
     if (screenshot.isEmpty()) {
         window.show();
         return app.exec();
@@ -149,6 +171,8 @@ int main(int argc, char** argv)
         });
     };
     QObject::connect(&window, &MainWindow::resultShown, &window, [&] {
+        if (resultsBeforeSaving-- > 0)
+            return;
         // What the screenshot shows, in words: the question, the answer and, for a bundled scene, the right one.
         const RunOutcome& outcome = window.outcome();
         if (outcome.result && !outcome.result->answers.empty()) {
@@ -164,7 +188,7 @@ int main(int argc, char** argv)
         }
         if (!waitsForTradeoff || !window.measuresTradeoff())
             save(0);
-    }, Qt::SingleShotConnection);
+    });
     if (waitsForTradeoff)
         QObject::connect(&window, &MainWindow::quickEvalShown, &window, [&] {
             if (const auto point = window.charts()->tradeoff()->currentPoint()) {

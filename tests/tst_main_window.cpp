@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ui/answer_changes_view.h"
 #include "ui/answer_panel.h"
 #include "ui/canvas_view.h"
 #include "ui/controls_panel.h"
@@ -229,6 +230,69 @@ private Q_SLOTS:
 
     // The bundled METER (random weights) in the same views as ViLT: both streams layer by layer,
     // the encoders first, then the co-attention layers where PuMer's released preset acts.
+    // The Answer changes dock: two evaluations' results (written here as `eval --dataset` writes
+    // them), the worse question listed first; opening it shows its image and question with the
+    // results' method against the unreduced model.
+    void answerChangesOpenAQuestionAgainstUnreduced()
+    {
+        QTemporaryDir dir;
+        const auto header = [](const char* method) {
+            return QStringLiteral(R"({"tokenscope_eval":1,"dataset":"vqav2","dataset_hash":"d1","model":"m","model_hash":"h1",)"
+                                  R"("method":%1,"model_settings":{},"shard":"0/1"})")
+                .arg(QString::fromLatin1(method));
+        };
+        const QString count = resourceDir() + "/images/shapes-count.png", color = resourceDir() + "/images/shapes-color.png";
+        const auto record = [](const char* id, const QString& question, const QString& image, const char* text, double score) {
+            return QStringLiteral(R"({"question_id":"%1","index":%2,"question":"%3","images":["%4"],"text":"%5","score":%6})")
+                .arg(QString::fromLatin1(id))
+                .arg(QString::fromLatin1(id).toInt())
+                .arg(question, image, QString::fromLatin1(text))
+                .arg(score);
+        };
+        const auto write = [&](const QString& name, const QStringList& lines) {
+            QFile file(dir.filePath(name));
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            file.write((lines.join('\n') + '\n').toUtf8());
+        };
+        write("method.jsonl", {header(R"({"method":"pumer","knobs":{"layers":[1],"prune":0.4}})"),
+                               record("0", "what color is the circle?", color, "red", 1.0),
+                               record("1", "how many squares are there?", count, "4", 0.0),
+                               record("2", "is there a star?", color, "no", 1.0)});
+        write("none.jsonl", {header(R"({"method":"none","knobs":{}})"), record("0", "what color is the circle?", color, "blue", 0.0),
+                             record("1", "how many squares are there?", count, "3", 1.0),
+                             record("2", "is there a star?", color, "no", 1.0)});
+        QVERIFY(m_window->openEvaluationResults({dir.filePath("method.jsonl")}, {dir.filePath("none.jsonl")}));
+        AnswerChangesView* changes = m_window->answerChanges();
+        QVERIFY(changes->isVisibleTo(m_window.get()));
+        QCOMPARE(changes->rowCount(), 1);  // the default filter: worse
+        QCOMPARE(changes->itemAt(0)->id, std::string("1"));
+        changes->setFilter(AnswerChangesView::Filter::Better);
+        QCOMPARE(changes->rowCount(), 1);
+        QCOMPARE(changes->itemAt(0)->id, std::string("0"));
+        changes->setFilter(AnswerChangesView::Filter::All);
+        QCOMPARE(changes->rowCount(), 3);
+        QVERIFY(changes->summaryText().contains(QStringLiteral("1 worse, 1 better")));
+        changes->setFilter(AnswerChangesView::Filter::Worse);
+
+        QSignalSpy shown(m_window.get(), &MainWindow::resultShown);
+        changes->activateRow(0);
+        QVERIFY2(waitForResult(shown), qPrintable(m_window->lastError()));
+        QCOMPARE(m_window->controls()->question(), QStringLiteral("how many squares are there?"));
+        QVERIFY(m_window->controls()->isCompareEnabled());
+        QVERIFY(m_window->controls()->compareSettings().is("none"));
+        QVERIFY(m_window->isCompareShown());
+        QVERIFY(m_window->outcome().result->method.is("pumer"));
+        QCOMPARE(m_window->outcome().result->method.number("prune"), 0.4);
+        QCOMPARE(m_window->outcome().result->textTokens.size(), std::size_t(8));  // [CLS] how many squares are there ? [SEP]
+        m_window->controls()->setCompareEnabled(false);
+
+        // Files of two models are refused with a message; the list stays.
+        write("other.jsonl", {QString(header(R"({"method":"none","knobs":{}})")).replace("h1", "h2")});
+        QVERIFY(!m_window->openEvaluationResults({dir.filePath("method.jsonl")}, {dir.filePath("other.jsonl")}));
+        QVERIFY(m_window->lastError().contains(QStringLiteral("different models")));
+        QCOMPARE(changes->rowCount(), 1);
+    }
+
     void bundledMeterShowsBothStreams()
     {
         const QString meter = resourceDir() + "/models/meter-tiny-random";

@@ -487,6 +487,12 @@ bool ControlsPanel::isCompareEnabled() const { return m_compare->isChecked(); }
 
 void ControlsPanel::setCompareEnabled(bool isEnabled) { m_compare->setChecked(isEnabled); }
 
+void ControlsPanel::compareAgainstUnreduced()
+{
+    m_compareWith->setCurrentIndex(0);
+    m_compare->setChecked(true);
+}
+
 MethodSettings ControlsPanel::compareSettings() const
 {
     if (m_hasPinned && m_compareWith->currentIndex() == 1)

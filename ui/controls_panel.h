@@ -83,6 +83,8 @@ public:
 
     bool isCompareEnabled() const;
     void setCompareEnabled(bool isEnabled);
+    // Compare mode on, configuration B the unreduced model (a pinned B stays pinned for later).
+    void compareAgainstUnreduced();
     // The configuration B of compare mode: None (unreduced) or the pinned settings.
     MethodSettings compareSettings() const;
     QString compareName() const;

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "engine/engine.h"
+#include "tasks/eval/answer_changes.h"
 #include "ui/inference_worker.h"
 #include "ui/overlay_cache.h"
 #include "ui/resource_paths.h"
@@ -22,6 +23,7 @@
 #include "ui/sample_scenes.h"
 #include "ui/session.h"
 
+class QDockWidget;
 class QLabel;
 class QSplitter;
 class QStackedWidget;
@@ -29,6 +31,7 @@ class QVBoxLayout;
 
 namespace tokenscope {
 
+class AnswerChangesView;
 class AnswerPanel;
 class CanvasView;
 class ChartsPanel;
@@ -69,6 +72,12 @@ public:
     // The Trade-off chart's curve from a sweep.csv (a model folder's own is loaded with the model).
     // Errors are reported in the window; the previous curve stays. Returns success.
     bool loadSweep(const QString& path);
+    // A dataset evaluation's changed answers (tokenscope-cli eval --dataset results of the method and
+    // of the unreduced model) in the "Answer changes" dock. Errors are reported in the window.
+    bool openEvaluationResults(const QStringList& methodFiles, const QStringList& baselineFiles);
+    AnswerChangesView* answerChanges() const { return m_answerChanges; }  // null until results were opened
+    // Opens one of its questions: the image and question, the method's settings, against unreduced.
+    void openChangedAnswer(const evaluation::AnswerChange& item);
 
     // State, for tests and the screenshot mode.
     InferenceController* controller() const { return m_controller; }
@@ -135,6 +144,7 @@ private:
     void onEvalFinished(const EvalOutcome& outcome);
     void onEvalFailed(quint64 jobId, const QString& message);
     void chooseSweepFile();
+    void setUpAnswerChanges();  // main_window_evaluation.cpp; makes the dock on first use
     void restoreSettings();
     void saveSettings();
     void rememberModel(const ModelSource& source);
@@ -163,6 +173,8 @@ private:
     QSplitter* m_splitter = nullptr;
     QSplitter* m_compareSplit = nullptr;
     LlavaView* m_llava = nullptr;
+    AnswerChangesView* m_answerChanges = nullptr;
+    QDockWidget* m_answerChangesDock = nullptr;
 
     ImageU8 m_image;
     QString m_imageName;

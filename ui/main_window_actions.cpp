@@ -5,6 +5,7 @@
 #include <QAction>
 #include <QCloseEvent>
 #include <QDir>
+#include <QDockWidget>
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -16,10 +17,12 @@
 #include <QShortcut>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTimer>
 
 #include "engine/timeline.h"
 #include "common/error.h"
 #include "methods/method_registry.h"
+#include "ui/answer_changes_view.h"
 #include "ui/canvas_view.h"
 #include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
@@ -47,6 +50,12 @@ void MainWindow::buildMenus()
     file->addAction(tr("Paste image"), QKeySequence::Paste, this, &MainWindow::pasteImage);
     file->addAction(tr("Open &model folder…"), this, &MainWindow::chooseModelFolder);
     file->addAction(tr("Load trade-off sweep…"), this, &MainWindow::chooseSweepFile);
+    file->addAction(tr("Open evaluation &results…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R), this, [this] {
+        setUpAnswerChanges();
+        m_answerChangesDock->show();
+        m_answerChangesDock->raise();
+        QTimer::singleShot(0, m_answerChanges, &AnswerChangesView::chooseFiles);
+    });
     file->addSeparator();
     file->addAction(tr("Open session…"), this, [this] {
         const QString path = QFileDialog::getOpenFileName(this, tr("Open session"), {}, tr("Sessions (*.json)"));
