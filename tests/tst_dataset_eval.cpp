@@ -9,6 +9,7 @@
 //     scores the same as the unbroken run, and the bundled model's VQA accuracy is what a trained
 //     model gets (an image or question mix-up would fall to chance);
 //   * a missing image is a per-item error record and the run goes on;
+//   * a generating model (LLaVA-NeXT) answers with the short-answer instruction;
 //   * two evaluations (unreduced, a strong PuMer) pair into the questions whose answer changed.
 
 #include <QFile>
@@ -238,6 +239,42 @@ private Q_SLOTS:
         QCOMPARE(bad.at("question_id").get<std::string>(), std::string("102007"));
         QVERIFY2(bad.at("error").get<std::string>().find("COCO_val2014_000000000102.jpg") != std::string::npos,
                  bad.dump().c_str());
+    }
+
+    // A generating model (the bundled tiny LLaVA-NeXT, random weights) answers a plain JSON Lines
+    // set one question at a time with the short-answer instruction; its records say so.
+    void generatingModelAnswersAPlainSet() {
+        QTemporaryDir dir;
+        const std::string root = dir.path().toStdString();
+        const auto set = shapes::makeEvalSet(9, 3, shapes::ShapesOptions{});
+        std::ofstream lines(root + "/questions.jsonl");
+        for (int i = 0; i < 3; ++i) {
+            const std::string image = "scene" + std::to_string(i) + ".png";
+            saveImageFile(root + "/" + image, set.images[std::size_t(i)]);
+            lines << Json{{"id", "q" + std::to_string(i)}, {"image", image}, {"question", set.questions[std::size_t(i)]},
+                          {"answers", {set.answers[std::size_t(i)]}}}.dump() << "\n";
+        }
+        lines.close();
+        DatasetSource source;
+        source.kind = DatasetKind::Plain;
+        source.questions = root + "/questions.jsonl";
+        const auto dataset = loadEvalDataset(source);
+        const auto engine = Engine::open(tokenscope::test::dataPath("../../resources/models/llava-next-tiny-random"));
+        QVERIFY(engine->capabilities().generates);
+        ShardFile out(root + "/r.jsonl", identityOf(*engine, dataset, MethodSettings{}, {0, 1}));
+        auto options = optionsFor(MethodSettings{}, {0, 1});
+        options.maxNewTokens = 3;
+        const auto stats = runDatasetEval(*engine, dataset, out, options);
+        QCOMPARE(stats.answered, std::size_t(3));
+        QCOMPARE(stats.errors, std::size_t(0));
+        const auto merged = mergeShards({root + "/r.jsonl"});
+        QCOMPARE(merged.records.size(), std::size_t(3));
+        for (const auto& r : merged.records) {
+            QCOMPARE(r.at("answered_by").get<std::string>(), std::string("generation"));
+            QVERIFY(r.at("text").is_string());
+            QVERIFY(r.at("score").is_number());  // plain: exact match against the answers
+            QVERIFY(r.at("image_tokens").get<int>() > 0);
+        }
     }
 
     // The questions a reduction changed: the unreduced model's and a strong PuMer's evaluations of
