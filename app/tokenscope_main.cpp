@@ -7,6 +7,7 @@
 #include <QComboBox>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QFileInfo>
 #include <QTabWidget>
 #include <QTimer>
 
@@ -44,6 +45,7 @@ int main(int argc, char** argv)
     const QCommandLineOption methodOption("method", "none | pumer (VQAv2 preset) | tome | smres | random | uniform | dynamicvit (models with predictors).", "NAME");
     const QCommandLineOption layerOption("layer", "Layer to show (default: the one after the first reduction).", "N");
     const QCommandLineOption compareOption("compare", "Start in compare mode (against the unreduced model).");
+    const QCommandLineOption compareModelOption("compare-model", "Compare mode with B on another model from the model list (e.g. resources/models/meter-tiny-random).", "DIR");
     const QCommandLineOption chartOption("chart",
                                          "Chart tab to show: tokens | latency | memory | runs | tradeoff (with --screenshot, tradeoff "
                                          "waits for the current configuration's point).",
@@ -61,7 +63,7 @@ int main(int argc, char** argv)
     const QCommandLineOption evalResultsOption("eval-results", "A dataset evaluation's results of the method (tokenscope-cli eval --dataset; repeatable for shards): opens the Answer changes dock.", "FILE");
     const QCommandLineOption evalBaselineOption("eval-baseline", "The unreduced model's results of the same evaluation (repeatable).", "FILE");
     const QCommandLineOption evalOpenOption("eval-open", "Open row N of the Answer changes list (worse first) once the model is loaded.", "N");
-    parser.addOptions({evalResultsOption, evalBaselineOption, evalOpenOption});
+    parser.addOptions({evalResultsOption, evalBaselineOption, evalOpenOption, compareModelOption});
     parser.addOptions({screenshotOption, modelOption, archOption, imageOption, questionOption, methodOption, layerOption, chartOption,
                        compareOption, deviceOption, sizeOption, promptOption, llavaMethodOption, budgetOption, alphaOption,
                        hiredModeOption, maxNewTokensOption, generateOption, llavaShowOption});
@@ -116,6 +118,15 @@ int main(int argc, char** argv)
     MainWindow window(options);
     if (parser.isSet(compareOption))
         window.controls()->setCompareEnabled(true);
+    if (parser.isSet(compareModelOption)) {
+        const QString folder = parser.value(compareModelOption);
+        if (!window.controls()->setCompareModel(QFileInfo(folder).absoluteFilePath()) && !window.controls()->setCompareModel(folder)) {
+            std::fprintf(stderr, "tokenscope: --compare-model %s: not in the model list (a bundled model or a recent folder)\n",
+                         qPrintable(folder));
+            return 2;
+        }
+        window.controls()->setCompareEnabled(true);
+    }
     window.charts()->tabs()->setCurrentIndex(chartTab);
     window.controls()->setMethodSettingsFor(FamilyKind::Llava, llavaSettings);
     if (parser.isSet(promptOption))

@@ -230,6 +230,33 @@ private Q_SLOTS:
 
     // The bundled METER (random weights) in the same views as ViLT: both streams layer by layer,
     // the encoders first, then the co-attention layers where PuMer's released preset acts.
+    // Compare mode with B on another model: the bundled METER beside the loaded ViLT on the same
+    // image and question; B's trace is METER's (both streams through the fusion), its canvas names
+    // the model and the layer at the same relative depth, and there is no patch diff.
+    void compareAgainstAnotherModel()
+    {
+        const QString meter = resourceDir() + "/models/meter-tiny-random";
+        QVERIFY(m_window->controls()->setCompareModel(meter));
+        QSignalSpy shown(m_window.get(), &MainWindow::resultShown);
+        m_window->controls()->setCompareEnabled(true);
+        QVERIFY2(waitForResult(shown, 120000), qPrintable(m_window->lastError()));
+        const RunOutcome& outcome = m_window->outcome();
+        QVERIFY(outcome.compare);
+        QCOMPARE(outcome.compare->trace.layers.back().stage, Stage::Fusion);
+        QCOMPARE(outcome.result->trace.layers.back().stage, Stage::Fusion);  // ViLT's layers are fusion layers too
+        QVERIFY(outcome.compare->trace.image.gridWidth != outcome.result->trace.image.gridWidth);
+        QVERIFY(m_window->isCompareShown());
+        QTRY_VERIFY(m_window->compareCanvas()->title().contains(QStringLiteral("meter-tiny-random")));
+        QVERIFY(!m_window->diffCanvas()->isVisibleTo(m_window.get()));
+        // Back to B on this model: the diff returns.
+        shown.clear();
+        m_window->controls()->compareAgainstUnreduced();
+        QVERIFY2(waitForResult(shown), qPrintable(m_window->lastError()));
+        QVERIFY(!m_window->controls()->compareModelSource());
+        QTRY_VERIFY(m_window->diffCanvas()->isVisibleTo(m_window.get()));
+        m_window->controls()->setCompareEnabled(false);
+    }
+
     // The Answer changes dock: two evaluations' results (written here as `eval --dataset` writes
     // them), the worse question listed first; opening it shows its image and question with the
     // results' method against the unreduced model.

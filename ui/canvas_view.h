@@ -23,6 +23,7 @@ public:
     // geometry of viz/overlay.h). trace may be null (no token picking). Keeps zoom and pan.
     void setPicture(const QImage& picture, const Trace* trace, int scale);
     void setTitle(const QString& title);
+    QString title() const { return m_title; }
     void setPlaceholder(const QString& text);
     const QImage& picture() const { return m_picture; }
 

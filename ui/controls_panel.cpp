@@ -163,6 +163,44 @@ void ControlsPanel::setRecentModels(const QStringList& folders)
     m_model->addItem(tr("vilt-b32 (random weights, 12 layers)"), QString(kBuiltinPrefix) + "vilt-b32");
     for (int i = 0; i < m_model->count(); ++i)
         m_model->setItemData(i, m_model->itemData(i).toString(), Qt::ToolTipRole);
+    fillCompareModels();
+}
+
+void ControlsPanel::fillCompareModels()
+{
+    if (!m_compareModel || !m_model)
+        return;
+    const QString current = m_compareModel->currentData().toString();
+    const QSignalBlocker blocker(m_compareModel);
+    m_compareModel->clear();
+    m_compareModel->addItem(tr("B on this model"), QString());
+    for (int i = 0; i < m_model->count(); ++i)
+        m_compareModel->addItem(tr("B on %1").arg(m_model->itemText(i)), m_model->itemData(i));
+    m_compareModel->setCurrentIndex(std::max(0, m_compareModel->findData(current)));
+}
+
+std::optional<ModelSource> ControlsPanel::compareModelSource() const
+{
+    const QString data = m_compareModel ? m_compareModel->currentData().toString() : QString();
+    if (data.isEmpty())
+        return std::nullopt;
+    ModelSource source = selectedModelSource();
+    source.folder.clear();
+    source.builtinName.clear();
+    if (data.startsWith(kBuiltinPrefix))
+        source.builtinName = data.mid(int(strlen(kBuiltinPrefix)));
+    else
+        source.folder = data;
+    return source;
+}
+
+bool ControlsPanel::setCompareModel(const QString& folder)
+{
+    const int index = m_compareModel->findData(folder);
+    if (index < 0)
+        return false;
+    m_compareModel->setCurrentIndex(index);
+    return true;
 }
 
 ModelSource ControlsPanel::selectedModelSource() const
@@ -462,10 +500,17 @@ QWidget* ControlsPanel::buildCompareGroup()
     m_compareWith->setToolTip(tr("The second configuration: the unreduced model, or settings you pinned."));
     auto* pinButton = new QPushButton(tr("Pin current as B"), group);
     pinButton->setToolTip(tr("Remember the current method and knobs as configuration B, then change the knobs to compare."));
+    m_compareModel = new QComboBox(group);
+    m_compareModel->setToolTip(tr("The model B runs on: this one, or another (METER beside ViLT: dual-stream against "
+                                  "single-stream on the same image and question). Another model runs B's method when "
+                                  "it serves that model, else unreduced; it loads on first use."));
+    fillCompareModels();
     layout->addWidget(m_compare, 0, 0);
     layout->addWidget(m_compareWith, 0, 1);
-    layout->addWidget(pinButton, 1, 0, 1, 2);
+    layout->addWidget(m_compareModel, 1, 0, 1, 2);
+    layout->addWidget(pinButton, 2, 0, 1, 2);
     connect(m_compare, &QCheckBox::toggled, this, &ControlsPanel::compareChanged);
+    connect(m_compareModel, &QComboBox::currentIndexChanged, this, &ControlsPanel::compareChanged);
     connect(m_compareWith, &QComboBox::currentIndexChanged, this, &ControlsPanel::compareChanged);
     connect(pinButton, &QPushButton::clicked, this, [this] {
         m_pinned = methodSettings();
@@ -490,6 +535,7 @@ void ControlsPanel::setCompareEnabled(bool isEnabled) { m_compare->setChecked(is
 void ControlsPanel::compareAgainstUnreduced()
 {
     m_compareWith->setCurrentIndex(0);
+    m_compareModel->setCurrentIndex(0);
     m_compare->setChecked(true);
 }
 
@@ -503,7 +549,10 @@ MethodSettings ControlsPanel::compareSettings() const
 QString ControlsPanel::compareName() const
 {
     const MethodSettings settings = compareSettings();
-    return settings.is("none") ? tr("unreduced") : QString::fromStdString(describe(settings));
+    const QString method = settings.is("none") ? tr("unreduced") : QString::fromStdString(describe(settings));
+    if (const auto other = compareModelSource())
+        return QStringLiteral("%1 · %2").arg(other->displayName(), method);
+    return method;
 }
 
 }  // namespace tokenscope

@@ -10,6 +10,7 @@
 #include <QWidget>
 
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "engine/trace.h"
@@ -88,6 +89,9 @@ public:
     // The configuration B of compare mode: None (unreduced) or the pinned settings.
     MethodSettings compareSettings() const;
     QString compareName() const;
+    // The model B runs on when it is not the loaded one (the model list's entries); unset: this one.
+    std::optional<ModelSource> compareModelSource() const;
+    bool setCompareModel(const QString& folder);  // false when the list lacks it
 
     QString lastNote() const { return m_note; }
 
@@ -112,6 +116,7 @@ private:
     QWidget* buildViewGroup();
     QWidget* buildCompareGroup();
     void showModelSettings(const std::vector<ModelOption>& options);
+    void fillCompareModels();  // the model list, as B's choices
 
     // Model
     QComboBox* m_model = nullptr;
@@ -141,6 +146,7 @@ private:
     // Compare
     QCheckBox* m_compare = nullptr;
     QComboBox* m_compareWith = nullptr;
+    QComboBox* m_compareModel = nullptr;
     MethodSettings m_pinned;
     bool m_hasPinned = false;
     QString m_note;

@@ -186,6 +186,42 @@ SharedRunResult InferenceWorker::runOne(const RunRequest& request)
     return std::make_shared<const RunResult>(m_backend->run(request, m_cancel.run));
 }
 
+SharedRunResult InferenceWorker::runOnCompareModel(const ModelSource& source, const RunRequest& request,
+                                                  const MethodSettings& method)
+{
+    const QString name = source.displayName();
+    try {
+        if (!m_compareBackend || m_compareSource.folder != source.folder || m_compareSource.builtinName != source.builtinName ||
+            m_compareSource.device != source.device || m_compareSource.precision != source.precision) {
+            m_compareBackend.reset();
+            EngineOptions options = loadOptionsFor(source, m_cancel.run, [](double) {});
+            if (source.folder.isEmpty())
+                options.vocabPath = bundledVocabPath().toStdString();
+            m_compareBackend = m_loader(source, options);
+            m_compareSource = source;
+            m_compareWarm = false;
+        }
+        if (!m_compareBackend->capabilities().answersFromLabels)
+            throw Error("it does not answer from labels (compare a LLaVA model in its own view)");
+        RunRequest other = request;
+        // The method when it serves B's family; else B runs unreduced.
+        other.method = methodDescriptor(method.method()).serves(m_compareBackend->capabilities().family) ? method : MethodSettings{};
+        if (!m_compareWarm) {
+            RunRequest warmUp = other;
+            warmUp.trace = false;
+            m_compareBackend->run(warmUp, m_cancel.run);
+            m_compareWarm = true;
+        }
+        if (isRaised(m_cancel.run))
+            throw Cancelled();
+        return std::make_shared<const RunResult>(m_compareBackend->run(other, m_cancel.run));
+    } catch (const Cancelled&) {
+        throw;
+    } catch (const std::exception& error) {
+        throw Error(tr("model B (%1): %2").arg(name, QString::fromStdString(error.what())).toStdString());
+    }
+}
+
 void InferenceWorker::runJob(const RunJob& job)
 {
     if (!m_backend) {
@@ -228,7 +264,9 @@ void InferenceWorker::runJob(const RunJob& job)
         }
         if (job.wantsBaseline)
             outcome.baseline = m_baseline;
-        if (job.hasCompare) {
+        if (job.compareModel) {
+            outcome.compare = runOnCompareModel(*job.compareModel, job.request, job.compare);
+        } else if (job.hasCompare) {
             RunRequest compareRequest = job.request;
             compareRequest.method = job.compare;
             outcome.compare = runOne(compareRequest);

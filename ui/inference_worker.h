@@ -98,6 +98,8 @@ private:
     SharedRunResult runOne(const RunRequest& request);
     // Sets the model's settings that differ from the job's; true when one changed.
     bool applyModelSettings(const std::map<std::string, std::string>& settings);
+    // Configuration B on another model (compare mode): loaded on first use and kept until another is asked for.
+    SharedRunResult runOnCompareModel(const ModelSource& source, const RunRequest& request, const MethodSettings& method);
 
     WorkerCancelFlags m_cancel;
     BackendLoader m_loader;
@@ -107,6 +109,9 @@ private:
     quint64 m_baselineInputId = 0;
     quint64 m_baselineGeneration = 0;
     quint64 m_warmGeneration = 0;  // the model that has had its untimed first forward
+    std::unique_ptr<ModelBackend> m_compareBackend;
+    ModelSource m_compareSource;
+    bool m_compareWarm = false;
     SharedRunResult m_baseline;
 };
 

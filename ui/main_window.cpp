@@ -341,7 +341,9 @@ void MainWindow::requestRun(bool isDebounced)
     job.request.trace = true;
     job.wantsBaseline = true;
     const MethodSettings compare = m_controls->compareSettings();
-    job.hasCompare = m_controls->isCompareEnabled() && !compare.is("none");
+    if (m_controls->isCompareEnabled())
+        job.compareModel = m_controls->compareModelSource();
+    job.hasCompare = m_controls->isCompareEnabled() && (!compare.is("none") || job.compareModel);
     job.compare = compare;
     if (isDebounced)
         m_controller->requestRunDebounced(std::move(job));

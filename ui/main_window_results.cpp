@@ -19,6 +19,7 @@
 #include "ui/charts_panel.h"
 #include "ui/controls_panel.h"
 #include "ui/layer_scrubber.h"
+#include "ui/trace_labels.h"
 #include "ui/trace_view.h"
 #include "viz/overlay.h"
 
@@ -120,7 +121,11 @@ void MainWindow::showLayer()
             const RunResult* reference = m_overlays->job().reference.get();
             if (isCompare && reference && !pictures.reference.isNull()) {
                 m_canvasB->setPicture(pictures.reference, &reference->trace, pictures.referenceScale);
-                m_canvasB->setTitle(referenceName());
+                // Another model: its layer at the same relative depth, named; no diff (other patches).
+                const bool isOtherModel = m_controls->compareModelSource().has_value();
+                m_canvasB->setTitle(isOtherModel ? tr("%1 — %2").arg(referenceName(), layerCaption(reference->trace, pictures.referenceIndex))
+                                                 : referenceName());
+                m_diffCanvas->setVisible(!isOtherModel);
                 if (pictures.diffError.isEmpty()) {
                     m_diffCanvas->setPicture(pictures.diff, nullptr, 1);
                     m_diffCanvas->setTitle(tr("Diff: orange only A, blue only B"));

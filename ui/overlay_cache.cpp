@@ -3,8 +3,11 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <exception>
+
+#include "common/error.h"
 
 namespace tokenscope {
 
@@ -19,17 +22,28 @@ bool isSameOverlayJob(const OverlayJob& a, const OverlayJob& b)
            x.scale == y.scale;
 }
 
+int referenceLayerIndex(int layers, int referenceLayers, int index)
+{
+    if (referenceLayers == layers || layers <= 1)
+        return std::min(index, referenceLayers - 1);
+    return int(std::lround(double(index) * (referenceLayers - 1) / (layers - 1)));
+}
+
 LayerPictures renderLayerPictures(const OverlayJob& job, int index)
 {
     LayerPictures pictures;
     const Trace& trace = job.result->trace;
     pictures.main = renderLayerOverlay(job.image, trace, index, job.style);
     pictures.mainScale = overlayScale(trace, job.style);
-    if (job.reference && index < int(job.reference->trace.layers.size())) {
+    if (job.reference && !job.reference->trace.layers.empty()) {
         const Trace& reference = job.reference->trace;
-        pictures.reference = renderLayerOverlay(job.image, reference, index, job.style);
+        const int referenceIndex = referenceLayerIndex(int(trace.layers.size()), int(reference.layers.size()), index);
+        pictures.reference = renderLayerOverlay(job.image, reference, referenceIndex, job.style);
         pictures.referenceScale = overlayScale(reference, job.style);
+        pictures.referenceIndex = referenceIndex;
         try {
+            if (reference.layers.size() != trace.layers.size())
+                throw Error("B is another model (its layers and patches differ from A's)");
             pictures.diff = renderComparisonDiff(job.image, trace, reference, index);
         } catch (const std::exception& error) {
             pictures.diffError = QString::fromStdString(error.what());

@@ -32,13 +32,17 @@ struct OverlayJob {
     OverlayStyle style;
 };
 
-bool isSameOverlayJob(const OverlayJob& a, const OverlayJob& b);  // same result, reference, input and style
+bool isSameOverlayJob(const OverlayJob& a, const OverlayJob& b);
+// The reference's layer beside layer `index` of A: the same one for traces of one depth, else the
+// one at the same relative depth (A and B are different models).
+int referenceLayerIndex(int layers, int referenceLayers, int index);  // same result, reference, input and style
 
 struct LayerPictures {
     QImage main;
     int mainScale = 1;
     QImage reference;
     int referenceScale = 1;
+    int referenceIndex = 0;  // the reference's layer shown (another model: at the same relative depth)
     QImage diff;
     QString diffError;  // why there is no diff (e.g. different patch grids)
 };

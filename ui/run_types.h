@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "engine/engine.h"
 #include "engine/generation.h"
@@ -53,6 +54,9 @@ struct RunJob {
     // The model's own settings to run with (key -> value, engine/model_option.h); the worker
     // applies those that differ from the model's before running.
     std::map<std::string, std::string> modelSettings;
+    // Compare mode against another model (B): the model the worker loads (once) and runs B on, with
+    // `compare` when that method serves its family, else unreduced. Unset: B runs on this model.
+    std::optional<ModelSource> compareModel;
 };
 
 using SharedRunResult = std::shared_ptr<const RunResult>;
