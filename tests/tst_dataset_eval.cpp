@@ -1,6 +1,7 @@
 // Evaluation on a dataset in its official layout (tasks/eval/dataset_eval.h, tokenscope-cli eval
 // --dataset / eval-merge), on a VQAv2-format set the test draws from the Shapes task (JPEGs named
 // COCO_val2014_<id>.jpg, the questions and annotations files) and the bundled trained Shapes model:
+//   * every layout (TextVQA, GQA, POPE, NLVR2, plain) becomes items scored by its own rule;
 //   * shards partition the questions, the same way whatever order the file lists them in;
 //   * a shard run stopped part-way, with an unfinished line at the end of its file, resumes and the
 //     merged shards equal an unbroken run, record for record;
@@ -156,6 +157,62 @@ private Q_SLOTS:
         QCOMPARE(all.size(), std::size_t(40));
         QVERIFY_THROWS_EXCEPTION(Error, parseShard("3/3"));
         QVERIFY_THROWS_EXCEPTION(Error, parseShard("1of3"));
+    }
+
+    // Every layout becomes items with the right ids, image paths, questions, groups and answers,
+    // and each item's score follows its dataset's rule for one question.
+    void everyLayoutBecomesItems() {
+        QTemporaryDir dir;
+        const std::string root = dir.path().toStdString();
+        const auto write = [&](const std::string& name, const std::string& text) {
+            std::ofstream(root + "/" + name) << text;
+            return root + "/" + name;
+        };
+        const auto load = [&](DatasetKind kind, const std::string& file) {
+            DatasetSource source;
+            source.kind = kind;
+            source.questions = file;
+            source.images = root + "/img";
+            return loadEvalDataset(source);
+        };
+        Json ten = Json::array();
+        for (int i = 0; i < 10; ++i) ten.push_back(i < 4 ? "coca cola" : "pepsi");
+        const auto textvqa = load(DatasetKind::TextVqa, write("textvqa.json", Json{{"dataset_version", "0.5.1"}, {"data", {{
+            {"question_id", 34602}, {"image_id", "003a8ae2ef43b901"}, {"question", "what brand is it?"}, {"answers", ten}}}}}.dump()));
+        QCOMPARE(textvqa.items.at(0).id, std::string("34602"));
+        QCOMPARE(textvqa.items.at(0).images.at(0), root + "/img/003a8ae2ef43b901.jpg");
+        QCOMPARE(scoreItem(textvqa, textvqa.items[0], "pepsi").value(), 1.0);
+        QVERIFY(std::abs(scoreItem(textvqa, textvqa.items[0], "Coca Cola").value() - 1.0) < 1e-12);  // EvalAI lower-cases
+        QCOMPARE(scoreItem(textvqa, textvqa.items[0], "sprite").value(), 0.0);
+
+        const auto gqa = load(DatasetKind::Gqa, write("gqa.json", Json{{"20968379", {{"imageId", "n288870"}, {"question", "Is the sky blue?"},
+            {"answer", "yes"}, {"types", {{"structural", "verify"}}}}}}.dump()));
+        QCOMPARE(gqa.items.at(0).group, std::string("verify"));
+        QCOMPARE(gqa.items.at(0).images.at(0), root + "/img/n288870.jpg");
+        QCOMPARE(scoreItem(gqa, gqa.items[0], "yes").value(), 1.0);
+        QCOMPARE(scoreItem(gqa, gqa.items[0], "no").value(), 0.0);
+
+        const auto pope = load(DatasetKind::Pope, write("coco_pope_random.json",
+            R"({"question_id": 1, "image": "COCO_val2014_000000310196.jpg", "text": "Is there a snowboard in the image?", "label": "no"})" "\n"
+            R"({"question_id": 2, "image": "COCO_val2014_000000310196.jpg", "text": "Is there a person in the image?", "label": "yes"})" "\n"));
+        QCOMPARE(pope.items.size(), std::size_t(2));
+        QCOMPARE(scoreItem(pope, pope.items[0], "No, there is not.").value(), 1.0);  // eval_pope.py reads "No" as no
+        QCOMPARE(scoreItem(pope, pope.items[1], "Yes").value(), 1.0);
+        QCOMPARE(scoreItem(pope, pope.items[1], "not really").value(), 0.0);
+
+        const auto nlvr2 = load(DatasetKind::Nlvr2, write("dev.json",
+            R"({"identifier": "dev-850-0-0", "sentence": "There are two dogs.", "label": "True"})" "\n"));
+        QCOMPARE(nlvr2.items.at(0).images, (std::vector<std::string>{root + "/img/dev-850-0-img0.png", root + "/img/dev-850-0-img1.png"}));
+        QCOMPARE(scoreItem(nlvr2, nlvr2.items[0], "True").value(), 1.0);
+        QCOMPARE(scoreItem(nlvr2, nlvr2.items[0], "False").value(), 0.0);
+
+        const auto plain = load(DatasetKind::Plain, write("plain.jsonl",
+            R"({"image": "a.png", "question": "how many?", "answers": ["two", "2"]})" "\n" R"({"image": "/abs/b.png", "question": "what?"})" "\n"));
+        QCOMPARE(plain.items.at(0).id, std::string("1"));  // the line number
+        QCOMPARE(plain.items.at(1).images.at(0), std::string("/abs/b.png"));
+        QCOMPARE(scoreItem(plain, plain.items[0], "Two.").value(), 1.0);  // VQA's answer processing
+        QVERIFY(!scoreItem(plain, plain.items[1], "anything"));             // nothing to score against
+        QVERIFY(textvqa.hash != gqa.hash && gqa.hash != pope.hash);
     }
 
     void stoppedShardResumesToTheUnbrokenResult() {

@@ -105,6 +105,12 @@ EvalDataset loadEvalDataset(const DatasetSource& source) {
     const std::string& images = out.source.images;
     uint64_t hash = kFnvOffset;
     const auto add = [&](EvalItem item) { out.items.push_back(std::move(item)); };
+    // A layout of one file: its entries (data.*member) as items, its errors, its hash.
+    const auto readOne = [&](auto data, auto member, auto toItem) {
+        for (const auto& entry : data.*member) add(toItem(entry));
+        out.errors = std::move(data.errors);
+        hash = hashFile(hash, source.questions);
+    };
     switch (source.kind) {
         case DatasetKind::VqaV2: {
             auto data = datasets::readVqaV2(source.questions, source.annotations);
@@ -126,50 +132,35 @@ EvalDataset loadEvalDataset(const DatasetSource& source) {
             if (!source.annotations.empty()) hash = hashFile(hash, source.annotations);
             break;
         }
-        case DatasetKind::TextVqa: {
-            auto data = datasets::readTextVqa(source.questions);
-            for (auto& q : data.questions) add({q.questionId, {joinImage(images, q.imageFile)}, q.question, "", {}, q.answers});
-            out.errors = std::move(data.errors);
-            hash = hashFile(hash, source.questions);
+        case DatasetKind::TextVqa:
+            readOne(datasets::readTextVqa(source.questions), &datasets::TextVqaDataset::questions, [&](const datasets::TextVqaQuestion& q) {
+                return EvalItem{q.questionId, {joinImage(images, q.imageFile)}, q.question, "", {}, q.answers};
+            });
             break;
-        }
-        case DatasetKind::Gqa: {
-            auto data = datasets::readGqa(source.questions);
-            for (auto& q : data.questions) {
+        case DatasetKind::Gqa:
+            readOne(datasets::readGqa(source.questions), &datasets::GqaDataset::questions, [&](const datasets::GqaQuestion& q) {
                 EvalItem item{q.questionId, {joinImage(images, q.imageFile)}, q.question, q.structuralType, {}, {}};
                 if (q.answer) item.answers = {*q.answer};
-                add(std::move(item));
-            }
-            out.errors = std::move(data.errors);
-            hash = hashFile(hash, source.questions);
+                return item;
+            });
             break;
-        }
-        case DatasetKind::Pope: {
-            auto data = datasets::readPope(source.questions);
-            for (auto& q : data.questions) {
+        case DatasetKind::Pope:
+            readOne(datasets::readPope(source.questions), &datasets::PopeDataset::questions, [&](const datasets::PopeQuestion& q) {
                 EvalItem item{q.questionId, {joinImage(images, q.image)}, q.text, q.category, {}, {}};
                 if (q.label) item.answers = {*q.label};
-                add(std::move(item));
-            }
-            out.errors = std::move(data.errors);
-            hash = hashFile(hash, source.questions);
+                return item;
+            });
             break;
-        }
-        case DatasetKind::Nlvr2: {
-            auto data = datasets::readNlvr2(source.questions);
-            for (auto& e : data.examples)
-                add({e.identifier, {joinImage(images, e.leftImage), joinImage(images, e.rightImage)}, e.sentence, "", {}, {e.label}});
-            out.errors = std::move(data.errors);
-            hash = hashFile(hash, source.questions);
+        case DatasetKind::Nlvr2:
+            readOne(datasets::readNlvr2(source.questions), &datasets::Nlvr2Dataset::examples, [&](const datasets::Nlvr2Example& e) {
+                return EvalItem{e.identifier, {joinImage(images, e.leftImage), joinImage(images, e.rightImage)}, e.sentence, "", {}, {e.label}};
+            });
             break;
-        }
-        case DatasetKind::Plain: {
-            auto data = datasets::readPlainJsonl(source.questions);
-            for (auto& q : data.questions) add({q.id, {joinImage(images, q.image)}, q.question, "", {}, q.answers});
-            out.errors = std::move(data.errors);
-            hash = hashFile(hash, source.questions);
+        case DatasetKind::Plain:
+            readOne(datasets::readPlainJsonl(source.questions), &datasets::PlainDataset::questions, [&](const datasets::PlainQuestion& q) {
+                return EvalItem{q.id, {joinImage(images, q.image)}, q.question, "", {}, q.answers};
+            });
             break;
-        }
     }
     if (out.items.empty()) throw Error(anchor + ": no question could be read");
     out.hash = hex(hash);
