@@ -10,7 +10,9 @@
 #include <glob.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -19,7 +21,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "methods/method_json.h"
+#include "methods/method_registry.h"
+#include "tasks/eval/answer_changes.h"
 #include "tasks/eval/dataset_eval.h"
+#include "tasks/eval/sweep_table.h"
 
 namespace tokenscope::cli {
 namespace {
@@ -103,6 +109,62 @@ Json plainMetrics(const MergedEval& merged) {
                 {"scored", scored}};
 }
 
+// The merged evaluation as a row of the Trade-off chart's sweep.csv (tasks/eval/sweep_table.h):
+// accuracy overall or of one answer type / category (--group), examples/s from the records' own
+// preprocess and forward times, agreement with a baseline's answers. A row of the same settings
+// is replaced; speed-ups are recomputed against the file's unreduced row.
+void addSweepRow(const Arguments& args, const MergedEval& merged, const Json& metrics) {
+    const std::string path = args.value("sweep"), group = args.value("group");
+    SweepRow row;
+    const MethodSettings method = methodSettingsFromJson(merged.identity.method);
+    row.method = method.method();
+    row.settings = describe(method) + (group.empty() ? "" : " [" + group + "]");
+    double ms = 0, accuracy = 0;
+    std::size_t timed = 0, scored = 0;
+    for (const auto& r : merged.records) {
+        if (!r.contains("text") || (!group.empty() && r.value("group", "") != group)) continue;
+        if (r.contains("latency_ms")) {
+            ms += r.at("latency_ms").get<double>() + r.value("preprocess_ms", 0.0);
+            ++timed;
+        }
+        if (r.contains("score") && r.at("score").is_number()) {
+            accuracy += r.at("score").get<double>();
+            ++scored;
+        }
+    }
+    if (scored == 0) throw Error("--sweep: no scored question" + (group.empty() ? std::string() : " of group '" + group + "'"));
+    // The official overall figure where there is one (VQA accuracy is percent), else the records' mean.
+    row.accuracy = accuracy / double(scored);
+    if (group.empty() && metrics.is_object() && metrics.contains("overall") && metrics.at("overall").is_number())
+        row.accuracy = metrics.at("overall").get<double>() / 100.0;
+    else if (group.empty() && metrics.is_object() && metrics.contains("accuracy") && metrics.at("accuracy").is_number())
+        row.accuracy = metrics.at("accuracy").get<double>() / (merged.identity.dataset == "gqa" ? 100.0 : 1.0);
+    row.examplesPerSecond = timed && ms > 0 ? 1000.0 * double(timed) / ms : 0;
+    row.examples = static_cast<int64_t>(scored);
+    row.agreement = std::numeric_limits<double>::quiet_NaN();
+    if (args.has("baseline")) {
+        const auto c = compareAnswers({args.value("out") + ".jsonl"},
+                                      expandInputs(args.values("baseline")));
+        std::size_t same = 0, paired = 0;
+        for (const auto& item : c.items)
+            if (group.empty() || item.group == group) {
+                ++paired;
+                same += item.methodAnswer == item.baselineAnswer;
+            }
+        if (paired) row.agreement = double(same) / double(paired);
+    }
+    std::vector<SweepRow> rows;
+    std::error_code ec;
+    if (fs::exists(path, ec)) rows = readSweepCsv(path);
+    rows.erase(std::remove_if(rows.begin(), rows.end(), [&](const SweepRow& r) { return r.settings == row.settings; }), rows.end());
+    rows.push_back(row);
+    const auto none = std::find_if(rows.begin(), rows.end(), [](const SweepRow& r) { return r.method == "none"; });
+    for (auto& r : rows) r.speedup = none != rows.end() && none->examplesPerSecond > 0 ? r.examplesPerSecond / none->examplesPerSecond : 1.0;
+    writeSweepCsv(path, rows);
+    std::cerr << "sweep: " << path << " (" << rows.size() << " configurations" << (none == rows.end() ? "; no unreduced row yet, speed-ups are 1" : "")
+              << ")\n";
+}
+
 int runMerge(const Arguments& args) {
     const auto files = expandInputs(args.values("in"));
     if (files.empty()) throw UsageError("--in is required: the shard files (a glob pattern in quotes is fine)");
@@ -182,6 +244,7 @@ int runMerge(const Arguments& args) {
     }
     if (!(std::ofstream(prefix + ".metrics.json", std::ios::binary) << summary.dump(2) << "\n"))
         throw Error(prefix + ".metrics.json: cannot be written");
+    if (args.has("sweep")) addSweepRow(args, merged, summary["metrics"]);
     if (args.value("format") == "json") {
         std::cout << summary.dump(2) << "\n";
     } else if (dataset == "plain") {
@@ -257,7 +320,10 @@ std::vector<Command> datasetEvalCommands() {
     return {{"eval-merge", "combine the shard files of one dataset evaluation and score them with the dataset's official metric",
              {{"in", "FILE", "", "a shard's results file, or a glob pattern in quotes (repeatable)", true},
               {"out", "PREFIX", "", "writes PREFIX.jsonl (all records), PREFIX.metrics.json and .metrics.csv, and the predictions file"},
-              {"format", "text|json", "text", "what to print"}},
+              {"format", "text|json", "text", "what to print"},
+              {"sweep", "FILE", "", "also add the result as a row of a sweep.csv for the window's Trade-off chart (accuracy against speed-up)"},
+              {"group", "TYPE", "", "--sweep: the accuracy of one answer type / category (e.g. yes/no) instead of the overall one"},
+              {"baseline", "FILE", "", "--sweep: the unreduced evaluation's results, for the agreement column (repeatable)", true}},
              runMerge}};
 }
 

@@ -35,6 +35,7 @@
 #include "support/test_paths.h"
 #include "tasks/eval/answer_changes.h"
 #include "tasks/eval/dataset_eval.h"
+#include "tasks/eval/sweep_table.h"
 #include "tasks/shapes/shapes_eval.h"
 #include "viz/image_io.h"
 
@@ -433,6 +434,27 @@ private Q_SLOTS:
         QVERIFY2(text.exitCode == 0, qPrintable(text.err));
         QVERIFY2(text.out.contains(QStringLiteral("Overall Accuracy is: %1").arg(accuracy(a), 0, 'f', 2)), qPrintable(text.out));
         QVERIFY(QFile::exists(root + "/m.metrics.csv"));
+
+        // The Trade-off chart's row of one answer type: the mean of that type's question scores.
+        const auto sweep = tokenscope::test::runCli({"eval-merge", "--in", root + "/whole.jsonl", "--out", root + "/w",
+                                                     "--sweep", root + "/sweep.csv", "--group", "number"});
+        QVERIFY2(sweep.exitCode == 0, qPrintable(sweep.err));
+        double sum = 0;
+        int count = 0;
+        for (const auto& line : lines((root + "/w.jsonl").toStdString())) {
+            const Json record = Json::parse(line);
+            if (record.value("group", "") == "number") {
+                sum += record.at("score").get<double>();
+                ++count;
+            }
+        }
+        const auto rows = readSweepCsv((root + "/sweep.csv").toStdString());
+        QCOMPARE(rows.size(), std::size_t(1));
+        QCOMPARE(rows[0].method, std::string("pumer"));
+        QVERIFY(rows[0].settings.find("[number]") != std::string::npos);
+        QCOMPARE(rows[0].examples, int64_t(count));
+        QVERIFY(std::abs(rows[0].accuracy - sum / count) < 1e-5);
+        QVERIFY(rows[0].examplesPerSecond > 0);
         QVERIFY(QFile::exists(root + "/m.predictions.json"));
     }
 };

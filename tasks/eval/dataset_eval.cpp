@@ -528,10 +528,11 @@ DatasetEvalStats runDatasetEval(Engine& engine, const EvalDataset& dataset, Shar
                 const auto prediction = engine.predictBatch(images, questions, options.method, options.cancel);
                 const double perExample = prediction.forwardMs / double(ready.size());
                 stats.modelSeconds += secondsSince(modelStart);
+                const double preprocessPerExample = prediction.preprocessMs / double(ready.size());
                 for (std::size_t j = 0; j < ready.size(); ++j)
                     finish(ready[j], prediction.labels[j],
                            Json{{"label_id", prediction.ids[j]}, {"confidence", prediction.scores[j]},
-                                {"latency_ms", perExample}, {"batch", ready.size()}});
+                                {"latency_ms", perExample}, {"preprocess_ms", preprocessPerExample}, {"batch", ready.size()}});
                 continue;
             }
             const std::size_t k = ready.front();
@@ -541,7 +542,8 @@ DatasetEvalStats runDatasetEval(Engine& engine, const EvalDataset& dataset, Shar
                 const auto answer = engine.answerPair(images[0], images[1], item.question, 2);
                 stats.modelSeconds += secondsSince(modelStart);
                 finish(k, answer.answers.front().label,
-                       Json{{"confidence", answer.answers.front().score}, {"latency_ms", answer.forwardMs}});
+                       Json{{"confidence", answer.answers.front().score}, {"latency_ms", answer.forwardMs},
+                            {"preprocess_ms", answer.preprocessMs}});
             } else if (can.answersFromLabels) {
                 RunRequest request{std::move(images[0]), item.question, options.method, options.topK, false};
                 const auto result = engine.run(request, options.cancel);
@@ -549,7 +551,8 @@ DatasetEvalStats runDatasetEval(Engine& engine, const EvalDataset& dataset, Shar
                 Json top = Json::array();
                 for (const auto& a : result.answers) top.push_back({{"answer", a.label}, {"score", a.score}});
                 finish(k, result.answers.front().label,
-                       Json{{"top_k", top}, {"latency_ms", result.forwardMs}, {"image_tokens", result.imageTokens}});
+                       Json{{"top_k", top}, {"latency_ms", result.forwardMs}, {"preprocess_ms", result.preprocessMs},
+                            {"image_tokens", result.imageTokens}});
             } else {
                 GenerateRequest request;
                 request.image = std::move(images[0]);
