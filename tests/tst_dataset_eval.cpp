@@ -10,7 +10,9 @@
 //     scores the same as the unbroken run, and the bundled model's VQA accuracy is what a trained
 //     model gets (an image or question mix-up would fall to chance);
 //   * a missing image is a per-item error record and the run goes on;
-//   * a generating model (LLaVA-NeXT) answers with the short-answer instruction;
+//   * a generating model (LLaVA-NeXT) answers with the short-answer instruction; METER answers
+//     questions from its labels and NLVR2 pairs with its NLVR2 head;
+//   * VQAv2 test-dev (no annotations) merges into the evaluation server's submission file;
 //   * two evaluations (unreduced, a strong PuMer) pair into the questions whose answer changed.
 
 #include <QFile>
@@ -332,6 +334,71 @@ private Q_SLOTS:
             QVERIFY(r.at("text").is_string());
             QVERIFY(r.at("score").is_number());  // plain: exact match against the answers
             QVERIFY(r.at("image_tokens").get<int>() > 0);
+        }
+    }
+
+    // METER answers from its labels one question at a time (top-k in the records), and NLVR2 pairs
+    // reach its NLVR2 head through answerPair; the bundled tiny METER has both heads.
+    void meterAnswersQuestionsAndImagePairs() {
+        QTemporaryDir dir;
+        const std::string root = dir.path().toStdString();
+        const auto set = shapes::makeEvalSet(11, 4, shapes::ShapesOptions{});
+        std::ofstream plain(root + "/questions.jsonl"), nlvr2(root + "/dev.json");
+        for (int i = 0; i < 4; ++i) {
+            const std::string image = "dev-" + std::to_string(i) + "-0-img0.png", other = "dev-" + std::to_string(i) + "-0-img1.png";
+            saveImageFile(root + "/" + image, set.images[std::size_t(i)]);
+            saveImageFile(root + "/" + other, set.images[std::size_t((i + 1) % 4)]);
+            plain << Json{{"image", image}, {"question", set.questions[std::size_t(i)]}}.dump() << "\n";
+            nlvr2 << Json{{"identifier", "dev-" + std::to_string(i) + "-0-0"}, {"sentence", "the left image has more shapes"},
+                          {"label", i % 2 ? "True" : "False"}}.dump() << "\n";
+        }
+        plain.close();
+        nlvr2.close();
+        const auto engine = Engine::open(tokenscope::test::dataPath("../../resources/models/meter-tiny-random"));
+        for (const auto kind : {DatasetKind::Plain, DatasetKind::Nlvr2}) {
+            DatasetSource source;
+            source.kind = kind;
+            source.questions = root + (kind == DatasetKind::Plain ? "/questions.jsonl" : "/dev.json");
+            const auto dataset = loadEvalDataset(source);
+            const std::string path = root + "/" + datasetKindName(kind) + ".jsonl";
+            ShardFile out(path, identityOf(*engine, dataset, MethodSettings{}, {0, 1}));
+            const auto stats = runDatasetEval(*engine, dataset, out, optionsFor(MethodSettings{}, {0, 1}));
+            QCOMPARE(stats.answered, std::size_t(4));
+            const auto merged = mergeShards({path});
+            // The header names METER's own settings.
+            QCOMPARE(merged.identity.modelSettings.at("fusion-order").get<std::string>(), std::string("sequential"));
+            for (const auto& r : merged.records) {
+                if (kind == DatasetKind::Plain) {
+                    QVERIFY(r.at("top_k").size() >= 1);
+                    QVERIFY(r.at("text") == r.at("top_k").at(0).at("answer"));
+                } else {
+                    const std::string answer = r.at("text").get<std::string>();
+                    QVERIFY2(answer == "True" || answer == "False", answer.c_str());
+                    QVERIFY(r.at("score").is_number());
+                }
+            }
+        }
+    }
+
+    // VQAv2 test-dev has no annotations: nothing is scored, and eval-merge writes the submission
+    // file the evaluation server takes ([{"question_id": int, "answer"}]).
+    void testDevWritesTheSubmission() {
+        QTemporaryDir dir;
+        const QString root = dir.path();
+        const auto data = writeVqaV2(root.toStdString(), 6);
+        const auto run = tokenscope::test::runCli({"eval", "--model", QString::fromStdString(bundledShapesModel()), "--dataset", "vqav2",
+                                                   "--questions", QString::fromStdString(data.questions), "--images",
+                                                   QString::fromStdString(data.images), "--results", root + "/td.jsonl"});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        const auto merge = tokenscope::test::runCli({"eval-merge", "--in", root + "/td.jsonl", "--out", root + "/td"});
+        QVERIFY2(merge.exitCode == 0, qPrintable(merge.err));
+        QVERIFY2(merge.out.contains(QStringLiteral("submit")), qPrintable(merge.out));
+        std::ifstream in((root + "/td.predictions.json").toStdString());
+        const Json submission = Json::parse(in);
+        QCOMPARE(submission.size(), std::size_t(6));
+        for (const auto& entry : submission) {
+            QVERIFY(entry.at("question_id").is_number_integer());
+            QVERIFY(entry.at("answer").is_string());
         }
     }
 
