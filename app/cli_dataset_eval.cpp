@@ -272,6 +272,7 @@ std::vector<OptionSpec> datasetEvalOptions() {
         {"decode-threads", "N", "2", "--dataset: threads decoding images ahead of the model"},
         {"max-new-tokens", "N", "16", "--dataset with a generating model (LLaVA): answer length"},
         {"stop-after", "N", "0", "--dataset: stop after writing N records (to try resuming)"},
+        {"per-layer", "", "", "--dataset: also record each question's tokens per layer and activation peak (label models: one more traced forward per question, outside its latency)"},
     };
 }
 
@@ -293,6 +294,7 @@ int runDatasetEvaluation(const Arguments& args) {
     options.decodeThreads = args.intValue("decode-threads", 1, 64);
     options.maxNewTokens = args.intValue("max-new-tokens", 1, 4096);
     options.stopAfter = static_cast<std::size_t>(args.intValue("stop-after", 0, 1 << 30));
+    options.perLayer = args.has("per-layer");
     options.decode = readImage;
     options.progress = progressLine;
     ShardFile out(resultsPath, identityOf(*engine, dataset, options.method, options.shard));

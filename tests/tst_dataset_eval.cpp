@@ -267,8 +267,37 @@ private Q_SLOTS:
         // Dataset order is kept (POPE's scorer pairs answers with labels by position).
         for (std::size_t i = 0; i < merged.records.size(); ++i)
             QCOMPARE(merged.records[i].at("index").get<std::size_t>(), i);
-        // Each record carries the question's own VQA score.
-        for (const auto& r : merged.records) QVERIFY(r.at("score").is_number());
+        // Each record carries the question's own VQA score and its top answers, the first the answer.
+        for (const auto& r : merged.records) {
+            QVERIFY(r.at("score").is_number());
+            QVERIFY(r.at("top_k").size() == 5 && r.at("top_k").at(0).at("answer") == r.at("text"));
+        }
+
+        // Per layer on request: the tokens after each layer, as a traced run of the same question
+        // under the same method reports them, and the activation peak.
+        {
+            ShardFile out(root + "/layers.jsonl", identityOf(*engine, dataset, pumer(), {0, 1}));
+            auto options = optionsFor(pumer(), {0, 1});
+            options.limit = 3;
+            options.perLayer = true;
+            runDatasetEval(*engine, dataset, out, options);
+        }
+        const auto layers = mergeShards({root + "/layers.jsonl"});
+        QCOMPARE(layers.records.size(), std::size_t(3));
+        for (const auto& r : layers.records) {
+            const auto& item = dataset.items.at(r.at("index").get<std::size_t>());
+            RunRequest request{decode(item.images.front()), item.question, pumer(), 1, true};
+            const auto traced = engine->run(request);
+            std::vector<int> image, text;
+            for (const auto& layer : traced.trace.layers) {
+                image.push_back(layer.image.tokens);
+                text.push_back(layer.text.tokens);
+            }
+            QCOMPARE(r.at("image_tokens_per_layer").get<std::vector<int>>(), image);
+            QCOMPARE(r.at("text_tokens_per_layer").get<std::vector<int>>(), text);
+            QVERIFY(image.back() < image.front());  // PuMer reduced
+            QVERIFY(r.at("activation_peak_mib").get<double>() > 0);
+        }
 
         // Another method's file is refused by resume and by merge.
         QVERIFY_THROWS_EXCEPTION(Error, ShardFile(s1, identityOf(*engine, dataset, MethodSettings{}, {1, 2})));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -448,6 +449,37 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// A traced run's tokens after each layer (stage-tagged layers, in order) and activation peak.
+void addPerLayer(Json& record, const RunResult& result) {
+    Json image = Json::array(), text = Json::array();
+    for (const auto& layer : result.trace.layers) {
+        image.push_back(layer.image.tokens);
+        text.push_back(layer.text.tokens);
+    }
+    record["image_tokens_per_layer"] = image;
+    record["text_tokens_per_layer"] = text;
+    if (result.memory.hasAllocatorFigures())
+        record["activation_peak_mib"] = double(result.memory.activationsPeakBytes) / double(1 << 20);
+}
+
+// The k best labels of one row of a batch's logits (sigmoid scores, as the VQA head is trained).
+Json topLabels(const BatchPrediction& prediction, std::size_t row, const std::vector<std::string>& labels, int k) {
+    const auto count = static_cast<std::size_t>(prediction.labelCount);
+    const float* logits = prediction.logits.data() + row * count;
+    std::vector<std::size_t> order(count);
+    for (std::size_t i = 0; i < count; ++i) order[i] = i;
+    const auto top = std::min<std::size_t>(count, static_cast<std::size_t>(std::max(1, k)));
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(top), order.end(),
+                      [&](std::size_t a, std::size_t b) { return logits[a] > logits[b]; });
+    Json out = Json::array();
+    for (std::size_t i = 0; i < top; ++i) {
+        const std::size_t id = order[i];
+        out.push_back({{"answer", id < labels.size() ? labels[id] : std::to_string(id)},
+                       {"score", 1.0 / (1.0 + std::exp(-double(logits[id])))}});
+    }
+    return out;
+}
+
 Json baseRecord(const EvalItem& item, std::size_t index) {
     Json record{{"question_id", item.id}, {"index", index}, {"question", item.question}, {"images", item.images}};
     if (!item.group.empty()) record["group"] = item.group;
@@ -529,10 +561,16 @@ DatasetEvalStats runDatasetEval(Engine& engine, const EvalDataset& dataset, Shar
                 const double perExample = prediction.forwardMs / double(ready.size());
                 stats.modelSeconds += secondsSince(modelStart);
                 const double preprocessPerExample = prediction.preprocessMs / double(ready.size());
-                for (std::size_t j = 0; j < ready.size(); ++j)
-                    finish(ready[j], prediction.labels[j],
-                           Json{{"label_id", prediction.ids[j]}, {"confidence", prediction.scores[j]},
-                                {"latency_ms", perExample}, {"preprocess_ms", preprocessPerExample}, {"batch", ready.size()}});
+                for (std::size_t j = 0; j < ready.size(); ++j) {
+                    Json extra{{"label_id", prediction.ids[j]}, {"confidence", prediction.scores[j]},
+                               {"top_k", topLabels(prediction, j, engine.summary().config.vilt.id2label, options.topK)},
+                               {"latency_ms", perExample}, {"preprocess_ms", preprocessPerExample}, {"batch", ready.size()}};
+                    if (options.perLayer) {
+                        RunRequest traced{images[j], questions[j], options.method, 1, true};
+                        addPerLayer(extra, engine.run(traced, options.cancel));
+                    }
+                    finish(ready[j], prediction.labels[j], std::move(extra));
+                }
                 continue;
             }
             const std::size_t k = ready.front();
@@ -545,14 +583,15 @@ DatasetEvalStats runDatasetEval(Engine& engine, const EvalDataset& dataset, Shar
                        Json{{"confidence", answer.answers.front().score}, {"latency_ms", answer.forwardMs},
                             {"preprocess_ms", answer.preprocessMs}});
             } else if (can.answersFromLabels) {
-                RunRequest request{std::move(images[0]), item.question, options.method, options.topK, false};
+                RunRequest request{std::move(images[0]), item.question, options.method, options.topK, options.perLayer};
                 const auto result = engine.run(request, options.cancel);
                 stats.modelSeconds += secondsSince(modelStart);
                 Json top = Json::array();
                 for (const auto& a : result.answers) top.push_back({{"answer", a.label}, {"score", a.score}});
-                finish(k, result.answers.front().label,
-                       Json{{"top_k", top}, {"latency_ms", result.forwardMs}, {"preprocess_ms", result.preprocessMs},
-                            {"image_tokens", result.imageTokens}});
+                Json extra{{"top_k", top}, {"latency_ms", result.forwardMs}, {"preprocess_ms", result.preprocessMs},
+                           {"image_tokens", result.imageTokens}};
+                if (options.perLayer) addPerLayer(extra, result);
+                finish(k, result.answers.front().label, std::move(extra));
             } else {
                 GenerateRequest request;
                 request.image = std::move(images[0]);

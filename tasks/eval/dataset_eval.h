@@ -138,6 +138,10 @@ struct DatasetEvalOptions {
     const std::atomic<bool>* cancel = nullptr;
     // Stop after this many records were written (0: never). For tests of resume.
     std::size_t stopAfter = 0;
+    // Also record each question's tokens per layer (image and text, after each layer's reduction)
+    // and activation peak: one more traced forward per question for label models, not counted in
+    // its latency.
+    bool perLayer = false;
 };
 
 struct DatasetEvalStats {
