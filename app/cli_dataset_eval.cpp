@@ -66,16 +66,19 @@ bool isInteger(const std::string& text) {
 // and GQA submissions for label models (scored as they are), LLaVA answers JSONL for generated
 // answers (VQAv2: with LLaVA's submission processing, as LLaVA's scripts do) and for TextVQA and
 // POPE, NLVR2's CSV.
-void writePredictions(const MergedEval& merged, bool generated, const std::string& path) {
+// Returns the file written: PREFIX.predictions.json (submissions), .jsonl (LLaVA answers) or .csv (NLVR2).
+std::string writePredictions(const MergedEval& merged, bool generated, const std::string& prefix) {
+    const std::string& dataset = merged.identity.dataset;
+    const bool submission = (dataset == "vqav2" || dataset == "gqa") && !generated;
+    const std::string path = prefix + ".predictions." + (dataset == "nlvr2" ? "csv" : submission ? "json" : "jsonl");
     std::ofstream out(path, std::ios::binary);
     if (!out) throw Error(path + ": cannot be written");
-    const std::string& dataset = merged.identity.dataset;
     std::vector<const Json*> answered;
     for (const auto& record : merged.records)
         if (record.contains("text")) answered.push_back(&record);
     if (dataset == "nlvr2") {
         for (const auto* r : answered) out << r->at("question_id").get<std::string>() << "," << r->at("text").get<std::string>() << "\n";
-    } else if ((dataset == "vqav2" || dataset == "gqa") && !generated) {
+    } else if (submission) {
         Json list = Json::array();
         for (const auto* r : answered) {
             const auto id = r->at("question_id").get<std::string>();
@@ -92,6 +95,7 @@ void writePredictions(const MergedEval& merged, bool generated, const std::strin
         }
     }
     if (!out.flush()) throw Error(path + ": cannot be written");
+    return path;
 }
 
 // The plain layout has no official scorer: the fraction of answered items whose prediction equals
@@ -211,16 +215,14 @@ int runMerge(const Arguments& args) {
         summary["metrics"] = plainMetrics(merged);
     } else if (unscored) {
         // test-dev: no annotations here; the evaluation server scores the submission file.
-        const std::string predictions = prefix + ".predictions.json";
-        writePredictions(merged, generated, predictions);
+        const std::string predictions = writePredictions(merged, generated, prefix);
         summary["metrics"] = nullptr;
         summary["predictions"] = predictions;
         scoreText = [predictions](std::ostream& out) {
             out << "no annotations (test-dev): submit " << predictions << " to the VQAv2 evaluation server\n";
         };
     } else {
-        const std::string predictions = prefix + ".predictions." + (dataset == "nlvr2" ? "csv" : (dataset == "vqav2" || dataset == "gqa") && !generated ? "json" : "jsonl");
-        writePredictions(merged, generated, predictions);
+        const std::string predictions = writePredictions(merged, generated, prefix);
         // The score command on the merged predictions, with the dataset files the shards read.
         const auto scoreWith = [&merged, &dataset, predictions](const std::string& format, std::ostream& out) {
             std::vector<std::string> argv{"--dataset", dataset, "--predictions", predictions, "--format", format};

@@ -7,7 +7,6 @@
 
 #include "common/error.h"
 #include "config/model_config.h"
-#include "ui/resource_paths.h"
 #include "tasks/shapes/shapes_eval.h"
 
 namespace tokenscope {
@@ -137,10 +136,6 @@ void InferenceWorker::loadModel(const ModelSource& source)
 {
     // Progress signals are queued to the GUI.
     EngineOptions options = loadOptionsFor(source, m_cancel.load, [this](double fraction) { Q_EMIT loadProgress(fraction); });
-    // A random-weight architecture has no vocab of its own; the bundled BERT-style one has ids
-    // below 30522, so it fits every ViLT embedding table.
-    if (source.folder.isEmpty())
-        options.vocabPath = bundledVocabPath().toStdString();
     try {
         QElapsedTimer timer;
         timer.start();
@@ -194,10 +189,7 @@ SharedRunResult InferenceWorker::runOnCompareModel(const ModelSource& source, co
         if (!m_compareBackend || m_compareSource.folder != source.folder || m_compareSource.builtinName != source.builtinName ||
             m_compareSource.device != source.device || m_compareSource.precision != source.precision) {
             m_compareBackend.reset();
-            EngineOptions options = loadOptionsFor(source, m_cancel.run, [](double) {});
-            if (source.folder.isEmpty())
-                options.vocabPath = bundledVocabPath().toStdString();
-            m_compareBackend = m_loader(source, options);
+            m_compareBackend = m_loader(source, loadOptionsFor(source, m_cancel.run, [](double) {}));
             m_compareSource = source;
             m_compareWarm = false;
         }

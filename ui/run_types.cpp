@@ -2,6 +2,8 @@
 
 #include <QDir>
 
+#include "ui/resource_paths.h"
+
 namespace tokenscope {
 
 QString ModelSource::displayName() const
@@ -32,6 +34,10 @@ EngineOptions loadOptionsFor(const ModelSource& source, const std::atomic<bool>*
     options.device = source.device;
     options.precision = source.precision;
     options.cancel = cancel;
+    // A random-weight architecture has no vocab of its own; the bundled BERT-style one has ids
+    // below 30522, so it fits every ViLT embedding table.
+    if (source.folder.isEmpty())
+        options.vocabPath = bundledVocabPath().toStdString();
     auto lastPercent = std::make_shared<int>(-1);
     options.progress = [lastPercent, onFraction = std::move(onFraction)](uint64_t done, uint64_t total) {
         const int percent = total > 0 ? int(100.0 * double(done) / double(total)) : 0;

@@ -130,7 +130,8 @@ struct GenerationOutcome {
 // Registers the types above for queued connections (idempotent); call once before connecting.
 void registerRunTypes();
 
-// How a worker loads `source`: its device and precision, the cancel flag, and the loading
+// How a worker loads `source`: its device and precision, the cancel flag, the bundled vocab for a
+// built-in architecture (random weights), and the loading
 // progress thinned to whole percents and handed to onFraction (0..1, on the loading thread).
 EngineOptions loadOptionsFor(const ModelSource& source, const std::atomic<bool>* cancel,
                              std::function<void(double fraction)> onFraction);
