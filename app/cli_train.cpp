@@ -1,6 +1,8 @@
 // tokenscope-cli train: trains a ViLT VQA model on a built-in task (issue 5), fresh or from a
 // model folder, optionally with a reducer in place and distillation from a teacher.
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -8,12 +10,15 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
 #include "common/error.h"
+#include "config/meter_config.h"
+#include "config/meter_config_json.h"
 #include "train/vilt_trainer.h"
 #ifdef TOKENSCOPE_HAS_TASKS
 #include "tasks/shapes/shapes_task.h"
@@ -91,11 +96,118 @@ void writeFreshShapesModel(const fs::path& dir, const Arguments& args) {
     if (!vocabFile) throw Error((dir / "vocab.txt").string() + ": cannot write");
 }
 
-void copyModelFolder(const fs::path& from, const fs::path& to) {
-    for (const char* name : {"config.json", "vocab.txt", "preprocessor_config.json", "model.safetensors"}) {
-        if (!fs::exists(from / name)) throw Error((from / name).string() + ": missing (--init-from needs a model folder)");
-        fs::copy_file(from / name, to / name, fs::copy_options::overwrite_existing);
+// GPT-2's printable stand-in of every byte (bytes_to_unicode), as UTF-8.
+std::string byteStandIn(int byte) {
+    const bool printable = (byte >= '!' && byte <= '~') || (byte >= 0xA1 && byte <= 0xAC) || (byte >= 0xAE && byte <= 0xFF);
+    int codePoint = byte;
+    if (!printable) {
+        int n = 0;
+        for (int b = 0; b < byte; ++b)
+            if (!((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))) ++n;
+        codePoint = 256 + n;
     }
+    std::string out;
+    if (codePoint < 0x80) {
+        out += static_cast<char>(codePoint);
+    } else {
+        out += static_cast<char>(0xC0 | (codePoint >> 6));
+        out += static_cast<char>(0x80 | (codePoint & 0x3F));
+    }
+    return out;
+}
+
+// A byte-level BPE tokenizer (vocab.json, merges.txt) for the Shapes questions, in RoBERTa's
+// layout: the four special tokens, the 256 byte stand-ins, then merges learned as BPE learns them
+// (the most frequent adjacent pair of the question words, with and without the leading "Ġ",
+// merged everywhere, ties to the smaller pair) until every word is one token; <mask> last.
+void writeShapesBpeTokenizer(const fs::path& dir) {
+    nlohmann::ordered_json vocab;
+    for (const char* special : {"<s>", "<pad>", "</s>", "<unk>"}) vocab[special] = vocab.size();
+    for (int b = 0; b < 256; ++b) vocab[byteStandIn(b)] = vocab.size();
+    std::vector<std::vector<std::string>> words;
+    for (const auto& word : shapes::questionWords()) {
+        if (!std::all_of(word.begin(), word.end(), [](unsigned char c) { return std::isalnum(c) != 0; })) continue;  // punctuation: bytes
+        for (const bool space : {false, true}) {
+            auto& symbols = words.emplace_back();
+            if (space) symbols.push_back(byteStandIn(' '));
+            for (const char c : word) symbols.emplace_back(1, c);
+        }
+    }
+    std::vector<std::string> merges;
+    for (;;) {
+        std::map<std::pair<std::string, std::string>, int> counts;
+        for (const auto& w : words)
+            for (std::size_t i = 0; i + 1 < w.size(); ++i) ++counts[{w[i], w[i + 1]}];
+        if (counts.empty()) break;
+        auto best = counts.begin();
+        for (auto it = counts.begin(); it != counts.end(); ++it)
+            if (it->second > best->second) best = it;
+        const auto [left, right] = best->first;
+        merges.push_back(left + " " + right);
+        if (!vocab.contains(left + right)) vocab[left + right] = vocab.size();
+        for (auto& w : words) {
+            std::vector<std::string> merged;
+            for (std::size_t i = 0; i < w.size(); ++i) {
+                if (i + 1 < w.size() && w[i] == left && w[i + 1] == right) {
+                    merged.push_back(left + right);
+                    ++i;
+                } else {
+                    merged.push_back(w[i]);
+                }
+            }
+            w = std::move(merged);
+        }
+    }
+    vocab["<mask>"] = vocab.size();
+    std::ofstream(dir / "vocab.json") << vocab.dump() << "\n";
+    std::ofstream out(dir / "merges.txt");
+    out << "#version: 0.2\n";
+    for (const auto& rule : merges) out << rule << "\n";
+    if (!out) throw Error((dir / "merges.txt").string() + ": cannot write");
+}
+
+// A fresh Shapes VQA METER folder: config.json (METER's keys, PuMer's sequential stream order,
+// the Shapes answers), vocab.json + merges.txt.
+void writeFreshShapesMeter(const fs::path& dir, const Arguments& args) {
+    const int imageSize = args.intValue("image-size", 32, 1024);
+    const int patch = args.intValue("patch", 4, 64);
+    if (imageSize % patch != 0) throw UsageError("--image-size must be a multiple of --patch");
+    const int hidden = args.intValue("hidden", 8, 4096);
+    const int heads = args.intValue("heads", 1, 64);
+    const int mlp = args.intValue("mlp", 8, 16384);
+    if (hidden % heads != 0 || mlp % hidden != 0) throw UsageError("--hidden must be a multiple of --heads, --mlp of --hidden");
+    writeShapesBpeTokenizer(dir);
+    MeterConfig c;
+    c.text.vocabSize = static_cast<int>(nlohmann::json::parse(std::ifstream(dir / "vocab.json")).size());
+    c.text.hiddenSize = hidden;
+    c.text.numHiddenLayers = args.intValue("text-depth", 1, 48);
+    c.text.numAttentionHeads = heads;
+    c.text.intermediateSize = mlp;
+    c.text.maxPositionEmbeddings = 64;
+    c.vision.width = hidden;
+    c.vision.blocks = args.intValue("image-depth", 1, 48);
+    c.vision.heads = heads;
+    c.vision.patchSize = patch;
+    c.vision.imageSize = imageSize;
+    c.hiddenSize = hidden;
+    c.numHeads = heads;
+    c.numTopLayer = args.intValue("fusion-depth", 1, 48);
+    c.intermediateSize = mlp;
+    c.maxTextLen = 40;
+    c.heads.vqa = true;
+    c.heads.vqaLabels = static_cast<int>(shapes::answerVocabulary().size());
+    c.streamOrder = MeterStreamOrder::Sequential;
+    c.tokenizer = "shapes";
+    auto config = meterConfigJson(c, shapes::answerVocabulary());
+    config["tokenscope_task"] = "shapes";
+    std::ofstream(dir / "config.json") << config.dump(2) << "\n";
+}
+
+void copyModelFolder(const fs::path& from, const fs::path& to) {
+    for (const char* name : {"config.json", "model.safetensors"})
+        if (!fs::exists(from / name)) throw Error((from / name).string() + ": missing (--init-from needs a model folder)");
+    for (const char* name : {"config.json", "vocab.txt", "vocab.json", "merges.txt", "preprocessor_config.json", "model.safetensors"})
+        if (fs::exists(from / name)) fs::copy_file(from / name, to / name, fs::copy_options::overwrite_existing);
 }
 
 // Jobs for the last block's heads on a Shapes question: head 0 looks at the object a colour
@@ -125,7 +237,13 @@ int runTrain(const Arguments& args) {
         if (args.has("init-from")) {
             copyModelFolder(args.value("init-from"), dir);
         } else if (!fs::exists(dir / "config.json")) {
-            writeFreshShapesModel(dir, args);
+            const std::string arch = args.value("arch");
+            if (arch == "meter")
+                writeFreshShapesMeter(dir, args);
+            else if (arch == "vilt")
+                writeFreshShapesModel(dir, args);
+            else
+                throw UsageError("--arch must be vilt or meter");
         }
     }
     {
@@ -248,7 +366,7 @@ int runTrain(const Arguments& args) {
             std::cerr << ")\n";
         }
     };
-    const auto summary = trainVilt(options);
+    const auto summary = trainModel(options);
     std::cout << (summary.cancelled ? "stopped" : "trained") << " " << summary.steps << " steps in "
               << formatDuration(summary.seconds) << "; validation accuracy " << std::fixed << std::setprecision(4)
               << summary.validationAccuracy << "\nwrote " << dir.string() << "/model.safetensors\n";
@@ -267,22 +385,23 @@ int runTrain(const Arguments&) {
 
 std::vector<Command> trainCommands() {
     return {
-        {"train", "train a ViLT VQA model on a built-in task (Shapes VQA), fresh or fine-tuned; resumable",
+        {"train", "train a ViLT or METER VQA model on a built-in task (Shapes VQA), fresh or fine-tuned; resumable",
          withMethod({{"task", "NAME", "shapes", "the task"},
+                     {"arch", "NAME", "vilt", "fresh model: vilt (single stream) or meter (text and image encoders, co-attention fusion)"},
                      {"out", "DIR", "", "model folder to write (resumes from DIR/checkpoint when present)"},
                      {"init-from", "DIR", "", "start from this model folder instead of random weights"},
                      {"distill-from", "DIR", "", "teacher model folder: add KL(student || teacher) to the loss"},
                      {"distill-weight", "W", "1.0", "weight of the distillation term"},
                      {"ratio-weight", "W", "2.0", "dynamicvit: weight of the keep-ratio loss"},
                      {"patch-loss", "W", "0", "weight of the auxiliary patch loss (what is in each grid cell; training only, not saved)"},
-                     {"patch-loss-layer", "N", "2", "patch loss on the tokens after this many blocks"},
+                     {"patch-loss-layer", "N", "2", "patch loss on the tokens after this many blocks (METER: CLIP blocks, then fusion layers)"},
                      {"grounding-loss", "W", "0", "weight of the auxiliary grounding loss (colour and shape words look at what they name; training only)"},
-                     {"grounding-layer", "N", "1", "grounding loss on this block's attention (0-based)"},
+                     {"grounding-layer", "N", "1", "grounding loss on this block's attention (0-based; METER: a fusion layer's text-to-image attention)"},
                      {"role-loss", "W", "0", "weight of the auxiliary role loss (which patches the question is about; training only)"},
-                     {"role-loss-layer", "N", "3", "role loss on the tokens after this many blocks"},
+                     {"role-loss-layer", "N", "3", "role loss on the tokens after this many blocks (METER: CLIP blocks, then fusion layers)"},
                      {"stop-after", "N", "0", "stop after N steps, keeping the --steps schedule (0 = all; run again without it to go on)"},
                      {"position-loss", "W", "0", "weight of the auxiliary position loss (each patch's column and row; training only)"},
-                     {"position-loss-layer", "N", "2", "position loss on the tokens after this many blocks"},
+                     {"position-loss-layer", "N", "2", "position loss on the tokens after this many blocks (METER: CLIP blocks, then fusion layers)"},
                      {"cls-loss", "W", "0", "weight of the auxiliary [CLS] loss (how far apart a relation question's two objects are; training only)"},
                      {"cls-direction", "", "", "the [CLS] loss also regresses the distance along the direction the relation question asks about"},
                      {"head-attention-loss", "W", "0", "weight of the auxiliary head attention loss (jobs for the last block's heads; training only)"},
@@ -303,7 +422,10 @@ std::vector<Command> trainCommands() {
                      {"image-size", "PX", "192", "fresh model: scene size (and the model's image size)"},
                      {"patch", "PX", "24", "fresh model: patch size (image size / 8: one grid cell, one object)"},
                      {"hidden", "N", "128", "fresh model: hidden size"},
-                     {"depth", "N", "6", "fresh model: encoder layers"},
+                     {"depth", "N", "6", "fresh ViLT: encoder layers"},
+                     {"text-depth", "N", "2", "fresh METER: RoBERTa layers"},
+                     {"image-depth", "N", "4", "fresh METER: CLIP blocks"},
+                     {"fusion-depth", "N", "2", "fresh METER: co-attention layers"},
                      {"heads", "N", "4", "fresh model: attention heads"},
                      {"mlp", "N", "256", "fresh model: MLP size"}}),
          runTrain},

@@ -22,6 +22,7 @@
 #include "support/cli_process.h"
 #include "tasks/eval/sweep_table.h"
 #include "support/shapes_model.h"
+#include "text/bpe_tokenizer.h"
 #include "tasks/shapes/shapes_eval.h"
 #include "tasks/shapes/shapes_task.h"
 
@@ -267,6 +268,36 @@ private slots:
         const auto [refused, out] = train("cls-refused", {"--cls-direction"});
         QCOMPARE(refused.exitCode, 2);
         QVERIFY2(refused.err.contains("--cls-direction needs --cls-loss"), qPrintable(refused.err));
+    }
+
+    // train --arch meter writes a METER folder: config.json (model_type meter, the Shapes answers,
+    // PuMer's sequential order), a byte-level BPE tokenizer that reads every Shapes question word
+    // as one token, and after training weights the engine answers with.
+    void trainMeterFolder() {
+        const QString out = m_dir.filePath("meter");
+        const auto run = cli({"train", "--task", "shapes", "--arch", "meter", "--out", out, "--steps", "2", "--batch", "4",
+                              "--hidden", "32", "--heads", "2", "--mlp", "64", "--text-depth", "1", "--image-depth", "2",
+                              "--fusion-depth", "2", "--val-n", "8", "--patch-loss", "1", "--role-loss", "1",
+                              "--role-loss-layer", "3", "--head-attention-loss", "1", "--grounding-loss", "1",
+                              "--grounding-layer", "1", "--cls-loss", "1", "--cls-direction"});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        const auto tokenizer = BpeTokenizer::fromDirectory(out.toStdString());
+        for (uint64_t i = 0; i < 300; ++i) {
+            const auto question = shapes::makeSample(5, i).question;
+            const auto tokens = tokenizer.tokenize(question);
+            QVERIFY2(tokens.size() == tokenizer.preTokenize(question).size(), question.c_str());
+            for (const auto& t : tokens) QVERIFY2(tokenizer.idOf(t) != tokenizer.unkId(), t.c_str());
+        }
+        const auto engine = Engine::open(out.toStdString());
+        QCOMPARE(QString::fromStdString(engine->summary().config.architecture), QString("MeterForQuestionAnswering"));
+        const auto sample = shapes::makeSample(5, 0);
+        const auto answer = engine->answer(sample.image, sample.question).answers.front().label;
+        const auto& answers = shapes::answerVocabulary();
+        QVERIFY2(std::find(answers.begin(), answers.end(), answer) != answers.end(), answer.c_str());
+        // An unknown architecture is a usage error.
+        const auto refused = cli({"train", "--task", "shapes", "--arch", "lxmert", "--out", m_dir.filePath("lxmert"), "--steps", "1"});
+        QCOMPARE(refused.exitCode, 2);
+        QVERIFY2(refused.err.contains("--arch must be vilt or meter"), qPrintable(refused.err));
     }
 
     void usageAndErrors() {

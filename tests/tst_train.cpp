@@ -1,5 +1,6 @@
-// Training a ViLT VQA model (core/train/vilt_trainer.h): it learns a task it can learn, a resumed
-// run ends where an uninterrupted one does, and distillation from an identical teacher starts at 0.
+// Training a ViLT or METER VQA model (core/train/vilt_trainer.h): it learns a task it can learn, a
+// resumed run ends where an uninterrupted one does, distillation from an identical teacher starts
+// at 0, and METER learns with every auxiliary loss read from its own tensors.
 
 #include <QtTest>
 
@@ -10,7 +11,11 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "checkpoint/checkpoint.h"
 #include "checkpoint/tensor_file.h"
+#include "config/meter_config.h"
+#include "config/meter_config_json.h"
+#include "engine/engine.h"
 #include "train/vilt_trainer.h"
 
 using namespace tokenscope;
@@ -47,12 +52,32 @@ void writeTinyModel(const fs::path& dir)
     std::ofstream(dir / "vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nwhat\ncolor\n?\n";
 }
 
+// A tiny METER (the reference fixture's shape: RoBERTa and CLIP 32 wide, 2 + 2 layers, 2 fusion
+// layers) at 32 px in 16-px patches, PuMer's sequential stream order, with two answers and the
+// fixture's byte-level BPE tokenizer.
+void writeTinyMeter(const fs::path& dir)
+{
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    MeterConfig c = builtinMeterConfig("meter-tiny");
+    c.vision.imageSize = 32;
+    c.vision.patchSize = 16;
+    c.heads = {};
+    c.heads.vqa = true;
+    c.heads.vqaLabels = 2;
+    c.tokenTypes = 2;
+    c.streamOrder = MeterStreamOrder::Sequential;
+    std::ofstream(dir / "config.json") << meterConfigJson(c, {"red", "blue"}).dump(2);
+    const fs::path tokenizer = fs::path(TOKENSCOPE_TEST_DATA) / "meter" / "roberta_tiny";
+    for (const char* name : {"vocab.json", "merges.txt"}) fs::copy_file(tokenizer / name, dir / name);
+}
+
 // Images that are mostly red or mostly blue (with noise); the answer is that colour.
-// What trainVilt says when it refuses the options; empty when it trains.
-std::string refusal(const TrainOptions& options)
+// What the trainer says when it refuses the options; empty when it trains.
+std::string refusal(const TrainOptions& options, TrainSummary (*train)(const TrainOptions&) = trainVilt)
 {
     try {
-        trainVilt(options);
+        train(options);
     } catch (const std::exception& e) {
         return e.what();
     }
@@ -68,6 +93,11 @@ bool mentionsAll(const std::string& message, std::initializer_list<const char*> 
 #define QVERIFY_REFUSED(options, ...)                                                                          \
     do {                                                                                                       \
         const auto why = refusal(options);                                                                     \
+        QVERIFY2(mentionsAll(why, {__VA_ARGS__}), why.empty() ? "accepted" : why.c_str());                     \
+    } while (false)
+#define QVERIFY_REFUSED_BY(train, options, ...)                                                                \
+    do {                                                                                                       \
+        const auto why = refusal(options, train);                                                              \
         QVERIFY2(mentionsAll(why, {__VA_ARGS__}), why.empty() ? "accepted" : why.c_str());                     \
     } while (false)
 
@@ -446,6 +476,107 @@ private slots:
         bad.teacherDir = wrong.string();
         fs::remove_all(student / "checkpoint");
         QVERIFY_THROWS_EXCEPTION(std::exception, trainVilt(bad));
+    }
+
+    // trainModel trains a METER folder: the answer and every auxiliary loss learn on METER's own
+    // tensors (image patches after CLIP blocks and fusion layers, the fusion's text-to-image
+    // attention, the text [CLS]); the result is a model folder the engine opens and answers with,
+    // holding METER's tensor names and none of the training-only heads; what METER cannot train
+    // with is refused.
+    void meterLearnsWithEveryAuxiliaryLoss()
+    {
+        const auto dir = m_root / "meter";
+        writeTinyMeter(dir);
+        auto o = baseOptions(dir);
+        o.steps = 160;
+        o.roleLossWeight = 1.0;
+        o.roleLossLayer = 3;  // after the first fusion layer's image side (2 CLIP blocks, then fusion)
+        o.patchLossWeight = 1.0;
+        o.patchLossLayer = 1;
+        o.patchClasses = 3;
+        o.headAttentionLossWeight = 1.0;
+        o.groundingLossWeight = 1.0;
+        o.groundingLayer = 0;
+        const auto source = colourSource(1);
+        o.train = [source](uint64_t first, int count, std::vector<TrainExample>& out) {
+            const auto start = out.size();
+            source(first, count, out);
+            for (auto i = start; i < out.size(); ++i) {
+                const int64_t colour = out[i].label + 1;
+                out[i].patchLabels = {colour, colour, colour, colour};
+                out[i].patchRoles = {2, 0, 0, 1};
+                out[i].headTargets = {{1, {3}, true}};
+                out[i].groundedWords = {{"color", {1}}};
+            }
+        };
+        std::vector<double> task, role, position, patch, heads, grounding;
+        o.progress = [&](const TrainProgress& p) {
+            if (!p.note.empty()) return;
+            task.push_back(p.taskLoss);
+            role.push_back(p.roleLoss);
+            position.push_back(p.positionLoss);
+            patch.push_back(p.patchLoss);
+            heads.push_back(p.headAttentionLoss);
+            grounding.push_back(p.groundingLoss);
+        };
+        const auto summary = trainModel(o);
+        QCOMPARE(summary.steps, int64_t(160));
+        QVERIFY(task.size() >= 2);
+        const auto halves = [](const std::vector<double>& v) { return v.back() < 0.5 * v.front(); };
+        QVERIFY2(halves(task), qPrintable(QString("task loss %1 -> %2").arg(task.front()).arg(task.back())));
+        QVERIFY2(summary.validationAccuracy >= 0.9, qPrintable(QString::number(summary.validationAccuracy)));
+        QVERIFY2(halves(patch), qPrintable(QString("patch loss %1 -> %2").arg(patch.front()).arg(patch.back())));
+        QVERIFY2(role.back() < 0.8 * role.front(), qPrintable(QString("role loss %1 -> %2").arg(role.front()).arg(role.back())));
+        // Keys: the image [CLS] and 4 patches. Uniform over 2 of 5 at best (log 2 = 0.69), about log 5 = 1.61 at first.
+        QVERIFY2(heads.front() > 1.2 && heads.back() < 0.8 * heads.front(),
+                 qPrintable(QString("head attention loss %1 -> %2").arg(heads.front()).arg(heads.back())));
+        // "color" looks at patch 1 of 5 keys: -log(1/5) = 1.61 at first.
+        QVERIFY2(grounding.front() > 1.2 && halves(grounding),
+                 qPrintable(QString("grounding loss %1 -> %2").arg(grounding.front()).arg(grounding.back())));
+
+        // The folder is a METER model: the engine opens it and answers a red image "red".
+        const auto names = Checkpoint::open((dir / "model.safetensors").string()).names();
+        const auto has = [&names](const std::string& prefix) {
+            return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return n.rfind(prefix, 0) == 0; });
+        };
+        QVERIFY(has("vit_model.visual.transformer.resblocks.1.") && has("cross_modal_image_layers.1.crossattention."));
+        QVERIFY(has("vqa_classifier.") && !has("patch") && !has("role") && !has("position"));
+        QVERIFY(fs::exists(dir / "checkpoint" / "role_head.safetensors"));
+        QCOMPARE(position.back(), 0.0);  // not asked for
+        const auto engine = Engine::open(dir.string());
+        std::vector<TrainExample> samples;
+        colourSource(9)(0, 8, samples);
+        int right = 0;
+        for (const auto& e : samples) right += engine->answer(e.image, e.question).answers.front().label == (e.label == 0 ? "red" : "blue");
+        QVERIFY2(right >= 7, qPrintable(QString("%1 of 8 answered right").arg(right)));
+
+        // The position loss on its own run, after the first CLIP block. Column and row of a 2 x 2
+        // grid (at -0.5 and 0.5): a mean squared error of 0.25 for a constant guess.
+        const auto positions = m_root / "meter-position";
+        writeTinyMeter(positions);
+        auto p = baseOptions(positions);
+        p.steps = 160;
+        p.positionLossWeight = 1.0;
+        p.positionLossLayer = 1;
+        p.progress = o.progress;
+        position.clear();
+        trainModel(p);
+        QVERIFY2(halves(position) && position.back() < 0.15,
+                 qPrintable(QString("position loss %1 -> %2").arg(position.front()).arg(position.back())));
+
+        // The loss layers count CLIP blocks, then fusion layers (2 + 2 here); what METER cannot train with.
+        auto b = baseOptions(dir);
+        fs::remove_all(dir / "checkpoint");
+        b.positionLossWeight = 1.0;
+        b.positionLossLayer = 5;
+        QVERIFY_REFUSED_BY(trainModel, b, "loss layer must be 1..4");
+        b = baseOptions(dir);
+        b.groundingLossWeight = 1.0;
+        b.groundingLayer = 2;
+        QVERIFY_REFUSED_BY(trainModel, b, "grounding layer must be 0..1");
+        b = baseOptions(dir);
+        b.teacherDir = dir.string();
+        QVERIFY_REFUSED_BY(trainModel, b, "without a distillation teacher");
     }
 };
 

@@ -1,7 +1,6 @@
-// trainVilt: loading the model folders, the optimisation loop (AdamW, warm-up and cosine decay, the
-// task, distillation, ratio and auxiliary losses), resume, checkpoints and the training log.
-#include "train/vilt_trainer.h"
-
+// The optimisation loop of every family's training (runTraining): AdamW with decoupled weight decay,
+// warm-up and cosine decay, the task, distillation, ratio and auxiliary losses, resume, checkpoints,
+// validation and the training log.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -9,8 +8,6 @@
 #include <fstream>
 #include <future>
 #include <iomanip>
-#include <optional>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -18,62 +15,18 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/tensor_file.h"
 #include "common/error.h"
-#include "config/model_config.h"
-#include "methods/reduction_plan.h"
 #include "models/dynamic_vit.h"
-#include "models/vilt.h"
-#include "train/vilt_trainer_internal.h"
+#include "train/trainer_internal.h"
 
 namespace tokenscope {
+
+namespace trainer {
 
 namespace fs = std::filesystem;
 
 namespace {
 
-using trainer::attentionLoss;
-using trainer::BatchMaker;
-using trainer::clsLoss;
-using trainer::groundingLoss;
-using trainer::headAttentionLoss;
-using trainer::patchLoss;
-using trainer::positionLoss;
-using trainer::validate;
-
 constexpr double kPi = 3.14159265358979323846;
-
-Vilt loadVilt(const std::string& dir, const ViltConfig& config, uint64_t seed, bool requireWeights) {
-    Vilt model(config);
-    const bool hasWeights = fs::exists(fs::path(dir) / "model.safetensors") || fs::exists(fs::path(dir) / "pytorch_model.bin") ||
-                            fs::exists(fs::path(dir) / "model.safetensors.index.json");
-    if (hasWeights) {
-        const auto checkpoint = Checkpoint::open(dir);
-        const auto names = checkpoint.names();
-        const bool hasPredictors = std::any_of(names.begin(), names.end(), isDynamicVitParameter);
-        if (config.dynamicVit && !hasPredictors) {
-            // A backbone without DynamicViT predictors: they keep their initialisation.
-            for (const auto& child : model->named_children()) {
-                if (child.key() == "dynamicvit") continue;
-                StateDictOptions load;
-                load.prefix = child.key() + ".";
-                loadStateDict(*child.value(), checkpoint, load);
-            }
-        } else {
-            loadStateDict(*model, checkpoint, {});
-        }
-    } else if (requireWeights) {
-        throw Error(dir + ": no weights (model.safetensors) in this folder");
-    } else {
-        initialiseRandomWeights(*model, seed);
-    }
-    return model;
-}
-
-std::map<std::string, torch::Tensor> stateDict(torch::nn::Module& module) {
-    std::map<std::string, torch::Tensor> tensors;
-    for (const auto& item : module.named_parameters(true)) tensors[item.key()] = item.value().detach();
-    for (const auto& item : module.named_buffers(true)) tensors[item.key()] = item.value().detach();
-    return tensors;
-}
 
 // Linear warm-up to the peak, then cosine decay to zero.
 double learningRateAt(const TrainOptions& o, int64_t step) {
@@ -83,69 +36,32 @@ double learningRateAt(const TrainOptions& o, int64_t step) {
     return o.learningRate * 0.5 * (1.0 + std::cos(kPi * std::min(1.0, t)));
 }
 
-// Method dynamicvit: writes "dynamicvit_config" into the folder's config.json (locations: the
-// method's, else the folder's, else DynamicViT's default for the depth; the method's keep ratio).
-void writeDynamicVitConfig(const fs::path& dir, const TrainOptions& o, const ViltConfig& config) {
-    auto locations = o.method.intList("prune-loc");
-    if (locations.empty()) locations = config.dynamicVit ? config.dynamicVit->pruneLocations
-                                                         : defaultDynamicVitLocations(config.numHiddenLayers);
-    const auto path = (dir / "config.json").string();
-    nlohmann::json json;
-    {
-        std::ifstream in(path);
-        try {
-            in >> json;
-        } catch (const std::exception& e) {
-            throw Error(path + ": unreadable: " + e.what());
-        }
-    }
-    json["dynamicvit_config"] = {{"prune_locations", locations}, {"keep_ratio", o.method.number("keep-ratio")}};
-    std::ofstream out(path);
-    out << json.dump(2) << "\n";
-    if (!out) throw Error(path + ": cannot write");
-}
-
 bool isNoDecay(const std::string& name) {
     const bool bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
     return bias || name.find("LayerNorm") != std::string::npos || name.find("layernorm") != std::string::npos ||
            name.find("classifier.1.") != std::string::npos || name.find("cls_token") != std::string::npos ||
-           name.find("position_embeddings") != std::string::npos || name.find(".in_conv.0.") != std::string::npos;
+           name.find("position_embeddings") != std::string::npos || name.find(".in_conv.0.") != std::string::npos ||
+           name.find(".ln_") != std::string::npos || name.find("class_embedding") != std::string::npos ||
+           name.find("positional_embedding") != std::string::npos;
 }
 
 }  // namespace
 
-TrainSummary trainVilt(const TrainOptions& o) {
-    if (!o.train || !o.validation) throw Error("training needs a train and a validation example source");
-    if (o.batchSize < 1 || o.steps < 1) throw Error("training needs a batch size and a step count of at least 1");
-    const fs::path dir(o.modelDir);
-    const bool isDynamicVit = o.method.is("dynamicvit");
-    if (o.trainPredictorOnly && !isDynamicVit) throw Error("training only the predictors needs --method dynamicvit");
-    if (isDynamicVit) writeDynamicVitConfig(dir, o, loadModelConfig((dir / "config.json").string()).vilt);
-    const auto config = loadModelConfig((dir / "config.json").string());
-    if (config.family != ModelFamily::Vilt || config.vilt.head != ViltHead::QuestionAnswering)
-        throw Error((dir / "config.json").string() + ": training needs a ViltForQuestionAnswering config");
-    const auto labelCount = static_cast<int64_t>(config.vilt.id2label.size());
-    const BatchMaker maker(o.modelDir, config.vilt);
-    const auto plan = makePlan(o.method, viltPlanContext(config.vilt));
-    if (plan.shortestEdge > 0)
-        throw Error("training at a smaller resolution: set the model's preprocessor_config.json shortest_edge instead");
+std::map<std::string, torch::Tensor> stateDict(torch::nn::Module& module) {
+    std::map<std::string, torch::Tensor> tensors;
+    for (const auto& item : module.named_parameters(true)) tensors[item.key()] = item.value().detach();
+    for (const auto& item : module.named_buffers(true)) tensors[item.key()] = item.value().detach();
+    return tensors;
+}
 
-    torch::manual_seed(o.seed);
-    auto model = loadVilt(o.modelDir, config.vilt, o.seed, false);
-    model->train();
-    Vilt teacher{nullptr};
-    if (!o.teacherDir.empty()) {
-        const auto teacherConfig = loadModelConfig((fs::path(o.teacherDir) / "config.json").string());
-        if (teacherConfig.family != ModelFamily::Vilt || teacherConfig.vilt.id2label != config.vilt.id2label)
-            throw Error(o.teacherDir + ": the teacher must be a ViLT VQA model with the same answers");
-        teacher = loadVilt(o.teacherDir, teacherConfig.vilt, 0, true);
-        teacher->eval();
-        for (auto& p : teacher->parameters()) p.set_requires_grad(false);
-    }
+TrainSummary runTraining(const TrainOptions& o, Trainee& trainee) {
+    const fs::path dir(o.modelDir);
+    const bool isDynamicVit = trainee.keepStages() > 0;
+    const auto labelCount = trainee.labelCount();
+    auto& model = trainee.model();
 
     std::vector<torch::Tensor> decay, noDecay;
-    for (const auto& [name, parameter] : dynamicVitTrainableParameters(*model, o.trainPredictorOnly))
-        (isNoDecay(name) ? noDecay : decay).push_back(parameter);
+    for (const auto& [name, parameter] : trainee.trainableParameters()) (isNoDecay(name) ? noDecay : decay).push_back(parameter);
     const bool usesPatchLoss = o.patchLossWeight > 0;
     const bool usesAttentionLoss = o.attentionLossWeight > 0;
     const bool usesGroundingLoss = o.groundingLossWeight > 0;
@@ -156,8 +72,8 @@ TrainSummary trainVilt(const TrainOptions& o) {
     if ((usesRoleLoss || usesHeadAttentionLoss || usesPositionLoss || usesClsLoss) && !o.method.is("none"))
         throw Error("the role, head attention, position and [CLS] losses train plain models (no --method)");
     if (usesGroundingLoss && !o.method.is("none")) throw Error("the grounding loss trains plain models (no --method)");
-    if (usesGroundingLoss && (o.groundingLayer < 0 || o.groundingLayer >= config.vilt.numHiddenLayers))
-        throw Error("the grounding layer must be 0.." + std::to_string(config.vilt.numHiddenLayers - 1));
+    if (usesGroundingLoss && (o.groundingLayer < 0 || o.groundingLayer >= trainee.attentionLayers()))
+        throw Error("the grounding layer must be 0.." + std::to_string(trainee.attentionLayers() - 1));
     if (usesAttentionLoss && !o.method.is("none")) throw Error("the attention loss trains plain models (no --method)");
     // The training-only linear heads of the auxiliary losses, saved in the checkpoint only.
     struct AuxHead {
@@ -165,14 +81,17 @@ TrainSummary trainVilt(const TrainOptions& o) {
         std::string file;
     };
     std::vector<AuxHead> auxHeads;
-    const auto auxHead = [&](const std::string& name, bool used, int layer, int outputs) {
-        if (!used) return torch::nn::Linear{nullptr};
-        if (layer < 1 || layer > config.vilt.numHiddenLayers)
-            throw Error("the " + name + " loss layer must be 1.." + std::to_string(config.vilt.numHiddenLayers));
-        torch::nn::Linear head(config.vilt.hiddenSize, outputs);
+    const auto addHead = [&](const std::string& name, int64_t inputs, int outputs) {
+        torch::nn::Linear head(inputs, outputs);
         for (const auto& item : head->named_parameters()) (isNoDecay(item.key()) ? noDecay : decay).push_back(item.value());
         auxHeads.push_back({head, name + "_head.safetensors"});
         return head;
+    };
+    const auto auxHead = [&](const std::string& name, bool used, int layer, int outputs) {
+        if (!used) return torch::nn::Linear{nullptr};
+        if (layer < 1 || layer > trainee.stateLayers())
+            throw Error("the " + name + " loss layer must be 1.." + std::to_string(trainee.stateLayers()));
+        return addHead(name, trainee.stateWidth(layer), outputs);
     };
     if (usesPatchLoss && !o.method.is("none")) throw Error("the patch loss trains plain models (no --method)");
     if (usesPatchLoss && o.patchClasses < 2) throw Error("the patch loss needs at least 2 patch classes");
@@ -181,10 +100,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
     auto patchHead = auxHead("patch", usesPatchLoss, o.patchLossLayer, o.patchClasses);
     auto roleHead = auxHead("role", usesRoleLoss, o.roleLossLayer, o.roleClasses);
     auto positionHead = auxHead("position", usesPositionLoss, o.positionLossLayer, 2);
-    auto clsHead = auxHead("cls", usesClsLoss, config.vilt.numHiddenLayers, o.clsTargetSize);
-    // The training forward of DynamicViT: Gumbel decisions as masks (validation prunes).
-    auto trainPlan = plan;
-    if (isDynamicVit) trainPlan.dynamicVit->training = true;
+    auto clsHead = usesClsLoss ? addHead("cls", trainee.textWidth(), o.clsTargetSize) : torch::nn::Linear{nullptr};
     std::vector<torch::optim::OptimizerParamGroup> groups;
     groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
                                    torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay)));
@@ -208,7 +124,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
         if (state.value("steps", o.steps) != o.steps || state.value("batch_size", o.batchSize) != o.batchSize)
             throw Error(checkpointDir.string() + ": this checkpoint was made with other --steps / --batch values; "
                                                  "use the same ones to resume, or delete the folder to start again");
-        loadStateDict(*model, Checkpoint::open((checkpointDir / "model.safetensors").string()), {});
+        loadStateDict(model, Checkpoint::open((checkpointDir / "model.safetensors").string()), {});
         for (auto& [head, file] : auxHeads) loadStateDict(*head, Checkpoint::open((checkpointDir / file).string()), {});
         try {
             torch::load(optimizer, (checkpointDir / "optimizer.pt").string());
@@ -222,7 +138,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
 
     const auto writeCheckpoint = [&](int64_t step) {
         fs::create_directories(checkpointDir);
-        writeTensorFile((checkpointDir / "model.safetensors").string(), stateDict(*model));
+        writeTensorFile((checkpointDir / "model.safetensors").string(), stateDict(model));
         for (auto& [head, file] : auxHeads) writeTensorFile((checkpointDir / file).string(), stateDict(*head));
         torch::save(optimizer, (checkpointDir / "optimizer.pt").string());
         std::ofstream((checkpointDir / "state.json").string())
@@ -244,7 +160,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
         if (usesClsLoss) log << ",cls_loss";
         if (isDynamicVit) {
             log << ",ratio_loss";
-            for (std::size_t i = 0; i < plan.dynamicVit->locations.size(); ++i) log << ",keep_" << i + 1;
+            for (int i = 0; i < trainee.keepStages(); ++i) log << ",keep_" << i + 1;
         }
         log << "\n";
     }
@@ -262,49 +178,42 @@ TrainSummary trainVilt(const TrainOptions& o) {
     auto windowStart = runStart;
     double lossSum = 0, taskSum = 0, distillSum = 0, ratioSum = 0, patchSum = 0, attentionSum = 0, groundingSum = 0, roleSum = 0,
            headSum = 0, positionSum = 0, clsSum = 0;
-    std::vector<double> keepSums(isDynamicVit ? plan.dynamicVit->locations.size() : 0, 0.0);
+    std::vector<double> keepSums(static_cast<std::size_t>(trainee.keepStages()), 0.0);
     int64_t right = 0, seen = 0, windowSteps = 0;
     auto next = fetch(start);
     for (int64_t step = start; step < o.steps; ++step) {
         auto examples = next.get();
         if (step + 1 < o.steps) next = fetch(step + 1);
-        const auto batch = maker.make(examples, labelCount);
-        ViltForwardOptions forward;
-        forward.plan = &trainPlan;
-        forward.keepHiddenStates = usesPatchLoss || usesRoleLoss || usesPositionLoss || usesClsLoss;
-        forward.keepAttentions = usesAttentionLoss || usesGroundingLoss || usesHeadAttentionLoss;
-        const auto outputs = model->forward(batch.inputs, forward);
+        const auto batch = trainee.makeBatch(examples);
+        const auto outputs = trainee.trainingForward(batch, usesPatchLoss || usesRoleLoss || usesPositionLoss || usesClsLoss,
+                                                     usesAttentionLoss || usesGroundingLoss || usesHeadAttentionLoss);
         const auto& logits = outputs.logits;  // [B, labels]
         const auto target = torch::one_hot(batch.labels, labelCount).to(logits.dtype());
         auto taskLoss = torch::binary_cross_entropy_with_logits(logits, target) * static_cast<double>(labelCount);
         auto loss = taskLoss;
-        const auto& encoding = outputs.images.front();
+        const auto& view = outputs.view;
         const auto add = [&loss](double weight, double& sum, const torch::Tensor& aux) {
             loss = loss + weight * aux;
             sum += aux.item<double>();
         };
         if (usesPatchLoss)
-            add(o.patchLossWeight, patchSum, patchLoss(encoding, batch.patchLabels, "patch", patchHead, o.patchLossLayer, o.patchClasses));
-        if (usesAttentionLoss) add(o.attentionLossWeight, attentionSum, attentionLoss(encoding, batch));
-        if (usesGroundingLoss) add(o.groundingLossWeight, groundingSum, groundingLoss(encoding, batch, o.groundingLayer));
+            add(o.patchLossWeight, patchSum, patchLoss(view, batch.patchLabels, "patch", patchHead, o.patchLossLayer, o.patchClasses));
+        if (usesAttentionLoss) add(o.attentionLossWeight, attentionSum, attentionLoss(view, batch));
+        if (usesGroundingLoss) add(o.groundingLossWeight, groundingSum, groundingLoss(view, batch, o.groundingLayer));
         if (usesRoleLoss)
-            add(o.roleLossWeight, roleSum, patchLoss(encoding, batch.patchRoles, "role", roleHead, o.roleLossLayer, o.roleClasses));
-        if (usesHeadAttentionLoss) add(o.headAttentionLossWeight, headSum, headAttentionLoss(encoding, batch));
-        if (usesPositionLoss) add(o.positionLossWeight, positionSum, positionLoss(encoding, positionHead, o.positionLossLayer));
-        if (usesClsLoss) add(o.clsLossWeight, clsSum, clsLoss(encoding, batch, clsHead));
+            add(o.roleLossWeight, roleSum, patchLoss(view, batch.patchRoles, "role", roleHead, o.roleLossLayer, o.roleClasses));
+        if (usesHeadAttentionLoss) add(o.headAttentionLossWeight, headSum, headAttentionLoss(view, batch));
+        if (usesPositionLoss) add(o.positionLossWeight, positionSum, positionLoss(view, positionHead, o.positionLossLayer));
+        if (usesClsLoss) add(o.clsLossWeight, clsSum, clsLoss(view, batch, clsHead));
         torch::Tensor distill;
-        if (teacher) {
-            torch::Tensor teacherLogits;
-            {
-                torch::NoGradGuard noGrad;
-                teacherLogits = teacher->forward(batch.inputs).logits;
-            }
+        const auto teacherLogits = trainee.teacherLogits(batch);
+        if (teacherLogits.defined()) {
             const auto s = torch::log_softmax(logits, 1), t = torch::log_softmax(teacherLogits, 1);
             distill = (t.exp() * (t - s)).sum() / static_cast<double>(logits.size(0));
             loss = loss + o.distillWeight * distill;
         }
         if (isDynamicVit) {
-            const auto& fractions = outputs.images.front().keepFractions;
+            const auto& fractions = outputs.keepFractions;
             const auto ratio = dynamicVitRatioLoss(fractions, o.method.number("keep-ratio"));
             loss = loss + o.ratioWeight * ratio;
             ratioSum += ratio.item<double>();
@@ -315,7 +224,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
         for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
         optimizer.zero_grad();
         loss.backward();
-        torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
+        torch::nn::utils::clip_grad_norm_(model.parameters(), 1.0);
         optimizer.step();
 
         lossSum += loss.item<double>();
@@ -353,7 +262,7 @@ TrainSummary trainVilt(const TrainOptions& o) {
             progress.etaSeconds = perStep * static_cast<double>(o.steps - done);
             progress.validated = false;
             if (validateNow) {
-                const auto v = validate(model, maker, o, plan, labelCount);
+                const auto v = validate(trainee, o);
                 progress.validated = true;
                 progress.validationAccuracy = v.accuracy;
                 progress.groupAccuracy = v.groupAccuracy;
@@ -395,9 +304,11 @@ TrainSummary trainVilt(const TrainOptions& o) {
         if (last) break;
     }
     if (next.valid()) next.wait();
-    if (!summary.cancelled) writeTensorFile((dir / "model.safetensors").string(), stateDict(*model));
+    if (!summary.cancelled) writeTensorFile((dir / "model.safetensors").string(), stateDict(model));
     summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - runStart).count();
     return summary;
 }
+
+}  // namespace trainer
 
 }  // namespace tokenscope

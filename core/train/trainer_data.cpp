@@ -1,20 +1,13 @@
-// Training data: turning TrainExamples into model inputs and labels (Batch, BatchMaker), and the
-// validation accuracy over the validation source.
-#include "train/vilt_trainer.h"
-
+// Training data, whatever the family: the supervision part of a batch (labels, groups and the
+// auxiliary losses' targets) and the validation accuracy over the validation source.
 #include <algorithm>
-#include <filesystem>
 
 #include <torch/torch.h>
 
 #include "common/error.h"
-#include "image/vilt_preprocess.h"
-#include "text/bert_tokenizer.h"
-#include "train/vilt_trainer_internal.h"
+#include "train/trainer_internal.h"
 
 namespace tokenscope {
-
-namespace fs = std::filesystem;
 
 namespace trainer {
 
@@ -36,51 +29,26 @@ torch::Tensor denseCells(const std::vector<TrainExample>& examples, std::vector<
 
 }  // namespace
 
-BatchMaker::BatchMaker(const std::string& modelDir, const ViltConfig& config)
-    : m_tokenizer(BertTokenizer::fromVocabFile((fs::path(modelDir) / "vocab.txt").string())),
-      m_maxText(static_cast<std::size_t>(config.maxPositionEmbeddings)) {
-    const auto preprocessPath = fs::path(modelDir) / "preprocessor_config.json";
-    if (fs::exists(preprocessPath)) m_preprocess = loadViltPreprocessConfig(preprocessPath.string());
-}
-
-Batch BatchMaker::make(const std::vector<TrainExample>& examples, int64_t labelCount) const {
-    Batch batch;
+void fillSupervision(Batch& batch, const std::vector<TrainExample>& examples, const std::vector<std::vector<std::string>>& tokens,
+                     int64_t labelCount) {
     const auto n = static_cast<int64_t>(examples.size());
-    std::vector<TextEncoding> encodings;
-    std::size_t longest = 0;
-    std::vector<ImageU8> images;
     std::vector<int64_t> labels;
-    for (const auto& e : examples) {
-        encodings.push_back(m_tokenizer.encode(e.question, m_maxText, false));
-        longest = std::max(longest, encodings.back().inputIds.size());
-        images.push_back(e.image);
+    for (int64_t b = 0; b < n; ++b) {
+        const auto& e = examples[static_cast<std::size_t>(b)];
         if (e.label < 0 || e.label >= labelCount)
             throw Error("training example label " + std::to_string(e.label) + " is outside the model's " +
                         std::to_string(labelCount) + " labels");
         labels.push_back(e.label);
         batch.groups.push_back(e.group);
         batch.relevantPatches.push_back(e.relevantPatches);
-        for (const auto& t : e.headTargets) batch.headTargets.push_back({static_cast<int64_t>(batch.groups.size() - 1), t});
-        const auto& tokens = encodings.back().tokens;
+        for (const auto& t : e.headTargets) batch.headTargets.push_back({b, t});
+        const auto& words = tokens.at(static_cast<std::size_t>(b));
         for (const auto& [word, patches] : e.groundedWords) {
             if (patches.empty()) continue;
-            for (std::size_t t = 0; t < tokens.size(); ++t)
-                if (tokens[t] == word)
-                    batch.grounded.push_back({static_cast<int64_t>(batch.groups.size() - 1), static_cast<int64_t>(t), patches});
+            for (std::size_t t = 0; t < words.size(); ++t)
+                if (words[t] == word) batch.grounded.push_back({b, static_cast<int64_t>(t), patches});
         }
     }
-    auto ids = torch::zeros({n, static_cast<int64_t>(longest)}, torch::kLong);
-    auto mask = torch::zeros({n, static_cast<int64_t>(longest)}, torch::kLong);
-    for (int64_t b = 0; b < n; ++b) {
-        const auto length = static_cast<int64_t>(encodings[b].inputIds.size());
-        ids[b].narrow(0, 0, length).copy_(torch::tensor(encodings[b].inputIds, torch::kLong));
-        mask[b].narrow(0, 0, length).copy_(torch::tensor(encodings[b].attentionMask, torch::kLong));
-    }
-    auto pixels = preprocessVilt(images, m_preprocess);
-    batch.inputs.inputIds = ids;
-    batch.inputs.attentionMask = mask;
-    batch.inputs.pixelValues = pixels.pixelValues;
-    batch.inputs.pixelMask = pixels.pixelMask;
     batch.labels = torch::tensor(labels, torch::kLong);
     batch.patchLabels = denseCells(examples, &TrainExample::patchLabels);
     batch.patchRoles = denseCells(examples, &TrainExample::patchRoles);
@@ -96,13 +64,11 @@ Batch BatchMaker::make(const std::vector<TrainExample>& examples, int64_t labelC
     }
     if (!batch.clsSamples.empty())
         batch.clsTargets = torch::tensor(targets).reshape({static_cast<int64_t>(batch.clsSamples.size()), -1});
-    return batch;
 }
 
-Validation validate(Vilt& model, const BatchMaker& maker, const TrainOptions& o, const ReductionPlan& plan,
-                    int64_t labelCount) {
+Validation validate(Trainee& trainee, const TrainOptions& o) {
     torch::NoGradGuard noGrad;
-    model->eval();
+    trainee.model().eval();
     Validation result;
     const auto groups = std::max<std::size_t>(1, o.groupNames.size());
     std::vector<int64_t> right(groups, 0), total(groups, 0);
@@ -112,11 +78,8 @@ Validation validate(Vilt& model, const BatchMaker& maker, const TrainOptions& o,
         const int count = std::min(o.batchSize, o.validationExamples - first);
         examples.clear();
         o.validation(static_cast<uint64_t>(first), count, examples);
-        const auto batch = maker.make(examples, labelCount);
-        ViltForwardOptions forward;
-        forward.plan = &plan;
-        const auto predicted = model->forward(batch.inputs, forward).logits.argmax(1);
-        const auto correct = predicted.eq(batch.labels);
+        const auto batch = trainee.makeBatch(examples);
+        const auto correct = trainee.predict(batch).argmax(1).eq(batch.labels);
         for (int i = 0; i < count; ++i) {
             const auto g = static_cast<std::size_t>(std::clamp<int>(batch.groups[i], 0, static_cast<int>(groups) - 1));
             const bool ok = correct[i].item<bool>();
@@ -125,7 +88,7 @@ Validation validate(Vilt& model, const BatchMaker& maker, const TrainOptions& o,
             allRight += ok;
         }
     }
-    model->train();
+    trainee.model().train();
     result.accuracy = o.validationExamples > 0 ? static_cast<double>(allRight) / o.validationExamples : 0.0;
     for (std::size_t g = 0; g < groups; ++g)
         result.groupAccuracy.push_back(total[g] ? static_cast<double>(right[g]) / static_cast<double>(total[g]) : 0.0);

@@ -1,0 +1,178 @@
+// METER under training (trainMeter): a folder with config.json (model_type meter, METER's keys and
+// id2label), vocab.json + merges.txt and optionally model.safetensors; batches of RoBERTa ids and
+// METER's image transform; the training forward in the config's stream order, and what the
+// auxiliary losses read from it: the image stream's patch tokens after each CLIP block and then
+// after each fusion layer, the text side's cross-attention over the image (key 0, the image
+// [CLS], is the "nothing" slot) and the text [CLS] after the last fusion layer.
+#include <filesystem>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "checkpoint/checkpoint.h"
+#include "common/error.h"
+#include "io/json_file.h"
+#include "config/id2label.h"
+#include "config/meter_config.h"
+#include "image/meter_preprocess.h"
+#include "models/meter.h"
+#include "text/bpe_tokenizer.h"
+#include "train/trainer_internal.h"
+
+namespace tokenscope {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using trainer::Batch;
+
+// Byte-level BPE marks a word that follows a space with "Ġ"; the grounded words are plain.
+std::string plainWord(const std::string& token) {
+    static const std::string space = "\xC4\xA0";  // U+0120
+    return token.rfind(space, 0) == 0 ? token.substr(space.size()) : token;
+}
+
+class MeterTrainee final : public trainer::Trainee {
+public:
+    explicit MeterTrainee(const TrainOptions& o) {
+        const fs::path dir(o.modelDir);
+        const auto configPath = (dir / "config.json").string();
+        const auto json = nlohmann::json::parse(readTextFile(configPath, "the model config"), nullptr, false);
+        if (json.is_discarded() || !json.is_object()) throw Error(configPath + ": not a JSON object");
+        if (json.value("model_type", "") != "meter") throw Error(configPath + ": training METER needs a config.json with model_type meter");
+        if (!o.method.is("none")) throw Error("METER trains without a reducer in place (no --method)");
+        if (!o.teacherDir.empty()) throw Error("METER trains without a distillation teacher");
+        if (o.trainPredictorOnly) throw Error("METER has no DynamicViT predictors to train");
+        const bool hasWeights = fs::exists(dir / "model.safetensors");
+        std::optional<Checkpoint> checkpoint;
+        if (hasWeights) checkpoint.emplace(Checkpoint::open((dir / "model.safetensors").string()));
+        m_config = hasWeights ? meterConfigFromCheckpoint(json, checkpointShapes(*checkpoint), configPath)
+                              : parseMeterHyperParameters(json, configPath);
+        if (!m_config.heads.vqa) throw Error(configPath + ": training METER needs a VQA head (loss_names.vqa = 1)");
+        m_labelCount = m_config.heads.vqaLabels;
+        if (static_cast<int64_t>(parseId2Label(json, configPath).size()) != m_labelCount)
+            throw Error(configPath + ": id2label must name the VQA head's " + std::to_string(m_labelCount) + " answers");
+        m_tokenizer = BpeTokenizer::fromDirectory(o.modelDir);
+        m_preprocess.size = m_config.vision.imageSize;
+        m_preprocess.style = m_config.streamOrder == MeterStreamOrder::Sequential ? MeterResizeStyle::Squash
+                                                                                    : MeterResizeStyle::ShorterSideThenCrop;
+        torch::manual_seed(o.seed);
+        m_model = Meter(m_config);
+        if (checkpoint) {
+            m_model->loadWeights(*checkpoint);  // a missing tensor is an Error naming it
+        } else {
+            m_model->initialiseRandom(o.seed);
+        }
+        m_model->train();
+    }
+
+    torch::nn::Module& model() override { return *m_model; }
+    std::vector<std::pair<std::string, torch::Tensor>> trainableParameters() override {
+        std::vector<std::pair<std::string, torch::Tensor>> out;
+        for (const auto& item : m_model->named_parameters(true)) out.emplace_back(item.key(), item.value());
+        return out;
+    }
+    int64_t labelCount() const override { return m_labelCount; }
+    int stateLayers() const override { return m_config.vision.blocks + m_config.numTopLayer; }
+    int64_t stateWidth(int layer) const override { return layer <= m_config.vision.blocks ? m_config.vision.width : m_config.hiddenSize; }
+    int attentionLayers() const override { return m_config.numTopLayer; }
+    int64_t textWidth() const override { return m_config.hiddenSize; }
+
+    Batch makeBatch(const std::vector<TrainExample>& examples) const override {
+        Batch batch;
+        const auto n = static_cast<int64_t>(examples.size());
+        std::vector<TextEncoding> encodings;
+        std::vector<std::vector<std::string>> tokens;
+        std::size_t longest = 0;
+        std::vector<ImageU8> images;
+        for (const auto& e : examples) {
+            encodings.push_back(m_tokenizer->encodePadded(e.question, static_cast<std::size_t>(m_config.maxTextLen)));
+            auto& words = tokens.emplace_back();
+            std::size_t length = 0;
+            for (std::size_t t = 0; t < encodings.back().inputIds.size(); ++t) {
+                if (encodings.back().attentionMask[t] != 0) length = t + 1;
+                words.push_back(plainWord(m_tokenizer->tokenOf(encodings.back().inputIds[t])));
+            }
+            longest = std::max(longest, length);
+            images.push_back(e.image);
+        }
+        // Padded to the longest question of the batch (the rest is padding in every row).
+        auto ids = torch::full({n, static_cast<int64_t>(longest)}, m_tokenizer->padId(), torch::kLong);
+        auto mask = torch::zeros({n, static_cast<int64_t>(longest)}, torch::kLong);
+        for (int64_t b = 0; b < n; ++b) {
+            const auto& e = encodings[static_cast<std::size_t>(b)];
+            const auto length = static_cast<int64_t>(longest);
+            ids[b].copy_(torch::tensor(std::vector<int64_t>(e.inputIds.begin(), e.inputIds.begin() + length), torch::kLong));
+            mask[b].copy_(torch::tensor(std::vector<int64_t>(e.attentionMask.begin(), e.attentionMask.begin() + length), torch::kLong));
+        }
+        batch.meterInputs.inputIds = ids;
+        batch.meterInputs.attentionMask = mask;
+        batch.meterInputs.pixelValues = preprocessMeter(images, m_preprocess);
+        fillSupervision(batch, examples, tokens, m_labelCount);
+        return batch;
+    }
+
+    Forward trainingForward(const Batch& batch, bool hiddenStates, bool attentions) override {
+        MeterForwardOptions forward;
+        forward.task = MeterTask::Vqa;
+        forward.keepHiddenStates = hiddenStates;
+        forward.keepAttentions = attentions;
+        auto outputs = m_model->forward(batch.meterInputs, forward);
+        Forward result;
+        result.logits = outputs.logits;
+        const auto& pass = outputs.passes.front();
+        auto& view = result.view;
+        const int64_t grid = m_config.vision.imageSize / m_config.vision.patchSize, patches = grid * grid;
+        const auto patchesOf = [patches](const torch::Tensor& states) { return states.narrow(1, 1, patches); };
+        if (hiddenStates) {
+            view.patchStates.push_back(patchesOf(pass.imageLnPre));
+            for (const auto& block : pass.imageBlocks) view.patchStates.push_back(patchesOf(block));
+            for (const auto& step : pass.fusion) view.patchStates.push_back(patchesOf(step.image));
+        }
+        if (attentions)
+            for (const auto& step : pass.fusion) view.attentions.push_back(step.textToImage);
+        view.patchKeyOffset = 1;
+        view.cells = torch::arange(patches, torch::kLong).unsqueeze(0).expand({result.logits.size(0), patches});
+        view.gridHeight = view.gridWidth = grid;
+        view.textCls = pass.text.select(1, 0);
+        return result;
+    }
+
+    torch::Tensor teacherLogits(const Batch&) override { return {}; }
+
+    torch::Tensor predict(const Batch& batch) override {
+        MeterForwardOptions forward;
+        forward.task = MeterTask::Vqa;
+        return m_model->forward(batch.meterInputs, forward).logits;
+    }
+
+private:
+    MeterConfig m_config;
+    int64_t m_labelCount = 0;
+    std::optional<BpeTokenizer> m_tokenizer;
+    MeterPreprocessConfig m_preprocess;
+    Meter m_model{nullptr};
+};
+
+}  // namespace
+
+TrainSummary trainMeter(const TrainOptions& o) {
+    if (!o.train || !o.validation) throw Error("training needs a train and a validation example source");
+    if (o.batchSize < 1 || o.steps < 1) throw Error("training needs a batch size and a step count of at least 1");
+    MeterTrainee trainee(o);
+    return trainer::runTraining(o, trainee);
+}
+
+TrainSummary trainModel(const TrainOptions& o) {
+    const auto configPath = (fs::path(o.modelDir) / "config.json").string();
+    std::error_code ec;
+    if (fs::exists(configPath, ec)) {
+        const auto json = nlohmann::json::parse(readTextFile(configPath, "the model config"), nullptr, false);
+        if (json.is_object() && json.value("model_type", "") == "meter") return trainMeter(o);
+    }
+    return trainVilt(o);
+}
+
+}  // namespace tokenscope
