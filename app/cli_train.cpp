@@ -193,7 +193,7 @@ void writeFreshShapesMeter(const fs::path& dir, const Arguments& args) {
     c.numHeads = heads;
     c.numTopLayer = args.intValue("fusion-depth", 1, 48);
     c.intermediateSize = mlp;
-    c.maxTextLen = 40;
+    c.maxTextLen = 32;  // the longest Shapes question is about 16 tokens
     c.heads.vqa = true;
     c.heads.vqaLabels = static_cast<int>(shapes::answerVocabulary().size());
     c.streamOrder = MeterStreamOrder::Sequential;

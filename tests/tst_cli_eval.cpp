@@ -286,6 +286,7 @@ private slots:
             const auto question = shapes::makeSample(5, i).question;
             const auto tokens = tokenizer.tokenize(question);
             QVERIFY2(tokens.size() == tokenizer.preTokenize(question).size(), question.c_str());
+            QVERIFY2(tokens.size() + 2 <= 32, question.c_str());  // <s> question </s> fits max_text_len whole
             for (const auto& t : tokens) QVERIFY2(tokenizer.idOf(t) != tokenizer.unkId(), t.c_str());
         }
         const auto engine = Engine::open(out.toStdString());

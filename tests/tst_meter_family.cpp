@@ -80,6 +80,35 @@ private Q_SLOTS:
         QVERIFY(engine->summary().warnings.empty());
     }
 
+    // predictBatch answers a batch as answering one question at a time does: the same labels and
+    // logits, unreduced and with PuMer, for questions of different lengths.
+    void batchedAnswersEqualSingleAnswers() {
+        QTemporaryDir dir;
+        makeReleasedFolder(dir.path());
+        const auto engine = Engine::open(dir.path().toStdString());
+        std::vector<ImageU8> images;
+        for (int i = 0; i < 3; ++i) {
+            auto image = squareImage(64 + 8 * i);
+            for (std::size_t p = 0; p < image.pixels.size(); ++p) image.pixels[p] = static_cast<uint8_t>((p * (7 + 5 * i)) % 251);
+            images.push_back(std::move(image));
+        }
+        const std::vector<std::string> questions = {"what color is the dog?", "is there a man?", "how many dogs are left of the red car?"};
+        MethodSettings pumer("pumer");
+        pumer.set("layers", std::vector<int>{0, 1}).set("prune", 0.2).set("merge", 0.2).set("merge-text", 0.2);
+        for (const auto& method : {MethodSettings{}, pumer}) {
+            const auto batch = engine->predictBatch(images, questions, method);
+            QCOMPARE(batch.labels.size(), questions.size());
+            QCOMPARE(batch.logits.size(), questions.size() * static_cast<std::size_t>(batch.labelCount));
+            for (std::size_t i = 0; i < questions.size(); ++i) {
+                const auto single = engine->run({images[i], questions[i], method, 1, false});
+                QCOMPARE(QString::fromStdString(batch.labels[i]), QString::fromStdString(single.answers.front().label));
+                const auto logit = batch.logits[i * static_cast<std::size_t>(batch.labelCount) + static_cast<std::size_t>(batch.ids[i])];
+                QVERIFY2(std::abs(logit - single.answers.front().logit) < 1e-4,
+                         qPrintable(QString("%1 vs %2").arg(logit).arg(single.answers.front().logit)));
+            }
+        }
+    }
+
     // The engine's forward on the fixture's tight batch: PuMer's logits without reduction and with
     // PuMer in fusion layers 0 and 1 (p = r = t = 0.2, reference mode), chosen by method id.
     void forwardMatchesThePumerReference() {

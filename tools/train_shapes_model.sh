@@ -8,6 +8,9 @@
 #                                       and the accuracy/throughput sweep
 #   resources/models/shapes-vilt-pumer  the same model fine-tuned with PuMer in place and KL
 #                                       distillation from it (PuMer's recipe)
+#   resources/models/shapes-meter       a METER (RoBERTa 2 layers, CLIP 4 blocks, 2 co-attention
+#                                       layers, all 128 wide; PuMer's sequential order) trained
+#                                       from random weights, one run of 6,000 steps of 32
 # Usage: tools/train_shapes_model.sh [WORK_DIR]   (default: build/shapes-train; resumable: a
 # stopped stage continues from its checkpoint when the script is run again)
 set -euo pipefail
@@ -38,7 +41,19 @@ stage "3. DynamicViT predictors on the frozen backbone, ratio loss + distillatio
         --method dynamicvit --keep-ratio 0.7 --train-predictor-only \
         --steps 200 --batch 32 --lr 1e-3 --warmup 0.05 --validate-every 100 --val-n 320 --checkpoint-every 100 --log-every 50
 
-stage "4. validation and test accuracy (seeds 2 and 3; training draws from seed 1) and the sweep"
+stage "4. METER from random weights, with the auxiliary losses on its own tensors (about 45 min)"
+# Loss layers count the image's path: CLIP blocks 1-4, then the fusion layers' image side (5, 6);
+# the grounding loss reads fusion layer 0's text-to-image attention, the head attention loss the last.
+[[ -f "$work/shapes-meter/model.safetensors" ]] ||
+    "$cli" train --task shapes --arch meter --out "$work/shapes-meter" --steps 6000 --batch 32 --lr 1e-3 --warmup 0.03 \
+        --patch-loss 1 --patch-loss-layer 2 --grounding-loss 0.3 --grounding-layer 0 --role-loss 1 --role-loss-layer 5 \
+        --head-attention-loss 0.3 --position-loss 1 --position-loss-layer 5 --cls-loss 10 --cls-direction \
+        --validate-every 500 --val-n 320 --checkpoint-every 500 --log-every 100
+"$cli" eval --model "$work/shapes-meter" --seed 2 --n 1000 --json > "$work/meter_val.json"
+"$cli" eval --model "$work/shapes-meter" --seed 3 --n 1000 --json > "$work/meter_test.json"
+"$cli" eval --model "$work/shapes-meter" --seed 3 --n 1000 --method pumer --preset vqav2 --json > "$work/meter_pumer_test.json"
+
+stage "5. validation and test accuracy (seeds 2 and 3; training draws from seed 1) and the sweep"
 pumer=(--method pumer --layers 1,3,4 --prune 0.1 --merge 0.3 --merge-text 0.2)
 "$cli" eval --model "$work/backbone" --seed 2 --n 1000 --json > "$work/backbone_val.json"
 "$cli" eval --model "$work/backbone" --seed 3 --n 1000 --json > "$work/backbone_test.json"
@@ -50,3 +65,5 @@ echo
 echo "Copy $work/shapes-vilt and $work/shapes-vilt-pumer to resources/models/ (config.json, model.safetensors,"
 echo "vocab.txt, preprocessor_config.json, train_command.txt, train_log.csv, sweep.*); the backbone's"
 echo "train_log.csv goes into shapes-vilt as train_log.csv, the predictors' as dynamicvit_train_log.csv."
+echo "Copy $work/shapes-meter to resources/models/ (config.json, model.safetensors, vocab.json, merges.txt,"
+echo "train_command.txt, train_log.csv)."

@@ -415,6 +415,46 @@ RunResult MeterRuntime::run(const RunRequest& request, const std::atomic<bool>* 
     return result;
 }
 
+BatchPrediction MeterRuntime::predictBatch(const std::vector<ImageU8>& images, const std::vector<std::string>& questions,
+                                           const MethodSettings& method, const std::atomic<bool>* cancel) {
+    if (images.size() != questions.size() || images.empty())
+        throw Error("predictBatch: " + std::to_string(images.size()) + " images but " + std::to_string(questions.size()) +
+                    " questions");
+    const MeterTask task = singleImageTask();
+    c10::InferenceMode guard;
+    BatchPrediction result;
+    auto start = std::chrono::steady_clock::now();
+    std::vector<torch::Tensor> ids, masks;
+    for (const auto& question : questions) {
+        const Text text = encodeText(question);
+        ids.push_back(text.ids);
+        masks.push_back(text.mask);
+    }
+    const auto plan = planFor(method);
+    const int imageSize = imageSizeFor(plan);
+    MeterInputs inputs;
+    inputs.inputIds = torch::cat(ids);
+    inputs.attentionMask = torch::cat(masks);
+    inputs.pixelValues = preprocessMeter(images, preprocessFor(imageSize), device());
+    result.preprocessMs = msSince(start);
+    MeterForwardOptions options = optionsFor(plan, cancel);
+    options.task = task;
+    options.recordProvenance = false;  // answers only: no trace is built
+    ImageSizeScope size(*m_meter, imageSize);
+    start = std::chrono::steady_clock::now();
+    const auto logits = m_meter->forward(inputs, options).logits.to(torch::kFloat).cpu().contiguous();
+    result.forwardMs = msSince(start);
+    result.labelCount = logits.size(1);
+    result.logits.assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+    for (int64_t b = 0; b < logits.size(0); ++b) {
+        const auto best = rank(logits[b].unsqueeze(0), 1, task).front();
+        result.ids.push_back(best.id);
+        result.labels.push_back(best.label);
+        result.scores.push_back(best.score);
+    }
+    return result;
+}
+
 AnswerResult MeterRuntime::answerPair(const ImageU8& left, const ImageU8& right, const std::string& statement, int topK) {
     if (!m_meter->config().heads.nlvr2) throw Error("two images need a METER NLVR2 model (nlvr2_classifier)");
     c10::InferenceMode guard;

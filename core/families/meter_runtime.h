@@ -50,6 +50,10 @@ public:
 
     RunResult run(const RunRequest& request, const std::atomic<bool>* cancel) override;
     AnswerResult answerPair(const ImageU8& left, const ImageU8& right, const std::string& statement, int topK) override;
+    // One forward for the whole batch (each question padded to max_text_len, as answers are), with
+    // the single-image head; no provenance is recorded.
+    BatchPrediction predictBatch(const std::vector<ImageU8>& images, const std::vector<std::string>& questions,
+                                 const MethodSettings& method, const std::atomic<bool>* cancel) override;
     BenchRow benchmark(const BenchRequest& request) override;
     void forwardFile(const std::string& inputsPath, const std::string& outputsPath, const MethodSettings& method) override;
 

@@ -83,29 +83,21 @@ public:
     Batch makeBatch(const std::vector<TrainExample>& examples) const override {
         Batch batch;
         const auto n = static_cast<int64_t>(examples.size());
-        std::vector<TextEncoding> encodings;
+        // Every question padded to max_text_len, as METER's data module pads (padding="max_length"):
+        // PuMer's masked softmax lets image token i see text key i even where it is padding, so
+        // the padded length is part of the model's function and must be the one it answers with.
+        const auto length = static_cast<int64_t>(m_config.maxTextLen);
+        auto ids = torch::empty({n, length}, torch::kLong), mask = torch::empty({n, length}, torch::kLong);
         std::vector<std::vector<std::string>> tokens;
-        std::size_t longest = 0;
         std::vector<ImageU8> images;
-        for (const auto& e : examples) {
-            encodings.push_back(m_tokenizer->encodePadded(e.question, static_cast<std::size_t>(m_config.maxTextLen)));
-            auto& words = tokens.emplace_back();
-            std::size_t length = 0;
-            for (std::size_t t = 0; t < encodings.back().inputIds.size(); ++t) {
-                if (encodings.back().attentionMask[t] != 0) length = t + 1;
-                words.push_back(plainWord(m_tokenizer->tokenOf(encodings.back().inputIds[t])));
-            }
-            longest = std::max(longest, length);
-            images.push_back(e.image);
-        }
-        // Padded to the longest question of the batch (the rest is padding in every row).
-        auto ids = torch::full({n, static_cast<int64_t>(longest)}, m_tokenizer->padId(), torch::kLong);
-        auto mask = torch::zeros({n, static_cast<int64_t>(longest)}, torch::kLong);
         for (int64_t b = 0; b < n; ++b) {
-            const auto& e = encodings[static_cast<std::size_t>(b)];
-            const auto length = static_cast<int64_t>(longest);
-            ids[b].copy_(torch::tensor(std::vector<int64_t>(e.inputIds.begin(), e.inputIds.begin() + length), torch::kLong));
-            mask[b].copy_(torch::tensor(std::vector<int64_t>(e.attentionMask.begin(), e.attentionMask.begin() + length), torch::kLong));
+            const auto& e = examples[static_cast<std::size_t>(b)];
+            const auto encoding = m_tokenizer->encodePadded(e.question, static_cast<std::size_t>(length));
+            ids[b].copy_(torch::tensor(encoding.inputIds, torch::kLong));
+            mask[b].copy_(torch::tensor(encoding.attentionMask, torch::kLong));
+            auto& words = tokens.emplace_back();
+            for (const auto id : encoding.inputIds) words.push_back(plainWord(m_tokenizer->tokenOf(id)));
+            images.push_back(e.image);
         }
         batch.meterInputs.inputIds = ids;
         batch.meterInputs.attentionMask = mask;

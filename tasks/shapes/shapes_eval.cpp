@@ -3,8 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "config/id2label.h"
 
 namespace tokenscope::shapes {
 
@@ -33,14 +38,30 @@ EvalSet makeEvalSet(uint64_t seed, int count, const ShapesOptions& options) {
 }
 
 bool isShapesModel(const ModelConfig& config) {
+    if (config.family == ModelFamily::Meter) {
+        // METER's answers are its folder's config.json id2label (released checkpoints carry none).
+        if (!config.meter.heads.vqa || config.meter.heads.vqaLabels != static_cast<int>(answerVocabulary().size())) return false;
+        const std::filesystem::path source(config.sourceName);
+        std::error_code ec;
+        std::ifstream in(std::filesystem::is_directory(source, ec) ? source / "config.json" : source);
+        const auto json = nlohmann::json::parse(in, nullptr, false);
+        if (json.is_discarded() || !json.is_object()) return false;
+        try {
+            return parseId2Label(json, config.sourceName) == answerVocabulary();
+        } catch (const std::exception&) {
+            return false;
+        }
+    }
     return config.family == ModelFamily::Vilt && config.vilt.head == ViltHead::QuestionAnswering &&
            config.vilt.id2label == answerVocabulary();
 }
 
 ShapesOptions sceneOptionsFor(const ModelConfig& config) {
     ShapesOptions options;
-    if (config.family == ModelFamily::Vilt && config.vilt.imageSize >= 32 && config.vilt.imageSize <= 1024)
-        options.imageSize = config.vilt.imageSize;
+    const int size = config.family == ModelFamily::Meter ? config.meter.vision.imageSize
+                     : config.family == ModelFamily::Vilt ? config.vilt.imageSize
+                                                          : 0;
+    if (size >= 32 && size <= 1024) options.imageSize = size;
     return options;
 }
 
