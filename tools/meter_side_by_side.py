@@ -29,6 +29,35 @@ to stderr, one line per round; stdout gets one JSON object:
                                  (one batch-1 forward, hooks only) and as TokenScope's bench reported them
   reference_args                 exactly what was passed to PuMer's code
 
+--breakdown (off by default; without it nothing above changes) adds, after the rounds, a per-stage timing of both
+sides, in milliseconds per example (forward time / batch), averaged over --breakdown-forwards forwards per
+configuration. It does not touch the throughput windows: the reference side is timed in a separate pass with hooks
+that are removed afterwards, and TokenScope's side in one extra call,
+  tokenscope-cli bench ... --batch B,B,B --rounds 1 --seconds 0.001 --trace-json FILE --format json
+(the batch repeated once per forward: every bench row traces one forward, after its own warm-up). The four stages
+mean the same on both sides:
+  text_ms    RoBERTa embeddings through the last text layer. Reference: forward pre-hook on
+             meter.text_transformer.embeddings to post-hook on meter.text_transformer.encoder.layer[-1].
+             TokenScope: from the start of the top-level "text" span ("embeddings", which wraps the text layers
+             and the text bridge) to the end of its last "layer N" child; the bridge after it counts as other.
+  vision_ms  CLIP patch embedding, ln_pre and the residual blocks. Reference: pre-hook on meter.vit_model to
+             post-hook on meter.vit_model.transformer (ln_post counts as other). TokenScope: the sum of the
+             top-level "vision" spans ("embeddings" and "layer N"; their "attention"/"mlp" children not again).
+  fusion_ms  the co-attention layers, PuMer's prune/merge included (it runs inside them). Reference: pre-hook on
+             meter.cross_modal_text_layers[0] to post-hook on meter.cross_modal_image_layers[-1]. TokenScope: the
+             sum of the top-level "fusion" spans ("layer N"; "attention", "mlp", "reduce" and "reduce.*" inside).
+  other_ms   total_ms less the three above: bridges (cross-modal transforms, token types), ln_post, poolers,
+             classifier, and untraced glue.
+  total_ms   reference: pre-hook to post-hook of the whole MeterForQuestionAnswering; TokenScope: from the first
+             span's start to the last span's end of the traced forward.
+A span is top-level when no span of the same category encloses it, so nothing is counted twice. The JSON gets
+  breakdown.{ref_none,ref_pumer,ts_none,ts_pumer}  {text_ms, vision_ms, fusion_ms, other_ms, total_ms, window_ms};
+                                 window_ms = 1000 / examples_per_s of the rounds, to check total_ms against
+  breakdown.fusion_share         fusion_ms / total_ms per configuration
+  breakdown.max_speedup_if_fusion_free  per side (ref, ts): total_ms / (total_ms - fusion_ms) of its unreduced
+                                 configuration, the ceiling on what any fusion-only reduction could gain there
+  breakdown.forwards, breakdown.tokenscope_command
+
 The reference code is imported from $REF (nothing of it is in this repository), with these trees under one folder:
   $REF/PuMer/src         csarron/PuMer, commit 8a00d85314175a4635d074fb003ae39da171ddc7
   $REF/transformers/src  huggingface/transformers 4.44 (the mirror johnnyboystar22/hugging-face, newest commit
@@ -44,6 +73,7 @@ written there too, so nothing is downloaded.
 Run from the repository root:
   REF=<reference root> /usr/bin/python3 -W ignore tools/meter_side_by_side.py [--cli build/app/tokenscope-cli]
       [--batch 8] [--text-length 50] [--image-size 384|576] [--rounds 3] [--seconds 40] [--threads 2]
+      [--breakdown [--breakdown-forwards 3]]
 """
 import argparse, atexit, json, os, shutil, statistics, subprocess, sys, tempfile, time, types
 
@@ -147,6 +177,105 @@ def tokenscope_round(cli, batch, text_length, image_size, seconds, threads):
     return got, info, cmd, machine
 
 
+STAGES = ("text_ms", "vision_ms", "fusion_ms", "other_ms", "total_ms")
+
+
+def trace_stages(events):
+    """One traced forward's Chrome 'X' events -> {text_ms, vision_ms, fusion_ms, other_ms, total_ms} (whole batch).
+    Only spans that no span of the same category encloses are summed; text ends with its last "layer N" child."""
+    events = sorted(events, key=lambda e: (float(e["ts"]), -float(e["dur"])))
+    open_spans, top = [], []
+    for e in events:
+        ts, end = float(e["ts"]), float(e["ts"]) + float(e["dur"])
+        while open_spans and float(open_spans[-1]["ts"]) + float(open_spans[-1]["dur"]) <= ts + 1e-3:
+            open_spans.pop()
+        if not any(o.get("cat") == e.get("cat") for o in open_spans):
+            top.append(e)
+        open_spans.append(e)
+    def total(cat):
+        return sum(float(e["dur"]) for e in top if e.get("cat") == cat)
+    text = total("text")
+    text_layers = [e for e in events if e.get("cat") == "text" and str(e.get("name", "")).startswith("layer")]
+    text_top = [e for e in top if e.get("cat") == "text"]
+    if text_layers and len(text_top) == 1:  # embeddings .. last text layer; the bridge after it counts as other
+        text = max(float(e["ts"]) + float(e["dur"]) for e in text_layers) - float(text_top[0]["ts"])
+    whole = max(float(e["ts"]) + float(e["dur"]) for e in events) - min(float(e["ts"]) for e in events)
+    us = {"text_ms": text, "vision_ms": total("vision"), "fusion_ms": total("fusion"), "total_ms": whole}
+    us["other_ms"] = whole - us["text_ms"] - us["vision_ms"] - us["fusion_ms"]
+    return {k: v / 1000.0 for k, v in us.items()}
+
+
+def mean_per_example(samples, batch):
+    return {k: round(statistics.mean(s[k] for s in samples) / batch, 3) for k in STAGES}
+
+
+def tokenscope_breakdown(cli, batch, text_length, image_size, threads, forwards):
+    """One bench call whose rows (the batch repeated `forwards` times, per method) each trace one forward after a
+    warm-up; per method the mean per-example stage times from the Chrome trace."""
+    fd, path = tempfile.mkstemp(prefix="meter_trace_", suffix=".json")
+    os.close(fd)
+    try:
+        cmd = [cli, "bench", "--arch", "meter-b16", "--method", "none,pumer", "--preset", "vqav2",
+               "--batch", ",".join([str(batch)] * forwards), "--rounds", "1", "--seconds", "0.001",
+               "--text-length", str(text_length), "--image-size", str(image_size), "--format", "json",
+               "--trace-json", path]
+        proc = subprocess.run(cmd, capture_output=True, text=True,
+                              env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        with open(path) as f:
+            doc = json.load(f)
+    finally:
+        os.unlink(path)
+    events = doc["traceEvents"] if isinstance(doc, dict) else doc
+    names = {e["pid"]: str(e.get("args", {}).get("name", "")) for e in events
+             if e.get("ph") == "M" and e.get("name") == "process_name"}
+    runs = {}
+    for e in events:
+        if e.get("ph") == "X":
+            runs.setdefault((e["pid"], e.get("tid")), []).append(e)
+    got = {"ts_none": [], "ts_pumer": []}
+    for (pid, _), evs in sorted(runs.items(), key=lambda kv: str(kv[0])):
+        method = names.get(pid, "").split(" ")[0]
+        if "ts_" + method in got:
+            got["ts_" + method].append(trace_stages(evs))
+    if not all(got.values()):
+        raise SystemExit(f"{' '.join(cmd)}: the trace has no none/pumer forwards (processes: {sorted(names.values())})")
+    return {k: mean_per_example(v, batch) for k, v in got.items()}, cmd, {k: len(v) for k, v in got.items()}
+
+
+def reference_breakdown(model, x, batch, forwards):
+    """Mean per-example stage times of `forwards` forwards of PuMer's MeterForQuestionAnswering, from perf_counter
+    stamps taken in forward pre/post hooks (removed again before returning)."""
+    import torch
+    m = model.meter
+    marks = {}
+    def stamp(name):
+        def hook(*_):  # pre-hooks get (module, args), post-hooks (module, args, output); both return None
+            marks[name] = time.perf_counter()
+        return hook
+    pre = {"total0": model, "text0": m.text_transformer.embeddings, "vision0": m.vit_model,
+           "fusion0": m.cross_modal_text_layers[0]}
+    post = {"total1": model, "text1": m.text_transformer.encoder.layer[-1], "vision1": m.vit_model.transformer,
+            "fusion1": m.cross_modal_image_layers[-1]}
+    hooks = [mod.register_forward_pre_hook(stamp(k)) for k, mod in pre.items()]
+    hooks += [mod.register_forward_hook(stamp(k)) for k, mod in post.items()]
+    samples = []
+    try:
+        with torch.no_grad():
+            for _ in range(forwards):
+                marks.clear()
+                model(**x, return_dict=True)
+                ms = {k: 1000.0 * (marks[k + "1"] - marks[k + "0"]) for k in ("total", "text", "vision", "fusion")}
+                samples.append({"text_ms": ms["text"], "vision_ms": ms["vision"], "fusion_ms": ms["fusion"],
+                                "total_ms": ms["total"],
+                                "other_ms": ms["total"] - ms["text"] - ms["vision"] - ms["fusion"]})
+    finally:
+        for h in hooks:
+            h.remove()
+    return mean_per_example(samples, batch)
+
+
 def timed_window(f, batch, seconds):
     """Like TokenScope's timeCalls: forwards until `seconds` have passed (at least one); batch * forwards / time."""
     n, begin = 0, time.perf_counter()
@@ -167,7 +296,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=40, help="timed seconds per configuration and round")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also time text encoder, image encoder, fusion and the rest on both sides (see the header)")
+    ap.add_argument("--breakdown-forwards", type=int, default=3, help="forwards per configuration for --breakdown")
     a = ap.parse_args()
+    if a.breakdown and a.breakdown_forwards < 1:
+        sys.exit("--breakdown-forwards must be at least 1")
     if a.image_size % 16:
         sys.exit("--image-size must be a multiple of 16 (ViT-B/16)")
     cli = resolve_cli(a.cli)
@@ -248,6 +382,25 @@ def main():
         "call": "model(text_ids, text_masks, pixel_values, return_dict=True) under torch.no_grad()"}
     out["tokenscope"] = {"command": " ".join(ts_cmd), "settings": ts_info["ts_pumer"]["settings"],
                          "machine": ts_machine}
+    if a.breakdown:
+        bd = {k: reference_breakdown(runs_model, x, B, a.breakdown_forwards)
+              for k, runs_model in (("ref_none", ref_none), ("ref_pumer", ref_pumer))}
+        ts_bd, bd_cmd, ts_forwards = tokenscope_breakdown(cli, B, T, S, a.threads, a.breakdown_forwards)
+        bd.update(ts_bd)
+        for k in ("ref_none", "ref_pumer", "ts_none", "ts_pumer"):
+            bd[k]["window_ms"] = round(1000.0 / med[k], 3)
+        bd = {k: bd[k] for k in ("ref_none", "ref_pumer", "ts_none", "ts_pumer")}
+        bd["fusion_share"] = {k: round(bd[k]["fusion_ms"] / bd[k]["total_ms"], 3)
+                              for k in ("ref_none", "ref_pumer", "ts_none", "ts_pumer")}
+        bd["max_speedup_if_fusion_free"] = {
+            side: round(bd[side + "_none"]["total_ms"] / (bd[side + "_none"]["total_ms"] - bd[side + "_none"]["fusion_ms"]), 3)
+            for side in ("ref", "ts")}
+        bd["forwards"] = {"ref_none": a.breakdown_forwards, "ref_pumer": a.breakdown_forwards, **ts_forwards}
+        bd["tokenscope_command"] = " ".join(bd_cmd[:-1] + ["FILE"])  # FILE: a temporary trace, removed
+        out["breakdown"] = bd
+        print(f"breakdown ({time.perf_counter() - started:.0f} s): "
+              + ", ".join(f"{k} {bd[k]['total_ms']:.1f}" for k in ("ref_none", "ref_pumer", "ts_none", "ts_pumer"))
+              + " ms/example", file=sys.stderr, flush=True)
     out["wall_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(out, indent=1))
 
