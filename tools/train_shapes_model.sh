@@ -45,7 +45,7 @@ stage "4. METER from random weights, with the auxiliary losses on its own tensor
 # Loss layers count the image's path: CLIP blocks 1-4, then the fusion layers' image side (5, 6);
 # the grounding loss reads fusion layer 0's text-to-image attention, the head attention loss the last.
 [[ -f "$work/shapes-meter/model.safetensors" ]] ||
-    "$cli" train --task shapes --arch meter --out "$work/shapes-meter" --steps 6000 --batch 32 --lr 1e-3 --warmup 0.03 \
+    "$cli" train --task shapes --arch meter --out "$work/shapes-meter" --steps 6000 --batch 32 --lr 5e-4 --warmup 0.05 \
         --patch-loss 1 --patch-loss-layer 2 --grounding-loss 0.3 --grounding-layer 0 --role-loss 1 --role-loss-layer 5 \
         --head-attention-loss 0.3 --position-loss 1 --position-loss-layer 5 --cls-loss 10 --cls-direction \
         --validate-every 500 --val-n 320 --checkpoint-every 500 --log-every 100

@@ -151,8 +151,7 @@ private:
 }  // namespace
 
 TrainSummary trainMeter(const TrainOptions& o) {
-    if (!o.train || !o.validation) throw Error("training needs a train and a validation example source");
-    if (o.batchSize < 1 || o.steps < 1) throw Error("training needs a batch size and a step count of at least 1");
+    trainer::checkRunOptions(o);
     MeterTrainee trainee(o);
     return trainer::runTraining(o, trainee);
 }

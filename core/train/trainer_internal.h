@@ -97,6 +97,9 @@ public:
     virtual int keepStages() const { return 0; }
 };
 
+// Refuses options no run can use (no example sources, no steps), before a trainee loads anything.
+void checkRunOptions(const TrainOptions& o);
+
 // The optimisation loop: AdamW, warm-up and cosine decay, the task, distillation, ratio and
 // auxiliary losses, resume, checkpoints, validation and the training log.
 TrainSummary runTraining(const TrainOptions& o, Trainee& trainee);

@@ -54,6 +54,11 @@ std::map<std::string, torch::Tensor> stateDict(torch::nn::Module& module) {
     return tensors;
 }
 
+void checkRunOptions(const TrainOptions& o) {
+    if (!o.train || !o.validation) throw Error("training needs a train and a validation example source");
+    if (o.batchSize < 1 || o.steps < 1) throw Error("training needs a batch size and a step count of at least 1");
+}
+
 TrainSummary runTraining(const TrainOptions& o, Trainee& trainee) {
     const fs::path dir(o.modelDir);
     const bool isDynamicVit = trainee.keepStages() > 0;

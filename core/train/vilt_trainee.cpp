@@ -200,8 +200,7 @@ private:
 }  // namespace
 
 TrainSummary trainVilt(const TrainOptions& o) {
-    if (!o.train || !o.validation) throw Error("training needs a train and a validation example source");
-    if (o.batchSize < 1 || o.steps < 1) throw Error("training needs a batch size and a step count of at least 1");
+    trainer::checkRunOptions(o);
     ViltTrainee trainee(o);
     return trainer::runTraining(o, trainee);
 }
