@@ -228,6 +228,37 @@ private Q_SLOTS:
         QCOMPARE(window.answers()->expectedVerdict(), QStringLiteral("right"));
     }
 
+    // The bundled trained METER (shapes-meter) in the window on the default scene: a Shapes model, so
+    // the scene's known answer is checked, and it answers right unreduced and with PuMer's released
+    // preset. It pads questions to max_text_len (32): the counts line names both lengths.
+    void bundledShapesMeterAnswersTheDefaultScene()
+    {
+        const SampleScenes samples = loadSampleScenes(resourceDir() + "/images");
+        QVERIFY2(samples.error.isEmpty(), qPrintable(samples.error));
+        const SampleScene scene = samples.scenes.front();
+        MainWindowOptions options;
+        options.usesSettings = false;
+        options.model.folder = resourceDir() + "/models/shapes-meter";
+        MainWindow window(options);
+        QSignalSpy shown(&window, &MainWindow::resultShown);
+        window.resize(1400, 900);
+        window.show();
+        QVERIFY2(waitForResult(shown, 120000), qPrintable(window.lastError()));
+        QCOMPARE(window.controller()->model().capabilities.family, FamilyKind::Meter);
+        QCOMPARE(window.controls()->question(), scene.question);
+        QCOMPARE(window.expectedAnswer(), scene.answer);
+        QVERIFY(window.controls()->methodSettings().is("pumer"));
+        QCOMPARE(QString::fromStdString(window.outcome().result->answers.front().label), scene.answer);
+        QVERIFY(window.outcome().baseline != nullptr);
+        QCOMPARE(QString::fromStdString(window.outcome().baseline->answers.front().label), scene.answer);
+        const Trace& trace = window.outcome().result->trace;
+        const int padded = trace.layers.front().text.tokens, question = int(trace.text.labels.size());
+        QCOMPARE(padded, 32);
+        QVERIFY(question < padded);
+        QVERIFY2(window.countsText().contains(QStringLiteral("of 32 text tokens (the question's %1, then padding)").arg(question)),
+                 qPrintable(window.countsText()));
+    }
+
     // The bundled METER (random weights) in the same views as ViLT: both streams layer by layer,
     // the encoders first, then the co-attention layers where PuMer's released preset acts.
     // Compare mode with B on another model: the bundled METER beside the loaded ViLT on the same

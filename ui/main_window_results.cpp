@@ -155,15 +155,20 @@ void MainWindow::showLayer()
         return;
     }
     const int imageTotal = int(trace.image.patchCell.size());
-    const int textTotal = int(trace.text.labels.size());
+    // A model that pads questions to a fixed length (METER: max_text_len) runs more text tokens than
+    // the question has; the count says so rather than reading "21 of 12".
+    const int questionTokens = int(trace.text.labels.size());
+    const int textTotal = std::max(questionTokens, trace.layers.empty() ? 0 : trace.layers.front().text.tokens);
     int pruned = 0, merged = 0;
     for (TokenState state : imageTokenStates(trace, index)) {
         pruned += state == TokenState::Pruned;
         merged += state == TokenState::Merged;
     }
-    m_counts->setText(tr("<b>Layer %1</b>: %2 of %3 image tokens left (%4 patches pruned, %5 merged) · %6 of %7 text tokens")
-                          .arg(layer.index).arg(layer.image.tokens).arg(imageTotal).arg(pruned).arg(merged)
-                          .arg(layer.text.tokens).arg(textTotal));
+    const QString textCount = textTotal > questionTokens
+        ? tr("%1 of %2 text tokens (the question's %3, then padding)").arg(layer.text.tokens).arg(textTotal).arg(questionTokens)
+        : tr("%1 of %2 text tokens").arg(layer.text.tokens).arg(textTotal);
+    m_counts->setText(tr("<b>Layer %1</b>: %2 of %3 image tokens left (%4 patches pruned, %5 merged) · %6")
+                          .arg(layer.index).arg(layer.image.tokens).arg(imageTotal).arg(pruned).arg(merged).arg(textCount));
     m_charts->setCurrentLayerIndex(index);
     m_lastLayerDrawMs = double(drawTimer.nsecsElapsed()) / 1e6;
 }
