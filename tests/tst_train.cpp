@@ -1,6 +1,7 @@
 // Training a ViLT or METER VQA model (core/train/vilt_trainer.h): it learns a task it can learn, a
 // resumed run ends where an uninterrupted one does, distillation from an identical teacher starts
-// at 0, and METER learns with every auxiliary loss read from its own tensors.
+// at 0, METER learns with every auxiliary loss read from its own tensors, and METER fine-tunes with
+// PuMer in place, distilled from its plain self.
 
 #include <QtTest>
 
@@ -575,8 +576,86 @@ private slots:
         b.groundingLayer = 2;
         QVERIFY_REFUSED_BY(trainModel, b, "grounding layer must be 0..1");
         b = baseOptions(dir);
-        b.teacherDir = dir.string();
-        QVERIFY_REFUSED_BY(trainModel, b, "without a distillation teacher");
+        b.method = MethodSettings("dynamicvit");
+        QVERIFY(!refusal(b, trainModel).empty());
+    }
+
+    // PuMer's recipe on METER: fine-tune with the reducer in place, distilled from the plain model.
+    // From the teacher's own weights, the first KL is 0 without a reducer and not with one (the
+    // training forward runs the reducer); the fine-tuned folder answers with PuMer through the
+    // engine; a teacher with other answers is refused.
+    void meterFineTunesWithAReducerInPlace()
+    {
+        const auto teacher = m_root / "meter-teacher";
+        writeTinyMeter(teacher);
+        auto t = baseOptions(teacher);
+        t.steps = 120;
+        QVERIFY2(trainModel(t).validationAccuracy >= 0.9, "the plain teacher learns");
+
+        MethodSettings pumer("pumer");
+        pumer.set("layers", std::vector<int>{0, 1}).set("prune", 0.2).set("merge", 0.2).set("merge-text", 0.2);
+        pumer.setText("mode", "reference");
+        // The KL of two confident models is tiny whatever they differ in: these two compare against
+        // a teacher trained for 5 steps only.
+        const auto early = m_root / "meter-early";
+        writeTinyMeter(early);
+        auto e = baseOptions(early);
+        e.steps = 5;
+        trainModel(e);
+        const auto firstKl = [&](const MethodSettings& method) {
+            const auto student = m_root / "meter-student";
+            writeTinyMeter(student);
+            fs::copy_file(early / "model.safetensors", student / "model.safetensors");
+            auto o = baseOptions(student);
+            o.steps = 2;
+            o.learningRate = 1e-9;
+            o.logEvery = 1;
+            o.teacherDir = early.string();
+            o.method = method;
+            std::vector<double> kl;
+            o.progress = [&](const TrainProgress& p) {
+                if (p.note.empty()) kl.push_back(p.distillLoss);
+            };
+            trainModel(o);
+            return kl.empty() ? -1.0 : kl.front();
+        };
+        const double plainKl = firstKl(MethodSettings{}), reducedKl = firstKl(pumer);
+        QVERIFY2(plainKl >= 0 && plainKl < 1e-5, qPrintable(QString::number(plainKl)));
+        QVERIFY2(reducedKl > 1e-5, qPrintable(QString::number(reducedKl)));
+
+        const auto tuned = m_root / "meter-pumer";
+        writeTinyMeter(tuned);
+        fs::copy_file(teacher / "model.safetensors", tuned / "model.safetensors");
+        auto o = baseOptions(tuned);
+        o.steps = 40;
+        o.teacherDir = teacher.string();
+        o.method = pumer;
+        QVERIFY2(trainModel(o).validationAccuracy >= 0.9, "fine-tuned with PuMer in place");
+        const auto engine = Engine::open(tuned.string());
+        std::vector<TrainExample> samples;
+        colourSource(9)(0, 8, samples);
+        std::vector<ImageU8> images;
+        std::vector<std::string> questions;
+        for (const auto& e : samples) {
+            images.push_back(e.image);
+            questions.push_back(e.question);
+        }
+        const auto answers = engine->predictBatch(images, questions, pumer);
+        int right = 0;
+        for (std::size_t i = 0; i < samples.size(); ++i) right += answers.labels[i] == (samples[i].label == 0 ? "red" : "blue");
+        QVERIFY2(right >= 7, qPrintable(QString("%1 of 8 answered right with PuMer").arg(right)));
+
+        // A teacher with other answers is refused, naming the teacher.
+        const auto wrong = m_root / "meter-wrong";
+        writeTinyMeter(wrong);
+        auto cfg = nlohmann::json::parse(std::ifstream(wrong / "config.json"));
+        cfg["id2label"] = {{"0", "yes"}, {"1", "no"}};
+        std::ofstream(wrong / "config.json") << cfg.dump();
+        fs::copy_file(teacher / "model.safetensors", wrong / "model.safetensors");
+        auto bad = baseOptions(tuned);
+        fs::remove_all(tuned / "checkpoint");
+        bad.teacherDir = wrong.string();
+        QVERIFY_REFUSED_BY(trainModel, bad, "the teacher must be a METER VQA model with the same answers");
     }
 };
 

@@ -21,6 +21,7 @@
 #include "engine/memory_probe.h"
 #include "engine/trace_builder.h"
 #include "io/json_file.h"
+#include "models/meter_plan.h"
 
 namespace tokenscope {
 
@@ -250,13 +251,7 @@ MeterRuntime::Text MeterRuntime::encodeText(const std::string& question) const {
 }
 
 ReductionPlan MeterRuntime::planFor(const MethodSettings& settings) const {
-    const MeterConfig& config = m_meter->config();
-    PlanContext context;
-    context.family = FamilyKind::Meter;
-    context.layers[Stage::Fusion] = config.numTopLayer;
-    context.preprocessShortestEdge = config.vision.imageSize;
-    context.preprocessSizeDivisor = config.vision.patchSize;
-    return makePlan(settings, context);
+    return makePlan(settings, meterPlanContext(m_meter->config()));
 }
 
 int MeterRuntime::imageSizeFor(const ReductionPlan& plan) const {
@@ -277,31 +272,7 @@ MeterForwardOptions MeterRuntime::optionsFor(const ReductionPlan& plan, const st
     MeterForwardOptions options;
     options.cancel = cancel;
     options.streamOrder = m_order;
-    if (plan.embeddingDrop) {
-        MeterReduction drop;
-        drop.method = plan.embeddingDrop->kind == DropKind::Random ? MeterReductionMethod::RandomDrop
-                                                                   : MeterReductionMethod::UniformDrop;
-        drop.keepRatio = plan.embeddingDrop->keepRatio;
-        drop.seed = plan.embeddingDrop->seed;
-        options.reduction = drop;
-    }
-    for (const auto& [at, step] : plan.steps) {
-        if (at.first != Stage::Fusion || step.op == LayerStep::Op::Plain) continue;
-        if (options.reduction && options.reduction->method != MeterReductionMethod::Pumer &&
-            options.reduction->method != MeterReductionMethod::Tome)
-            throw Error("METER runs one reduction at a time");
-        if (!options.reduction) options.reduction = MeterReduction{};
-        MeterReduction& reduction = *options.reduction;
-        if (step.op == LayerStep::Op::Pumer) {
-            reduction.method = MeterReductionMethod::Pumer;
-            reduction.pumer = step.pumer;
-            reduction.fusionLayers.push_back(at.second);
-        } else {
-            reduction.method = MeterReductionMethod::Tome;
-            reduction.tomeSchedule.resize(static_cast<std::size_t>(m_meter->config().numTopLayer), 0);
-            reduction.tomeSchedule[static_cast<std::size_t>(at.second)] = step.tomeR;
-        }
-    }
+    options.reduction = meterReductionFor(plan, m_meter->config());
     return options;
 }
 

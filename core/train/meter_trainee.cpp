@@ -17,6 +17,7 @@
 #include "config/meter_config.h"
 #include "image/meter_preprocess.h"
 #include "models/meter.h"
+#include "models/meter_plan.h"
 #include "text/bpe_tokenizer.h"
 #include "train/trainer_internal.h"
 
@@ -34,38 +35,69 @@ std::string plainWord(const std::string& token) {
     return token.rfind(space, 0) == 0 ? token.substr(space.size()) : token;
 }
 
+// A METER folder's config (from the checkpoint's shapes when there are weights) and the model, with
+// its weights or, without them and when allowed, random ones.
+struct MeterFolder {
+    nlohmann::json json;
+    MeterConfig config;
+    Meter model{nullptr};
+};
+
+MeterFolder openMeterFolder(const fs::path& dir, uint64_t seed, bool needsWeights) {
+    const auto configPath = (dir / "config.json").string();
+    MeterFolder folder;
+    folder.json = nlohmann::json::parse(readTextFile(configPath, "the model config"), nullptr, false);
+    if (folder.json.is_discarded() || !folder.json.is_object()) throw Error(configPath + ": not a JSON object");
+    if (folder.json.value("model_type", "") != "meter") throw Error(configPath + ": training METER needs a config.json with model_type meter");
+    const auto weights = dir / "model.safetensors";
+    const bool hasWeights = fs::exists(weights);
+    if (needsWeights && !hasWeights) throw Error(weights.string() + ": no such file");
+    std::optional<Checkpoint> checkpoint;
+    if (hasWeights) checkpoint.emplace(Checkpoint::open(weights.string()));
+    folder.config = hasWeights ? meterConfigFromCheckpoint(folder.json, checkpointShapes(*checkpoint), configPath)
+                               : parseMeterHyperParameters(folder.json, configPath);
+    if (!folder.config.heads.vqa) throw Error(configPath + ": training METER needs a VQA head (loss_names.vqa = 1)");
+    folder.model = Meter(folder.config);
+    if (checkpoint) {
+        folder.model->loadWeights(*checkpoint);  // a missing tensor is an Error naming it
+    } else {
+        folder.model->initialiseRandom(seed);
+    }
+    return folder;
+}
+
 class MeterTrainee final : public trainer::Trainee {
 public:
     explicit MeterTrainee(const TrainOptions& o) {
         const fs::path dir(o.modelDir);
         const auto configPath = (dir / "config.json").string();
-        const auto json = nlohmann::json::parse(readTextFile(configPath, "the model config"), nullptr, false);
-        if (json.is_discarded() || !json.is_object()) throw Error(configPath + ": not a JSON object");
-        if (json.value("model_type", "") != "meter") throw Error(configPath + ": training METER needs a config.json with model_type meter");
-        if (!o.method.is("none")) throw Error("METER trains without a reducer in place (no --method)");
-        if (!o.teacherDir.empty()) throw Error("METER trains without a distillation teacher");
         if (o.trainPredictorOnly) throw Error("METER has no DynamicViT predictors to train");
-        const bool hasWeights = fs::exists(dir / "model.safetensors");
-        std::optional<Checkpoint> checkpoint;
-        if (hasWeights) checkpoint.emplace(Checkpoint::open((dir / "model.safetensors").string()));
-        m_config = hasWeights ? meterConfigFromCheckpoint(json, checkpointShapes(*checkpoint), configPath)
-                              : parseMeterHyperParameters(json, configPath);
-        if (!m_config.heads.vqa) throw Error(configPath + ": training METER needs a VQA head (loss_names.vqa = 1)");
+        torch::manual_seed(o.seed);
+        auto folder = openMeterFolder(dir, o.seed, false);
+        m_config = folder.config;
+        m_model = folder.model;
         m_labelCount = m_config.heads.vqaLabels;
-        if (static_cast<int64_t>(parseId2Label(json, configPath).size()) != m_labelCount)
+        const auto labels = parseId2Label(folder.json, configPath);
+        if (static_cast<int64_t>(labels.size()) != m_labelCount)
             throw Error(configPath + ": id2label must name the VQA head's " + std::to_string(m_labelCount) + " answers");
+        // A reducer in place (PuMer's recipe: fine-tune with it): the same plan the engine runs.
+        const auto plan = makePlan(o.method, meterPlanContext(m_config));
+        if (plan.shortestEdge > 0) throw Error("training at a smaller resolution: set the model's image_size instead");
+        m_reduction = meterReductionFor(plan, m_config);
         m_tokenizer = BpeTokenizer::fromDirectory(o.modelDir);
         m_preprocess.size = m_config.vision.imageSize;
         m_preprocess.style = m_config.streamOrder == MeterStreamOrder::Sequential ? MeterResizeStyle::Squash
                                                                                     : MeterResizeStyle::ShorterSideThenCrop;
-        torch::manual_seed(o.seed);
-        m_model = Meter(m_config);
-        if (checkpoint) {
-            m_model->loadWeights(*checkpoint);  // a missing tensor is an Error naming it
-        } else {
-            m_model->initialiseRandom(o.seed);
-        }
         m_model->train();
+        if (!o.teacherDir.empty()) {
+            auto teacher = openMeterFolder(o.teacherDir, 0, true);
+            if (parseId2Label(teacher.json, (fs::path(o.teacherDir) / "config.json").string()) != labels ||
+                teacher.config.maxTextLen != m_config.maxTextLen || teacher.config.vision.imageSize != m_config.vision.imageSize)
+                throw Error(o.teacherDir + ": the teacher must be a METER VQA model with the same answers, max_text_len and image size");
+            m_teacher = teacher.model;
+            m_teacher->eval();
+            for (auto& p : m_teacher->parameters()) p.set_requires_grad(false);
+        }
     }
 
     torch::nn::Module& model() override { return *m_model; }
@@ -111,6 +143,8 @@ public:
         forward.task = MeterTask::Vqa;
         forward.keepHiddenStates = hiddenStates;
         forward.keepAttentions = attentions;
+        forward.reduction = m_reduction;
+        forward.recordProvenance = false;
         auto outputs = m_model->forward(batch.meterInputs, forward);
         Forward result;
         result.logits = outputs.logits;
@@ -132,11 +166,19 @@ public:
         return result;
     }
 
-    torch::Tensor teacherLogits(const Batch&) override { return {}; }
+    torch::Tensor teacherLogits(const Batch& batch) override {
+        if (!m_teacher) return {};
+        torch::NoGradGuard noGrad;
+        MeterForwardOptions forward;
+        forward.task = MeterTask::Vqa;
+        return m_teacher->forward(batch.meterInputs, forward).logits;
+    }
 
     torch::Tensor predict(const Batch& batch) override {
         MeterForwardOptions forward;
         forward.task = MeterTask::Vqa;
+        forward.reduction = m_reduction;
+        forward.recordProvenance = false;
         return m_model->forward(batch.meterInputs, forward).logits;
     }
 
@@ -145,7 +187,8 @@ private:
     int64_t m_labelCount = 0;
     std::optional<BpeTokenizer> m_tokenizer;
     MeterPreprocessConfig m_preprocess;
-    Meter m_model{nullptr};
+    std::optional<MeterReduction> m_reduction;
+    Meter m_model{nullptr}, m_teacher{nullptr};
 };
 
 }  // namespace

@@ -168,8 +168,9 @@ struct TrainSummary {
 // Throws Error naming the file for a bad model folder or checkpoint.
 TrainSummary trainVilt(const TrainOptions& options);
 // The same for a METER VQA folder (config.json with model_type meter and id2label, vocab.json +
-// merges.txt, model.safetensors to start from or random weights): no reducer, teacher or
-// predictors. The auxiliary losses' layers count the image's path: 1..blocks are the CLIP blocks,
+// merges.txt, model.safetensors to start from or random weights): a fusion reducer in place
+// (options.method, as the engine runs it: PuMer, ToMe, random / uniform drop) and a METER teacher
+// with the same answers are allowed, DynamicViT predictors are not. The auxiliary losses' layers count the image's path: 1..blocks are the CLIP blocks,
 // blocks + 1.. the fusion layers' image side; the grounding layer is a fusion layer (0-based), the
 // attention and head attention losses read the last fusion layer's text-to-image attention (the
 // image [CLS] is the "nothing" slot), the [CLS] loss the text [CLS] after the fusion.
