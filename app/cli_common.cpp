@@ -95,16 +95,26 @@ double parseRatio(const Arguments& args, const std::string& name) {
     return v;
 }
 
-MethodTarget methodTargetOf(const Engine& engine) {
+MethodTarget methodTargetOf(const ModelConfig& config) {
     MethodTarget target;
-    target.family = engine.capabilities().family;
-    const ModelConfig& config = engine.summary().config;
     switch (config.family) {
         case ModelFamily::Vilt: target.depth = config.vilt.numHiddenLayers; break;
-        case ModelFamily::Meter: target.depth = config.meter.numTopLayer; break;
-        case ModelFamily::LlavaNext: target.depth = config.llavaNext.text.numHiddenLayers; break;
+        case ModelFamily::Meter:
+            target.family = FamilyKind::Meter;
+            target.depth = config.meter.numTopLayer;
+            break;
+        case ModelFamily::LlavaNext:
+            target.family = FamilyKind::Llava;
+            target.depth = config.llavaNext.text.numHiddenLayers;
+            break;
         case ModelFamily::ClipVision: break;
     }
+    return target;
+}
+
+MethodTarget methodTargetOf(const Engine& engine) {
+    MethodTarget target = methodTargetOf(engine.summary().config);
+    target.family = engine.capabilities().family;
     return target;
 }
 

@@ -39,6 +39,7 @@ struct MethodTarget {
     int depth = 0;  // 0: unknown (the preset's layers as written)
 };
 MethodTarget methodTargetOf(const Engine& engine);
+MethodTarget methodTargetOf(const ModelConfig& config);  // a folder's config.json, before any engine
 // A preset's layer lists written for a deeper model go to the same relative depth (with a note on
 // stderr), as the window places them.
 MethodSettings methodFromArgs(const Arguments& args, const std::string& methodName, const MethodTarget& target = {});

@@ -19,6 +19,7 @@
 #include "common/error.h"
 #include "config/meter_config.h"
 #include "config/meter_config_json.h"
+#include "io/json_file.h"
 #include "train/vilt_trainer.h"
 #ifdef TOKENSCOPE_HAS_TASKS
 #include "tasks/shapes/shapes_task.h"
@@ -226,6 +227,19 @@ std::vector<TrainExample::HeadTarget> shapesHeadTargets(const shapes::ShapesSamp
     return {};
 }
 
+// The family and depth of the folder's model, from its config.json (METER's keys or a ViLT's).
+MethodTarget trainedModelTarget(const fs::path& dir) {
+    const auto path = (dir / "config.json").string();
+    const auto json = nlohmann::json::parse(readTextFile(path, "the model config"), nullptr, false);
+    if (json.is_object() && json.value("model_type", "") == "meter") {
+        ModelConfig config;
+        config.family = ModelFamily::Meter;
+        config.meter = parseMeterHyperParameters(json, path);
+        return methodTargetOf(config);
+    }
+    return methodTargetOf(loadModelConfig(path));
+}
+
 int runTrain(const Arguments& args) {
     if (args.value("task") != "shapes") throw UsageError("--task must be shapes (the only built-in task)");
     const fs::path dir = args.require("out");
@@ -307,7 +321,8 @@ int runTrain(const Arguments& args) {
     options.modelDir = dir.string();
     if (args.has("distill-from")) options.teacherDir = args.value("distill-from");
     options.distillWeight = std::stod(args.value("distill-weight"));
-    options.method = methodFromArgs(args, args.value("method"));
+    // A preset names the model family's own knobs, at the model's depth (as eval and the window place it).
+    options.method = methodFromArgs(args, args.value("method"), trainedModelTarget(dir));
     options.ratioWeight = std::stod(args.value("ratio-weight"));
     options.trainPredictorOnly = args.has("train-predictor-only");
     options.patchLossWeight = patchLossWeight;

@@ -296,6 +296,14 @@ private slots:
         const auto answer = engine->answer(sample.image, sample.question).answers.front().label;
         const auto& answers = shapes::answerVocabulary();
         QVERIFY2(std::find(answers.begin(), answers.end(), answer) != answers.end(), answer.c_str());
+        // PuMer's recipe on it: METER's own VQAv2 preset (p = r = t = 0.2, reference mode), placed in
+        // its 2 fusion layers, distilled from the plain folder.
+        const QString tuned = m_dir.filePath("meter-pumer");
+        const auto fineTune = cli({"train", "--task", "shapes", "--out", tuned, "--init-from", out, "--distill-from", out,
+                                   "--method", "pumer", "--preset", "vqav2", "--steps", "2", "--batch", "4", "--val-n", "8", "--log-every", "1"});
+        QVERIFY2(fineTune.exitCode == 0, qPrintable(fineTune.err));
+        QVERIFY2(fineTune.err.contains("on this 2-layer model they sit at the same depth: 0,1"), qPrintable(fineTune.err));
+        QVERIFY2(fineTune.err.contains("kl ") || fineTune.out.contains("kl "), qPrintable(fineTune.err));  // distilled
         // An unknown architecture is a usage error.
         const auto refused = cli({"train", "--task", "shapes", "--arch", "lxmert", "--out", m_dir.filePath("lxmert"), "--steps", "1"});
         QCOMPARE(refused.exitCode, 2);
