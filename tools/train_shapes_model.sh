@@ -12,6 +12,8 @@
 #                                       layers, all 128 wide; PuMer's sequential order) trained
 #                                       from random weights: 6,000 steps of 32, then 2,000 more
 #                                       at a lower rate (73 min in all)
+#   resources/models/shapes-meter-pumer that METER fine-tuned with PuMer's VQAv2 preset in place
+#                                       (reference mode) and KL distillation from it
 # Usage: tools/train_shapes_model.sh [WORK_DIR]   (default: build/shapes-train; resumable: a
 # stopped stage continues from its checkpoint when the script is run again)
 set -euo pipefail
@@ -56,10 +58,16 @@ meter_losses=(--patch-loss 1 --patch-loss-layer 2 --grounding-loss 0.3 --groundi
 [[ -f "$work/shapes-meter/model.safetensors" ]] ||
     "$cli" train --task shapes --arch meter --init-from "$work/shapes-meter-scratch" --out "$work/shapes-meter" \
         --steps 2000 --batch 32 --lr 2e-4 --warmup 0.05 "${meter_losses[@]}"
+stage "4b. METER fine-tuned with PuMer's VQAv2 preset in place (reference mode) and KL distillation from it (12 min)"
+[[ -f "$work/shapes-meter-pumer/model.safetensors" ]] ||
+    "$cli" train --task shapes --out "$work/shapes-meter-pumer" --init-from "$work/shapes-meter" --distill-from "$work/shapes-meter" \
+        --method pumer --preset vqav2 --mode reference \
+        --steps 1000 --batch 32 --lr 1e-4 --warmup 0.05 --validate-every 250 --val-n 320 --checkpoint-every 250 --log-every 50
 "$cli" eval --model "$work/shapes-meter" --seed 2 --n 1000 --json > "$work/meter_val.json"
 "$cli" eval --model "$work/shapes-meter" --seed 3 --n 1000 --json > "$work/meter_test.json"
 "$cli" eval --model "$work/shapes-meter" --seed 3 --n 1000 --method pumer --preset vqav2 --json > "$work/meter_pumer_test.json"
 "$cli" eval --model "$work/shapes-meter" --seed 3 --n 1000 --method pumer --preset vqav2 --mode fixed --json > "$work/meter_pumer_fixed_test.json"
+"$cli" eval --model "$work/shapes-meter-pumer" --seed 3 --n 1000 --method pumer --preset vqav2 --json > "$work/meter_pumer_tuned_test.json"
 
 stage "5. validation and test accuracy (seeds 2 and 3; training draws from seed 1) and the sweep"
 pumer=(--method pumer --layers 1,3,4 --prune 0.1 --merge 0.3 --merge-text 0.2)
@@ -75,4 +83,6 @@ echo "vocab.txt, preprocessor_config.json, train_command.txt, train_log.csv, swe
 echo "train_log.csv goes into shapes-vilt as train_log.csv, the predictors' as dynamicvit_train_log.csv."
 echo "Copy $work/shapes-meter to resources/models/ (config.json, model.safetensors, vocab.json, merges.txt);"
 echo "the train_log.csv and train_command.txt of shapes-meter-scratch and shapes-meter go there as"
-echo "train_log.csv / train_command.txt (first) and continue_log.csv / continue_command.txt (second)."
+echo "train_log.csv / train_command.txt (first) and continue_log.csv / continue_command.txt (second);"
+echo "$work/shapes-meter-pumer likewise (config.json, model.safetensors, vocab.json, merges.txt, train_log.csv,"
+echo "train_command.txt)."
