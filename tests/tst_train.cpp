@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -101,6 +102,41 @@ bool mentionsAll(const std::string& message, std::initializer_list<const char*> 
         const auto why = refusal(options, train);                                                              \
         QVERIFY2(mentionsAll(why, {__VA_ARGS__}), why.empty() ? "accepted" : why.c_str());                     \
     } while (false)
+
+TrainOptions baseOptions(const fs::path& dir);
+
+// The first distillation loss of a student written by `write` that starts from the teacher's
+// weights and barely moves (lr 1e-9), with `method` in place; NaN (failing every comparison) when
+// nothing was logged.
+double firstDistillLoss(const fs::path& teacher, const fs::path& student, void (*write)(const fs::path&),
+                        const MethodSettings& method = MethodSettings{})
+{
+    write(student);
+    fs::copy_file(teacher / "model.safetensors", student / "model.safetensors");
+    auto o = baseOptions(student);
+    o.steps = 2;
+    o.learningRate = 1e-9;
+    o.logEvery = 1;
+    o.teacherDir = teacher.string();
+    o.method = method;
+    std::vector<double> kl;
+    o.progress = [&](const TrainProgress& p) {
+        if (p.note.empty()) kl.push_back(p.distillLoss);
+    };
+    trainModel(o);
+    return kl.empty() ? std::numeric_limits<double>::quiet_NaN() : kl.front();
+}
+
+// A folder written by `write` with the teacher's weights whose config names other answers.
+fs::path withOtherAnswers(const fs::path& dir, void (*write)(const fs::path&), const fs::path& teacher)
+{
+    write(dir);
+    auto cfg = nlohmann::json::parse(std::ifstream(dir / "config.json"));
+    cfg["id2label"] = {{"0", "yes"}, {"1", "no"}};
+    std::ofstream(dir / "config.json") << cfg.dump();
+    fs::copy_file(teacher / "model.safetensors", dir / "model.safetensors");
+    return dir;
+}
 
 ExampleSource colourSource(uint64_t seed)
 {
@@ -451,30 +487,12 @@ private slots:
         t.steps = 5;
         trainVilt(t);
         // The student starts from the teacher's weights.
-        writeTinyModel(student);
-        fs::copy_file(teacher / "model.safetensors", student / "model.safetensors");
-        auto o = baseOptions(student);
-        o.steps = 4;
-        o.learningRate = 1e-9;
-        o.logEvery = 1;
-        o.teacherDir = teacher.string();
-        std::vector<double> kl;
-        o.progress = [&](const TrainProgress& p) {
-            if (p.note.empty()) kl.push_back(p.distillLoss);
-        };
-        trainVilt(o);
-        QVERIFY(!kl.empty());
-        QVERIFY2(std::abs(kl.front()) < 1e-5, qPrintable(QString::number(kl.front())));
+        const double kl = firstDistillLoss(teacher, student, writeTinyModel);
+        QVERIFY2(std::abs(kl) < 1e-5, qPrintable(QString::number(kl)));
 
         // A teacher with other answers is refused.
         auto bad = baseOptions(student);
-        const auto wrong = m_root / "wrong";
-        writeTinyModel(wrong);
-        auto cfg = nlohmann::json::parse(std::ifstream(wrong / "config.json"));
-        cfg["id2label"] = {{"0", "yes"}, {"1", "no"}};
-        std::ofstream(wrong / "config.json") << cfg.dump();
-        fs::copy_file(teacher / "model.safetensors", wrong / "model.safetensors");
-        bad.teacherDir = wrong.string();
+        bad.teacherDir = withOtherAnswers(m_root / "wrong", writeTinyModel, teacher).string();
         fs::remove_all(student / "checkpoint");
         QVERIFY_THROWS_EXCEPTION(std::exception, trainVilt(bad));
     }
@@ -602,25 +620,10 @@ private slots:
         auto e = baseOptions(early);
         e.steps = 5;
         trainModel(e);
-        const auto firstKl = [&](const MethodSettings& method) {
-            const auto student = m_root / "meter-student";
-            writeTinyMeter(student);
-            fs::copy_file(early / "model.safetensors", student / "model.safetensors");
-            auto o = baseOptions(student);
-            o.steps = 2;
-            o.learningRate = 1e-9;
-            o.logEvery = 1;
-            o.teacherDir = early.string();
-            o.method = method;
-            std::vector<double> kl;
-            o.progress = [&](const TrainProgress& p) {
-                if (p.note.empty()) kl.push_back(p.distillLoss);
-            };
-            trainModel(o);
-            return kl.empty() ? -1.0 : kl.front();
-        };
-        const double plainKl = firstKl(MethodSettings{}), reducedKl = firstKl(pumer);
-        QVERIFY2(plainKl >= 0 && plainKl < 1e-5, qPrintable(QString::number(plainKl)));
+        const auto student = m_root / "meter-student";
+        const double plainKl = firstDistillLoss(early, student, writeTinyMeter);
+        const double reducedKl = firstDistillLoss(early, student, writeTinyMeter, pumer);
+        QVERIFY2(std::abs(plainKl) < 1e-5, qPrintable(QString::number(plainKl)));
         QVERIFY2(reducedKl > 1e-5, qPrintable(QString::number(reducedKl)));
 
         const auto tuned = m_root / "meter-pumer";
@@ -646,15 +649,9 @@ private slots:
         QVERIFY2(right >= 7, qPrintable(QString("%1 of 8 answered right with PuMer").arg(right)));
 
         // A teacher with other answers is refused, naming the teacher.
-        const auto wrong = m_root / "meter-wrong";
-        writeTinyMeter(wrong);
-        auto cfg = nlohmann::json::parse(std::ifstream(wrong / "config.json"));
-        cfg["id2label"] = {{"0", "yes"}, {"1", "no"}};
-        std::ofstream(wrong / "config.json") << cfg.dump();
-        fs::copy_file(teacher / "model.safetensors", wrong / "model.safetensors");
         auto bad = baseOptions(tuned);
         fs::remove_all(tuned / "checkpoint");
-        bad.teacherDir = wrong.string();
+        bad.teacherDir = withOtherAnswers(m_root / "meter-wrong", writeTinyMeter, teacher).string();
         QVERIFY_REFUSED_BY(trainModel, bad, "the teacher must be a METER VQA model with the same answers");
     }
 };
