@@ -5,6 +5,7 @@
 // default scene answers its question right.
 
 #include <QComboBox>
+#include <QLineEdit>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -246,6 +247,10 @@ private Q_SLOTS:
         QVERIFY2(waitForResult(shown, 120000), qPrintable(window.lastError()));
         QCOMPARE(window.controller()->model().capabilities.family, FamilyKind::Meter);
         QCOMPARE(window.controls()->question(), scene.question);
+        // The question box shows the question's start (its end would hide the first words).
+        const auto* box = window.controls()->findChild<QComboBox*>(QStringLiteral("question"));
+        QVERIFY(box && box->lineEdit());
+        QCOMPARE(box->lineEdit()->cursorPosition(), 0);
         QCOMPARE(window.expectedAnswer(), scene.answer);
         QVERIFY(window.controls()->methodSettings().is("pumer"));
         QCOMPARE(QString::fromStdString(window.outcome().result->answers.front().label), scene.answer);

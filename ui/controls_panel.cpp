@@ -316,6 +316,7 @@ QWidget* ControlsPanel::buildInputGroup()
     buttons->addWidget(openButton);
     buttons->addWidget(pasteButton);
     m_question = new QComboBox(group);
+    m_question->setObjectName(QStringLiteral("question"));
     m_question->setEditable(true);
     m_question->addItems({tr("What is in the picture?"), tr("How many animals are there?"),
                           tr("What color is the sky?"), tr("Is there a person in the image?"),
@@ -369,6 +370,8 @@ void ControlsPanel::setQuestion(const QString& question)
 {
     const QSignalBlocker blocker(m_question);
     m_question->setCurrentText(question);
+    // A question longer than the box shows its start (setting the text leaves the cursor at the end).
+    if (QLineEdit* edit = m_question->lineEdit()) edit->setCursorPosition(0);
 }
 
 // ---------------------------------------------------------------------------------------- method
