@@ -18,6 +18,7 @@
 #include "checkpoint/tensor_file.h"
 #include "common/error.h"
 #include "config/meter_config.h"
+#include "engine/timeline.h"
 #include "image/meter_preprocess.h"
 #include "models/meter.h"
 #include "reduce/pumer_meter.h"
@@ -445,6 +446,33 @@ private slots:
         logMaxError("x0", out.textFusionInput, expected.at("x0"));
         logMaxError("y0", pass.imageFusionInput, expected.at("y0"));
         QCOMPARE(expected.size(), std::size_t(9));
+    }
+
+    // The timeline of a forward names what it times: the text "embeddings" span ends before the first
+    // text layer starts (it once enclosed the text encoder), and every text and vision layer is a
+    // top-level span, so a trace viewer and the per-stage sums read each stage once.
+    void timelineSpansNameTheirStage() {
+        c10::InferenceMode guard;
+        Timeline timeline(Timeline::Options{});
+        {
+            const TimelineScope scope(&timeline);
+            fixtureMeter()->forward(batchInputs("padded"), MeterForwardOptions{});
+        }
+        const TimelineSpan* embeddings = nullptr;
+        double firstTextLayer = -1;
+        int textLayers = 0, visionLayers = 0;
+        for (const TimelineSpan& span : timeline.spans()) {
+            if (span.stage == Stage::Text && span.name == "embeddings") embeddings = &span;
+            if (span.name != "layer" || (span.stage != Stage::Text && span.stage != Stage::Vision)) continue;
+            QCOMPARE(span.depth, 0);
+            (span.stage == Stage::Text ? textLayers : visionLayers) += 1;
+            if (span.stage == Stage::Text && (firstTextLayer < 0 || span.startUs < firstTextLayer)) firstTextLayer = span.startUs;
+        }
+        QVERIFY2(embeddings != nullptr, "the text embeddings have a span");
+        QCOMPARE(embeddings->depth, 0);
+        QCOMPARE(textLayers, 2);
+        QCOMPARE(visionLayers, 2);
+        QVERIFY(embeddings->startUs + embeddings->durationUs <= firstTextLayer);
     }
 
     void runs_data() {

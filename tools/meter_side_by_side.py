@@ -38,8 +38,9 @@ that are removed afterwards, and TokenScope's side in one extra call,
 mean the same on both sides:
   text_ms    RoBERTa embeddings through the last text layer. Reference: forward pre-hook on
              meter.text_transformer.embeddings to post-hook on meter.text_transformer.encoder.layer[-1].
-             TokenScope: from the start of the top-level "text" span ("embeddings", which wraps the text layers
-             and the text bridge) to the end of its last "layer N" child; the bridge after it counts as other.
+             TokenScope: the sum of the top-level "text" spans ("embeddings" and "layer N"); the bridge after
+             them is in no span and counts as other. (Builds before 2026-12-07 wrapped the text layers and the
+             bridge in the "embeddings" span; then text runs from its start to the end of its last "layer N".)
   vision_ms  CLIP patch embedding, ln_pre and the residual blocks. Reference: pre-hook on meter.vit_model to
              post-hook on meter.vit_model.transformer (ln_post counts as other). TokenScope: the sum of the
              top-level "vision" spans ("embeddings" and "layer N"; their "attention"/"mlp" children not again).

@@ -146,13 +146,17 @@ torch::Tensor MeterImpl::encodeText(const torch::Tensor& inputIds, const torch::
     if (inputIds.size(1) + t.padTokenId + 1 > t.maxPositionEmbeddings)
         throw Error("METER: the text has " + std::to_string(inputIds.size(1)) + " tokens; the text encoder has positions for " +
                     std::to_string(t.maxPositionEmbeddings - t.padTokenId - 1));
-    const TimelineSpanGuard span("embeddings", Stage::Text);
     const auto ids = inputIds.to(torch::kLong);
-    // RoBERTa positions: the pads keep padding_idx, the others count from padding_idx + 1.
-    const auto notPad = ids.ne(t.padTokenId).to(torch::kLong);                       // [B, T]
-    const auto positions = torch::cumsum(notPad, 1).mul_(notPad).add_(t.padTokenId);  // [B, T]
-    auto hidden = m_wordEmbeddings(ids) + m_textTypeEmbeddings(torch::zeros_like(ids));
-    hidden = m_embeddingNorm(hidden + m_positionEmbeddings(positions));  // [B, T, Ct]
+    torch::Tensor hidden;
+    {
+        // The span covers the embeddings only; the text layers are spans of their own, as the vision side's are.
+        const TimelineSpanGuard span("embeddings", Stage::Text);
+        // RoBERTa positions: the pads keep padding_idx, the others count from padding_idx + 1.
+        const auto notPad = ids.ne(t.padTokenId).to(torch::kLong);                       // [B, T]
+        const auto positions = torch::cumsum(notPad, 1).mul_(notPad).add_(t.padTokenId);  // [B, T]
+        hidden = m_wordEmbeddings(ids) + m_textTypeEmbeddings(torch::zeros_like(ids));
+        hidden = m_embeddingNorm(hidden + m_positionEmbeddings(positions));  // [B, T, Ct]
+    }
     if (keep) keep->textEmbeddings = hidden;
     const KeyMask mask{additiveKeyMask(attentionMask, hidden.scalar_type()), {}};
     for (std::size_t i = 0; i < m_textLayers.size(); ++i) {
