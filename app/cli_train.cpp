@@ -19,6 +19,7 @@
 #include "common/error.h"
 #include "config/meter_config.h"
 #include "config/meter_config_json.h"
+#include "families/meter_runtime.h"
 #include "io/json_file.h"
 #include "train/vilt_trainer.h"
 #ifdef TOKENSCOPE_HAS_TASKS
@@ -227,17 +228,15 @@ std::vector<TrainExample::HeadTarget> shapesHeadTargets(const shapes::ShapesSamp
     return {};
 }
 
-// The family and depth of the folder's model, from its config.json (METER's keys or a ViLT's).
+// The family and depth of the folder's model, from its config.json (METER's keys or a ViLT's); the
+// folder may hold no weights yet, so the config is read without a checkpoint.
 MethodTarget trainedModelTarget(const fs::path& dir) {
     const auto path = (dir / "config.json").string();
-    const auto json = nlohmann::json::parse(readTextFile(path, "the model config"), nullptr, false);
-    if (json.is_object() && json.value("model_type", "") == "meter") {
-        ModelConfig config;
-        config.family = ModelFamily::Meter;
-        config.meter = parseMeterHyperParameters(json, path);
-        return methodTargetOf(config);
-    }
-    return methodTargetOf(loadModelConfig(path));
+    if (!isMeterFolder(dir.string())) return methodTargetOf(loadModelConfig(path));
+    ModelConfig config;
+    config.family = ModelFamily::Meter;
+    config.meter = parseMeterHyperParameters(nlohmann::json::parse(readTextFile(path, "the model config")), path);
+    return methodTargetOf(config);
 }
 
 int runTrain(const Arguments& args) {
