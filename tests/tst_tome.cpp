@@ -167,6 +167,46 @@ private slots:
         }
     }
 
+    // selectRows and the CPU's index_add_ merge give exactly what gather / scatter_reduce give (the
+    // reference's operations, written out here), on a batch whose samples merge different tokens.
+    void mergeEqualsGatherScatter() {
+        torch::manual_seed(5);
+        const auto x = torch::randn({3, 11, 6});
+        const auto match = bipartiteSoftMatching(torch::randn({3, 11, 4}), 4, true);
+        QCOMPARE(match.r, int64_t(4));
+        const auto expand = [](const torch::Tensor& index, int64_t c) { return index.unsqueeze(-1).expand({index.size(0), index.size(1), c}); };
+        const auto src = x.slice(1, 0, c10::nullopt, 2), dst = x.slice(1, 1, c10::nullopt, 2);
+        QVERIFY(torch::equal(selectRows(x, match.sourceIndex, 2, 0), src.gather(1, expand(match.sourceIndex, 6))));
+        QVERIFY(torch::equal(selectRows(x, match.destinationIndex, 2, 1), dst.gather(1, expand(match.destinationIndex, 6))));
+        const auto sources = src.gather(1, expand(match.sourceIndex, 6));
+        const auto expected = torch::cat({src.gather(1, expand(match.unmergedIndex, 6)),
+                                          dst.scatter_reduce(1, expand(match.destinationIndex, 6), sources, "sum", true)}, 1);
+        QVERIFY(torch::equal(applyMerge(match, x, MergeReduce::Sum), expected));
+        const auto before = x.clone();  // the merge adds into a copy, never into x
+        applyMerge(match, x, MergeReduce::Sum);
+        QVERIFY(torch::equal(x, before));
+    }
+
+    // On the CPU bestPartner decides row by row; a tensor that records gradients takes the tensor
+    // operations (the path of GPUs and half precision). Both decide alike on scores full of exact and
+    // near ties, a NaN row and a row of -inf (the class token's).
+    void bestPartnerRowLoopMatchesTensorPath() {
+        torch::manual_seed(11);
+        for (const auto dtype : {torch::kFloat, torch::kDouble}) {
+            for (const bool descending : {true, false}) {
+                auto scores = (torch::randint(0, 6, {3, 17, 9}).to(dtype) / 5.0);  // many exact ties
+                scores += torch::randint(0, 3, {3, 17, 9}).to(dtype) * (dtype == torch::kFloat ? 1e-7 : 1e-16);
+                scores[0][3][4] = std::numeric_limits<double>::quiet_NaN();
+                scores[1][0].fill_(-std::numeric_limits<double>::infinity());
+                const auto loop = bestPartner(scores, descending);
+                const auto tensor = bestPartner(scores.clone().requires_grad_(), descending);
+                QVERIFY(torch::equal(std::get<1>(loop), std::get<1>(tensor)));
+                QVERIFY(torch::allclose(std::get<0>(loop), std::get<0>(tensor).detach(), 0.0, 0.0, /*equal_nan=*/true));
+                QCOMPARE(std::get<1>(loop)[0][3].item<int64_t>(), int64_t(0));  // the NaN row: the first
+            }
+        }
+    }
+
     // Scores within rounding of the best count as equal, and the first of them wins, as exact ties
     // do in the reference: duplicate tokens that a GEMM scored one unit of rounding apart.
     void nearTiesGoToTheFirst() {

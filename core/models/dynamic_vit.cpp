@@ -50,7 +50,7 @@ int64_t dynamicVitKeepCount(int64_t initialPatches, double keepRatio, int stage)
 
 DynamicVitPruneOutput dynamicVitPrune(const DynamicVitPruneInput& input) {
     const auto& hidden = input.hidden;
-    const auto b = hidden.size(0), c = hidden.size(2);
+    const auto b = hidden.size(0);
     const auto t = input.textLength;
     const auto images = hidden.size(1) - t;  // image CLS + patches
     const auto patches = images - 1;
@@ -69,10 +69,10 @@ DynamicVitPruneOutput dynamicVitPrune(const DynamicVitPruneInput& input) {
     const auto kept = 1 + keep;
 
     const auto image = hidden.slice(1, t);  // [B, I, C]
-    const auto keptImage = image.gather(1, index.unsqueeze(-1).expand({b, kept, c}));  // [B, 1 + keep, C]
+    const auto keptImage = selectRows(image, index);                                  // [B, 1 + keep, C]
     const auto keptMask = input.mask.slice(1, t).gather(1, index);                   // [B, 1 + keep]
     const auto source = input.imageSource.defined()
-                            ? input.imageSource.gather(1, index.unsqueeze(-1).expand({b, kept, input.imageSource.size(2)}))
+                            ? selectRows(input.imageSource, index)
                             : torch::one_hot(index, images).to(hidden.scalar_type());  // [B, 1 + keep, I0]
 
     DynamicVitPruneOutput out;

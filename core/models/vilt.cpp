@@ -154,8 +154,7 @@ void ViltImpl::visualEmbeddings(const torch::Tensor& pixelValues, const torch::T
         selections.push_back(torch::cat({valid, invalid.slice(0, 0, length - valid.size(0))}));
     }
     auto select = torch::stack(selections).to(patches.device());  // [B, N]
-    auto gather = [&](const torch::Tensor& x) { return x.gather(1, select.unsqueeze(-1).expand({b, length, x.size(2)})); };
-    auto tokens = gather(patchTokens) + gather(positionGrid);  // [B, N, C]
+    auto tokens = selectRows(patchTokens, select) + selectRows(positionGrid, select);  // [B, N, C]
     auto tokenMask = flatMask.gather(1, select);               // [B, N]
 
     auto cls = (m_clsToken + m_positionEmbeddings.slice(1, 0, 1)).expand({b, 1, c});

@@ -30,12 +30,19 @@ torch::Tensor logWeightBias(const torch::Tensor& weight, torch::Dtype dtype) {
 }
 
 // merge_wavg with padding: x averaged over the valid originals of each group (weights w [B, N, 1]);
-// groups without a valid original (weight 0) take the plain mean so that they stay finite.
-torch::Tensor mergeByWeight(const BipartiteMatch& match, const torch::Tensor& x, const torch::Tensor& w,
-                            const torch::Tensor& mergedWeight) {
-    const auto weighted = applyMerge(match, x * w, MergeReduce::Sum) / mergedWeight.clamp_min(1.0);  // [B, N - r, C]
-    const auto plain = applyMerge(match, x, MergeReduce::Mean);                                     // [B, N - r, C]
-    return torch::where(mergedWeight > 0, weighted, plain);
+// groups without a valid original (weight 0) take the plain mean so that they stay finite. Returns
+// the merged x [B, N - r, C] and the merged weights [B, N - r, 1]. x·w and w merge as one tensor
+// (one gather / scatter instead of two); the plain mean is computed only when a group needs it.
+std::pair<torch::Tensor, torch::Tensor> mergeByWeight(const BipartiteMatch& match, const torch::Tensor& x,
+                                                      const torch::Tensor& w) {
+    const auto c = x.size(2);
+    const auto sums = applyMerge(match, torch::cat({x * w, w}, 2), MergeReduce::Sum);  // [B, N - r, C + 1]
+    const auto mergedWeight = sums.slice(2, c).contiguous();                         // [B, N - r, 1]
+    auto weighted = sums.slice(2, 0, c) / mergedWeight.clamp_min(1.0);                // [B, N - r, C]
+    const auto valid = mergedWeight > 0;
+    if (x.is_cuda() || !valid.all().item<bool>())  // a host sync only where it costs nothing
+        weighted = torch::where(valid, weighted, applyMerge(match, x, MergeReduce::Mean));
+    return {weighted, mergedWeight};
 }
 
 // Cosine similarity of every token to its most similar token of the other bipartite set
@@ -168,8 +175,8 @@ ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, ViltLayerState state, in
         const auto part = hidden.slice(1, begin);                               // [B, N, C]
         const auto n = part.size(1);
         const auto weight = state.mask.slice(1, begin).to(dtype).unsqueeze(-1);  // [B, N, 1] valid originals
-        const auto mergedWeight = applyMerge(match, weight, MergeReduce::Sum);   // [B, N - r, 1]
-        const auto merged = mergeByWeight(match, part, weight, mergedWeight);   // [B, N - r, C]
+        torch::Tensor merged, mergedWeight;                                      // [B, N - r, C], [B, N - r, 1]
+        std::tie(merged, mergedWeight) = mergeByWeight(match, part, weight);
         const auto options = hidden.options();
 
         ReductionRecord record;
@@ -177,10 +184,12 @@ ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, ViltLayerState state, in
         record.isJointSequence = tome.joint;
         record.counts.mergeRequested = r;
         record.counts.tokensMerged = match.r;
-        record.imageScore = bestMatchScore(metric);  // [B, N]
-        record.imageMergeSource = 2 * match.sourceIndex;
-        record.imageMergeDestination = 2 * match.destinationIndex + 1;
         record.imageOrigin = mergedOrigin(match);
+        if (state.recordProvenance) {  // what only the trace reads
+            record.imageScore = bestMatchScore(metric);  // [B, N]
+            record.imageMergeSource = 2 * match.sourceIndex;
+            record.imageMergeDestination = 2 * match.destinationIndex + 1;
+        }
         torch::Tensor imageSource = state.imageSource, textSource = state.textSource;
         if (tome.joint) {
             const auto images = n - t;
@@ -204,7 +213,7 @@ ViltLayerStep runViltTomeLayer(PreNormBlockImpl& block, ViltLayerState state, in
                 record.imageSource = mergeSource(match, part, imageSource);  // [B, I - r, I0]
                 record.textSource = textSource;
             }
-            record.textOrigin = rowIndex(b, t, options);
+            if (state.recordProvenance) record.textOrigin = rowIndex(b, t, options);
             record.counts.imageIn = n;
             record.counts.textIn = record.counts.textOut = t;
             record.counts.tokensKept = n;
@@ -262,15 +271,16 @@ ViltDropResult dropImagePatches(const ViltLayerState& embeddings, const DropSett
     const auto isKept = index.ge(0);              // [B, I_out]
     const auto gatherIndex = index.clamp_min(0);  // [B, I_out]
     const auto image = hidden.slice(1, t);        // [B, I0, C]
-    auto keptImage = image.gather(1, gatherIndex.unsqueeze(-1).expand({b, length, image.size(2)}));  // [B, I_out, C]
+    auto keptImage = selectRows(image, gatherIndex);  // [B, I_out, C]
     keptImage = keptImage * isKept.unsqueeze(-1).to(keptImage.scalar_type());
     const auto maskType = embeddings.mask.scalar_type();
     const auto keptMask = embeddings.mask.slice(1, t).gather(1, gatherIndex) * isKept.to(maskType);  // [B, I_out]
-    auto source = embeddings.imageSource.defined()
-                      ? embeddings.imageSource.gather(
-                            1, gatherIndex.unsqueeze(-1).expand({b, length, embeddings.imageSource.size(2)}))
-                      : torch::one_hot(gatherIndex, images).to(hidden.scalar_type());  // [B, I_out, I0]
-    source = source * isKept.unsqueeze(-1).to(source.scalar_type());
+    torch::Tensor source;  // [B, I_out, I0], the trace's bookkeeping
+    if (embeddings.recordProvenance) {
+        source = embeddings.imageSource.defined() ? selectRows(embeddings.imageSource, gatherIndex)
+                                                  : torch::one_hot(gatherIndex, images).to(hidden.scalar_type());
+        source = source * isKept.unsqueeze(-1).to(source.scalar_type());
+    }
 
     ReductionRecord record;
     record.isReduced = true;
@@ -282,7 +292,7 @@ ViltDropResult dropImagePatches(const ViltLayerState& embeddings, const DropSett
     record.keptIndex = index;
     record.imageOrigin = index;
     record.imageSource = source;
-    record.imageSize = source.sum(-1);
+    if (source.defined()) record.imageSize = source.sum(-1);
     out.state.hidden = torch::cat({hidden.slice(1, 0, t), keptImage}, 1);          // [B, T + I_out, C]
     out.state.mask = torch::cat({embeddings.mask.slice(1, 0, t), keptMask}, 1);    // [B, T + I_out]
     out.state.imageSource = source;

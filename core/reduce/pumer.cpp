@@ -17,8 +17,23 @@ torch::Tensor identitySource(int64_t batch, int64_t tokens, const torch::TensorO
     return torch::eye(tokens, options).unsqueeze(0).expand({batch, tokens, tokens}).contiguous();  // [B, N, N]
 }
 
-torch::Tensor gatherRows(const torch::Tensor& x, const torch::Tensor& index) {
-    return x.gather(1, index.unsqueeze(-1).expand({index.size(0), index.size(1), x.size(2)}));  // [B, k, C]
+// Equal-weight averages (ToMe's merge_wavg without sizes) of several [B, N, Ci] tensors over one
+// match, in one gather / scatter: the parts and a column of ones are merged as one tensor and each
+// part's sums divided by the group sizes, the same operations per channel as mergeWeightedAverage.
+std::vector<torch::Tensor> mergeMeans(const BipartiteMatch& match, const std::vector<torch::Tensor>& parts) {
+    if (match.r == 0) return parts;
+    std::vector<torch::Tensor> columns = parts;
+    const auto& first = parts.front();
+    columns.push_back(torch::ones({first.size(0), first.size(1), 1}, first.options()));
+    const auto sums = applyMerge(match, torch::cat(columns, 2), MergeReduce::Sum);  // [B, N - r, sum Ci + 1]
+    const auto size = sums.slice(2, sums.size(2) - 1);                              // [B, N - r, 1]
+    std::vector<torch::Tensor> out;
+    int64_t begin = 0;
+    for (const auto& part : parts) {
+        out.push_back(sums.slice(2, begin, begin + part.size(2)) / size);
+        begin += part.size(2);
+    }
+    return out;
 }
 
 // Composes "output token -> merge-input position" with "merge-input position -> layer-input position".
@@ -163,22 +178,28 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
         record.keptScore = std::get<0>(top);  // [B, kept]
         record.keptIndex = std::get<1>(top);  // [B, kept]
     }
-    image = gatherRows(image, record.keptIndex);              // [B, kept, C]
-    imageMetric = gatherRows(imageMetric, record.keptIndex);  // [B, kept, dh]
-    if (provenance) imageSource = gatherRows(imageSource, record.keptIndex);  // [B, kept, I0]
+    image = selectRows(image, record.keptIndex);              // [B, kept, C]
+    imageMetric = selectRows(imageMetric, record.keptIndex);  // [B, kept, dh]
+    if (provenance) imageSource = selectRows(imageSource, record.keptIndex);  // [B, kept, I0]
     record.imageOrigin = record.keptIndex;
     // Reference resets the image mask to ones after a reduction; Fixed carries it (merged like the states).
-    auto imageMask = in.mask.slice(1, t).to(in.hidden.scalar_type()).gather(1, record.keptIndex);  // [B, kept]
+    torch::Tensor imageMask;  // [B, kept]
+    if (!reference) imageMask = in.mask.slice(1, t).to(in.hidden.scalar_type()).gather(1, record.keptIndex);
 
     span.reset();
     span.emplace("reduce.merge_image", Stage::Fusion, -1, true);
     if (counts.mergeRequested > 0) {
         BipartiteMatch match;
         switch (config.mergeStyle) {
-            case ImageMergeStyle::Tome:
+            case ImageMergeStyle::Tome: {
                 match = bipartiteSoftMatching(imageMetric, counts.mergeRequested, true);
-                image = mergeWeightedAverage(match, image).x;  // equal weights: sizes are not carried
+                // Equal weights: sizes are not carried. Reference resets the mask below: not merged.
+                auto merged = mergeMeans(match, reference ? std::vector<torch::Tensor>{image}
+                                                          : std::vector<torch::Tensor>{image, imageMask.unsqueeze(-1)});
+                image = merged[0];
+                if (!reference && match.r > 0) imageMask = merged[1].squeeze(-1);
                 break;
+            }
             case ImageMergeStyle::Tip:
                 match = tipMatching(imageMetric, record.keptScore, counts.mergeRequested);
                 image = applyMerge(match, image, MergeReduce::Sum);
@@ -193,9 +214,8 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
             record.imageMergeDestination = 2 * match.destinationIndex + 1;
             record.imageOrigin = composeOrigin(match, record.imageOrigin);
             if (provenance) imageSource = mergeSource(match, image, imageSource);
-            imageMask = config.mergeStyle == ImageMergeStyle::Tome
-                            ? mergeWeightedAverage(match, imageMask.unsqueeze(-1)).x.squeeze(-1)
-                            : applyMerge(match, imageMask.unsqueeze(-1), MergeReduce::Amax).squeeze(-1);
+            if (config.mergeStyle != ImageMergeStyle::Tome && !reference)
+                imageMask = applyMerge(match, imageMask.unsqueeze(-1), MergeReduce::Amax).squeeze(-1);
         }
     }
 
@@ -205,8 +225,9 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
     record.textOrigin = torch::arange(t, floatOptions.dtype(torch::kLong)).unsqueeze(0).expand({b, t});
     if (counts.textMergeRequested > 0) {
         const auto match = bipartiteSoftMatching(in.keyMean.slice(1, 0, t), counts.textMergeRequested, true);
-        text = mergeWeightedAverage(match, text).x;
-        textMask = mergeWeightedAverage(match, textMask.unsqueeze(-1)).x.squeeze(-1);  // fractional masks
+        const auto merged = mergeMeans(match, {text, textMask.unsqueeze(-1)});
+        text = merged[0];
+        textMask = merged[1].squeeze(-1);  // fractional masks
         if (match.r > 0) {
             record.textMergeSource = 2 * match.sourceIndex;
             record.textMergeDestination = 2 * match.destinationIndex + 1;

@@ -16,10 +16,6 @@ torch::Tensor identitySource(int64_t batch, int64_t tokens, const torch::TensorO
     return eye.unsqueeze(0).expand({batch, tokens, tokens}).contiguous();  // [B, N, N]
 }
 
-torch::Tensor gatherRows(const torch::Tensor& x, const torch::Tensor& index) {
-    return x.gather(1, index.unsqueeze(-1).expand({index.size(0), index.size(1), x.size(2)}));  // [B, k, C]
-}
-
 torch::Tensor rowIndex(int64_t batch, int64_t length, const torch::TensorOptions& options) {
     return torch::arange(length, options.dtype(torch::kLong)).unsqueeze(0).expand({batch, length});  // [B, N]
 }
@@ -95,7 +91,7 @@ PumerCounts pumerMeterCounts(int64_t imageTokens, int64_t textTokens, const Pume
 }
 
 torch::Tensor applyImageSelection(const MeterImageSelection& selection, const torch::Tensor& x) {
-    auto y = selection.keptIndex.defined() ? gatherRows(x, selection.keptIndex) : x;  // [B, kept, C]
+    auto y = selection.keptIndex.defined() ? selectRows(x, selection.keptIndex) : x;  // [B, kept, C]
     if (selection.match.r == 0) return y;
     if (!selection.weight.defined()) return mergeWeightedAverage(selection.match, y).x;
     return applyMerge(selection.match, y * selection.weight, MergeReduce::Sum) /
@@ -161,10 +157,10 @@ MeterReducerOutput pumerReduceMeter(const MeterReducerInput& in, const PumerConf
     if (out.isPruningDiscarded) {
         record.imageOrigin = rowIndex(b, imageTokens, options);  // the reference keeps the unpruned states
     } else {
-        image = gatherRows(image, record.keptIndex);                                   // [B, kept, C]
-        auto metric = gatherRows(in.imageKeyMean, record.keptIndex);                   // [B, kept, dh]
+        image = selectRows(image, record.keptIndex);                                   // [B, kept, C]
+        auto metric = selectRows(in.imageKeyMean, record.keptIndex);                   // [B, kept, dh]
         imageMask = imageMask.gather(1, record.keptIndex);                             // [B, kept]
-        if (provenance) imageSource = gatherRows(imageSource, record.keptIndex);      // [B, kept, I0]
+        if (provenance) imageSource = selectRows(imageSource, record.keptIndex);      // [B, kept, I0]
         record.imageOrigin = record.keptIndex;
         out.selection.keptIndex = record.keptIndex;
         span.reset();
@@ -280,9 +276,9 @@ MeterReducerOutput dropMeterImage(const MeterReducerInput& in, MeterDropMethod m
     const auto keptIndex = torch::tensor(index, torch::kLong).to(in.image.device()).unsqueeze(0).expand({b, keep + 1});  // [B, 1 + k]
 
     MeterReducerOutput out = passThrough(in);
-    out.image = gatherRows(in.image, keptIndex);
+    out.image = selectRows(in.image, keptIndex);
     out.imageMask = in.imageMask.to(in.image.scalar_type()).gather(1, keptIndex);
-    if (in.imageSize.defined()) out.imageSize = gatherRows(in.imageSize, keptIndex);
+    if (in.imageSize.defined()) out.imageSize = selectRows(in.imageSize, keptIndex);
     auto& record = out.record;
     record.isReduced = true;
     record.counts.tokensKept = keep + 1;
@@ -292,7 +288,7 @@ MeterReducerOutput dropMeterImage(const MeterReducerInput& in, MeterDropMethod m
     record.imageOrigin = keptIndex;
     if (in.recordProvenance) {
         record.imageSource =
-            gatherRows(in.imageSource.defined() ? in.imageSource : identitySource(b, imageTokens, options), keptIndex);
+            selectRows(in.imageSource.defined() ? in.imageSource : identitySource(b, imageTokens, options), keptIndex);
         record.imageSize = record.imageSource.sum(-1);
         if (in.textSource.defined()) record.textSize = in.textSource.sum(-1);
     }

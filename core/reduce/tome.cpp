@@ -1,6 +1,7 @@
 #include "reduce/tome.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "common/error.h"
@@ -27,6 +28,47 @@ c10::string_view reduceName(MergeReduce mode) {
     return "sum";
 }
 
+// bestPartner on the CPU, row by row, with the tensor path's semantics: the extreme propagates NaN
+// (then no score is near it and the first index is taken, as argmax of all-false does); the
+// threshold is computed in the scores' type, as a tensor minus a scalar is.
+template <typename T>
+std::tuple<torch::Tensor, torch::Tensor> bestPartnerRows(const torch::Tensor& scores, bool descending, T tolerance) {
+    const auto s = scores.contiguous();
+    const auto cols = s.size(-1);
+    auto shape = s.sizes().vec();
+    shape.pop_back();
+    auto best = torch::empty(shape, s.options());
+    auto index = torch::empty(shape, s.options().dtype(torch::kLong));
+    const auto rows = best.numel();
+    const T* in = s.data_ptr<T>();
+    T* bestOut = best.data_ptr<T>();
+    int64_t* indexOut = index.data_ptr<int64_t>();
+    for (int64_t row = 0; row < rows; ++row) {
+        const T* v = in + row * cols;
+        int64_t pick = 0;
+        if (cols > 0) {
+            T extreme = v[0];
+            bool nan = std::isnan(extreme);
+            for (int64_t j = 1; j < cols && !nan; ++j) {
+                if (std::isnan(v[j])) nan = true;
+                else if (descending ? v[j] > extreme : v[j] < extreme) extreme = v[j];
+            }
+            if (!nan) {
+                const T threshold = descending ? static_cast<T>(extreme - tolerance) : static_cast<T>(extreme + tolerance);
+                for (int64_t j = 0; j < cols; ++j) {
+                    if (descending ? v[j] >= threshold : v[j] <= threshold) {
+                        pick = j;
+                        break;
+                    }
+                }
+            }
+        }
+        indexOut[row] = pick;
+        bestOut[row] = cols > 0 ? v[pick] : T(0);
+    }
+    return {best, index};
+}
+
 }  // namespace
 
 std::tuple<torch::Tensor, torch::Tensor> bestPartner(const torch::Tensor& scores, bool descending) {
@@ -38,6 +80,14 @@ std::tuple<torch::Tensor, torch::Tensor> bestPartner(const torch::Tensor& scores
         default: break;
     }
     const double tolerance = 8 * epsilon;
+    if (scores.device().is_cpu() && !scores.requires_grad() &&
+        (scores.scalar_type() == torch::kFloat || scores.scalar_type() == torch::kDouble)) {
+        // The same decision in one pass per row instead of seven tensor operations (the per-operation
+        // cost dominates at the sizes of one image).
+        return AT_DISPATCH_FLOATING_TYPES(scores.scalar_type(), "bestPartner", [&] {
+            return bestPartnerRows<scalar_t>(scores, descending, static_cast<scalar_t>(tolerance));
+        });
+    }
     const auto extreme = descending ? scores.amax(-1, true) : scores.amin(-1, true);                  // [B, Na, 1]
     const auto near = descending ? scores >= extreme - tolerance : scores <= extreme + tolerance;  // [B, Na, Nb]
     const auto index = near.to(torch::kInt).argmax(-1);  // the first of the near-best
@@ -83,18 +133,36 @@ BipartiteMatch bipartiteSoftMatching(const torch::Tensor& metric, int64_t r, boo
     return matchFromScores(scores, match.tokens, match.r, /*descending=*/true, /*sortUnmerged=*/classToken);
 }
 
+torch::Tensor selectRows(const torch::Tensor& x, const torch::Tensor& index, int64_t stride, int64_t offset) {
+    requireRank(x, 3, "x");
+    requireRank(index, 2, "index");
+    const auto b = x.size(0), n = x.size(1), c = x.size(2), k = index.size(1);
+    const auto rowStart = torch::arange(b, index.options()).mul_(n).unsqueeze(1);  // [B, 1]
+    auto rows = index * stride + rowStart;                                         // [B, k] rows of the table
+    if (offset != 0) rows.add_(offset);
+    return x.reshape({b * n, c}).index_select(0, rows.view({-1})).view({b, k, c});
+}
+
 torch::Tensor applyMerge(const BipartiteMatch& match, const torch::Tensor& x, MergeReduce mode) {
     if (match.r == 0) return x;
     requireRank(x, 3, "x");
     if (x.size(1) != match.tokens) throw Error("ToMe: merge applied to a sequence of another length");
-    const auto c = x.size(2);
-    const auto src = x.slice(1, 0, c10::nullopt, 2);  // [B, Na, C]
-    const auto dst = x.slice(1, 1, c10::nullopt, 2);  // [B, Nb, C]
-    const auto unm = src.gather(1, expandIndex(match.unmergedIndex, c));            // [B, Na - r, C]
-    const auto sources = src.gather(1, expandIndex(match.sourceIndex, c));          // [B, r, C]
-    const auto merged = dst.scatter_reduce(1, expandIndex(match.destinationIndex, c), sources, reduceName(mode),
-                                           /*include_self=*/true);                  // [B, Nb, C]
-    return torch::cat({unm, merged}, 1);                                            // [B, N - r, C]
+    const auto b = x.size(0), c = x.size(2);
+    const auto table = x.contiguous();                                         // one copy at most
+    const auto dst = table.slice(1, 1, c10::nullopt, 2);                       // [B, Nb, C]
+    const auto unm = selectRows(table, match.unmergedIndex, 2, 0);             // [B, Na - r, C] (A = even)
+    const auto sources = selectRows(table, match.sourceIndex, 2, 0);           // [B, r, C]
+    torch::Tensor merged;                                                      // [B, Nb, C]
+    if (mode == MergeReduce::Sum && !x.is_cuda()) {
+        const auto nb = dst.size(1);
+        merged = dst.clone(at::MemoryFormat::Contiguous);  // never x's own storage: added to in place
+        const auto rowStart = torch::arange(b, match.destinationIndex.options()).mul_(nb).unsqueeze(1);
+        merged.view({b * nb, c}).index_add_(0, (match.destinationIndex + rowStart).view({-1}), sources.view({b * match.r, c}));
+    } else {
+        merged = dst.scatter_reduce(1, expandIndex(match.destinationIndex, c), sources, reduceName(mode),
+                                    /*include_self=*/true);
+    }
+    return torch::cat({unm, merged}, 1);  // [B, N - r, C]
 }
 
 WeightedMerge mergeWeightedAverage(const BipartiteMatch& match, const torch::Tensor& x, const torch::Tensor& size) {

@@ -50,8 +50,15 @@ BipartiteMatch matchFromScores(const torch::Tensor& scores, int64_t tokens, int6
 // position 0 (never a source, never a destination, stays first).
 BipartiteMatch bipartiteSoftMatching(const torch::Tensor& metric, int64_t r, bool classToken);
 
+// Rows picked per sample: out[b, i] = x[b, stride * index[b, i] + offset]; x [B, N, C], index [B, k]
+// int64 -> [B, k, C]. The same values as x.gather(1, expanded index) (a copy of whole rows), as one
+// index_select over the [B * N, C] table: LibTorch 1.13's CPU gather walks element by element with
+// an index check each, 6-10x slower for the row sizes of a ViT.
+torch::Tensor selectRows(const torch::Tensor& x, const torch::Tensor& index, int64_t stride = 1, int64_t offset = 0);
+
 // The closure `merge(x, mode)`: x [B, N, C] -> [B, N - r, C]. scatter_reduce includes the
-// destination itself (Mean = mean over destination and its sources).
+// destination itself (Mean = mean over destination and its sources); Sum on the CPU adds the
+// sources in the same order with index_add_ (the same sums, several times faster).
 torch::Tensor applyMerge(const BipartiteMatch& match, const torch::Tensor& x, MergeReduce mode);
 
 // merge_wavg: x <- merge(x * s, sum) / merge(s, sum); s <- merge(s, sum). size [B, N, 1] or
