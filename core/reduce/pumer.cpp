@@ -17,25 +17,6 @@ torch::Tensor identitySource(int64_t batch, int64_t tokens, const torch::TensorO
     return torch::eye(tokens, options).unsqueeze(0).expand({batch, tokens, tokens}).contiguous();  // [B, N, N]
 }
 
-// Equal-weight averages (ToMe's merge_wavg without sizes) of several [B, N, Ci] tensors over one
-// match, in one gather / scatter: the parts and a column of ones are merged as one tensor and each
-// part's sums divided by the group sizes, the same operations per channel as mergeWeightedAverage.
-std::vector<torch::Tensor> mergeMeans(const BipartiteMatch& match, const std::vector<torch::Tensor>& parts) {
-    if (match.r == 0) return parts;
-    std::vector<torch::Tensor> columns = parts;
-    const auto& first = parts.front();
-    columns.push_back(torch::ones({first.size(0), first.size(1), 1}, first.options()));
-    const auto sums = applyMerge(match, torch::cat(columns, 2), MergeReduce::Sum);  // [B, N - r, sum Ci + 1]
-    const auto size = sums.slice(2, sums.size(2) - 1);                              // [B, N - r, 1]
-    std::vector<torch::Tensor> out;
-    int64_t begin = 0;
-    for (const auto& part : parts) {
-        out.push_back(sums.slice(2, begin, begin + part.size(2)) / size);
-        begin += part.size(2);
-    }
-    return out;
-}
-
 // Composes "output token -> merge-input position" with "merge-input position -> layer-input position".
 torch::Tensor composeOrigin(const BipartiteMatch& match, const torch::Tensor& before) {
     if (match.r == 0) return before;
@@ -136,8 +117,7 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
         out.mask = in.mask.to(in.hidden.scalar_type());
         if (counts.wholeSequenceMerged > 0) {
             const auto match = bipartiteSoftMatching(in.keyMean, counts.wholeSequenceMerged, true);
-            out.hidden = mergeWeightedAverage(match, in.hidden).x;
-            out.mask = mergeWeightedAverage(match, out.mask.unsqueeze(-1)).x.squeeze(-1);
+            std::tie(out.hidden, out.mask) = mergeWithMask(match, in.hidden, out.mask);
         }
         record.imageSource = imageSource;
         record.textSource = textSource;
@@ -194,10 +174,8 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
             case ImageMergeStyle::Tome: {
                 match = bipartiteSoftMatching(imageMetric, counts.mergeRequested, true);
                 // Equal weights: sizes are not carried. Reference resets the mask below: not merged.
-                auto merged = mergeMeans(match, reference ? std::vector<torch::Tensor>{image}
-                                                          : std::vector<torch::Tensor>{image, imageMask.unsqueeze(-1)});
-                image = merged[0];
-                if (!reference && match.r > 0) imageMask = merged[1].squeeze(-1);
+                if (reference) image = mergeWeightedAverage(match, image).x;
+                else std::tie(image, imageMask) = mergeWithMask(match, image, imageMask);
                 break;
             }
             case ImageMergeStyle::Tip:
@@ -225,9 +203,7 @@ PumerLayerOutput pumerReduce(const PumerLayerInput& in, const PumerConfig& confi
     record.textOrigin = torch::arange(t, floatOptions.dtype(torch::kLong)).unsqueeze(0).expand({b, t});
     if (counts.textMergeRequested > 0) {
         const auto match = bipartiteSoftMatching(in.keyMean.slice(1, 0, t), counts.textMergeRequested, true);
-        const auto merged = mergeMeans(match, {text, textMask.unsqueeze(-1)});
-        text = merged[0];
-        textMask = merged[1].squeeze(-1);  // fractional masks
+        std::tie(text, textMask) = mergeWithMask(match, text, textMask);  // fractional masks
         if (match.r > 0) {
             record.textMergeSource = 2 * match.sourceIndex;
             record.textMergeDestination = 2 * match.destinationIndex + 1;

@@ -169,8 +169,7 @@ MeterReducerOutput pumerReduceMeter(const MeterReducerInput& in, const PumerConf
             out.imageMatch = bipartiteSoftMatching(metric, counts.mergeRequested, /*classToken=*/true);
             const auto& match = out.imageMatch;
             if (match.r > 0) {
-                image = mergeWeightedAverage(match, image).x;  // equal weights: sizes are not carried
-                imageMask = mergeWeightedAverage(match, imageMask.unsqueeze(-1)).x.squeeze(-1);
+                std::tie(image, imageMask) = mergeWithMask(match, image, imageMask);  // equal weights: sizes are not carried
                 record.imageMergeSource = 2 * match.sourceIndex;
                 record.imageMergeDestination = 2 * match.destinationIndex + 1;
                 record.imageOrigin = record.imageOrigin.gather(1, mergedOrigin(match));
@@ -189,8 +188,7 @@ MeterReducerOutput pumerReduceMeter(const MeterReducerInput& in, const PumerConf
         out.textMatch = bipartiteSoftMatching(in.textKeyMean, counts.textMergeRequested, /*classToken=*/true);
         const auto& match = out.textMatch;
         if (match.r > 0) {
-            text = mergeWeightedAverage(match, text).x;
-            textMask = mergeWeightedAverage(match, textMask.unsqueeze(-1)).x.squeeze(-1);  // fractional masks
+            std::tie(text, textMask) = mergeWithMask(match, text, textMask);  // fractional masks
             record.textMergeSource = 2 * match.sourceIndex;
             record.textMergeDestination = 2 * match.destinationIndex + 1;
             record.textOrigin = record.textOrigin.gather(1, mergedOrigin(match));

@@ -167,11 +167,20 @@ torch::Tensor applyMerge(const BipartiteMatch& match, const torch::Tensor& x, Me
 
 WeightedMerge mergeWeightedAverage(const BipartiteMatch& match, const torch::Tensor& x, const torch::Tensor& size) {
     auto s = size.defined() ? size : torch::ones({x.size(0), x.size(1), 1}, x.options());
+    const auto c = x.size(2);
+    // x·s and s merge as one tensor: one gather / scatter, the same sums per channel as two.
+    const auto sums = applyMerge(match, torch::cat({x * s, s}, 2), MergeReduce::Sum);  // [B, N - r, C + 1]
     WeightedMerge out;
-    const auto weighted = applyMerge(match, x * s, MergeReduce::Sum);
-    out.size = applyMerge(match, s, MergeReduce::Sum);
-    out.x = weighted / out.size;
+    out.size = sums.slice(2, c).contiguous();
+    out.x = sums.slice(2, 0, c) / out.size;
     return out;
+}
+
+std::pair<torch::Tensor, torch::Tensor> mergeWithMask(const BipartiteMatch& match, const torch::Tensor& x,
+                                                      const torch::Tensor& mask) {
+    const auto c = x.size(2);
+    const auto merged = mergeWeightedAverage(match, torch::cat({x, mask.unsqueeze(-1)}, 2)).x;  // [B, N - r, C + 1]
+    return {merged.slice(2, 0, c), merged.select(2, c)};
 }
 
 torch::Tensor mergeSource(const BipartiteMatch& match, const torch::Tensor& x, const torch::Tensor& source) {

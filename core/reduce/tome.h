@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -69,6 +70,11 @@ struct WeightedMerge {
 };
 WeightedMerge mergeWeightedAverage(const BipartiteMatch& match, const torch::Tensor& x,
                                    const torch::Tensor& size = {});
+
+// Equal-weight averages (merge_wavg without sizes) of a state x [B, N, C] and its mask [B, N],
+// merged as one tensor. Returns the merged state [B, N - r, C] and mask [B, N - r].
+std::pair<torch::Tensor, torch::Tensor> mergeWithMask(const BipartiteMatch& match, const torch::Tensor& x,
+                                                      const torch::Tensor& mask);
 
 // merge_source: source [B, N, N0] (undefined = identity [B, N, N]) merged with Amax; row = current
 // token, column = original token, 1 where the original is inside it.
