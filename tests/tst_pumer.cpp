@@ -14,6 +14,7 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/tensor_file.h"
 #include "config/model_config.h"
+#include "engine/version.h"
 #include "models/vilt.h"
 #include "reduce/pumer.h"
 #include "support/tensor_compare.h"
@@ -124,6 +125,32 @@ class TestPumer : public QObject {
     Q_OBJECT
 private slots:
     void initTestCase() { torch::set_num_threads(1); }
+
+    // The block's linears pad short float inputs with zero rows on OpenBLAS's AVX2 kernels (8 to 15
+    // rows past a multiple of 16, inference only). Every row count from 1 to 40, in one and in three
+    // samples, gives what the same block computes in double precision, where nothing is padded.
+    void paddedRowsMatchDouble() {
+        auto block = loadBlock();
+        auto exact = loadBlock();
+        exact->to(torch::kDouble);
+        qInfo("OpenBLAS kernel set: '%s'", openblasCore().c_str());
+        torch::manual_seed(3);
+        c10::InferenceMode inference;
+        for (const int64_t batch : {1, 3}) {
+            for (int64_t n = 1; n <= 40; ++n) {
+                const auto x = torch::randn({batch, n, 32});
+                const auto attention = block->attentionHalf(x, {}, nullptr, nullptr);
+                const auto expectedAttention = exact->attentionHalf(x.to(torch::kDouble), {}, nullptr, nullptr);
+                const auto mlp = block->mlpHalf(attention);
+                const auto expectedMlp = exact->mlpHalf(attention.to(torch::kDouble));
+                const auto what = "batch " + std::to_string(batch) + ", " + std::to_string(n) + " tokens";
+                QCOMPARE(attention.sizes().vec(), x.sizes().vec());
+                QCOMPARE(mlp.sizes().vec(), x.sizes().vec());
+                QVERIFY2(torch::allclose(attention.to(torch::kDouble), expectedAttention, 1e-5, 1e-5), what.c_str());
+                QVERIFY2(torch::allclose(mlp.to(torch::kDouble), expectedMlp, 1e-5, 1e-5), what.c_str());
+            }
+        }
+    }
 
     void functionCase_data() {
         QTest::addColumn<int>("index");

@@ -59,6 +59,15 @@ void describeBlas(MachineInfo& info) {
 
 }  // namespace
 
+const std::string& openblasCore() {
+    static const std::string core = [] {
+        using CoreFn = char* (*)();
+        auto* name = reinterpret_cast<CoreFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+        return name ? std::string(name()) : std::string();
+    }();
+    return core;
+}
+
 MachineInfo machineInfo(bool cuda) {
     MachineInfo info;
     info.cpu = cpuModel();

@@ -24,4 +24,8 @@ MachineInfo machineInfo(bool cuda);
 // slower on two cores), else "".
 std::string blasAdvice(const MachineInfo& info);
 
+// The name of the CPU kernel set OpenBLAS chose ("Haswell", "Zen", "SkylakeX", ...); "" when the BLAS
+// is not OpenBLAS. Asked once.
+const std::string& openblasCore();
+
 }  // namespace tokenscope

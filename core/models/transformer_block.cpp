@@ -1,5 +1,7 @@
 #include "models/transformer_block.h"
 
+#include "engine/version.h"
+
 #include <torch/version.h>  // TORCH_VERSION_MAJOR / MINOR for the LibTorch 2.x paths
 
 #include <cmath>
@@ -123,10 +125,31 @@ torch::Tensor additiveWeightMask(const torch::Tensor& weightMask, torch::Dtype d
 // x [..., Cin] -> [..., Cout] as one addmm over the folded rows, so the bias is added inside the
 // GEMM instead of in a second pass over the output (LibTorch 1.13's linear() runs matmul + add_ for
 // inputs of rank 3; 2.x folds them itself).
+//
+// Short inputs are padded with zero rows to a multiple of 16 when 8 or more rows of the last group of 16
+// are missing (float CPU inference only). OpenBLAS's AVX2 SGEMM (16x4 micro-kernel) gets the rows as its
+// N dimension and runs such a remainder through its slow edge kernels: for one ViLT-B layer's four
+// linears on this project's 2-core AMD EPYC (2 threads), 44 rows took 9.2 ms and 48 rows 5.0 ms, 60
+// rows 9.0 and 64 rows 6.5 ms (with the pad's copy), 76 rows 10.1 and 80 rows 7.5 ms; from 1 to 7
+// missing rows, and past a few hundred rows, padding gained nothing. Token reducers leave exactly
+// such short sequences. Only OpenBLAS's Haswell and Zen kernel sets (the same SGEMM) are padded for:
+// other BLAS libraries were not measured. Each output row is the same dot products; only the kernel
+// that computes a row's last bits may differ (about 1e-6 relative).
+bool padsRows(const torch::Tensor& x2d) {
+    constexpr int64_t kMaxPaddedRows = 256;
+    static const bool avx2OpenBlas = openblasCore() == "Haswell" || openblasCore() == "Zen";
+    const auto rows = x2d.size(0);
+    return avx2OpenBlas && rows < kMaxPaddedRows && rows % 16 >= 8 && x2d.device().is_cpu() &&
+           x2d.scalar_type() == torch::kFloat && !torch::GradMode::is_enabled();
+}
+
 torch::Tensor linear(torch::nn::Linear& layer, const torch::Tensor& x) {
     if (x.dim() < 3 || !layer->bias.defined() || !x.is_contiguous()) return layer(x);
     auto shape = x.sizes().vec();
-    const auto out = torch::addmm(layer->bias, x.view({-1, shape.back()}), layer->weight.t());  // [rows, Cout]
+    auto rows = x.view({-1, shape.back()});  // [rows, Cin]
+    const auto count = rows.size(0);
+    if (padsRows(rows)) rows = torch::constant_pad_nd(rows, {0, 0, 0, 16 - count % 16});
+    const auto out = torch::addmm(layer->bias, rows, layer->weight.t()).narrow(0, 0, count);  // [rows, Cout]
     shape.back() = out.size(1);
     return out.view(shape);
 }
