@@ -129,8 +129,8 @@ torch::Tensor additiveWeightMask(const torch::Tensor& weightMask, torch::Dtype d
 // Short inputs are padded with zero rows to a multiple of 16 when 8 or more rows of the last group of 16
 // are missing (float CPU inference only). OpenBLAS's AVX2 SGEMM (16x4 micro-kernel) gets the rows as its
 // N dimension and runs such a remainder through its slow edge kernels: for one ViLT-B layer's four
-// linears on this project's 2-core AMD EPYC (2 threads), 44 rows took 9.2 ms and 48 rows 5.0 ms, 60
-// rows 9.0 and 64 rows 6.5 ms (with the pad's copy), 76 rows 10.1 and 80 rows 7.5 ms; from 1 to 7
+// linears on this project's 2-core AMD EPYC (2 threads), 44 rows took 9.2 ms as they are and 5.3 ms
+// padded to 48 (the pad's copy included), 60 rows 9.0 and 6.5 ms, 76 rows 10.1 and 7.5 ms; from 1 to 7
 // missing rows, and past a few hundred rows, padding gained nothing. Token reducers leave exactly
 // such short sequences. Only OpenBLAS's Haswell and Zen kernel sets (the same SGEMM) are padded for:
 // other BLAS libraries were not measured. Each output row is the same dot products; only the kernel
