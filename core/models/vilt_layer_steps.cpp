@@ -35,10 +35,9 @@ torch::Tensor logWeightBias(const torch::Tensor& weight, torch::Dtype dtype) {
 // (one gather / scatter instead of two); the plain mean is computed only when a group needs it.
 std::pair<torch::Tensor, torch::Tensor> mergeByWeight(const BipartiteMatch& match, const torch::Tensor& x,
                                                       const torch::Tensor& w) {
-    const auto c = x.size(2);
-    const auto sums = applyMerge(match, torch::cat({x * w, w}, 2), MergeReduce::Sum);  // [B, N - r, C + 1]
-    const auto mergedWeight = sums.slice(2, c).contiguous();                         // [B, N - r, 1]
-    auto weighted = sums.slice(2, 0, c) / mergedWeight.clamp_min(1.0);                // [B, N - r, C]
+    const auto sums = mergeWeightedSums(match, x, w);
+    const auto& mergedWeight = sums.size;                       // [B, N - r, 1]
+    auto weighted = sums.x / mergedWeight.clamp_min(1.0);        // [B, N - r, C]
     const auto valid = mergedWeight > 0;
     if (x.is_cuda() || !valid.all().item<bool>())  // a host sync only where it costs nothing
         weighted = torch::where(valid, weighted, applyMerge(match, x, MergeReduce::Mean));

@@ -165,14 +165,16 @@ torch::Tensor applyMerge(const BipartiteMatch& match, const torch::Tensor& x, Me
     return torch::cat({unm, merged}, 1);  // [B, N - r, C]
 }
 
-WeightedMerge mergeWeightedAverage(const BipartiteMatch& match, const torch::Tensor& x, const torch::Tensor& size) {
-    auto s = size.defined() ? size : torch::ones({x.size(0), x.size(1), 1}, x.options());
+WeightedMerge mergeWeightedSums(const BipartiteMatch& match, const torch::Tensor& x, const torch::Tensor& size) {
     const auto c = x.size(2);
     // x·s and s merge as one tensor: one gather / scatter, the same sums per channel as two.
-    const auto sums = applyMerge(match, torch::cat({x * s, s}, 2), MergeReduce::Sum);  // [B, N - r, C + 1]
-    WeightedMerge out;
-    out.size = sums.slice(2, c).contiguous();
-    out.x = sums.slice(2, 0, c) / out.size;
+    const auto sums = applyMerge(match, torch::cat({x * size, size}, 2), MergeReduce::Sum);  // [B, N - r, C + 1]
+    return {sums.slice(2, 0, c), sums.slice(2, c).contiguous()};
+}
+
+WeightedMerge mergeWeightedAverage(const BipartiteMatch& match, const torch::Tensor& x, const torch::Tensor& size) {
+    auto out = mergeWeightedSums(match, x, size.defined() ? size : torch::ones({x.size(0), x.size(1), 1}, x.options()));
+    out.x = out.x / out.size;
     return out;
 }
 

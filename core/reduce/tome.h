@@ -71,6 +71,10 @@ struct WeightedMerge {
 WeightedMerge mergeWeightedAverage(const BipartiteMatch& match, const torch::Tensor& x,
                                    const torch::Tensor& size = {});
 
+// The sums merge_wavg divides: x = merge(x * size, sum) [B, N - r, C], size = merge(size, sum)
+// [B, N - r, 1], in one gather / scatter. size [B, N, 1] defined.
+WeightedMerge mergeWeightedSums(const BipartiteMatch& match, const torch::Tensor& x, const torch::Tensor& size);
+
 // Equal-weight averages (merge_wavg without sizes) of a state x [B, N, C] and its mask [B, N],
 // merged as one tensor. Returns the merged state [B, N - r, C] and mask [B, N - r].
 std::pair<torch::Tensor, torch::Tensor> mergeWithMask(const BipartiteMatch& match, const torch::Tensor& x,
